@@ -1,0 +1,18 @@
+//! Cairn: a networked key-value database server.
+//!
+//! The crate is four layers, and dependencies point one way
+//! (`bin -> server/client -> protocol, storage`):
+//!
+//! - [`storage`]: the log-structured engine (write-ahead log, memtables, tables).
+//!   It knows bytes, files and time, nothing of networks.
+//! - [`protocol`]: wire formats, bytes to `Command`/`Reply` and back. It knows no
+//!   sockets and no storage.
+//! - [`server`]: the tokio listener, connections and the dispatcher.
+//! - [`client`]: the async client (native protocol) and a blocking wrapper.
+//!
+//! This file only re-exports the layers; see docs/architecture.md for the map.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod protocol;
+pub mod storage;
