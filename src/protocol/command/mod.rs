@@ -1,0 +1,802 @@
+//! `Command`: the typed meaning of a request, whichever protocol carried it.
+//!
+//! This module owns the translation from an argument list (`args[0]` the name) to a
+//! [`Command`], with Redis 7's arity, option and error rules, and the command table
+//! ([`COMMANDS`]) that COMMAND and cairn-cli report. It never touches sockets, storage or
+//! time: deadlines are computed by the server from the values parsed here.
+//!
+//! Values are moved out of the argument `Vec<Bytes>`, never copied.
+
+mod args;
+mod error;
+mod keys;
+mod server;
+mod strings;
+mod table;
+
+#[cfg(test)]
+mod tests;
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+
+pub use args::{digest, digest_hex};
+pub use error::CommandError;
+pub use table::{lookup, CommandSpec, COMMANDS};
+
+/// Largest string Redis builds by default (proto-max-bulk-len, 512 MiB).
+pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
+
+/// A parsed request. Each variant documents the commands that produce it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    // ---- strings ----
+    /// `GET key`.
+    Get {
+        /// The key.
+        key: Bytes,
+    },
+    /// `SET`, and `SETEX k s v` (= `SET k v EX s`), `PSETEX k ms v` (= `SET k v PX ms`),
+    /// `GETSET k v` (= `SET k v GET`).
+    Set(Set),
+    /// `SETNX key value`: replies 1 or 0, unlike `SET NX`.
+    SetNx {
+        /// The key.
+        key: Bytes,
+        /// The value.
+        value: Bytes,
+    },
+    /// `GETDEL key`.
+    GetDel {
+        /// The key.
+        key: Bytes,
+    },
+    /// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`.
+    GetEx {
+        /// The key.
+        key: Bytes,
+        /// What to do to the TTL; `None` leaves it alone.
+        expiry: Option<GetExExpiry>,
+    },
+    /// `MGET key [key ...]`.
+    MGet {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `MSET key value [key value ...]`.
+    MSet {
+        /// Key/value pairs in request order (a later duplicate key wins).
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    /// `MSETNX key value [key value ...]`.
+    MSetNx {
+        /// Key/value pairs in request order.
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    /// `APPEND key value`.
+    Append {
+        /// The key.
+        key: Bytes,
+        /// Bytes to append.
+        value: Bytes,
+    },
+    /// `STRLEN key`.
+    StrLen {
+        /// The key.
+        key: Bytes,
+    },
+    /// `GETRANGE key start end` and its old alias `SUBSTR`. Indexes as Redis: negative
+    /// counts from the end, both inclusive.
+    GetRange {
+        /// The key.
+        key: Bytes,
+        /// First index (inclusive; negative from the end).
+        start: i64,
+        /// Last index (inclusive; negative from the end).
+        end: i64,
+    },
+    /// `SETRANGE key offset value`. Parse guarantees `offset + value.len()` stays within
+    /// [`MAX_STRING_LEN`] whenever `value` is non-empty (an empty value never grows the
+    /// string, so Redis accepts any non-negative offset then).
+    SetRange {
+        /// Byte offset, non-negative.
+        offset: usize,
+        /// The key.
+        key: Bytes,
+        /// Bytes to write at `offset`.
+        value: Bytes,
+    },
+    /// `INCR` (delta 1), `DECR` (-1), `INCRBY key n`, `DECRBY key n` (delta -n).
+    IncrBy {
+        /// The key.
+        key: Bytes,
+        /// Amount to add; the server checks the sum for overflow
+        /// ([`CommandError::IncrementOverflow`]).
+        delta: i64,
+    },
+    /// `INCRBYFLOAT key increment`; the increment is finite.
+    IncrByFloat {
+        /// The key.
+        key: Bytes,
+        /// Amount to add, finite (NaN and infinities are refused by parse).
+        delta: f64,
+    },
+    /// `DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d]` (Redis 8.4).
+    DelEx {
+        /// The key.
+        key: Bytes,
+        /// Delete only if this holds; `None` deletes unconditionally.
+        condition: Option<ValueCondition>,
+    },
+    /// `DIGEST key` (Redis 8.4): XXH3-64 of the value, see [`digest`] and [`digest_hex`].
+    Digest {
+        /// The key.
+        key: Bytes,
+    },
+
+    // ---- keys ----
+    /// `DEL key [key ...]` and `UNLINK` (same effect in Cairn).
+    Del {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `EXISTS key [key ...]` (a key named twice counts twice).
+    Exists {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `TYPE key`.
+    Type {
+        /// The key.
+        key: Bytes,
+    },
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` `key time [NX | XX | GT | LT]`.
+    /// Zero and negative times are valid (the key is deleted).
+    Expire {
+        /// The key.
+        key: Bytes,
+        /// The time as given, with its unit; see [`ExpireAt::deadline_millis`].
+        when: ExpireAt,
+        /// Condition on the current TTL.
+        condition: Option<ExpireCondition>,
+    },
+    /// `TTL key`.
+    Ttl {
+        /// The key.
+        key: Bytes,
+    },
+    /// `PTTL key`.
+    PTtl {
+        /// The key.
+        key: Bytes,
+    },
+    /// `EXPIRETIME key`.
+    ExpireTime {
+        /// The key.
+        key: Bytes,
+    },
+    /// `PEXPIRETIME key`.
+    PExpireTime {
+        /// The key.
+        key: Bytes,
+    },
+    /// `PERSIST key`.
+    Persist {
+        /// The key.
+        key: Bytes,
+    },
+    /// `KEYS pattern` (glob-style).
+    Keys {
+        /// The glob pattern.
+        pattern: Bytes,
+    },
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+    Scan {
+        /// The cursor, 0 to start.
+        cursor: u64,
+        /// Glob filter; `MATCH *` is normalised to `None` as Redis does.
+        pattern: Option<Bytes>,
+        /// COUNT hint, at least 1.
+        count: Option<usize>,
+        /// TYPE filter as sent (Redis 7 does not validate the name: an unknown one
+        /// simply matches nothing).
+        kind: Option<Bytes>,
+    },
+    /// `RENAME key newkey`.
+    Rename {
+        /// Current name.
+        from: Bytes,
+        /// New name.
+        to: Bytes,
+    },
+    /// `RENAMENX key newkey`.
+    RenameNx {
+        /// Current name.
+        from: Bytes,
+        /// New name.
+        to: Bytes,
+    },
+    /// `DBSIZE`.
+    DbSize,
+    /// `FLUSHDB [ASYNC | SYNC]` (the mode makes no difference in Cairn).
+    FlushDb,
+    /// `FLUSHALL [ASYNC | SYNC]` (the mode makes no difference in Cairn).
+    FlushAll,
+    /// Cairn's `RANGE start end [LIMIT n] [REV]` and `RANGEKEYS start end [LIMIT n] [REV]`:
+    /// the keys in `[start, end)` in key order (descending with REV, same bounds), as one
+    /// snapshot. `-` as start and `+` as end mean unbounded.
+    Range {
+        /// `Included(start)`, or `Unbounded` for `-`.
+        start: Bound<Bytes>,
+        /// `Excluded(end)`, or `Unbounded` for `+`.
+        end: Bound<Bytes>,
+        /// Return at most this many entries.
+        limit: Option<usize>,
+        /// Descending key order.
+        reverse: bool,
+        /// `RANGEKEYS`: keys only, no values.
+        keys_only: bool,
+    },
+
+    // ---- transactions ----
+    /// `MULTI`.
+    Multi,
+    /// `EXEC`.
+    Exec,
+    /// `DISCARD`.
+    Discard,
+    /// `WATCH key [key ...]`.
+    Watch {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `UNWATCH`.
+    Unwatch,
+
+    // ---- connection and server ----
+    /// `PING [message]`.
+    Ping {
+        /// Echoed back as a bulk string when present (else `PONG`).
+        message: Option<Bytes>,
+    },
+    /// `ECHO message`.
+    Echo {
+        /// The message.
+        message: Bytes,
+    },
+    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
+    ///
+    /// A protocol version other than 2 or 3 parses (options are then not even looked
+    /// at, as in Redis) and the server must answer `NOPROTO unsupported protocol version`.
+    /// SETNAME is not validated here: Redis checks it only after AUTH succeeds, so the
+    /// server calls [`validate_client_name`] at that point.
+    Hello {
+        /// The requested protocol version, if given.
+        protover: Option<i64>,
+        /// `(username, password)` from AUTH.
+        auth: Option<(Bytes, Bytes)>,
+        /// The name from SETNAME.
+        setname: Option<Bytes>,
+    },
+    /// `AUTH [username] password`.
+    Auth {
+        /// The user; `None` means `default`.
+        username: Option<Bytes>,
+        /// The password.
+        password: Bytes,
+    },
+    /// `SELECT index`: any 32-bit index parses; the server refuses all but 0.
+    Select {
+        /// The database index.
+        index: i64,
+    },
+    /// `QUIT`.
+    Quit,
+    /// `RESET`.
+    Reset,
+    /// `CLIENT <subcommand>`.
+    Client(ClientCommand),
+    /// `COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | HELP]`.
+    CommandInfo(CommandQuery),
+    /// `CONFIG <subcommand>`.
+    Config(ConfigCommand),
+    /// `INFO [section [section ...]]`.
+    Info {
+        /// Requested sections as sent (empty: the default set).
+        sections: Vec<Bytes>,
+    },
+    /// `TIME`.
+    Time,
+    /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
+    Shutdown {
+        /// `Some(true)` for SAVE, `Some(false)` for NOSAVE.
+        save: Option<bool>,
+        /// NOW: skip waiting for replicas.
+        now: bool,
+        /// FORCE: ignore errors on the way down.
+        force: bool,
+        /// ABORT: cancel a shutdown in progress (never combined with the others).
+        abort: bool,
+    },
+    /// An atomic batch of puts and deletes. Native protocol only: no RESP name, so
+    /// [`Command::parse`] never produces it.
+    Batch {
+        /// The operations, applied in order, all or nothing.
+        ops: Vec<BatchOp>,
+    },
+}
+
+/// The arguments of `SET` (and of SETEX, PSETEX and GETSET, which are spelled as SETs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Set {
+    /// The key.
+    pub key: Bytes,
+    /// The new value.
+    pub value: Bytes,
+    /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE).
+    pub condition: Option<SetCondition>,
+    /// GET: reply with the old value (nil if none) instead of OK.
+    pub get: bool,
+    /// The new TTL; `None` removes any TTL, `Some(KeepTtl)` keeps the old one.
+    pub expiry: Option<Expiry>,
+}
+
+/// When a SET may write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetCondition {
+    /// NX: only if the key does not exist.
+    Nx,
+    /// XX: only if the key exists.
+    Xx,
+    /// IFEQ value: only if the key exists and holds exactly this value.
+    IfEq(Bytes),
+    /// IFNE value: only if the key does not exist or holds another value.
+    IfNe(Bytes),
+    /// IFDEQ digest: only if the key exists and its value's [`digest`] equals this.
+    IfDeq(u64),
+    /// IFDNE digest: only if the key does not exist or its value's [`digest`] differs.
+    IfDne(u64),
+    /// Cairn's native compare-by-version: only if the key's current version is this
+    /// (native protocol only, no RESP syntax).
+    IfVersion(u64),
+}
+
+/// A condition on a key's current value, for DELEX.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueCondition {
+    /// IFEQ value: the key exists and holds exactly this value.
+    IfEq(Bytes),
+    /// IFNE value: the key does not exist or holds another value.
+    IfNe(Bytes),
+    /// IFDEQ digest: the key exists and its value's [`digest`] equals this.
+    IfDeq(u64),
+    /// IFDNE digest: the key does not exist or its value's [`digest`] differs.
+    IfDne(u64),
+}
+
+/// A TTL as SET or GETEX gives it. Parse guarantees the value is positive and that it
+/// fits `i64` once converted to milliseconds; [`Expiry::deadline_millis`] does the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// EX: seconds from now.
+    Seconds(u64),
+    /// PX: milliseconds from now.
+    Millis(u64),
+    /// EXAT: Unix time in seconds.
+    UnixSeconds(u64),
+    /// PXAT: Unix time in milliseconds.
+    UnixMillis(u64),
+    /// KEEPTTL: keep the key's current TTL (SET only).
+    KeepTtl,
+}
+
+impl Expiry {
+    /// The absolute deadline in Unix milliseconds given the current time, as Redis
+    /// computes it: `Ok(None)` for `KeepTtl`, and Redis's error (invalid expire time in
+    /// `command`) when the deadline passes `i64::MAX` milliseconds.
+    pub fn deadline_millis(
+        &self,
+        now_ms: u64,
+        command: &'static str,
+    ) -> Result<Option<u64>, CommandError> {
+        let invalid = CommandError::InvalidExpireTime { command };
+        let ms = match *self {
+            Expiry::KeepTtl => return Ok(None),
+            Expiry::Seconds(s) => s.checked_mul(1000).and_then(|m| m.checked_add(now_ms)),
+            Expiry::Millis(m) => m.checked_add(now_ms),
+            Expiry::UnixSeconds(s) => s.checked_mul(1000),
+            Expiry::UnixMillis(m) => Some(m),
+        };
+        match ms {
+            Some(ms) if ms <= i64::MAX as u64 => Ok(Some(ms)),
+            _ => Err(invalid),
+        }
+    }
+}
+
+/// What GETEX does to the TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetExExpiry {
+    /// EX, PX, EXAT or PXAT: set this TTL (never [`Expiry::KeepTtl`]).
+    Expire(Expiry),
+    /// PERSIST: remove the TTL.
+    Persist,
+}
+
+/// The time argument of the EXPIRE family, with its unit, as given. Seconds are
+/// already known to fit `i64` once multiplied by 1000. Zero or negative times are
+/// valid and mean "delete the key now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireAt {
+    /// EXPIRE: seconds from now.
+    Seconds(i64),
+    /// PEXPIRE: milliseconds from now.
+    Millis(i64),
+    /// EXPIREAT: Unix time in seconds.
+    UnixSeconds(i64),
+    /// PEXPIREAT: Unix time in milliseconds.
+    UnixMillis(i64),
+}
+
+impl ExpireAt {
+    /// The absolute deadline in Unix milliseconds (possibly in the past or negative),
+    /// or `None` when adding `now_ms` overflows: Redis then replies
+    /// `CommandError::InvalidExpireTime` with the command's name ([`Command::name`]).
+    pub fn deadline_millis(&self, now_ms: i64) -> Option<i64> {
+        match *self {
+            ExpireAt::Seconds(s) => s.checked_mul(1000)?.checked_add(now_ms),
+            ExpireAt::Millis(m) => m.checked_add(now_ms),
+            ExpireAt::UnixSeconds(s) => s.checked_mul(1000),
+            ExpireAt::UnixMillis(m) => Some(m),
+        }
+    }
+
+    /// The lower-case name of the command that gives a time this way.
+    pub fn command_name(&self) -> &'static str {
+        match self {
+            ExpireAt::Seconds(_) => "expire",
+            ExpireAt::Millis(_) => "pexpire",
+            ExpireAt::UnixSeconds(_) => "expireat",
+            ExpireAt::UnixMillis(_) => "pexpireat",
+        }
+    }
+}
+
+/// EXPIRE's condition on the current TTL. A key without a TTL counts as an infinite
+/// TTL for GT and LT. Redis accepts XX together with GT or LT, hence the two pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireCondition {
+    /// NX: only if the key has no TTL.
+    Nx,
+    /// XX: only if the key has a TTL.
+    Xx,
+    /// GT: only if the new TTL is greater than the current one.
+    Gt,
+    /// LT: only if the new TTL is less than the current one.
+    Lt,
+    /// XX and GT together.
+    XxGt,
+    /// XX and LT together.
+    XxLt,
+}
+
+/// `CLIENT` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCommand {
+    /// `CLIENT ID`.
+    Id,
+    /// `CLIENT SETNAME name` (validated; empty clears the name).
+    SetName(Bytes),
+    /// `CLIENT GETNAME`.
+    GetName,
+    /// `CLIENT SETINFO <LIB-NAME | LIB-VER> value` (value validated).
+    SetInfo {
+        /// Which attribute.
+        attr: ClientAttr,
+        /// Its new value (empty clears it).
+        value: Bytes,
+    },
+    /// `CLIENT LIST [TYPE type] [ID id [id ...]]` (Redis takes one filter or the other).
+    List {
+        /// Only clients of this type.
+        kind: Option<ClientType>,
+        /// Only clients with these ids (empty: all).
+        ids: Vec<i64>,
+    },
+    /// `CLIENT INFO`.
+    Info,
+    /// `CLIENT KILL addr` or `CLIENT KILL <filter value> ...`.
+    Kill(ClientKill),
+    /// `CLIENT HELP`.
+    Help,
+    /// `CLIENT NO-EVICT <ON | OFF>` (accepted; nothing to evict in Cairn).
+    NoEvict(bool),
+    /// `CLIENT NO-TOUCH <ON | OFF>` (accepted; Cairn keeps no LRU).
+    NoTouch(bool),
+}
+
+/// A client attribute CLIENT SETINFO can set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAttr {
+    /// `LIB-NAME`.
+    LibName,
+    /// `LIB-VER`.
+    LibVer,
+}
+
+/// A client type, as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// `normal`.
+    Normal,
+    /// `master`.
+    Master,
+    /// `replica` (or `slave`).
+    Replica,
+    /// `pubsub`.
+    PubSub,
+}
+
+/// The two forms of CLIENT KILL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKill {
+    /// `CLIENT KILL ip:port`: replies OK or an error; may kill the caller itself.
+    Addr(Bytes),
+    /// `CLIENT KILL <filter> <value> ...`: replies the number killed.
+    Filter(ClientKillFilter),
+}
+
+/// Filters of the new CLIENT KILL form; all given ones must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKillFilter {
+    /// `ID id`, positive.
+    pub id: Option<u64>,
+    /// `TYPE type`.
+    pub kind: Option<ClientType>,
+    /// `ADDR ip:port` (the client's address).
+    pub addr: Option<Bytes>,
+    /// `LADDR ip:port` (the local address it connected to).
+    pub laddr: Option<Bytes>,
+    /// `USER username` (the server checks that the user exists).
+    pub user: Option<Bytes>,
+    /// `SKIPME yes|no`: spare the calling client (default yes).
+    pub skip_me: bool,
+    /// `MAXAGE seconds`: only clients older than this (Redis 7.4).
+    pub max_age: Option<i64>,
+}
+
+/// `COMMAND` and its subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandQuery {
+    /// `COMMAND`: info on every command.
+    All,
+    /// `COMMAND COUNT`.
+    Count,
+    /// `COMMAND INFO [name ...]` (no names: every command).
+    Info(Vec<Bytes>),
+    /// `COMMAND DOCS [name ...]` (no names: every command).
+    Docs(Vec<Bytes>),
+    /// `COMMAND LIST [FILTERBY <MODULE m | ACLCAT c | PATTERN p>]`.
+    List(Option<CommandListFilter>),
+    /// `COMMAND HELP`.
+    Help,
+}
+
+/// The filter of COMMAND LIST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandListFilter {
+    /// `FILTERBY MODULE name` (Cairn has no modules: matches nothing).
+    Module(Bytes),
+    /// `FILTERBY ACLCAT category`.
+    AclCat(Bytes),
+    /// `FILTERBY PATTERN glob`.
+    Pattern(Bytes),
+}
+
+/// `CONFIG` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigCommand {
+    /// `CONFIG GET parameter [parameter ...]` (glob patterns).
+    Get(Vec<Bytes>),
+    /// `CONFIG SET parameter value [parameter value ...]`.
+    Set(Vec<(Bytes, Bytes)>),
+    /// `CONFIG RESETSTAT`.
+    ResetStat,
+    /// `CONFIG REWRITE`.
+    Rewrite,
+    /// `CONFIG HELP`.
+    Help,
+}
+
+/// One operation of a [`Command::Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Set `key` to `value` (no TTL).
+    Put {
+        /// The key.
+        key: Bytes,
+        /// The value.
+        value: Bytes,
+    },
+    /// Delete `key`.
+    Delete {
+        /// The key.
+        key: Bytes,
+    },
+}
+
+/// Checks a client name as CLIENT SETNAME and HELLO SETNAME do: every byte in
+/// `!`..=`~` (the empty name is allowed and clears the name).
+pub fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
+    if args::is_printable_token(name) {
+        Ok(())
+    } else {
+        Err(CommandError::InvalidClientName)
+    }
+}
+
+impl Command {
+    /// Parses a request; `args[0]` is the command name, case-insensitive. Never panics.
+    ///
+    /// The arity comes from [`COMMANDS`], so parse and COMMAND INFO never disagree.
+    /// Arguments are moved into the result, never copied.
+    pub fn parse(args: Vec<Bytes>) -> Result<Command, CommandError> {
+        let Some(name) = args.first() else {
+            return Err(CommandError::Empty);
+        };
+        let Some(spec) = lookup(name) else {
+            return Err(CommandError::unknown_command(&args));
+        };
+        if !spec.arity_accepts(args.len()) {
+            return Err(CommandError::WrongArity { command: spec.name });
+        }
+        let mut rest = args.into_iter();
+        rest.next();
+        let a = rest;
+        match spec.name {
+            // strings
+            "get" => strings::get(a),
+            "set" => strings::set(a),
+            "setex" => strings::setex(a, false),
+            "psetex" => strings::setex(a, true),
+            "getset" => strings::getset(a),
+            "setnx" => strings::setnx(a),
+            "getdel" => strings::getdel(a),
+            "getex" => strings::getex(a),
+            "mget" => strings::mget(a),
+            "mset" => strings::mset(a, false),
+            "msetnx" => strings::mset(a, true),
+            "append" => strings::append(a),
+            "strlen" => strings::strlen(a),
+            "getrange" | "substr" => strings::getrange(a),
+            "setrange" => strings::setrange(a),
+            "incr" => strings::incrby(a, 1, false),
+            "decr" => strings::incrby(a, -1, false),
+            "incrby" => strings::incrby(a, 1, true),
+            "decrby" => strings::incrby(a, -1, true),
+            "incrbyfloat" => strings::incrbyfloat(a),
+            "delex" => strings::delex(a),
+            "digest" => strings::digest(a),
+            // keys
+            "del" | "unlink" => keys::del(a),
+            "exists" => keys::many_keys(a, |keys| Command::Exists { keys }),
+            "type" => keys::one_key(a, |key| Command::Type { key }),
+            "expire" => keys::expire(a, ExpireAt::Seconds),
+            "pexpire" => keys::expire(a, ExpireAt::Millis),
+            "expireat" => keys::expire(a, ExpireAt::UnixSeconds),
+            "pexpireat" => keys::expire(a, ExpireAt::UnixMillis),
+            "ttl" => keys::one_key(a, |key| Command::Ttl { key }),
+            "pttl" => keys::one_key(a, |key| Command::PTtl { key }),
+            "expiretime" => keys::one_key(a, |key| Command::ExpireTime { key }),
+            "pexpiretime" => keys::one_key(a, |key| Command::PExpireTime { key }),
+            "persist" => keys::one_key(a, |key| Command::Persist { key }),
+            "keys" => keys::keys(a),
+            "scan" => keys::scan(a),
+            "rename" => keys::rename(a, false),
+            "renamenx" => keys::rename(a, true),
+            "dbsize" => Ok(Command::DbSize),
+            "flushdb" => keys::flush(a, false),
+            "flushall" => keys::flush(a, true),
+            "range" => keys::range(a, false),
+            "rangekeys" => keys::range(a, true),
+            // transactions
+            "multi" => Ok(Command::Multi),
+            "exec" => Ok(Command::Exec),
+            "discard" => Ok(Command::Discard),
+            "watch" => keys::many_keys(a, |keys| Command::Watch { keys }),
+            "unwatch" => Ok(Command::Unwatch),
+            // connection and server
+            "ping" => server::ping(a),
+            "echo" => server::echo(a),
+            "hello" => server::hello(a),
+            "auth" => server::auth(a),
+            "select" => server::select(a),
+            "quit" => Ok(Command::Quit),
+            "reset" => Ok(Command::Reset),
+            "client" => server::client(spec, a),
+            "command" => server::command(spec, a),
+            "config" => server::config(spec, a),
+            "info" => server::info(a),
+            "time" => Ok(Command::Time),
+            "shutdown" => server::shutdown(a),
+            // A table entry without a parser is a bug caught by the table tests; answer
+            // as Redis would for a command it does not have rather than panic.
+            _ => Err(CommandError::unknown_command(&[])),
+        }
+    }
+
+    /// The lower-case canonical name of the command, e.g. `"set"`. Aliases map to the
+    /// variant's main command: SETEX, PSETEX and GETSET give `"set"`, UNLINK `"del"`,
+    /// SUBSTR `"getrange"`, INCR/DECR/DECRBY `"incrby"`. Batch gives `"batch"` (native only).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Get { .. } => "get",
+            Command::Set(_) => "set",
+            Command::SetNx { .. } => "setnx",
+            Command::GetDel { .. } => "getdel",
+            Command::GetEx { .. } => "getex",
+            Command::MGet { .. } => "mget",
+            Command::MSet { .. } => "mset",
+            Command::MSetNx { .. } => "msetnx",
+            Command::Append { .. } => "append",
+            Command::StrLen { .. } => "strlen",
+            Command::GetRange { .. } => "getrange",
+            Command::SetRange { .. } => "setrange",
+            Command::IncrBy { .. } => "incrby",
+            Command::IncrByFloat { .. } => "incrbyfloat",
+            Command::DelEx { .. } => "delex",
+            Command::Digest { .. } => "digest",
+            Command::Del { .. } => "del",
+            Command::Exists { .. } => "exists",
+            Command::Type { .. } => "type",
+            Command::Expire { when, .. } => when.command_name(),
+            Command::Ttl { .. } => "ttl",
+            Command::PTtl { .. } => "pttl",
+            Command::ExpireTime { .. } => "expiretime",
+            Command::PExpireTime { .. } => "pexpiretime",
+            Command::Persist { .. } => "persist",
+            Command::Keys { .. } => "keys",
+            Command::Scan { .. } => "scan",
+            Command::Rename { .. } => "rename",
+            Command::RenameNx { .. } => "renamenx",
+            Command::DbSize => "dbsize",
+            Command::FlushDb => "flushdb",
+            Command::FlushAll => "flushall",
+            Command::Range {
+                keys_only: false, ..
+            } => "range",
+            Command::Range {
+                keys_only: true, ..
+            } => "rangekeys",
+            Command::Multi => "multi",
+            Command::Exec => "exec",
+            Command::Discard => "discard",
+            Command::Watch { .. } => "watch",
+            Command::Unwatch => "unwatch",
+            Command::Ping { .. } => "ping",
+            Command::Echo { .. } => "echo",
+            Command::Hello { .. } => "hello",
+            Command::Auth { .. } => "auth",
+            Command::Select { .. } => "select",
+            Command::Quit => "quit",
+            Command::Reset => "reset",
+            Command::Client(_) => "client",
+            Command::CommandInfo(_) => "command",
+            Command::Config(_) => "config",
+            Command::Info { .. } => "info",
+            Command::Time => "time",
+            Command::Shutdown { .. } => "shutdown",
+            Command::Batch { .. } => "batch",
+        }
+    }
+
+    /// Whether the command may change data (the table's `write` flag; Batch is one).
+    /// The server uses it for read-only replicas and MULTI bookkeeping.
+    pub fn is_write(&self) -> bool {
+        match self {
+            Command::Batch { .. } => true,
+            other => lookup(other.name().as_bytes()).is_some_and(|s| s.flags.contains(&"write")),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Parsers for connection and server commands, including the containers CLIENT,
+//! COMMAND and CONFIG.
+//!
+//! Each takes the arguments after the name, arity already checked against the table;
+//! containers check their subcommand's arity against the subcommand table themselves.
+
+use bytes::Bytes;
+
+use super::args::{int, is, is_printable_token, next, parse_i64, Args};
+use super::error::render_full;
+use super::table::CommandSpec;
+use super::{
+    validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
+    Command, CommandError, CommandListFilter, CommandQuery, ConfigCommand,
+};
+
+/// `PING [message]`: Redis's arity is -1 but more than one argument is an arity error.
+pub(super) fn ping(mut args: Args) -> Result<Command, CommandError> {
+    if args.len() > 1 {
+        return Err(CommandError::WrongArity { command: "ping" });
+    }
+    Ok(Command::Ping {
+        message: args.next(),
+    })
+}
+
+/// `ECHO message`.
+pub(super) fn echo(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Echo {
+        message: next(&mut args)?,
+    })
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`, as Redis's
+/// `helloCommand`: a version outside 2..=3 stops parsing (the server answers NOPROTO).
+pub(super) fn hello(mut args: Args) -> Result<Command, CommandError> {
+    let Some(raw) = args.next() else {
+        return Ok(Command::Hello {
+            protover: None,
+            auth: None,
+            setname: None,
+        });
+    };
+    let protover = parse_i64(&raw).ok_or(CommandError::ProtocolVersion)?;
+    let mut auth = None;
+    let mut setname = None;
+    if (2..=3).contains(&protover) {
+        while let Some(opt) = args.next() {
+            let more = args.len();
+            if is(&opt, "AUTH") && more >= 2 {
+                auth = Some((next(&mut args)?, next(&mut args)?));
+            } else if is(&opt, "SETNAME") && more >= 1 {
+                setname = Some(next(&mut args)?);
+            } else {
+                return Err(CommandError::HelloOption(render_full(&opt)));
+            }
+        }
+    }
+    Ok(Command::Hello {
+        protover: Some(protover),
+        auth,
+        setname,
+    })
+}
+
+/// `AUTH [username] password`: more than two arguments is a syntax error, as Redis.
+pub(super) fn auth(mut args: Args) -> Result<Command, CommandError> {
+    match (args.next(), args.next(), args.next()) {
+        (Some(password), None, _) => Ok(Command::Auth {
+            username: None,
+            password,
+        }),
+        (Some(username), Some(password), None) => Ok(Command::Auth {
+            username: Some(username),
+            password,
+        }),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// `SELECT index`: a 32-bit integer, else "invalid DB index".
+pub(super) fn select(mut args: Args) -> Result<Command, CommandError> {
+    let index = parse_i64(&next(&mut args)?)
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or(CommandError::InvalidDbIndex)?;
+    Ok(Command::Select { index })
+}
+
+/// `INFO [section ...]`.
+pub(super) fn info(args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Info {
+        sections: args.collect(),
+    })
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: ABORT alone; not both SAVE and NOSAVE.
+pub(super) fn shutdown(args: Args) -> Result<Command, CommandError> {
+    let (mut save, mut nosave, mut now, mut force, mut abort) = (false, false, false, false, false);
+    for opt in args {
+        if is(&opt, "NOSAVE") {
+            nosave = true;
+        } else if is(&opt, "SAVE") {
+            save = true;
+        } else if is(&opt, "NOW") {
+            now = true;
+        } else if is(&opt, "FORCE") {
+            force = true;
+        } else if is(&opt, "ABORT") {
+            abort = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if (abort && (save || nosave || now || force)) || (save && nosave) {
+        return Err(CommandError::Syntax);
+    }
+    Ok(Command::Shutdown {
+        save: if save {
+            Some(true)
+        } else if nosave {
+            Some(false)
+        } else {
+            None
+        },
+        now,
+        force,
+        abort,
+    })
+}
+
+/// Finds a container's subcommand and checks its arity (`argc` counts the parent and
+/// the subcommand): Redis's errors for an unknown one and for a wrong count.
+fn subcommand(
+    parent: &'static CommandSpec,
+    upper: &'static str,
+    sub: &[u8],
+    argc: usize,
+) -> Result<&'static CommandSpec, CommandError> {
+    let spec = parent
+        .subcommand(sub)
+        .ok_or_else(|| CommandError::unknown_subcommand(sub, upper))?;
+    if !spec.arity_accepts(argc) {
+        return Err(CommandError::WrongArity { command: spec.name });
+    }
+    Ok(spec)
+}
+
+/// A client type name as Redis's `getClientTypeByName` knows them.
+fn client_type(name: &[u8]) -> Result<ClientType, CommandError> {
+    if is(name, "normal") {
+        Ok(ClientType::Normal)
+    } else if is(name, "master") {
+        Ok(ClientType::Master)
+    } else if is(name, "replica") || is(name, "slave") {
+        Ok(ClientType::Replica)
+    } else if is(name, "pubsub") {
+        Ok(ClientType::PubSub)
+    } else {
+        Err(CommandError::UnknownClientType(render_full(name)))
+    }
+}
+
+/// `ON`/`OFF`, else a syntax error.
+fn on_off(arg: &[u8]) -> Result<bool, CommandError> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
+    } else {
+        Err(CommandError::Syntax)
+    }
+}
+
+/// `CLIENT <subcommand> ...`.
+pub(super) fn client(
+    parent: &'static CommandSpec,
+    mut args: Args,
+) -> Result<Command, CommandError> {
+    let argc = args.len() + 1;
+    let sub = next(&mut args)?;
+    let spec = subcommand(parent, "CLIENT", &sub, argc)?;
+    let cmd = match spec.short_name() {
+        "id" => ClientCommand::Id,
+        "getname" => ClientCommand::GetName,
+        "info" => ClientCommand::Info,
+        "help" => ClientCommand::Help,
+        "setname" => {
+            let name = next(&mut args)?;
+            validate_client_name(&name)?;
+            ClientCommand::SetName(name)
+        }
+        "setinfo" => {
+            let attr_raw = next(&mut args)?;
+            let value = next(&mut args)?;
+            let attr = if is(&attr_raw, "LIB-NAME") {
+                ClientAttr::LibName
+            } else if is(&attr_raw, "LIB-VER") {
+                ClientAttr::LibVer
+            } else {
+                return Err(CommandError::UnrecognizedOption(render_full(&attr_raw)));
+            };
+            if !is_printable_token(&value) {
+                return Err(CommandError::InvalidClientAttr(render_full(&attr_raw)));
+            }
+            ClientCommand::SetInfo { attr, value }
+        }
+        "list" => client_list(args, argc)?,
+        "kill" => ClientCommand::Kill(client_kill(args, argc)?),
+        "no-evict" => ClientCommand::NoEvict(on_off(&next(&mut args)?)?),
+        "no-touch" => ClientCommand::NoTouch(on_off(&next(&mut args)?)?),
+        _ => return Err(CommandError::unknown_subcommand(&sub, "CLIENT")),
+    };
+    Ok(Command::Client(cmd))
+}
+
+/// `CLIENT LIST [TYPE type] | [ID id [id ...]]`, as Redis: TYPE only with exactly one
+/// value, ID with one or more.
+fn client_list(mut args: Args, argc: usize) -> Result<ClientCommand, CommandError> {
+    let Some(opt) = args.next() else {
+        return Ok(ClientCommand::List {
+            kind: None,
+            ids: Vec::new(),
+        });
+    };
+    if argc == 4 && is(&opt, "TYPE") {
+        let kind = client_type(&next(&mut args)?)?;
+        return Ok(ClientCommand::List {
+            kind: Some(kind),
+            ids: Vec::new(),
+        });
+    }
+    if argc > 3 && is(&opt, "ID") {
+        let ids = args
+            .map(|id| parse_i64(&id).ok_or(CommandError::InvalidClientId))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(ClientCommand::List { kind: None, ids });
+    }
+    Err(CommandError::Syntax)
+}
+
+/// `CLIENT KILL addr` (exactly one argument) or `CLIENT KILL <filter> <value> ...`.
+fn client_kill(mut args: Args, argc: usize) -> Result<ClientKill, CommandError> {
+    if argc == 3 {
+        return Ok(ClientKill::Addr(next(&mut args)?));
+    }
+    if argc % 2 != 0 {
+        return Err(CommandError::Syntax);
+    }
+    let mut filter = ClientKillFilter {
+        id: None,
+        kind: None,
+        addr: None,
+        laddr: None,
+        user: None,
+        skip_me: true,
+        max_age: None,
+    };
+    while let (Some(opt), Some(value)) = (args.next(), args.next()) {
+        if is(&opt, "ID") {
+            let id = parse_i64(&value)
+                .filter(|&n| n >= 1)
+                .ok_or(CommandError::ClientIdNotPositive)?;
+            filter.id = Some(id.unsigned_abs());
+        } else if is(&opt, "TYPE") {
+            filter.kind = Some(client_type(&value)?);
+        } else if is(&opt, "ADDR") {
+            filter.addr = Some(value);
+        } else if is(&opt, "LADDR") {
+            filter.laddr = Some(value);
+        } else if is(&opt, "USER") {
+            filter.user = Some(value);
+        } else if is(&opt, "SKIPME") {
+            filter.skip_me = if is(&value, "YES") {
+                true
+            } else if is(&value, "NO") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+        } else if is(&opt, "MAXAGE") {
+            filter.max_age = Some(int(&value)?);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(ClientKill::Filter(filter))
+}
+
+/// `COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | HELP]`.
+pub(super) fn command(
+    parent: &'static CommandSpec,
+    mut args: Args,
+) -> Result<Command, CommandError> {
+    let argc = args.len() + 1;
+    let Some(sub) = args.next() else {
+        return Ok(Command::CommandInfo(CommandQuery::All));
+    };
+    let spec = subcommand(parent, "COMMAND", &sub, argc)?;
+    let query = match spec.short_name() {
+        "count" => CommandQuery::Count,
+        "help" => CommandQuery::Help,
+        "info" => CommandQuery::Info(args.collect()),
+        "docs" => CommandQuery::Docs(args.collect()),
+        "list" => CommandQuery::List(command_list_filter(args)?),
+        _ => return Err(CommandError::unknown_subcommand(&sub, "COMMAND")),
+    };
+    Ok(Command::CommandInfo(query))
+}
+
+/// `COMMAND LIST [FILTERBY <MODULE|ACLCAT|PATTERN> value]`.
+fn command_list_filter(mut args: Args) -> Result<Option<CommandListFilter>, CommandError> {
+    let mut filter = None;
+    while let Some(opt) = args.next() {
+        if !(is(&opt, "FILTERBY") && args.len() == 2) {
+            return Err(CommandError::Syntax);
+        }
+        let kind = next(&mut args)?;
+        let value = next(&mut args)?;
+        filter = Some(if is(&kind, "MODULE") {
+            CommandListFilter::Module(value)
+        } else if is(&kind, "ACLCAT") {
+            CommandListFilter::AclCat(value)
+        } else if is(&kind, "PATTERN") {
+            CommandListFilter::Pattern(value)
+        } else {
+            return Err(CommandError::Syntax);
+        });
+    }
+    Ok(filter)
+}
+
+/// `CONFIG <GET|SET|RESETSTAT|REWRITE|HELP> ...`.
+pub(super) fn config(
+    parent: &'static CommandSpec,
+    mut args: Args,
+) -> Result<Command, CommandError> {
+    let argc = args.len() + 1;
+    let sub = next(&mut args)?;
+    let spec = subcommand(parent, "CONFIG", &sub, argc)?;
+    let cmd = match spec.short_name() {
+        "get" => ConfigCommand::Get(args.collect()),
+        "set" => {
+            // Redis checks the pairing itself, with the arity error's wording.
+            if argc % 2 != 0 {
+                return Err(CommandError::WrongArity { command: spec.name });
+            }
+            let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
+            while let (Some(k), Some(v)) = (args.next(), args.next()) {
+                pairs.push((k, v));
+            }
+            ConfigCommand::Set(pairs)
+        }
+        "resetstat" => ConfigCommand::ResetStat,
+        "rewrite" => ConfigCommand::Rewrite,
+        "help" => ConfigCommand::Help,
+        _ => return Err(CommandError::unknown_subcommand(&sub, "CONFIG")),
+    };
+    Ok(Command::Config(cmd))
+}

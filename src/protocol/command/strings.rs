@@ -1,0 +1,316 @@
+//! Parsers for the string commands (GET, SET and its relatives, counters, ranges).
+//!
+//! Each takes the arguments after the name, arity already checked against the table.
+
+use bytes::Bytes;
+
+use super::args::{int, is, next, parse_digest, parse_f64, Args};
+use super::{
+    Command, CommandError, Expiry, GetExExpiry, Set, SetCondition, ValueCondition, MAX_STRING_LEN,
+};
+
+/// `GET key`.
+pub(super) fn get(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Get {
+        key: next(&mut args)?,
+    })
+}
+
+/// Which TTL option a SET/GETEX request named, before its number is validated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// Validates an expiry number as Redis's `getExpireMillisecondsOrReply`: an integer
+/// (else "not an integer"), positive and, for seconds, within `i64` once in
+/// milliseconds (else "invalid expire time in '<command>'").
+fn expiry(unit: Unit, raw: &[u8], command: &'static str) -> Result<Expiry, CommandError> {
+    let n = int(raw)?;
+    let seconds = matches!(unit, Unit::Ex | Unit::ExAt);
+    if n <= 0 || (seconds && n > i64::MAX / 1000) {
+        return Err(CommandError::InvalidExpireTime { command });
+    }
+    let n = n.unsigned_abs();
+    Ok(match unit {
+        Unit::Ex => Expiry::Seconds(n),
+        Unit::Px => Expiry::Millis(n),
+        Unit::ExAt => Expiry::UnixSeconds(n),
+        Unit::PxAt => Expiry::UnixMillis(n),
+    })
+}
+
+/// The TTL keyword `opt` names, if any.
+fn unit_of(opt: &[u8]) -> Option<Unit> {
+    if is(opt, "EX") {
+        Some(Unit::Ex)
+    } else if is(opt, "PX") {
+        Some(Unit::Px)
+    } else if is(opt, "EXAT") {
+        Some(Unit::ExAt)
+    } else if is(opt, "PXAT") {
+        Some(Unit::PxAt)
+    } else {
+        None
+    }
+}
+
+/// The IF* condition keyword `opt` names with its argument, if any.
+fn value_condition(opt: &[u8], arg: Bytes) -> Result<Option<ValueCondition>, CommandError> {
+    Ok(Some(if is(opt, "IFEQ") {
+        ValueCondition::IfEq(arg)
+    } else if is(opt, "IFNE") {
+        ValueCondition::IfNe(arg)
+    } else if is(opt, "IFDEQ") {
+        ValueCondition::IfDeq(parse_digest(&arg)?)
+    } else if is(opt, "IFDNE") {
+        ValueCondition::IfDne(parse_digest(&arg)?)
+    } else {
+        return Ok(None);
+    }))
+}
+
+fn is_value_condition(opt: &[u8]) -> bool {
+    is(opt, "IFEQ") || is(opt, "IFNE") || is(opt, "IFDEQ") || is(opt, "IFDNE")
+}
+
+/// `SET key value [NX|XX|IFEQ v|IFNE v|IFDEQ d|IFDNE d] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]`.
+///
+/// Follows Redis's `parseExtendedStringArgumentsOrReply`: options in any order, the
+/// same option may repeat (the last number wins), conflicting ones are a syntax error,
+/// and the expiry number is validated only after every option parsed.
+pub(super) fn set(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let value = next(&mut args)?;
+    let mut condition: Option<SetCondition> = None;
+    let mut get = false;
+    let mut keep_ttl = false;
+    let mut ttl: Option<(Unit, Bytes)> = None;
+    while let Some(opt) = args.next() {
+        if is(&opt, "NX") && matches!(condition, None | Some(SetCondition::Nx)) {
+            condition = Some(SetCondition::Nx);
+        } else if is(&opt, "XX") && matches!(condition, None | Some(SetCondition::Xx)) {
+            condition = Some(SetCondition::Xx);
+        } else if is(&opt, "GET") {
+            get = true;
+        } else if is(&opt, "KEEPTTL") && ttl.is_none() {
+            keep_ttl = true;
+        } else if is_value_condition(&opt) && condition.is_none() && !args.as_slice().is_empty() {
+            let arg = next(&mut args)?;
+            condition = value_condition(&opt, arg)?.map(SetCondition::from);
+        } else if let Some(unit) = unit_of(&opt).filter(|&u| {
+            !keep_ttl && ttl.as_ref().is_none_or(|(t, _)| *t == u) && !args.as_slice().is_empty()
+        }) {
+            ttl = Some((unit, next(&mut args)?));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let expiry = match ttl {
+        Some((unit, raw)) => Some(expiry(unit, &raw, "set")?),
+        None if keep_ttl => Some(Expiry::KeepTtl),
+        None => None,
+    };
+    Ok(Command::Set(Set {
+        key,
+        value,
+        condition,
+        get,
+        expiry,
+    }))
+}
+
+impl From<ValueCondition> for SetCondition {
+    fn from(c: ValueCondition) -> SetCondition {
+        match c {
+            ValueCondition::IfEq(v) => SetCondition::IfEq(v),
+            ValueCondition::IfNe(v) => SetCondition::IfNe(v),
+            ValueCondition::IfDeq(d) => SetCondition::IfDeq(d),
+            ValueCondition::IfDne(d) => SetCondition::IfDne(d),
+        }
+    }
+}
+
+/// `SETEX key seconds value` / `PSETEX key milliseconds value`, as a [`Set`].
+pub(super) fn setex(mut args: Args, millis: bool) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let ttl = next(&mut args)?;
+    let value = next(&mut args)?;
+    let (unit, command) = if millis {
+        (Unit::Px, "psetex")
+    } else {
+        (Unit::Ex, "setex")
+    };
+    Ok(Command::Set(Set {
+        key,
+        value,
+        condition: None,
+        get: false,
+        expiry: Some(expiry(unit, &ttl, command)?),
+    }))
+}
+
+/// `GETSET key value`, as `SET key value GET`.
+pub(super) fn getset(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Set(Set {
+        key: next(&mut args)?,
+        value: next(&mut args)?,
+        condition: None,
+        get: true,
+        expiry: None,
+    }))
+}
+
+/// `SETNX key value`.
+pub(super) fn setnx(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::SetNx {
+        key: next(&mut args)?,
+        value: next(&mut args)?,
+    })
+}
+
+/// `GETDEL key`.
+pub(super) fn getdel(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::GetDel {
+        key: next(&mut args)?,
+    })
+}
+
+/// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`, with SET's option rules.
+///
+/// Redis validates the number only once the key is found to exist; Cairn validates it
+/// here, so `GETEX missing EX 0` is an error rather than nil.
+pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let mut persist = false;
+    let mut ttl: Option<(Unit, Bytes)> = None;
+    while let Some(opt) = args.next() {
+        if is(&opt, "PERSIST") && ttl.is_none() {
+            persist = true;
+        } else if let Some(unit) = unit_of(&opt).filter(|&u| {
+            !persist && ttl.as_ref().is_none_or(|(t, _)| *t == u) && !args.as_slice().is_empty()
+        }) {
+            ttl = Some((unit, next(&mut args)?));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let expiry = match ttl {
+        Some((unit, raw)) => Some(GetExExpiry::Expire(expiry(unit, &raw, "getex")?)),
+        None if persist => Some(GetExExpiry::Persist),
+        None => None,
+    };
+    Ok(Command::GetEx { key, expiry })
+}
+
+/// `MGET key [key ...]`.
+pub(super) fn mget(args: Args) -> Result<Command, CommandError> {
+    Ok(Command::MGet {
+        keys: args.collect(),
+    })
+}
+
+/// `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity error, as Redis.
+pub(super) fn mset(args: Args, nx: bool) -> Result<Command, CommandError> {
+    if args.len() % 2 != 0 {
+        return Err(CommandError::WrongArity {
+            command: if nx { "msetnx" } else { "mset" },
+        });
+    }
+    let mut pairs = Vec::with_capacity(args.len() / 2);
+    let mut args = args;
+    while let (Some(k), Some(v)) = (args.next(), args.next()) {
+        pairs.push((k, v));
+    }
+    Ok(if nx {
+        Command::MSetNx { pairs }
+    } else {
+        Command::MSet { pairs }
+    })
+}
+
+/// `APPEND key value`.
+pub(super) fn append(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Append {
+        key: next(&mut args)?,
+        value: next(&mut args)?,
+    })
+}
+
+/// `STRLEN key`.
+pub(super) fn strlen(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::StrLen {
+        key: next(&mut args)?,
+    })
+}
+
+/// `GETRANGE key start end` / `SUBSTR key start end`.
+pub(super) fn getrange(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let start = int(&next(&mut args)?)?;
+    let end = int(&next(&mut args)?)?;
+    Ok(Command::GetRange { key, start, end })
+}
+
+/// `SETRANGE key offset value`.
+pub(super) fn setrange(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let offset = int(&next(&mut args)?)?;
+    let value = next(&mut args)?;
+    let offset = usize::try_from(offset).map_err(|_| CommandError::OffsetOutOfRange)?;
+    // An empty value never grows the string, so Redis skips the size check for it.
+    if !value.is_empty() && offset.saturating_add(value.len()) > MAX_STRING_LEN {
+        return Err(CommandError::StringTooLong);
+    }
+    Ok(Command::SetRange { key, offset, value })
+}
+
+/// `INCR`, `DECR`, `INCRBY`, `DECRBY` (`sign` -1 for the decrements).
+pub(super) fn incrby(mut args: Args, sign: i64, explicit: bool) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let delta = if explicit {
+        let n = int(&next(&mut args)?)?;
+        if sign < 0 {
+            n.checked_neg().ok_or(CommandError::DecrementOverflow)?
+        } else {
+            n
+        }
+    } else {
+        sign
+    };
+    Ok(Command::IncrBy { key, delta })
+}
+
+/// `INCRBYFLOAT key increment`.
+pub(super) fn incrbyfloat(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let delta = parse_f64(&next(&mut args)?).ok_or(CommandError::NotFloat)?;
+    // Redis accepts `inf` as a number, then refuses the infinite sum it produces.
+    if !delta.is_finite() {
+        return Err(CommandError::NanOrInfinity);
+    }
+    Ok(Command::IncrByFloat { key, delta })
+}
+
+/// `DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]`.
+pub(super) fn delex(mut args: Args) -> Result<Command, CommandError> {
+    let key = next(&mut args)?;
+    let condition = match (args.next(), args.next(), args.next()) {
+        (None, _, _) => None,
+        (Some(opt), Some(arg), None) => {
+            Some(value_condition(&opt, arg)?.ok_or(CommandError::Syntax)?)
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    Ok(Command::DelEx { key, condition })
+}
+
+/// `DIGEST key`.
+pub(super) fn digest(mut args: Args) -> Result<Command, CommandError> {
+    Ok(Command::Digest {
+        key: next(&mut args)?,
+    })
+}
