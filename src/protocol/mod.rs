@@ -1,7 +1,19 @@
 //! Wire formats: bytes to `Command` / `Reply` and back.
 //!
-//! It knows no sockets and no storage, and never imports `storage` or `server`.
+//! It owns RESP2/RESP3 framing ([`resp`]), the reply model and its RESP encoding
+//! ([`reply`]), the meaning of a request ([`command`]), the native binary protocol
+//! ([`binary`]), the limits every parser enforces ([`limits`]) and the one error type
+//! ([`error`]). It knows no sockets and no storage, and never imports `storage` or
+//! `server`. Every [`ProtocolError`] means: send it as an error reply, then close the
+//! connection.
 
 pub mod command;
+pub mod error;
+pub mod limits;
+pub mod reply;
+pub mod resp;
 
 pub use command::{Command, CommandError};
+pub use error::ProtocolError;
+pub use limits::Limits;
+pub use reply::{Reply, RespVersion};

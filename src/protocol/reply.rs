@@ -1,0 +1,416 @@
+//! `Reply`: the meaning of an answer, whichever protocol carries it, and its RESP encoding.
+//!
+//! It owns the RESP2/RESP3 wire form of every reply type, including how RESP3-only types
+//! are downgraded for RESP2 connections. It never parses requests and never touches sockets;
+//! the native binary encoding of the same values lives in `binary`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::ProtocolError;
+
+/// The RESP version a connection speaks: every connection starts in RESP2, `HELLO 3`
+/// switches it to RESP3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RespVersion {
+    /// RESP2: the default.
+    #[default]
+    Resp2,
+    /// RESP3, after `HELLO 3`.
+    Resp3,
+}
+
+/// One answer. The same value is encoded as RESP2, RESP3 or native binary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Simple string, `+OK`. Must not contain `\r` or `\n` (they are sent as spaces).
+    Simple(Bytes),
+    /// Error, full text including the code word: `ERR syntax error`, `WRONGTYPE ...`.
+    /// Sent as `-<text>`; `\r` and `\n` in the text are sent as spaces.
+    Error(Bytes),
+    /// Integer, `:42`.
+    Integer(i64),
+    /// Bulk string, `$3\r\nabc`.
+    Bulk(Bytes),
+    /// Null bulk string: RESP2 `$-1`, RESP3 `_`.
+    Null,
+    /// Null array: RESP2 `*-1`, RESP3 `_`.
+    NullArray,
+    /// Array, `*n`.
+    Array(Vec<Reply>),
+    /// Map: RESP3 `%n` with n pairs; RESP2 a flat array of 2n elements.
+    Map(Vec<(Reply, Reply)>),
+    /// Set: RESP3 `~n`; RESP2 an array.
+    Set(Vec<Reply>),
+    /// Double: RESP3 `,1.5` (`inf`, `-inf`, `nan` as Redis writes them); RESP2 a bulk string
+    /// of the same text.
+    Double(f64),
+    /// Boolean: RESP3 `#t` / `#f`; RESP2 integer 1 / 0.
+    Boolean(bool),
+    /// Verbatim string: RESP3 `=<len>\r\ntxt:<text>`; RESP2 a bulk string of the text only.
+    Verbatim {
+        /// The three-byte format, `txt` or `mkd`.
+        format: [u8; 3],
+        /// The text, without the format prefix.
+        text: Bytes,
+    },
+    /// Big number: RESP3 `(<digits>`; RESP2 a bulk string of the digits.
+    BigNumber(Bytes),
+}
+
+impl Reply {
+    /// `+OK`, without allocating.
+    pub fn ok() -> Reply {
+        Reply::Simple(Bytes::from_static(b"OK"))
+    }
+
+    /// An error reply; `msg` is the full text including the code word
+    /// (`"ERR syntax error"`), without the leading `-`.
+    pub fn error(msg: impl Into<Bytes>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    /// Append this reply's RESP encoding for `version` to `out`, reserving room once.
+    pub fn encode(&self, version: RespVersion, out: &mut BytesMut) {
+        out.reserve(self.encoded_len_hint());
+        self.encode_into(version, out);
+    }
+
+    /// An upper bound of the encoded size (exact except for doubles), so `encode` reserves
+    /// once.
+    fn encoded_len_hint(&self) -> usize {
+        // type byte + up to 20 digits + CRLF
+        const HEAD: usize = 1 + 20 + 2;
+        match self {
+            Reply::Simple(b) | Reply::Error(b) => 3 + b.len(),
+            Reply::Integer(_) | Reply::Null | Reply::NullArray | Reply::Boolean(_) => HEAD,
+            Reply::Bulk(b) | Reply::BigNumber(b) => HEAD + b.len() + 2,
+            Reply::Verbatim { text, .. } => HEAD + 4 + text.len() + 2,
+            Reply::Double(_) => HEAD + 2 + DOUBLE_MAX,
+            Reply::Array(items) | Reply::Set(items) => {
+                HEAD + items.iter().map(Reply::encoded_len_hint).sum::<usize>()
+            }
+            Reply::Map(pairs) => {
+                HEAD + pairs
+                    .iter()
+                    .map(|(k, v)| k.encoded_len_hint() + v.encoded_len_hint())
+                    .sum::<usize>()
+            }
+        }
+    }
+
+    fn encode_into(&self, version: RespVersion, out: &mut BytesMut) {
+        let resp3 = version == RespVersion::Resp3;
+        match self {
+            Reply::Simple(s) => line(out, b'+', s),
+            Reply::Error(s) => line(out, b'-', s),
+            Reply::Integer(n) => int_line(out, b':', *n),
+            Reply::Bulk(b) => bulk(out, b'$', b),
+            Reply::Null if resp3 => out.put_slice(b"_\r\n"),
+            Reply::Null => out.put_slice(b"$-1\r\n"),
+            Reply::NullArray if resp3 => out.put_slice(b"_\r\n"),
+            Reply::NullArray => out.put_slice(b"*-1\r\n"),
+            Reply::Array(items) => {
+                len_line(out, b'*', items.len());
+                for item in items {
+                    item.encode_into(version, out);
+                }
+            }
+            Reply::Set(items) => {
+                len_line(out, if resp3 { b'~' } else { b'*' }, items.len());
+                for item in items {
+                    item.encode_into(version, out);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp3 {
+                    len_line(out, b'%', pairs.len());
+                } else {
+                    len_line(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    k.encode_into(version, out);
+                    v.encode_into(version, out);
+                }
+            }
+            Reply::Double(d) => {
+                let mut buf = DoubleBuf::new();
+                let text = buf.format(*d);
+                if resp3 {
+                    out.put_u8(b',');
+                    out.put_slice(text);
+                    out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b'$', text);
+                }
+            }
+            Reply::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Reply::Boolean(b) => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::Verbatim { format, text } => {
+                if resp3 {
+                    len_line(out, b'=', text.len() + 4);
+                    out.put_slice(format);
+                    out.put_u8(b':');
+                    out.put_slice(text);
+                    out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b'$', text);
+                }
+            }
+            Reply::BigNumber(digits) if resp3 => line(out, b'(', digits),
+            Reply::BigNumber(digits) => bulk(out, b'$', digits),
+        }
+    }
+}
+
+impl From<ProtocolError> for Reply {
+    fn from(e: ProtocolError) -> Reply {
+        Reply::Error(Bytes::from(e.to_string()))
+    }
+}
+
+/// A one-line value (`+`, `-`, `(`). A CR or LF inside would split the stream, so they are
+/// replaced by spaces, as Redis does for error texts.
+fn line(out: &mut BytesMut, kind: u8, text: &[u8]) {
+    out.put_u8(kind);
+    if memchr::memchr2(b'\r', b'\n', text).is_none() {
+        out.put_slice(text);
+    } else {
+        for &b in text {
+            out.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+    }
+    out.put_slice(b"\r\n");
+}
+
+fn int_line(out: &mut BytesMut, kind: u8, n: i64) {
+    let mut buf = itoa::Buffer::new();
+    out.put_u8(kind);
+    out.put_slice(buf.format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+fn len_line(out: &mut BytesMut, kind: u8, n: usize) {
+    let mut buf = itoa::Buffer::new();
+    out.put_u8(kind);
+    out.put_slice(buf.format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+fn bulk(out: &mut BytesMut, kind: u8, data: &[u8]) {
+    len_line(out, kind, data.len());
+    out.put_slice(data);
+    out.put_slice(b"\r\n");
+}
+
+/// Longest text `DoubleBuf::format` produces (e.g. `-1.2345678901234567e-308`).
+const DOUBLE_MAX: usize = 32;
+
+/// Formats a double the way Redis does for RESP3 without allocating: `inf`, `-inf`, `nan`,
+/// integral values without a fraction (`3`), otherwise the shortest text that parses back to
+/// the same value, in exponent form outside [1e-5, 1e17).
+pub(crate) struct DoubleBuf {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl DoubleBuf {
+    pub(crate) fn new() -> Self {
+        DoubleBuf {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn format(&mut self, d: f64) -> &[u8] {
+        use std::fmt::Write;
+        self.len = 0;
+        if d.is_nan() {
+            return b"nan";
+        }
+        if d.is_infinite() {
+            return if d > 0.0 { b"inf" } else { b"-inf" };
+        }
+        let a = d.abs();
+        // Writing into a fixed buffer cannot fail for these bounded formats; if it ever
+        // did, the text would be truncated, never the stream corrupted.
+        let _ = if a == 0.0 || (1e-5..1e17).contains(&a) {
+            write!(self, "{d}")
+        } else {
+            write!(self, "{d:e}")
+        };
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for DoubleBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, v: RespVersion) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        r.encode(v, &mut out);
+        out.to_vec()
+    }
+
+    fn both(r: Reply, resp2: &[u8], resp3: &[u8]) {
+        assert_eq!(enc(&r, RespVersion::Resp2), resp2, "RESP2 of {r:?}");
+        assert_eq!(enc(&r, RespVersion::Resp3), resp3, "RESP3 of {r:?}");
+    }
+
+    fn b(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn simple_error_integer_bulk() {
+        both(Reply::ok(), b"+OK\r\n", b"+OK\r\n");
+        both(
+            Reply::error("ERR syntax error"),
+            b"-ERR syntax error\r\n",
+            b"-ERR syntax error\r\n",
+        );
+        both(Reply::Integer(0), b":0\r\n", b":0\r\n");
+        both(
+            Reply::Integer(i64::MIN),
+            b":-9223372036854775808\r\n",
+            b":-9223372036854775808\r\n",
+        );
+        both(Reply::Bulk(b("")), b"$0\r\n\r\n", b"$0\r\n\r\n");
+        both(
+            Reply::Bulk(b("a\r\nb")),
+            b"$4\r\na\r\nb\r\n",
+            b"$4\r\na\r\nb\r\n",
+        );
+    }
+
+    #[test]
+    fn ok_does_not_allocate() {
+        // from_static: every call points at the same static bytes.
+        match (Reply::ok(), Reply::ok()) {
+            (Reply::Simple(a), Reply::Simple(b)) => {
+                assert_eq!(&a[..], b"OK");
+                assert_eq!(a.as_ptr(), b.as_ptr());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn newlines_in_line_values_become_spaces() {
+        both(
+            Reply::error("ERR unknown command 'a\r\nb'"),
+            b"-ERR unknown command 'a  b'\r\n",
+            b"-ERR unknown command 'a  b'\r\n",
+        );
+        both(Reply::Simple(b("x\ny")), b"+x y\r\n", b"+x y\r\n");
+    }
+
+    #[test]
+    fn nulls() {
+        both(Reply::Null, b"$-1\r\n", b"_\r\n");
+        both(Reply::NullArray, b"*-1\r\n", b"_\r\n");
+    }
+
+    #[test]
+    fn aggregates() {
+        both(Reply::Array(vec![]), b"*0\r\n", b"*0\r\n");
+        both(
+            Reply::Array(vec![Reply::Integer(1), Reply::Bulk(b("x")), Reply::Null]),
+            b"*3\r\n:1\r\n$1\r\nx\r\n$-1\r\n",
+            b"*3\r\n:1\r\n$1\r\nx\r\n_\r\n",
+        );
+        both(
+            Reply::Map(vec![(Reply::Bulk(b("proto")), Reply::Integer(3))]),
+            b"*2\r\n$5\r\nproto\r\n:3\r\n",
+            b"%1\r\n$5\r\nproto\r\n:3\r\n",
+        );
+        both(
+            Reply::Set(vec![Reply::Bulk(b("a"))]),
+            b"*1\r\n$1\r\na\r\n",
+            b"~1\r\n$1\r\na\r\n",
+        );
+    }
+
+    #[test]
+    fn doubles() {
+        both(Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
+        both(Reply::Double(3.0), b"$1\r\n3\r\n", b",3\r\n");
+        both(Reply::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
+        both(
+            Reply::Double(f64::NEG_INFINITY),
+            b"$4\r\n-inf\r\n",
+            b",-inf\r\n",
+        );
+        both(Reply::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
+        both(Reply::Double(1e300), b"$5\r\n1e300\r\n", b",1e300\r\n");
+        both(
+            Reply::Double(-2.5e-7),
+            b"$7\r\n-2.5e-7\r\n",
+            b",-2.5e-7\r\n",
+        );
+        // The longest forms fit the buffer and parse back exactly.
+        for d in [
+            f64::MIN,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE / 3.0,
+            1.0 / 3.0,
+            -123456789.12345678,
+            99999999999999990.0,
+            0.000012345678901234567,
+        ] {
+            let mut buf = DoubleBuf::new();
+            let text = std::str::from_utf8(buf.format(d)).unwrap().to_string();
+            assert!(text.len() <= DOUBLE_MAX, "{text}");
+            assert_eq!(text.parse::<f64>().unwrap(), d, "{text}");
+        }
+    }
+
+    #[test]
+    fn booleans_verbatim_bignumber() {
+        both(Reply::Boolean(true), b":1\r\n", b"#t\r\n");
+        both(Reply::Boolean(false), b":0\r\n", b"#f\r\n");
+        both(
+            Reply::Verbatim {
+                format: *b"txt",
+                text: b("hi"),
+            },
+            b"$2\r\nhi\r\n",
+            b"=6\r\ntxt:hi\r\n",
+        );
+        both(
+            Reply::BigNumber(b("123456789012345678901234567890")),
+            b"$30\r\n123456789012345678901234567890\r\n",
+            b"(123456789012345678901234567890\r\n",
+        );
+    }
+
+    #[test]
+    fn protocol_error_becomes_error_reply() {
+        let r = Reply::from(ProtocolError::InvalidBulkLength);
+        both(
+            r,
+            b"-ERR Protocol error: invalid bulk length\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        );
+    }
+
+    #[test]
+    fn encode_appends() {
+        let mut out = BytesMut::from(&b"x"[..]);
+        Reply::Integer(7).encode(RespVersion::Resp2, &mut out);
+        assert_eq!(&out[..], b"x:7\r\n");
+    }
+}
