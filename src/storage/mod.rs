@@ -1,3 +1,27 @@
 //! The storage engine: a log-structured merge-tree with a write-ahead log.
 //!
 //! It owns everything on disk and never imports `protocol` or `server`.
+//!
+//! Parts: [`WriteBatch`] (the unit of atomic writes, kept in its WAL encoding), the
+//! write-ahead log (`wal`: segment files of checksummed records), the commit pipeline
+//! (`commit`: group commit by a leader writer, fsync by a syncer thread,
+//! [`WriteTicket`]), the memtable (`memtable`: a lock-free skiplist of internal keys),
+//! and the read side (`view`: the sources a read consults and the merging
+//! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
+//! the bytes on disk.
+
+mod batch;
+mod commit;
+mod db;
+mod error;
+mod memtable;
+mod options;
+mod view;
+mod wal;
+
+pub use batch::{WriteBatch, MAX_BATCH_BYTES};
+pub use commit::WriteTicket;
+pub use db::{Db, Snapshot};
+pub use error::{Error, Result};
+pub use options::{Options, SyncPolicy};
+pub use view::RangeIter;

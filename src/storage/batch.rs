@@ -1,0 +1,272 @@
+//! `WriteBatch`: a group of puts and deletes applied atomically.
+//!
+//! The batch is kept in its WAL payload encoding from the start, so committing it costs
+//! no re-encoding, and the memtable stores slices of that one buffer instead of copying
+//! every key and value again. This module owns the payload format (docs/storage-format.md)
+//! and must never touch files.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Bytes before the first op: first sequence number (u64 LE) and op count (u32 LE).
+pub(crate) const PAYLOAD_HEADER: usize = 12;
+/// Op kind byte of a put.
+pub(crate) const OP_PUT: u8 = 1;
+/// Op kind byte of a delete.
+pub(crate) const OP_DELETE: u8 = 2;
+/// The largest encoded batch (and so WAL record payload) accepted: 1 GiB.
+pub const MAX_BATCH_BYTES: usize = 1 << 30;
+
+/// An ordered list of puts and deletes that [`Db::write`](crate::storage::Db::write)
+/// applies atomically: after a crash either all of it is there or none of it.
+/// Later operations on the same key win.
+#[derive(Debug, Clone)]
+pub struct WriteBatch {
+    rep: BytesMut,
+    count: u32,
+    // Ops beyond u32::MAX cannot be encoded; remembered so submit can refuse the batch.
+    overflow: bool,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty batch with room for about `bytes` of keys and values.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut rep = BytesMut::with_capacity(PAYLOAD_HEADER + bytes);
+        rep.put_bytes(0, PAYLOAD_HEADER);
+        WriteBatch {
+            rep,
+            count: 0,
+            overflow: false,
+        }
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.rep.reserve(9 + key.len() + value.len());
+        self.rep.put_u8(OP_PUT);
+        self.rep.put_u32_le(key.len() as u32);
+        self.rep.put_slice(key);
+        self.rep.put_u32_le(value.len() as u32);
+        self.rep.put_slice(value);
+        self.bump();
+    }
+
+    /// Removes `key` (a no-op if it is absent).
+    pub fn delete(&mut self, key: &[u8]) {
+        self.rep.reserve(5 + key.len());
+        self.rep.put_u8(OP_DELETE);
+        self.rep.put_u32_le(key.len() as u32);
+        self.rep.put_slice(key);
+        self.bump();
+    }
+
+    fn bump(&mut self) {
+        match self.count.checked_add(1) {
+            Some(c) => self.count = c,
+            None => self.overflow = true,
+        }
+    }
+
+    /// Number of operations in the batch.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True if the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Removes every operation, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.rep.truncate(PAYLOAD_HEADER);
+        self.count = 0;
+        self.overflow = false;
+    }
+
+    /// Size of the batch once encoded as a WAL payload.
+    pub fn encoded_len(&self) -> usize {
+        self.rep.len()
+    }
+
+    /// True if it cannot be encoded: too many ops or over the size limit.
+    pub(crate) fn too_large(&self) -> bool {
+        self.overflow || self.rep.len() > MAX_BATCH_BYTES
+    }
+
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Stamps the first sequence number and count and returns the finished payload.
+    pub(crate) fn into_payload(mut self, first_seq: u64) -> Bytes {
+        self.rep[0..8].copy_from_slice(&first_seq.to_le_bytes());
+        self.rep[8..12].copy_from_slice(&self.count.to_le_bytes());
+        self.rep.freeze()
+    }
+}
+
+/// One decoded operation; key and value are slices of the payload buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Op {
+    pub key: Bytes,
+    /// `None` for a delete.
+    pub value: Option<Bytes>,
+}
+
+/// Checks that `payload` is a well-formed batch payload and returns its first
+/// sequence number and op count. Used on everything read back from disk.
+pub(crate) fn validate_payload(payload: &[u8]) -> Result<(u64, u32), &'static str> {
+    if payload.len() < PAYLOAD_HEADER {
+        return Err("batch payload shorter than its 12-byte header");
+    }
+    let first = u64::from_le_bytes(array8(&payload[0..8]));
+    let count = u32::from_le_bytes(array4(&payload[8..12]));
+    if first == 0 {
+        return Err("batch has sequence number 0");
+    }
+    if first.checked_add(u64::from(count)).is_none() {
+        return Err("batch sequence numbers overflow");
+    }
+    let mut pos = PAYLOAD_HEADER;
+    for _ in 0..count {
+        let kind = *payload.get(pos).ok_or("op kind past end of payload")?;
+        pos += 1;
+        pos = skip_field(payload, pos).ok_or("key length past end of payload")?;
+        match kind {
+            OP_PUT => pos = skip_field(payload, pos).ok_or("value length past end of payload")?,
+            OP_DELETE => {}
+            _ => return Err("unknown op kind"),
+        }
+    }
+    if pos != payload.len() {
+        return Err("trailing bytes after the last op");
+    }
+    Ok((first, count))
+}
+
+fn skip_field(payload: &[u8], pos: usize) -> Option<usize> {
+    let len_bytes = payload.get(pos..pos.checked_add(4)?)?;
+    let len = u32::from_le_bytes(array4(len_bytes)) as usize;
+    let end = (pos + 4).checked_add(len)?;
+    if end > payload.len() {
+        return None;
+    }
+    Some(end)
+}
+
+pub(crate) fn array4(s: &[u8]) -> [u8; 4] {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&s[..4]);
+    a
+}
+
+pub(crate) fn array8(s: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&s[..8]);
+    a
+}
+
+/// Iterates the ops of a payload. It assumes a payload that was built by `WriteBatch`
+/// or passed `validate_payload`; on malformed input it stops early instead of panicking.
+pub(crate) struct Ops<'a> {
+    payload: &'a Bytes,
+    pos: usize,
+    left: u32,
+}
+
+impl<'a> Ops<'a> {
+    pub(crate) fn new(payload: &'a Bytes) -> Self {
+        let left = if payload.len() >= PAYLOAD_HEADER {
+            u32::from_le_bytes(array4(&payload[8..12]))
+        } else {
+            0
+        };
+        Ops {
+            payload,
+            pos: PAYLOAD_HEADER,
+            left,
+        }
+    }
+
+    fn field(&mut self) -> Option<Bytes> {
+        let end = skip_field(self.payload, self.pos)?;
+        let field = self.payload.slice(self.pos + 4..end);
+        self.pos = end;
+        Some(field)
+    }
+}
+
+impl Iterator for Ops<'_> {
+    type Item = Op;
+
+    fn next(&mut self) -> Option<Op> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let kind = *self.payload.get(self.pos)?;
+        self.pos += 1;
+        let key = self.field();
+        let op = match (kind, key) {
+            (OP_PUT, Some(key)) => self.field().map(|v| Op {
+                key,
+                value: Some(v),
+            }),
+            (OP_DELETE, Some(key)) => Some(Op { key, value: None }),
+            _ => None,
+        };
+        if op.is_none() {
+            self.left = 0;
+        }
+        op
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_decode() {
+        let mut b = WriteBatch::new();
+        b.put(b"k1", b"v1");
+        b.delete(b"k2");
+        b.put(b"", b"");
+        assert_eq!(b.len(), 3);
+        let p = b.into_payload(7);
+        assert_eq!(validate_payload(&p), Ok((7, 3)));
+        let ops: Vec<Op> = Ops::new(&p).collect();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(&ops[0].key[..], b"k1");
+        assert_eq!(ops[0].value.as_deref(), Some(&b"v1"[..]));
+        assert_eq!(ops[1].value, None);
+        assert_eq!(ops[2].value.as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        let mut b = WriteBatch::new();
+        b.put(b"key", b"value");
+        let p = b.into_payload(1);
+        for cut in 0..p.len() {
+            assert!(validate_payload(&p[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut bad = p.to_vec();
+        bad[12] = 9;
+        assert!(validate_payload(&bad).is_err());
+        let mut long = p.to_vec();
+        long.push(0);
+        assert!(validate_payload(&long).is_err());
+    }
+}

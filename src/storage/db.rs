@@ -1,0 +1,271 @@
+//! `Db` and `Snapshot`: the public face of the engine. Opening (lock, recovery, first
+//! segment), and routing reads to the view and writes to the commit pipeline.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use super::batch::WriteBatch;
+use super::commit::{Committer, Syncer, WriteTicket};
+use super::error::{Error, Result};
+use super::memtable::Memtable;
+use super::options::Options;
+use super::view::{RangeIter, View};
+use super::wal::{self, Segment, Tail};
+
+/// A handle on an open database. Cheap to clone; all clones share one engine, which
+/// closes (after a final fsync) when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    options: Options,
+    view: RwLock<Arc<View>>,
+    committer: Committer,
+    // Field order is drop order: the syncer stops (after its last fsync) before the
+    // lock is released.
+    syncer: Option<Syncer>,
+    _lock: File,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Stop the syncer first (it fsyncs what is pending), then cover `Never`.
+        drop(self.syncer.take());
+        if let Err(e) = self.committer.dur.sync_now() {
+            tracing::warn!(error = %e, dir = %self.dir.display(), "final WAL fsync on close failed");
+        }
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    // flock-style: a second open file description conflicts even in this process.
+    #[allow(clippy::incompatible_msrv)] // File::try_lock is stable since Rust 1.89
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
+        Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Replays every WAL segment into `mem`; returns the last sequence number and the
+/// highest segment number seen.
+fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
+    let segments = wal::list_segments(dir)?;
+    let mut last_seq = 0u64;
+    for (i, &n) in segments.iter().enumerate() {
+        let path = wal::segment_path(dir, n);
+        let newest = i + 1 == segments.len();
+        let data = Bytes::from(fs::read(&path).map_err(|e| Error::io(&path, e))?);
+        let tail = wal::read_segment(&path, &data, newest, |offset, first_seq, payload| {
+            if first_seq <= last_seq {
+                return Err(Error::corruption(
+                    &path,
+                    offset,
+                    format!("batch sequence {first_seq} does not follow {last_seq}"),
+                ));
+            }
+            mem.apply(&payload, first_seq);
+            let count = u64::from(u32::from_le_bytes(super::batch::array4(&payload[8..12])));
+            last_seq = (first_seq + count).saturating_sub(1).max(first_seq - 1);
+            Ok(())
+        })?;
+        if let Tail::Torn { offset, reason } = tail {
+            tracing::warn!(
+                file = %path.display(),
+                offset,
+                dropped_bytes = data.len() as u64 - offset,
+                reason,
+                "cutting torn tail off the newest WAL segment"
+            );
+            wal::truncate_segment(&path, offset)?;
+        } else if newest {
+            // What we just read may still be only in the page cache (policy Never).
+            let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+            f.sync_all().map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok((last_seq, segments.last().copied().unwrap_or(0)))
+}
+
+fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
+    let conv = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (conv(range.start_bound()), conv(range.end_bound()))
+}
+
+impl Db {
+    /// Opens the database in directory `path`, creating it if needed, and recovers
+    /// everything the write-ahead log holds.
+    ///
+    /// Fails with [`Error::Locked`] if another `Db` (in this process or another) has the
+    /// directory open, and with [`Error::Corruption`] if a WAL record other than a torn
+    /// tail of the newest segment is damaged.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let dir = path.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let lock = lock_dir(&dir)?;
+        let mem = Arc::new(Memtable::new());
+        let (last_seq, last_segment) = recover(&dir, &mem)?;
+        // Always start a fresh segment: the old ones stay as they were recovered.
+        let segment_number = last_segment + 1;
+        let segment = Segment::create(&dir, segment_number)?;
+        let committer = Committer::new(
+            dir.clone(),
+            options.sync,
+            options.wal_segment_bytes,
+            last_seq,
+            segment,
+            segment_number,
+        );
+        let syncer = Syncer::start(committer.dur.clone())?;
+        tracing::debug!(dir = %dir.display(), last_seq, "storage opened");
+        Ok(Db {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                view: RwLock::new(Arc::new(View::new(mem))),
+                committer,
+                syncer,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Sets `key` to `value`; returns once durable per the sync policy.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::with_capacity(key.len() + value.len() + 9);
+        b.put(key, value);
+        self.write(b)
+    }
+
+    /// Removes `key`; returns once durable per the sync policy.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::with_capacity(key.len() + 5);
+        b.delete(key);
+        self.write(b)
+    }
+
+    /// Applies `batch` atomically; returns once durable per the sync policy.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.submit(batch)?.wait()
+    }
+
+    /// Applies `batch` atomically and returns as soon as it is written to the WAL (handed
+    /// to the OS) and visible to reads; the returned ticket completes when it is durable
+    /// per the sync policy. A batch is visible just before it is durable.
+    pub fn submit(&self, batch: WriteBatch) -> Result<WriteTicket> {
+        self.inner.committer.submit(batch, &self.inner.view)
+    }
+
+    /// The current value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self.get_versioned(key)?.map(|(v, _)| v))
+    }
+
+    /// The current value of `key` and the sequence number of the write that set it
+    /// (its version, for compare-and-set).
+    pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Bytes, u64)>> {
+        let snap = self.inner.committer.visible();
+        let view = self.inner.view.read().clone();
+        get_in(&view, key, snap)
+    }
+
+    /// An iterator over the pairs with keys in `range`, in key order (reverse with
+    /// `next_back`/`rev`), as of now: writes made after this call are not seen.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
+        let snap = self.inner.committer.visible();
+        let view = self.inner.view.read().clone();
+        let (lo, hi) = bounds(&range);
+        RangeIter::new(view, snap, lo, hi)
+    }
+
+    /// A consistent read-only view of the database as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        let seq = self.inner.committer.visible();
+        let view = self.inner.view.read().clone();
+        Snapshot { view, seq }
+    }
+
+    /// Makes everything written so far durable. (With sorted tables, issue 3, this will
+    /// also write the memtable to a table.)
+    pub fn flush(&self) -> Result<()> {
+        self.sync()
+    }
+
+    /// fsyncs the write-ahead log now, whatever the sync policy.
+    pub fn sync(&self) -> Result<()> {
+        self.inner.committer.dur.sync_now()
+    }
+
+    /// Sequence number of the latest write visible to reads (0 for an empty database).
+    pub fn last_sequence(&self) -> u64 {
+        self.inner.committer.visible()
+    }
+}
+
+fn get_in(view: &View, key: &[u8], snap: u64) -> Result<Option<(Bytes, u64)>> {
+    Ok(view
+        .get(key, snap)?
+        .and_then(|v| v.value.map(|value| (value, v.seq))))
+}
+
+/// A read-only view of the database at one point in time (a sequence number).
+/// Reads through it ignore every later write. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    view: Arc<View>,
+    seq: u64,
+}
+
+impl Snapshot {
+    /// The value of `key` as of the snapshot.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self.get_versioned(key)?.map(|(v, _)| v))
+    }
+
+    /// The value of `key` as of the snapshot, and the sequence number of its write.
+    pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Bytes, u64)>> {
+        get_in(&self.view, key, self.seq)
+    }
+
+    /// An iterator over the pairs with keys in `range` as of the snapshot.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
+        let (lo, hi) = bounds(&range);
+        RangeIter::new(self.view.clone(), self.seq, lo, hi)
+    }
+
+    /// The sequence number the snapshot reads at.
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+}

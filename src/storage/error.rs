@@ -1,0 +1,76 @@
+//! The storage layer's one error type. Every variant names what failed and where.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything that can go wrong in the storage engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call on a file or directory failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory the call was made on.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file holds bytes that are not what the engine wrote (a failed checksum,
+    /// an impossible length, a record out of order) somewhere recovery may not cut away.
+    #[error("corruption in {} at offset {offset}: {reason}", path.display())]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damaged record within the file.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database directory's `LOCK` file is held by another open `Db`.
+    #[error(
+        "database at {} is in use by another process (its LOCK file is held); \
+         only one Db may open a directory at a time",
+        path.display()
+    )]
+    Locked {
+        /// The `LOCK` file that could not be locked.
+        path: PathBuf,
+    },
+    /// An earlier write or fsync failed, so the engine can no longer promise that
+    /// what it acknowledges is on disk; every later write returns this.
+    #[error("database is unusable after an earlier failure: {0}")]
+    Poisoned(#[source] Arc<Error>),
+    /// A write batch is larger than one WAL record may be.
+    #[error("write batch of {size} bytes exceeds the limit of {limit} bytes")]
+    BatchTooLarge {
+        /// Encoded size of the batch.
+        size: usize,
+        /// The largest encoded batch accepted.
+        limit: usize,
+    },
+}
+
+/// The storage layer's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corruption(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

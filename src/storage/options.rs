@@ -1,0 +1,44 @@
+//! Tuning knobs of a `Db`: plain data, no behaviour.
+
+/// When the write-ahead log is forced to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// A write completes only after an fsync covering it (group-committed: one fsync
+    /// serves every write that arrived while the previous one ran).
+    #[default]
+    Always,
+    /// A background thread fsyncs once a second; a crash may lose up to about a second.
+    EverySecond,
+    /// Never fsync explicitly; the operating system writes back when it likes.
+    Never,
+}
+
+/// Options for [`Db::open`](crate::storage::Db::open).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Durability policy of the write-ahead log.
+    pub sync: SyncPolicy,
+    /// Size at which the active memtable is frozen and flushed to a table.
+    pub memtable_bytes: usize,
+    /// Target size of a data block in a table.
+    pub block_bytes: usize,
+    /// Bloom filter bits per key in a table.
+    pub bloom_bits_per_key: usize,
+    /// Number of level-0 tables that triggers a compaction.
+    pub level0_compaction_trigger: usize,
+    /// Size after which the write-ahead log moves on to a new segment file.
+    pub wal_segment_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sync: SyncPolicy::Always,
+            memtable_bytes: 64 << 20,
+            block_bytes: 4096,
+            bloom_bits_per_key: 10,
+            level0_compaction_trigger: 4,
+            wal_segment_bytes: 64 << 20,
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The write-ahead log: segment files `NNNNNN.wal` holding checksummed records, one
+//! record per write batch. This module owns the record format and the segment files
+//! (creating, appending, reading back, cutting a torn tail); it never decides when to
+//! fsync (that is the commit pipeline's job) and never touches the memtable.
+//!
+//! Record: `crc32 u32 LE | len u32 LE | kind u8 | payload[len]`, where the CRC (IEEE,
+//! crc32fast) covers the kind byte and the payload. See docs/storage-format.md.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::batch::{array4, validate_payload, MAX_BATCH_BYTES, PAYLOAD_HEADER};
+use super::error::{Error, Result};
+
+/// Size of a record header: crc, length, kind.
+pub(crate) const HEADER: usize = 9;
+/// Record kind of a whole write batch.
+pub(crate) const KIND_BATCH: u8 = 1;
+
+/// CRC-32 of a record's kind byte followed by its payload.
+pub(crate) fn record_crc(kind: u8, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&[kind]);
+    h.update(payload);
+    h.finalize()
+}
+
+/// Appends one encoded record to `buf`.
+pub(crate) fn encode_record(buf: &mut Vec<u8>, kind: u8, payload: &[u8]) {
+    buf.reserve(HEADER + payload.len());
+    buf.extend_from_slice(&record_crc(kind, payload).to_le_bytes());
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.push(kind);
+    buf.extend_from_slice(payload);
+}
+
+/// Why the bytes at some offset are not a valid record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadRecord {
+    /// Fewer than `HEADER` bytes remain.
+    ShortHeader,
+    /// The length field is over the limit or runs past the end of the file.
+    BadLength,
+    /// The checksum does not match.
+    BadChecksum,
+    /// Checksum fine but the kind is unknown.
+    BadKind,
+}
+
+impl BadRecord {
+    fn reason(self) -> &'static str {
+        match self {
+            BadRecord::ShortHeader => "record header cut short by the end of the file",
+            BadRecord::BadLength => "record length runs past the end of the file or the limit",
+            BadRecord::BadChecksum => "record checksum mismatch",
+            BadRecord::BadKind => "unknown record kind",
+        }
+    }
+}
+
+/// Decodes the record at `off`, returning its kind, payload range and the next offset.
+/// The length is checked against the bytes actually present before anything else.
+pub(crate) fn decode_at(
+    data: &[u8],
+    off: usize,
+) -> std::result::Result<(u8, std::ops::Range<usize>), BadRecord> {
+    let rest = data.len().saturating_sub(off);
+    if rest < HEADER {
+        return Err(BadRecord::ShortHeader);
+    }
+    let crc = u32::from_le_bytes(array4(&data[off..]));
+    let len = u32::from_le_bytes(array4(&data[off + 4..])) as usize;
+    let kind = data[off + 8];
+    if len > MAX_BATCH_BYTES || len > rest - HEADER {
+        return Err(BadRecord::BadLength);
+    }
+    let payload = off + HEADER..off + HEADER + len;
+    if record_crc(kind, &data[payload.clone()]) != crc {
+        return Err(BadRecord::BadChecksum);
+    }
+    if kind != KIND_BATCH {
+        return Err(BadRecord::BadKind);
+    }
+    Ok((kind, payload))
+}
+
+/// True if some offset after `off` starts a complete record with a valid checksum:
+/// then the damage at `off` is not a torn tail but corruption in the middle.
+fn valid_record_after(data: &[u8], off: usize) -> bool {
+    let mut p = off + 1;
+    while p + HEADER + PAYLOAD_HEADER <= data.len() {
+        // Cheap filters before the checksum: the kind byte and a plausible length.
+        if data[p + 8] == KIND_BATCH {
+            let len = u32::from_le_bytes(array4(&data[p + 4..])) as usize;
+            if len >= PAYLOAD_HEADER && len <= data.len() - p - HEADER && decode_at(data, p).is_ok()
+            {
+                return true;
+            }
+        }
+        p += 1;
+    }
+    false
+}
+
+/// How a segment ended when it was read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// Every byte belonged to a valid record.
+    Clean,
+    /// The bytes from `offset` on are a torn write (only allowed in the newest segment).
+    Torn { offset: u64, reason: &'static str },
+}
+
+/// Reads every record of one segment, calling `f(offset, first_seq, payload)` for each.
+///
+/// With `newest` set, damage after which no valid record follows is a torn tail and is
+/// reported as `Tail::Torn`; anything else is `Error::Corruption` naming `path` and the
+/// offset. Payloads handed to `f` passed their checksum and their structure check.
+pub(crate) fn read_segment(
+    path: &Path,
+    data: &Bytes,
+    newest: bool,
+    mut f: impl FnMut(u64, u64, Bytes) -> Result<()>,
+) -> Result<Tail> {
+    let mut off = 0usize;
+    while off < data.len() {
+        match decode_at(data, off) {
+            Ok((_, range)) => {
+                let payload = data.slice(range.clone());
+                let (first_seq, _count) = validate_payload(&payload)
+                    .map_err(|r| Error::corruption(path, off as u64, r))?;
+                f(off as u64, first_seq, payload)?;
+                off = range.end;
+            }
+            Err(bad) => {
+                if newest && !valid_record_after(data, off) {
+                    return Ok(Tail::Torn {
+                        offset: off as u64,
+                        reason: bad.reason(),
+                    });
+                }
+                return Err(Error::corruption(path, off as u64, bad.reason()));
+            }
+        }
+    }
+    Ok(Tail::Clean)
+}
+
+/// Path of segment number `n` in `dir`.
+pub(crate) fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:06}.wal"))
+}
+
+/// The segment numbers present in `dir`, ascending.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".wal") else {
+            continue;
+        };
+        if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(n) = stem.parse::<u64>() {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// fsyncs a directory, so that entries created or removed in it survive a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// An open segment file being appended to.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub file: File,
+    pub path: PathBuf,
+}
+
+impl Segment {
+    /// Creates segment `n` (it must not exist), fsyncs it and the directory, so that
+    /// records appended and fsynced later are found again after a crash.
+    pub(crate) fn create(dir: &Path, n: u64) -> Result<Arc<Segment>> {
+        let path = segment_path(dir, n);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        sync_dir(dir)?;
+        Ok(Arc::new(Segment { file, path }))
+    }
+
+    pub(crate) fn append(&self, buf: &[u8]) -> Result<()> {
+        (&self.file)
+            .write_all(buf)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Cuts a torn tail off segment file `path` at `offset` and makes the cut durable.
+pub(crate) fn truncate_segment(path: &Path, offset: u64) -> Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    file.set_len(offset).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::batch::WriteBatch;
+
+    fn record(seq: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        let payload = b.into_payload(seq);
+        let mut buf = Vec::new();
+        encode_record(&mut buf, KIND_BATCH, &payload);
+        buf
+    }
+
+    fn file_of(n: u64) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 1..=n {
+            data.extend(record(i, format!("key{i}").as_bytes(), &[i as u8; 40]));
+        }
+        data
+    }
+
+    fn read(data: Vec<u8>, newest: bool) -> (Result<Tail>, Vec<u64>) {
+        let mut seqs = Vec::new();
+        let r = read_segment(
+            Path::new("000001.wal"),
+            &Bytes::from(data),
+            newest,
+            |_, s, _| {
+                seqs.push(s);
+                Ok(())
+            },
+        );
+        (r, seqs)
+    }
+
+    #[test]
+    fn round_trip() {
+        let (r, seqs) = read(file_of(5), false);
+        assert_eq!(r.ok(), Some(Tail::Clean));
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        let data = Bytes::from(record(9, b"k", b"v"));
+        let (kind, range) = decode_at(&data, 0).expect("valid record");
+        assert_eq!(kind, KIND_BATCH);
+        let ops: Vec<_> = crate::storage::batch::Ops::new(&data.slice(range)).collect();
+        assert_eq!(&ops[0].key[..], b"k");
+        assert_eq!(ops[0].value.as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn every_flipped_bit_is_caught() {
+        let one = record(1, b"key", b"value");
+        for byte in 0..one.len() {
+            for bit in 0..8 {
+                let mut d = one.clone();
+                d[byte] ^= 1 << bit;
+                assert!(decode_at(&d, 0).is_err(), "flip {byte}.{bit} undetected");
+            }
+        }
+    }
+
+    #[test]
+    fn flipped_bit_in_last_record_of_newest_is_a_torn_tail() {
+        let mut data = file_of(3);
+        let len = data.len();
+        data[len - 5] ^= 0x10;
+        let (r, seqs) = read(data, true);
+        let third = (record(1, b"key1", &[1; 40]).len() * 2) as u64;
+        assert!(matches!(r, Ok(Tail::Torn { offset, .. }) if offset == third));
+        assert_eq!(seqs, vec![1, 2]);
+    }
+
+    #[test]
+    fn truncated_tail() {
+        let full = file_of(3);
+        let two = record(1, b"key1", &[1; 40]).len() * 2;
+        for cut in two + 1..full.len() {
+            let (r, seqs) = read(full[..cut].to_vec(), true);
+            assert!(
+                matches!(r, Ok(Tail::Torn { offset, .. }) if offset == two as u64),
+                "cut {cut}: {r:?}"
+            );
+            assert_eq!(seqs, vec![1, 2]);
+            // The same damage in an older segment is an error naming the offset.
+            let (r, _) = read(full[..cut].to_vec(), false);
+            assert!(
+                matches!(r, Err(Error::Corruption { offset, .. }) if offset == two as u64),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_filled_tail() {
+        let mut data = file_of(2);
+        let end = data.len() as u64;
+        data.extend(std::iter::repeat_n(0u8, 4096));
+        let (r, seqs) = read(data.clone(), true);
+        assert!(matches!(r, Ok(Tail::Torn { offset, .. }) if offset == end));
+        assert_eq!(seqs, vec![1, 2]);
+        let (r, _) = read(data, false);
+        assert!(matches!(r, Err(Error::Corruption { offset, .. }) if offset == end));
+    }
+
+    #[test]
+    fn bad_record_mid_file_is_an_error_with_its_offset() {
+        let mut data = file_of(4);
+        let rec = record(1, b"key1", &[1; 40]).len();
+        data[rec + 20] ^= 0x01; // inside the second record's payload
+        for newest in [true, false] {
+            let (r, seqs) = read(data.clone(), newest);
+            match r {
+                Err(Error::Corruption { offset, path, .. }) => {
+                    assert_eq!(offset, rec as u64);
+                    assert_eq!(path, Path::new("000001.wal"));
+                }
+                other => panic!("expected corruption, got {other:?}"),
+            }
+            assert_eq!(seqs, vec![1]);
+        }
+    }
+
+    #[test]
+    fn huge_length_field_is_not_trusted() {
+        let mut data = file_of(1);
+        data[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode_at(&data, 0), Err(BadRecord::BadLength));
+    }
+
+    #[test]
+    fn segment_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in [3u64, 1, 1_000_000] {
+            Segment::create(dir.path(), n).expect("create");
+        }
+        fs::write(dir.path().join("LOCK"), b"").expect("write");
+        fs::write(dir.path().join("x.wal"), b"").expect("write");
+        assert_eq!(
+            list_segments(dir.path()).expect("list"),
+            vec![1, 3, 1_000_000]
+        );
+        assert!(Segment::create(dir.path(), 3).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! Recovery through `Db::open` from damaged WAL files: a torn tail of the newest segment
+//! is cut off, damage anywhere else stops the open with an error naming file and offset.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cairn::storage::{Db, Error, Options, SyncPolicy};
+
+fn opts() -> Options {
+    Options {
+        sync: SyncPolicy::Never,
+        wal_segment_bytes: 1 << 20,
+        ..Options::default()
+    }
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Writes `n` keys and closes; returns the segment holding them.
+fn populate(dir: &Path, n: u32) -> PathBuf {
+    let db = Db::open(dir, opts()).expect("open");
+    for i in 0..n {
+        db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
+            .expect("put");
+    }
+    drop(db);
+    segments(dir)
+        .into_iter()
+        .rev()
+        .find(|p| fs::metadata(p).expect("meta").len() > 0)
+        .expect("a non-empty segment")
+}
+
+fn remove_empty_segments(dir: &Path) {
+    for p in segments(dir) {
+        if fs::metadata(&p).expect("meta").len() == 0 {
+            fs::remove_file(p).expect("remove");
+        }
+    }
+}
+
+#[test]
+fn torn_tail_of_newest_segment_is_cut() {
+    for tail in [
+        vec![0u8; 5000],
+        vec![0x5a; 7],
+        b"\x01\x02\x03\x04\xff\xff\x00\x00\x01partial".to_vec(),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = populate(dir.path(), 50);
+        // Make the written segment the newest again, then damage its tail.
+        remove_empty_segments(dir.path());
+        let good_len = fs::metadata(&seg).expect("meta").len();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&seg)
+            .expect("open seg")
+            .write_all(&tail)
+            .expect("append");
+        let db = Db::open(dir.path(), opts()).expect("open with torn tail");
+        assert_eq!(
+            fs::metadata(&seg).expect("meta").len(),
+            good_len,
+            "tail not cut"
+        );
+        for i in 0..50 {
+            assert_eq!(
+                db.get(format!("k{i:03}").as_bytes())
+                    .expect("get")
+                    .as_deref(),
+                Some(format!("v{i}").as_bytes())
+            );
+        }
+        db.put(b"after", b"repair").expect("put");
+        drop(db);
+        let db = Db::open(dir.path(), opts()).expect("reopen");
+        assert_eq!(
+            db.get(b"after").expect("get").as_deref(),
+            Some(&b"repair"[..])
+        );
+        assert_eq!(db.last_sequence(), 51);
+    }
+}
+
+#[test]
+fn truncated_last_record_is_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seg = populate(dir.path(), 10);
+    remove_empty_segments(dir.path());
+    let len = fs::metadata(&seg).expect("meta").len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open")
+        .set_len(len - 3)
+        .expect("truncate");
+    let db = Db::open(dir.path(), opts()).expect("open");
+    assert_eq!(db.last_sequence(), 9);
+    assert_eq!(db.get(b"k009").expect("get"), None);
+    assert_eq!(db.get(b"k008").expect("get").as_deref(), Some(&b"v8"[..]));
+}
+
+#[test]
+fn damage_in_an_older_segment_fails_the_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seg = populate(dir.path(), 10);
+    // A later open adds a newer segment; now the damaged one is not the newest.
+    populate(dir.path(), 0);
+    let mut data = fs::read(&seg).expect("read");
+    let len = data.len();
+    data[len - 2] ^= 0x40;
+    fs::write(&seg, &data).expect("write");
+    let err = Db::open(dir.path(), opts()).expect_err("must fail");
+    match &err {
+        Error::Corruption { path, offset, .. } => {
+            assert_eq!(path, &seg);
+            assert!(*offset > 0 && *offset < len as u64);
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&seg.display().to_string()) && msg.contains("offset"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn damage_mid_newest_segment_fails_the_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seg = populate(dir.path(), 20);
+    remove_empty_segments(dir.path());
+    let mut data = fs::read(&seg).expect("read");
+    data[30] ^= 0x01; // inside the first record; valid records follow
+    fs::write(&seg, &data).expect("write");
+    match Db::open(dir.path(), opts()) {
+        Err(Error::Corruption { path, offset, .. }) => {
+            assert_eq!(path, seg);
+            assert_eq!(offset, 0);
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
