@@ -15,4 +15,5 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod protocol;
+pub mod server;
 pub mod storage;

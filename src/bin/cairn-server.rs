@@ -1,6 +1,137 @@
-//! The Cairn server binary. The network server is not built yet (issue 5).
+//! `cairn-server`: the Cairn database server.
+//!
+//! Settings come from defaults, then an optional TOML file (`--config`), then flags, each
+//! overriding the one before. The server prints the address it listens on (useful with
+//! `--port 0`), stops on SIGINT/SIGTERM or SHUTDOWN after finishing in-flight requests and
+//! syncing the data, and exits non-zero with one clear line when it cannot start.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use cairn::server::{Config, Fsync, Server};
+
+/// Flags; each one given overrides the config file and the default.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cairn-server",
+    version,
+    about = "The Cairn key-value database server"
+)]
+struct Args {
+    /// TOML file of settings (keys as the long flags: port, fsync, log-level, ...).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long)]
+    bind: Option<String>,
+    /// TCP port; 0 picks a free one [default: 7379].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Data directory [default: ./cairn-data].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// When to fsync the write-ahead log: always, everysec or never [default: always].
+    #[arg(long, value_name = "POLICY")]
+    fsync: Option<Fsync>,
+    /// Require clients to AUTH with this password.
+    #[arg(long)]
+    requirepass: Option<String>,
+    /// Most clients connected at once [default: 10000].
+    #[arg(long)]
+    maxclients: Option<usize>,
+    /// Close clients idle this many seconds; 0 = never [default: 0].
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Runtime worker threads; 0 = one per core [default: 0].
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl Args {
+    /// Defaults, overridden by the config file, overridden by flags.
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                Config::from_toml(&text)
+                    .with_context(|| format!("bad config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = v; } )* };
+        }
+        take!(bind, port, dir, fsync, maxclients, timeout, log_level, threads);
+        if self.requirepass.is_some() {
+            config.requirepass = self.requirepass;
+        }
+        Ok(config)
+    }
+}
 
 fn main() {
-    eprintln!("cairn-server: the network server is not built yet");
-    std::process::exit(1);
+    if let Err(error) = run() {
+        eprintln!("cairn-server: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let config = Args::parse().into_config()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log_level)
+                .with_context(|| format!("bad --log-level '{}'", config.log_level))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if config.threads > 0 {
+        runtime.worker_threads(config.threads);
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let fsync = config.fsync;
+    let dir = config.dir.clone();
+    let server = Server::bind(config).await?;
+    let addr = server.local_addr()?;
+    // Tests and scripts read this line to learn the port.
+    println!("cairn-server listening on {addr}");
+    tracing::info!(%addr, dir = %dir.display(), fsync = fsync.name(), "ready");
+    let shared = server.shared();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received");
+        shared.shutdown.trigger();
+    });
+    server.run().await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -325,6 +325,12 @@ pub enum Command {
         /// The operations, applied in order, all or nothing.
         ops: Vec<BatchOp>,
     },
+    /// Read a key with its version (the sequence number of its last write), for
+    /// compare-by-version with [`SetCondition::IfVersion`]. Native protocol only.
+    GetVersioned {
+        /// The key.
+        key: Bytes,
+    },
 }
 
 /// The arguments of `SET` (and of SETEX, PSETEX and GETSET, which are spelled as SETs).
@@ -788,6 +794,7 @@ impl Command {
             Command::Time => "time",
             Command::Shutdown { .. } => "shutdown",
             Command::Batch { .. } => "batch",
+            Command::GetVersioned { .. } => "getversioned",
         }
     }
 

@@ -1,0 +1,408 @@
+//! String commands: GET and SET with all their conditions and expiries, counters, ranges
+//! within a value, and Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST).
+//!
+//! Each function runs against a [`Keyspace`] and returns the reply; the dispatcher holds
+//! the key locks and commits what was staged.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::protocol::command::{
+    digest, digest_hex, Expiry, GetExExpiry, Set, SetCondition, ValueCondition,
+};
+use crate::protocol::Reply;
+use crate::server::keyspace::{ExecError, Keyspace};
+use crate::server::value::Entry;
+
+/// Redis's largest string (proto-max-bulk-len), which APPEND and SETRANGE may not pass.
+const MAX_STRING: usize = 512 * 1024 * 1024;
+
+type Result = std::result::Result<Reply, ExecError>;
+
+fn bulk_or_null(entry: Option<Entry>) -> Reply {
+    entry.map_or(Reply::Null, |e| Reply::Bulk(e.value))
+}
+
+/// Whether a value condition holds for the current entry (a missing key fails IFEQ and
+/// IFDEQ, and passes IFNE and IFDNE).
+fn value_condition_holds(condition: &ValueCondition, current: Option<&Entry>) -> bool {
+    match condition {
+        ValueCondition::IfEq(want) => current.is_some_and(|e| e.value == *want),
+        ValueCondition::IfNe(want) => current.is_none_or(|e| e.value != *want),
+        ValueCondition::IfDeq(want) => current.is_some_and(|e| digest(&e.value) == *want),
+        ValueCondition::IfDne(want) => current.is_none_or(|e| digest(&e.value) != *want),
+    }
+}
+
+/// The absolute expiry (unix ms) an option asks for at `now` (`KeepTtl` keeps `current`'s),
+/// or the error reply Redis gives when it overflows.
+fn resolve_expiry(
+    expiry: &Expiry,
+    now: u64,
+    current: Option<&Entry>,
+    command: &'static str,
+) -> std::result::Result<Option<u64>, Reply> {
+    match expiry {
+        Expiry::KeepTtl => Ok(current.and_then(|e| e.expires_at)),
+        other => other
+            .deadline_millis(now, command)
+            .map_err(|e| Reply::error(e.to_string())),
+    }
+}
+
+/// Stages `entry` under `key`, or a delete when its expiry has already passed (Redis deletes
+/// a key SET with an expiry in the past).
+fn store(ks: &mut Keyspace, key: Bytes, entry: Entry) {
+    if entry.is_expired(ks.now()) {
+        ks.delete(key);
+    } else {
+        ks.put(key, entry);
+    }
+}
+
+/// GET key
+pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
+    Ok(bulk_or_null(ks.get(key)?))
+}
+
+/// SET key value [NX|XX|IFEQ|IFNE|IFDEQ|IFDNE] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]
+pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
+    let needs_current =
+        cmd.get || cmd.condition.is_some() || matches!(cmd.expiry, Some(Expiry::KeepTtl));
+    let current = if needs_current {
+        ks.get(&cmd.key)?
+    } else {
+        None
+    };
+    let allowed = match &cmd.condition {
+        None => true,
+        Some(SetCondition::Nx) => current.is_none(),
+        Some(SetCondition::Xx) => current.is_some(),
+        Some(SetCondition::IfEq(v)) => current.as_ref().is_some_and(|e| e.value == *v),
+        Some(SetCondition::IfNe(v)) => current.as_ref().is_none_or(|e| e.value != *v),
+        Some(SetCondition::IfDeq(d)) => current.as_ref().is_some_and(|e| digest(&e.value) == *d),
+        Some(SetCondition::IfDne(d)) => current.as_ref().is_none_or(|e| digest(&e.value) != *d),
+        Some(SetCondition::IfVersion(v)) => ks.version(&cmd.key)? == Some(*v),
+    };
+    let old = if cmd.get {
+        bulk_or_null(current.clone())
+    } else {
+        Reply::Null
+    };
+    if !allowed {
+        return Ok(old);
+    }
+    let expires_at = match &cmd.expiry {
+        None => None,
+        Some(expiry) => match resolve_expiry(expiry, ks.now(), current.as_ref(), "set") {
+            Ok(at) => at,
+            Err(reply) => return Ok(reply),
+        },
+    };
+    store(
+        ks,
+        cmd.key,
+        Entry {
+            value: cmd.value,
+            expires_at,
+        },
+    );
+    Ok(if cmd.get { old } else { Reply::ok() })
+}
+
+/// SETNX key value
+pub fn setnx(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
+    if ks.get(&key)?.is_some() {
+        return Ok(Reply::Integer(0));
+    }
+    ks.put(key, Entry::new(value));
+    Ok(Reply::Integer(1))
+}
+
+/// GETDEL key
+pub fn getdel(ks: &mut Keyspace, key: Bytes) -> Result {
+    let current = ks.get(&key)?;
+    if current.is_some() {
+        ks.delete(key);
+    }
+    Ok(bulk_or_null(current))
+}
+
+/// GETEX key [EX|PX|EXAT|PXAT|PERSIST]
+pub fn getex(ks: &mut Keyspace, key: Bytes, expiry: Option<GetExExpiry>) -> Result {
+    let Some(mut entry) = ks.get(&key)? else {
+        return Ok(Reply::Null);
+    };
+    let value = entry.value.clone();
+    match expiry {
+        Some(GetExExpiry::Persist) if entry.expires_at.is_some() => {
+            entry.expires_at = None;
+            ks.put(key, entry);
+        }
+        None | Some(GetExExpiry::Persist) => {}
+        Some(GetExExpiry::Expire(e)) => {
+            entry.expires_at = match resolve_expiry(&e, ks.now(), None, "getex") {
+                Ok(at) => at,
+                Err(reply) => return Ok(reply),
+            };
+            store(ks, key, entry);
+        }
+    }
+    Ok(Reply::Bulk(value))
+}
+
+/// MGET key [key ...]
+pub fn mget(ks: &Keyspace, keys: &[Bytes]) -> Result {
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        values.push(bulk_or_null(ks.get(key)?));
+    }
+    Ok(Reply::Array(values))
+}
+
+/// MSET key value [key value ...]
+pub fn mset(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
+    for (key, value) in pairs {
+        ks.put(key, Entry::new(value));
+    }
+    Ok(Reply::ok())
+}
+
+/// MSETNX key value [key value ...]: all or none, only if none exists.
+pub fn msetnx(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
+    for (key, _) in &pairs {
+        if ks.get(key)?.is_some() {
+            return Ok(Reply::Integer(0));
+        }
+    }
+    mset(ks, pairs)?;
+    Ok(Reply::Integer(1))
+}
+
+fn too_big() -> Reply {
+    Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+/// APPEND key value
+pub fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
+    let current = ks.get(&key)?;
+    let (old, expires_at) = match &current {
+        Some(e) => (e.value.clone(), e.expires_at),
+        None => (Bytes::new(), None),
+    };
+    if old.len() + value.len() > MAX_STRING {
+        return Ok(too_big());
+    }
+    let mut joined = BytesMut::with_capacity(old.len() + value.len());
+    joined.extend_from_slice(&old);
+    joined.extend_from_slice(&value);
+    let len = joined.len() as i64;
+    ks.put(
+        key,
+        Entry {
+            value: joined.freeze(),
+            expires_at,
+        },
+    );
+    Ok(Reply::Integer(len))
+}
+
+/// STRLEN key
+pub fn strlen(ks: &Keyspace, key: &[u8]) -> Result {
+    Ok(Reply::Integer(
+        ks.get(key)?.map_or(0, |e| e.value.len() as i64),
+    ))
+}
+
+/// The byte range GETRANGE selects, with Redis's handling of negative and outsized offsets.
+fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if len == 0 {
+        return None;
+    }
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end as usize + 1))
+}
+
+/// GETRANGE key start end
+pub fn getrange(ks: &Keyspace, key: &[u8], start: i64, end: i64) -> Result {
+    let value = ks.get(key)?.map(|e| e.value).unwrap_or_default();
+    Ok(Reply::Bulk(match clamp_range(value.len(), start, end) {
+        Some((from, to)) => value.slice(from..to),
+        None => Bytes::new(),
+    }))
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Result {
+    let current = ks.get(&key)?;
+    let old_len = current.as_ref().map_or(0, |e| e.value.len());
+    if value.is_empty() {
+        return Ok(Reply::Integer(old_len as i64));
+    }
+    let Some(new_len) = offset.checked_add(value.len()).filter(|&n| n <= MAX_STRING) else {
+        return Ok(too_big());
+    };
+    let expires_at = current.as_ref().and_then(|e| e.expires_at);
+    let mut bytes = BytesMut::zeroed(new_len.max(old_len));
+    if let Some(e) = &current {
+        bytes[..old_len].copy_from_slice(&e.value);
+    }
+    bytes[offset..new_len].copy_from_slice(&value);
+    let len = bytes.len() as i64;
+    ks.put(
+        key,
+        Entry {
+            value: bytes.freeze(),
+            expires_at,
+        },
+    );
+    Ok(Reply::Integer(len))
+}
+
+/// Parses a stored value as Redis's string2ll does: optional '-', digits, no spaces or '+',
+/// no leading zeros, at most 20 bytes.
+fn parse_i64(value: &[u8]) -> Option<i64> {
+    if value.is_empty() || value.len() > 20 {
+        return None;
+    }
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    if digits.is_empty()
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits[0] == b'0')
+        || value == b"-0"
+    {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// INCR, DECR, INCRBY, DECRBY
+pub fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
+    let current = ks.get(&key)?;
+    let (old, expires_at) = match &current {
+        Some(e) => match parse_i64(&e.value) {
+            Some(n) => (n, e.expires_at),
+            None => return Ok(Reply::error("ERR value is not an integer or out of range")),
+        },
+        None => (0, None),
+    };
+    let Some(new) = old.checked_add(delta) else {
+        return Ok(Reply::error("ERR increment or decrement would overflow"));
+    };
+    ks.put(
+        key,
+        Entry {
+            value: Bytes::from(new.to_string()),
+            expires_at,
+        },
+    );
+    Ok(Reply::Integer(new))
+}
+
+/// INCRBYFLOAT key increment
+pub fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
+    let current = ks.get(&key)?;
+    let (old, expires_at) = match &current {
+        Some(e) => match std::str::from_utf8(&e.value)
+            .ok()
+            .filter(|s| {
+                !s.is_empty()
+                    && !s.starts_with(char::is_whitespace)
+                    && !s.ends_with(char::is_whitespace)
+            })
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|f| f.is_finite())
+        {
+            Some(f) => (f, e.expires_at),
+            None => return Ok(Reply::error("ERR value is not a valid float")),
+        },
+        None => (0.0, None),
+    };
+    let new = old + delta;
+    if !new.is_finite() {
+        return Ok(Reply::error("ERR increment would produce NaN or Infinity"));
+    }
+    // Rust's shortest round-trip formatting, never in exponent form, matches what Redis
+    // prints for doubles ("10.5", "3", "5000").
+    let text = Bytes::from(format!("{new}"));
+    ks.put(
+        key,
+        Entry {
+            value: text.clone(),
+            expires_at,
+        },
+    );
+    Ok(Reply::Bulk(text))
+}
+
+/// DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]
+pub fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<ValueCondition>) -> Result {
+    let current = ks.get(&key)?;
+    let Some(entry) = &current else {
+        return Ok(Reply::Integer(0));
+    };
+    if let Some(condition) = &condition {
+        if !value_condition_holds(condition, Some(entry)) {
+            return Ok(Reply::Integer(0));
+        }
+    }
+    ks.delete(key);
+    Ok(Reply::Integer(1))
+}
+
+/// DIGEST key: the value's XXH3-64 as 16 hex digits.
+pub fn digest_of(ks: &Keyspace, key: &[u8]) -> Result {
+    Ok(match ks.get(key)? {
+        Some(e) => Reply::Bulk(Bytes::from(digest_hex(digest(&e.value)))),
+        None => Reply::Null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_as_redis_does() {
+        assert_eq!(parse_i64(b"42"), Some(42));
+        assert_eq!(parse_i64(b"-7"), Some(-7));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"+1",
+            b"01",
+            b"-0",
+            b"1.0",
+            b"9223372036854775808",
+            b"-",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn getrange_clamps_like_redis() {
+        // "This is a string" examples from the Redis docs.
+        assert_eq!(clamp_range(16, 0, 3), Some((0, 4)));
+        assert_eq!(clamp_range(16, -3, -1), Some((13, 16)));
+        assert_eq!(clamp_range(16, 0, -1), Some((0, 16)));
+        assert_eq!(clamp_range(16, 10, 100), Some((10, 16)));
+        assert_eq!(clamp_range(16, 5, 3), None);
+        assert_eq!(clamp_range(0, 0, -1), None);
+        assert_eq!(clamp_range(16, 20, 30), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! The server's settings: what `cairn-server`'s flags and TOML file say, with defaults.
+//!
+//! The binary merges its sources (defaults < `--config` file < flags) into one [`Config`];
+//! the server reads it at start and CONFIG GET/SET see and change its live parts.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::storage::SyncPolicy;
+
+/// When the write-ahead log is fsynced, as `--fsync` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// Before a write is acknowledged (group-committed): nothing acknowledged is lost.
+    Always,
+    /// Once a second in the background: a machine crash may lose the last second.
+    Everysec,
+    /// Never by Cairn; the OS writes back when it likes.
+    Never,
+}
+
+impl Fsync {
+    /// The engine policy this names.
+    pub fn policy(self) -> SyncPolicy {
+        match self {
+            Fsync::Always => SyncPolicy::Always,
+            Fsync::Everysec => SyncPolicy::EverySecond,
+            Fsync::Never => SyncPolicy::Never,
+        }
+    }
+
+    /// The name used on the command line and by CONFIG GET.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Everysec => "everysec",
+            Fsync::Never => "never",
+        }
+    }
+}
+
+impl FromStr for Fsync {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(Fsync::Always),
+            "everysec" => Ok(Fsync::Everysec),
+            "never" | "no" => Ok(Fsync::Never),
+            other => Err(format!(
+                "'{other}' is not an fsync policy (always, everysec, never)"
+            )),
+        }
+    }
+}
+
+/// Everything the server is configured with. Field names are the TOML keys (kebab-case).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: String,
+    /// TCP port; 0 picks a free one (the chosen port is logged and printed).
+    pub port: u16,
+    /// Data directory.
+    pub dir: PathBuf,
+    /// WAL fsync policy.
+    pub fsync: Fsync,
+    /// Password clients must AUTH with; `None` = no authentication.
+    pub requirepass: Option<String>,
+    /// Most clients connected at once; more are refused with an error.
+    pub maxclients: usize,
+    /// Close a client idle this many seconds; 0 = never.
+    pub timeout: u64,
+    /// tracing filter, e.g. `info` or `cairn=debug`.
+    pub log_level: String,
+    /// Worker threads of the runtime; 0 = one per core.
+    pub threads: usize,
+    /// Largest memtable before it is flushed to a table, in bytes.
+    pub memtable_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1".into(),
+            port: 7379,
+            dir: PathBuf::from("./cairn-data"),
+            fsync: Fsync::Always,
+            requirepass: None,
+            maxclients: 10_000,
+            timeout: 0,
+            log_level: "info".into(),
+            threads: 0,
+            memtable_bytes: crate::storage::Options::default().memtable_bytes,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file of settings; missing keys keep their defaults.
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let config = Config::from_toml("port = 6000\nfsync = \"everysec\"\n").unwrap();
+        assert_eq!(config.port, 6000);
+        assert_eq!(config.fsync, Fsync::Everysec);
+        assert_eq!(config.bind, "127.0.0.1");
+        assert!(Config::from_toml("prot = 1").is_err());
+    }
+
+    #[test]
+    fn fsync_names_parse() {
+        assert_eq!("EverySec".parse::<Fsync>(), Ok(Fsync::Everysec));
+        assert!("sometimes".parse::<Fsync>().is_err());
+    }
+}

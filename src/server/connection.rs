@@ -1,0 +1,174 @@
+//! One client connection: read bytes, parse every complete request, dispatch each in order,
+//! encode the replies into one buffer, and write it with one call.
+//!
+//! The first byte tells the protocols apart: the native protocol's magic byte, which no RESP
+//! request can start with, hands the connection to `native`; anything else is RESP.
+//! Replies to writes leave only once the writes are durable (the session's write ticket), and
+//! the output buffer is flushed whenever it passes [`FLUSH_AT`], so a client that pipelines
+//! without reading cannot make the server buffer without bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::clients::Registration;
+use super::dispatch;
+use super::session::Session;
+use super::shared::{Shared, Stats};
+use crate::protocol::{resp, Limits, Reply};
+
+/// Output past this size is written before more requests are processed.
+pub const FLUSH_AT: usize = 64 * 1024;
+/// Initial size of the read buffer.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a connection ends; only for the log.
+#[derive(Debug)]
+pub(super) enum End {
+    /// The peer closed, or asked to (QUIT), or was killed, or the server is stopping.
+    Normal,
+    /// The socket failed, or a durability wait failed (the engine is poisoned: the replies
+    /// cannot be sent as acknowledgements).
+    Failed(String),
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, registration: Registration) {
+    let info = registration.info.clone();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let end = match read_more(&shared, &mut stream, &mut input, &info.kill).await {
+        Ok(true) => serve_resp(&shared, &mut stream, input, &registration).await,
+        Ok(false) => End::Normal,
+        Err(end) => end,
+    };
+    if let End::Failed(reason) = end {
+        tracing::debug!(client = info.id, %reason, "connection closed");
+    }
+}
+
+/// Reads more bytes into `input`. Ok(false) at end of stream, on a kill or on idle timeout.
+pub(super) async fn read_more(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    kill: &tokio::sync::Notify,
+) -> Result<bool, End> {
+    if input.capacity() - input.len() < 1024 {
+        input.reserve(READ_CHUNK);
+    }
+    let idle = shared.config.read().timeout;
+    let read = async {
+        if idle == 0 {
+            stream.read_buf(input).await
+        } else {
+            match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(input)).await {
+                Ok(read) => read,
+                Err(_) => Ok(0),
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = kill.notified() => Ok(false),
+        read = read => match read {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) => Err(End::Failed(e.to_string())),
+        },
+    }
+}
+
+/// Limits for clients that have not authenticated yet (Redis's defence against memory abuse
+/// before AUTH): arrays of at most 10 elements, bulks of at most 16 KiB.
+fn unauthenticated_limits(limits: &Limits) -> Limits {
+    Limits {
+        max_array_len: 10,
+        max_bulk_len: 16 * 1024,
+        ..*limits
+    }
+}
+
+async fn serve_resp(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    mut input: BytesMut,
+    registration: &Registration,
+) -> End {
+    let info = &registration.info;
+    let needs_auth = shared.config.read().requirepass.is_some();
+    let mut session = Session::new(info.clone(), !needs_auth);
+    let strict_limits = unauthenticated_limits(&shared.limits);
+    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        let mut processed = 0;
+        loop {
+            let limits = if session.authenticated {
+                &shared.limits
+            } else {
+                &strict_limits
+            };
+            match resp::parse_request(&mut input, limits) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => {
+                    processed += 1;
+                    let reply = dispatch::execute(shared, &mut session, args);
+                    reply.encode(session.resp, &mut output);
+                    if session.closing {
+                        break;
+                    }
+                    if output.len() >= FLUSH_AT {
+                        if let Err(end) = flush(stream, &mut output, &mut session).await {
+                            return end;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream cannot be resynchronised: answer, then close.
+                    Reply::from(error).encode(session.resp, &mut output);
+                    session.closing = true;
+                    break;
+                }
+            }
+        }
+        Stats::add(&shared.stats.commands_processed, processed);
+        info.touch();
+        if let Err(end) = flush(stream, &mut output, &mut session).await {
+            return end;
+        }
+        if session.closing {
+            return End::Normal;
+        }
+        match read_more(shared, stream, &mut input, &info.kill).await {
+            Ok(true) => {}
+            Ok(false) => return End::Normal,
+            Err(end) => return end,
+        }
+    }
+}
+
+/// Waits until the session's writes are durable, then writes out every encoded reply.
+pub(super) async fn flush(
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+    session: &mut Session,
+) -> Result<(), End> {
+    if let Some(ticket) = session.pending_write.take() {
+        if let Err(error) = ticket.await {
+            // Never acknowledge a write that is not durable: drop the replies and the connection.
+            tracing::error!(%error, "write failed; closing connection without acknowledging");
+            return Err(End::Failed(error.to_string()));
+        }
+    }
+    if !output.is_empty() {
+        stream
+            .write_all(output)
+            .await
+            .map_err(|e| End::Failed(e.to_string()))?;
+        output.clear();
+    }
+    Ok(())
+}

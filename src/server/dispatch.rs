@@ -1,0 +1,233 @@
+//! Routes each request to its command family, and decides how it runs.
+//!
+//! Reads run against the engine directly. Writes run under the locks of every key they
+//! touch, stage their changes in a [`Keyspace`], and commit them as one atomic batch before
+//! the locks are released; the session keeps the durability ticket so the reply leaves
+//! only once the write is durable. This file only routes: what a command does lives in its
+//! family under `commands/`.
+
+use bytes::Bytes;
+
+use super::commands::{admin, connection, keys, scan, strings, transactions};
+use super::keyspace::Keyspace;
+use super::session::Session;
+use super::shared::Shared;
+use crate::protocol::command::{BatchOp, Command, CommandError};
+use crate::protocol::Reply;
+
+/// How a command touches the data.
+pub enum Access {
+    /// Not at all: connection, server and transaction commands.
+    Control,
+    /// Reads only; no locks.
+    Read,
+    /// Writes these keys (read-modify-write included); their locks are held throughout.
+    Write(Vec<Bytes>),
+}
+
+/// Parses and runs one request.
+pub fn execute(shared: &Shared, session: &mut Session, args: Vec<Bytes>) -> Reply {
+    match Command::parse(args) {
+        Ok(command) => execute_command(shared, session, command),
+        Err(error) => {
+            // A command that fails to queue dooms the transaction, as in Redis.
+            if let Some(tx) = &mut session.multi {
+                tx.failed = true;
+            }
+            Reply::error(error.to_string())
+        }
+    }
+}
+
+/// Runs one parsed command: authentication gate, MULTI queueing, then its family.
+pub fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+    if !session.authenticated
+        && !matches!(
+            command,
+            Command::Auth { .. } | Command::Hello { .. } | Command::Quit
+        )
+    {
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    if session.multi.is_some() && !transactions::runs_inside_multi(&command) {
+        return transactions::queue(session, command);
+    }
+    match access(&command) {
+        Access::Control => control(shared, session, command),
+        Access::Read => apply(&mut Keyspace::new(shared), shared, command),
+        Access::Write(keys) => {
+            let _locks = shared.locks.lock(&keys);
+            let mut keyspace = Keyspace::new(shared);
+            let reply = apply(&mut keyspace, shared, command);
+            commit(keyspace, session, reply)
+        }
+    }
+}
+
+/// What a command reads and writes.
+pub fn access(command: &Command) -> Access {
+    use Command::*;
+    let one = |key: &Bytes| Access::Write(vec![key.clone()]);
+    match command {
+        Get { .. }
+        | MGet { .. }
+        | StrLen { .. }
+        | GetRange { .. }
+        | Digest { .. }
+        | Exists { .. }
+        | Type { .. }
+        | Ttl { .. }
+        | PTtl { .. }
+        | ExpireTime { .. }
+        | PExpireTime { .. }
+        | Keys { .. }
+        | Scan { .. }
+        | DbSize
+        | Range { .. } => Access::Read,
+        Set(set) => one(&set.key),
+        SetNx { key, .. }
+        | GetDel { key }
+        | GetEx { key, .. }
+        | Append { key, .. }
+        | SetRange { key, .. }
+        | IncrBy { key, .. }
+        | IncrByFloat { key, .. }
+        | DelEx { key, .. }
+        | Expire { key, .. }
+        | Persist { key } => one(key),
+        MSet { pairs } | MSetNx { pairs } => {
+            Access::Write(pairs.iter().map(|(k, _)| k.clone()).collect())
+        }
+        Del { keys } => Access::Write(keys.clone()),
+        Rename { from, to } | RenameNx { from, to } => {
+            Access::Write(vec![from.clone(), to.clone()])
+        }
+        // FLUSHDB writes its deletes in batches of its own; it takes no key locks.
+        FlushDb | FlushAll => Access::Write(Vec::new()),
+        Batch { ops } => Access::Write(
+            ops.iter()
+                .map(|op| match op {
+                    BatchOp::Put { key, .. } | BatchOp::Delete { key } => key.clone(),
+                })
+                .collect(),
+        ),
+        _ => Access::Control,
+    }
+}
+
+/// Hands a command's staged writes to the engine and keeps the durability ticket.
+pub fn commit(keyspace: Keyspace, session: &mut Session, reply: Reply) -> Reply {
+    match keyspace.commit() {
+        Ok(Some(ticket)) => {
+            session.pending_write = Some(ticket);
+            reply
+        }
+        Ok(None) => reply,
+        Err(error) => Reply::error(error.to_string()),
+    }
+}
+
+/// Runs a data command (`Access::Read` or `Access::Write`) against `ks`, without committing.
+pub fn apply(ks: &mut Keyspace, shared: &Shared, command: Command) -> Reply {
+    use Command::*;
+    let result = match command {
+        Get { key } => strings::get(ks, &key),
+        Set(set) => strings::set(ks, set),
+        SetNx { key, value } => strings::setnx(ks, key, value),
+        GetDel { key } => strings::getdel(ks, key),
+        GetEx { key, expiry } => strings::getex(ks, key, expiry),
+        MGet { keys } => strings::mget(ks, &keys),
+        MSet { pairs } => strings::mset(ks, pairs),
+        MSetNx { pairs } => strings::msetnx(ks, pairs),
+        Append { key, value } => strings::append(ks, key, value),
+        StrLen { key } => strings::strlen(ks, &key),
+        GetRange { key, start, end } => strings::getrange(ks, &key, start, end),
+        SetRange { key, offset, value } => strings::setrange(ks, key, offset, value),
+        IncrBy { key, delta } => strings::incr_by(ks, key, delta),
+        IncrByFloat { key, delta } => strings::incr_by_float(ks, key, delta),
+        DelEx { key, condition } => strings::delex(ks, key, condition),
+        Digest { key } => strings::digest_of(ks, &key),
+        Del { keys } => keys::del(ks, keys),
+        Exists { keys } => keys::exists(ks, &keys),
+        Type { key } => keys::type_of(ks, &key),
+        Expire {
+            key,
+            when,
+            condition,
+        } => match when.deadline_millis(ks.now() as i64) {
+            Some(deadline) => keys::expire(ks, key, deadline, condition),
+            None => Ok(Reply::error(
+                CommandError::InvalidExpireTime {
+                    command: when.command_name(),
+                }
+                .to_string(),
+            )),
+        },
+        Ttl { key } => keys::ttl(ks, &key, keys::TtlForm::Seconds),
+        PTtl { key } => keys::ttl(ks, &key, keys::TtlForm::Millis),
+        ExpireTime { key } => keys::ttl(ks, &key, keys::TtlForm::UnixSeconds),
+        PExpireTime { key } => keys::ttl(ks, &key, keys::TtlForm::UnixMillis),
+        Persist { key } => keys::persist(ks, key),
+        Rename { from, to } => keys::rename(ks, from, to, false),
+        RenameNx { from, to } => keys::rename(ks, from, to, true),
+        Batch { ops } => keys::batch(ks, ops),
+        Keys { pattern } => scan::keys(ks, &pattern),
+        Scan {
+            cursor,
+            pattern,
+            count,
+            kind,
+        } => scan::scan(
+            ks,
+            &shared.cursors,
+            cursor,
+            pattern.as_deref(),
+            count,
+            kind.as_deref(),
+        ),
+        DbSize => scan::dbsize(ks),
+        FlushDb | FlushAll => scan::flush_all(ks.db()),
+        Range {
+            start,
+            end,
+            limit,
+            reverse,
+            keys_only,
+        } => scan::range(ks, start, end, limit, reverse, keys_only),
+        other => Ok(Reply::error(format!(
+            "ERR '{}' does not run against the data",
+            other.name()
+        ))),
+    };
+    result.unwrap_or_else(|error| Reply::error(error.to_string()))
+}
+
+/// Runs a connection, server or transaction command.
+pub fn control(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+    use Command::*;
+    match command {
+        Multi => transactions::multi(session),
+        Exec => transactions::exec(shared, session),
+        Discard => transactions::discard(session),
+        Watch { keys } => transactions::watch(shared, session, keys),
+        Unwatch => transactions::unwatch(session),
+        Ping { message } => connection::ping(message),
+        Echo { message } => Reply::Bulk(message),
+        Hello {
+            protover,
+            auth,
+            setname,
+        } => connection::hello(shared, session, protover, auth, setname),
+        Auth { username, password } => connection::auth(shared, session, username, password),
+        Select { index } => connection::select(index),
+        Quit => connection::quit(session),
+        Reset => connection::reset(shared, session),
+        Client(sub) => connection::client(shared, session, sub),
+        CommandInfo(query) => admin::command(query),
+        Config(sub) => admin::config(shared, sub),
+        Info { sections } => admin::info(shared, &sections),
+        Time => admin::time(),
+        Shutdown { abort, .. } => admin::shutdown(shared, session, abort),
+        other => Reply::error(format!("ERR '{}' is not supported here", other.name())),
+    }
+}

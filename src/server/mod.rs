@@ -1,0 +1,51 @@
+//! The network server: a tokio listener, one task per connection, and the dispatcher that
+//! turns each `Command` into engine calls and a `Reply`.
+//!
+//! It depends on `protocol` (to read requests and write replies) and `storage` (to keep the
+//! data); neither depends on it.
+
+pub mod clients;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod keyspace;
+pub mod listener;
+pub mod pattern;
+pub mod session;
+pub mod shared;
+pub mod shutdown;
+pub mod value;
+
+pub use config::{Config, Fsync};
+pub use listener::Server;
+
+use std::path::PathBuf;
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listening address could not be bound (in use, not permitted, not local).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The data directory could not be created.
+    #[error("cannot use data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The engine failed to open (locked by another server, corrupt, unreadable) or to sync.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::Error),
+    /// A background task failed during shutdown.
+    #[error("shutdown failed: {0}")]
+    Shutdown(String),
+}

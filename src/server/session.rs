@@ -1,0 +1,56 @@
+//! One client's private state: protocol version, authentication, an open MULTI, watched
+//! keys, and the durability ticket of its latest write.
+//!
+//! Whatever other connections must see (name, library, kill switch) lives in the client
+//! registry instead; the session only points at its entry.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::clients::ClientInfo;
+use crate::protocol::command::Command;
+use crate::protocol::RespVersion;
+use crate::storage::WriteTicket;
+
+/// A MULTI block being queued.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    /// Commands queued so far, in order.
+    pub queued: Vec<Command>,
+    /// A command failed to queue: EXEC must refuse (EXECABORT).
+    pub failed: bool,
+}
+
+/// Per-connection state.
+pub struct Session {
+    /// This client's registry entry.
+    pub info: Arc<ClientInfo>,
+    /// RESP version replies are encoded in.
+    pub resp: RespVersion,
+    /// Whether the client has authenticated (always true without `requirepass`).
+    pub authenticated: bool,
+    /// An open MULTI.
+    pub multi: Option<Transaction>,
+    /// WATCHed keys with their versions when watched (`None` = missing).
+    pub watched: Vec<(Bytes, Option<u64>)>,
+    /// Completes when this client's latest write is durable; replies wait for it.
+    pub pending_write: Option<WriteTicket>,
+    /// Close the connection after the replies already produced (QUIT).
+    pub closing: bool,
+}
+
+impl Session {
+    /// A new session; `authenticated` is false only when a password is required.
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Session {
+        Session {
+            info,
+            resp: RespVersion::Resp2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            pending_write: None,
+            closing: false,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! How the server stores a string in the engine: a one-byte header, an optional expiry,
+//! then the user's bytes.
+//!
+//! The engine stores opaque bytes; expiry is the server's concept, so it lives here. The
+//! format is part of the on-disk format (docs/storage-format.md, "Values") and the compaction
+//! filter reads it to drop expired keys, so it must only ever be extended, never changed.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Header byte of a string without expiry: `0x00`, then the value.
+const PLAIN: u8 = 0x00;
+/// Header byte of a string with expiry: `0x01`, unix-epoch milliseconds as u64 LE, then the value.
+const EXPIRING: u8 = 0x01;
+
+/// A string value with its optional expiry, as the commands see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The user's bytes.
+    pub value: Bytes,
+    /// When the key expires, in unix-epoch milliseconds; `None` = never.
+    pub expires_at: Option<u64>,
+}
+
+/// A stored value whose header this server does not understand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored value has an unknown header (byte {0:#04x}, length {1})")]
+pub struct BadValue(pub u8, pub usize);
+
+impl Entry {
+    /// A value that never expires.
+    pub fn new(value: Bytes) -> Entry {
+        Entry {
+            value,
+            expires_at: None,
+        }
+    }
+
+    /// Whether the entry is expired at `now` (unix ms). Redis treats a key as gone from
+    /// the millisecond its expiry is reached.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The stored form (header, expiry, value).
+    pub fn encode(&self) -> BytesMut {
+        let mut out = BytesMut::with_capacity(9 + self.value.len());
+        match self.expires_at {
+            None => out.put_u8(PLAIN),
+            Some(at) => {
+                out.put_u8(EXPIRING);
+                out.put_u64_le(at);
+            }
+        }
+        out.put_slice(&self.value);
+        out
+    }
+
+    /// Parses the stored form; the value is a zero-copy slice of `raw`.
+    pub fn decode(raw: Bytes) -> Result<Entry, BadValue> {
+        match raw.first() {
+            Some(&PLAIN) => Ok(Entry::new(raw.slice(1..))),
+            Some(&EXPIRING) if raw.len() >= 9 => {
+                let mut at = [0u8; 8];
+                at.copy_from_slice(&raw[1..9]);
+                Ok(Entry {
+                    value: raw.slice(9..),
+                    expires_at: Some(u64::from_le_bytes(at)),
+                })
+            }
+            first => Err(BadValue(first.copied().unwrap_or(0), raw.len())),
+        }
+    }
+
+    /// The expiry of a stored value without decoding the rest: what the compaction filter
+    /// needs. `None` for values without expiry or with an unknown header.
+    pub fn stored_expiry(raw: &[u8]) -> Option<u64> {
+        match raw {
+            [EXPIRING, at @ ..] if at.len() >= 8 => {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(&at[..8]);
+                Some(u64::from_le_bytes(bytes))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Milliseconds since the unix epoch, the clock expiry is measured on.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_and_without_expiry() {
+        for entry in [
+            Entry::new(Bytes::from_static(b"hello")),
+            Entry::new(Bytes::new()),
+            Entry {
+                value: Bytes::from_static(b"v"),
+                expires_at: Some(1_700_000_000_123),
+            },
+        ] {
+            let raw = entry.encode().freeze();
+            assert_eq!(Entry::decode(raw.clone()), Ok(entry.clone()));
+            assert_eq!(Entry::stored_expiry(&raw), entry.expires_at);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_and_short_headers() {
+        assert!(Entry::decode(Bytes::new()).is_err());
+        assert!(Entry::decode(Bytes::from_static(b"\x07abc")).is_err());
+        assert!(Entry::decode(Bytes::from_static(b"\x01abc")).is_err());
+    }
+
+    #[test]
+    fn expiry_is_inclusive() {
+        let entry = Entry {
+            value: Bytes::new(),
+            expires_at: Some(100),
+        };
+        assert!(!entry.is_expired(99));
+        assert!(entry.is_expired(100));
+    }
+}

@@ -1,0 +1,126 @@
+//! Shared helpers for integration tests: start a real `cairn-server` process on port 0 in a
+//! temporary directory, learn its address from its first stdout line, stop or SIGKILL it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// A running server process; killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// Keeps the temporary directory alive (when the test did not give one).
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server in a fresh temporary directory with extra flags.
+    pub fn start(args: &[&str]) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut server = TestServer::start_in(&dir, args);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on `dir` (which may hold data from an earlier run).
+    pub fn start_in(dir: &Path, args: &[&str]) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-server"))
+            .args(["--port", "0", "--dir"])
+            .arg(dir)
+            .args(["--log-level", "warn"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cairn-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("server did not report its address: {line:?}"));
+        TestServer {
+            child: Some(child),
+            addr,
+            dir: dir.to_path_buf(),
+            _temp: None,
+        }
+    }
+
+    /// `redis://` URL for the redis crate (RESP2).
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// `redis://` URL asking for RESP3.
+    pub fn url_resp3(&self) -> String {
+        format!("redis://{}/?protocol=resp3", self.addr)
+    }
+
+    /// A synchronous redis-crate connection.
+    pub fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit (at most 20 s).
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server already stopped");
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        panic!("server did not exit within 20 s of SIGTERM");
+    }
+
+    /// Waits for the process to exit by itself (after SHUTDOWN), at most 20 s.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server already stopped");
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        panic!("server did not exit within 20 s");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
