@@ -6,6 +6,7 @@
 //! never imports `storage` or `server`. Every [`ProtocolError`] means: send it as an error
 //! reply, then close the connection.
 
+pub mod binary;
 pub mod error;
 pub mod limits;
 pub mod reply;
