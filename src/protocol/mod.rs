@@ -7,6 +7,7 @@
 //! `server`. Every [`ProtocolError`] means: send it as an error reply, then close the
 //! connection.
 
+pub mod binary;
 pub mod command;
 pub mod error;
 pub mod limits;
