@@ -15,10 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::clients::Registration;
-use super::dispatch;
 use super::session::Session;
 use super::shared::{Shared, Stats};
-use crate::protocol::{resp, Limits, Reply};
+use super::{dispatch, native};
+use crate::protocol::{binary, resp, Limits, Reply};
 
 /// Output past this size is written before more requests are processed.
 pub const FLUSH_AT: usize = 64 * 1024;
@@ -40,6 +40,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, registration: Reg
     let info = registration.info.clone();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let end = match read_more(&shared, &mut stream, &mut input, &info.kill).await {
+        Ok(true) if input.first() == Some(&binary::MAGIC) => {
+            native::serve(&shared, &mut stream, input, &registration).await
+        }
         Ok(true) => serve_resp(&shared, &mut stream, input, &registration).await,
         Ok(false) => End::Normal,
         Err(end) => end,

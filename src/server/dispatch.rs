@@ -70,6 +70,7 @@ pub fn access(command: &Command) -> Access {
     let one = |key: &Bytes| Access::Write(vec![key.clone()]);
     match command {
         Get { .. }
+        | GetVersioned { .. }
         | MGet { .. }
         | StrLen { .. }
         | GetRange { .. }
@@ -132,6 +133,7 @@ pub fn apply(ks: &mut Keyspace, shared: &Shared, command: Command) -> Reply {
     use Command::*;
     let result = match command {
         Get { key } => strings::get(ks, &key),
+        GetVersioned { key } => strings::get_versioned(ks, &key),
         Set(set) => strings::set(ks, set),
         SetNx { key, value } => strings::setnx(ks, key, value),
         GetDel { key } => strings::getdel(ks, key),

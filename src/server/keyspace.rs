@@ -70,20 +70,26 @@ impl<'a> Keyspace<'a> {
         Ok(found)
     }
 
-    /// The version (sequence number of the last write) of the live entry under `key`, or
-    /// `None` when it is missing or expired. Staged writes have no version yet: a key this
-    /// command already wrote reports `Some(u64::MAX)`.
-    pub fn version(&self, key: &[u8]) -> Result<Option<u64>, ExecError> {
+    /// The live entry under `key` with its version (the sequence number of its last
+    /// write), read in one lookup. An entry this command staged has no version yet and
+    /// reports `u64::MAX`.
+    pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Entry, u64)>, ExecError> {
         if let Some((_, staged)) = self.staged.iter().rev().find(|(k, _)| k == key) {
-            return Ok(staged.as_ref().map(|_| u64::MAX));
+            return Ok(staged.clone().map(|entry| (entry, u64::MAX)));
         }
         Ok(match self.shared.db.get_versioned(key)? {
             Some((raw, version)) => {
                 let entry = Entry::decode(raw)?;
-                (!entry.is_expired(self.now)).then_some(version)
+                (!entry.is_expired(self.now)).then_some((entry, version))
             }
             None => None,
         })
+    }
+
+    /// The version of the live entry under `key`, or `None` when it is missing or expired
+    /// (what WATCH remembers and `SET ... IfVersion` compares).
+    pub fn version(&self, key: &[u8]) -> Result<Option<u64>, ExecError> {
+        Ok(self.get_versioned(key)?.map(|(_, version)| version))
     }
 
     /// Stages `entry` under `key`.

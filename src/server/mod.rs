@@ -11,6 +11,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod keyspace;
 pub mod listener;
+pub mod native;
 pub mod pattern;
 pub mod session;
 pub mod shared;

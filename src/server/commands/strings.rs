@@ -64,6 +64,17 @@ pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
     Ok(bulk_or_null(ks.get(key)?))
 }
 
+/// The native protocol's versioned read: `[value, version]`, or nil.
+pub fn get_versioned(ks: &Keyspace, key: &[u8]) -> Result {
+    let Some((entry, version)) = ks.get_versioned(key)? else {
+        return Ok(Reply::Null);
+    };
+    Ok(Reply::Array(vec![
+        Reply::Bulk(entry.value),
+        Reply::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
+    ]))
+}
+
 /// SET key value [NX|XX|IFEQ|IFNE|IFDEQ|IFDNE] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]
 pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
     let needs_current =
