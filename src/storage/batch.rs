@@ -255,6 +255,24 @@ mod tests {
     }
 
     #[test]
+    fn documented_example() {
+        // The example in docs/storage-format.md.
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1");
+        b.delete(b"bc");
+        let p = b.into_payload(7);
+        let expect: &[u8] = &[
+            7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 0, 0, 0, b'a', 1, 0, 0, 0, b'1', 2, 2, 0, 0,
+            0, b'b', b'c',
+        ];
+        assert_eq!(&p[..], expect);
+        let mut rec = Vec::new();
+        crate::storage::wal::encode_record(&mut rec, 1, &p);
+        assert_eq!(rec.len(), 39);
+        assert_eq!(&rec[4..9], &[0x1e, 0, 0, 0, 1]);
+    }
+
+    #[test]
     fn malformed_payloads_are_refused() {
         let mut b = WriteBatch::new();
         b.put(b"key", b"value");
