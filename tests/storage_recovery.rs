@@ -150,3 +150,37 @@ fn damage_mid_newest_segment_fails_the_open() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn a_missing_segment_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = Options {
+        sync: SyncPolicy::Never,
+        wal_segment_bytes: 200,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options.clone()).expect("open");
+    for i in 0..40u32 {
+        db.put(format!("k{i:03}").as_bytes(), &[b'x'; 50])
+            .expect("put");
+    }
+    drop(db);
+    let segs: Vec<_> = segments(dir.path())
+        .into_iter()
+        .filter(|p| fs::metadata(p).expect("meta").len() > 0)
+        .collect();
+    assert!(segs.len() > 3, "expected several segments, got {segs:?}");
+    fs::remove_file(&segs[1]).expect("remove");
+    match Db::open(dir.path(), options) {
+        Err(Error::Corruption {
+            path,
+            offset,
+            reason,
+        }) => {
+            assert_eq!(path, segs[2]);
+            assert_eq!(offset, 0);
+            assert!(reason.contains("expected"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}

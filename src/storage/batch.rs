@@ -135,6 +135,9 @@ pub(crate) fn validate_payload(payload: &[u8]) -> Result<(u64, u32), &'static st
     if first == 0 {
         return Err("batch has sequence number 0");
     }
+    if count == 0 {
+        return Err("batch has no ops");
+    }
     if first.checked_add(u64::from(count)).is_none() {
         return Err("batch sequence numbers overflow");
     }
