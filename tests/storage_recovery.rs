@@ -184,3 +184,20 @@ fn a_missing_segment_is_detected() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn segments_without_records_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    populate(dir.path(), 3);
+    for _ in 0..3 {
+        drop(Db::open(dir.path(), opts()).expect("open"));
+    }
+    let names: Vec<_> = segments(dir.path())
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    // The one with data, and the (empty) one the last open started.
+    assert_eq!(names, vec!["000001.wal", "000004.wal"]);
+    let db = Db::open(dir.path(), opts()).expect("open");
+    assert_eq!(db.last_sequence(), 3);
+}

@@ -69,6 +69,7 @@ fn lock_dir(dir: &Path) -> Result<File> {
 fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
     let segments = wal::list_segments(dir)?;
     let mut last_seq = 0u64;
+    let mut empty = Vec::new();
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(dir, n);
         let newest = i + 1 == segments.len();
@@ -91,6 +92,9 @@ fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
             last_seq = first_seq + u64::from(count) - 1;
             Ok(())
         })?;
+        if data.is_empty() || matches!(tail, Tail::Torn { offset: 0, .. }) {
+            empty.push(path.clone());
+        }
         if let Tail::Torn { offset, reason } = tail {
             tracing::warn!(
                 file = %path.display(),
@@ -105,6 +109,14 @@ fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
             let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
             f.sync_all().map_err(|e| Error::io(&path, e))?;
         }
+    }
+    // Segments without a record (left by opens that wrote nothing) are only clutter.
+    // Numbering continues from the highest one seen, so no number is reused.
+    if !empty.is_empty() {
+        for path in &empty {
+            fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+        }
+        wal::sync_dir(dir)?;
     }
     Ok((last_seq, segments.last().copied().unwrap_or(0)))
 }
