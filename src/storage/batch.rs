@@ -257,6 +257,37 @@ mod tests {
         assert_eq!(ops[2].value.as_deref(), Some(&b""[..]));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn payload_and_record_round_trip(
+            seq in 1u64..u64::MAX / 2,
+            ops in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+                 proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40))),
+                1..20),
+        ) {
+            let mut b = WriteBatch::new();
+            for (k, v) in &ops {
+                match v {
+                    Some(v) => b.put(k, v),
+                    None => b.delete(k),
+                }
+            }
+            let p = b.into_payload(seq);
+            proptest::prop_assert_eq!(validate_payload(&p), Ok((seq, ops.len() as u32)));
+            let mut rec = Vec::new();
+            crate::storage::wal::encode_record(&mut rec, crate::storage::wal::KIND_BATCH, &p);
+            let (_, range) = crate::storage::wal::decode_at(&rec, 0).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{e:?}"))
+            })?;
+            let payload = Bytes::copy_from_slice(&rec[range]);
+            let decoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = Ops::new(&payload)
+                .map(|op| (op.key.to_vec(), op.value.map(|v| v.to_vec())))
+                .collect();
+            proptest::prop_assert_eq!(decoded, ops);
+        }
+    }
+
     #[test]
     fn documented_example() {
         // The example in docs/storage-format.md.
