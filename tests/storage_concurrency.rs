@@ -405,3 +405,16 @@ fn directory_lock() {
         .expect("run child");
     assert!(String::from_utf8_lossy(&out.stdout).contains("RESULT opened"));
 }
+
+#[test]
+fn public_types_are_thread_safe() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+    fn ticket<T: Future<Output = cairn::storage::Result<()>> + Send + Unpin + 'static>() {}
+    send_sync::<Db>();
+    send_sync::<cairn::storage::Snapshot>();
+    send_sync::<Error>();
+    send::<cairn::storage::RangeIter>();
+    send::<WriteBatch>();
+    ticket::<cairn::storage::WriteTicket>();
+}

@@ -150,3 +150,54 @@ fn damage_mid_newest_segment_fails_the_open() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn a_missing_segment_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = Options {
+        sync: SyncPolicy::Never,
+        wal_segment_bytes: 200,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options.clone()).expect("open");
+    for i in 0..40u32 {
+        db.put(format!("k{i:03}").as_bytes(), &[b'x'; 50])
+            .expect("put");
+    }
+    drop(db);
+    let segs: Vec<_> = segments(dir.path())
+        .into_iter()
+        .filter(|p| fs::metadata(p).expect("meta").len() > 0)
+        .collect();
+    assert!(segs.len() > 3, "expected several segments, got {segs:?}");
+    fs::remove_file(&segs[1]).expect("remove");
+    match Db::open(dir.path(), options) {
+        Err(Error::Corruption {
+            path,
+            offset,
+            reason,
+        }) => {
+            assert_eq!(path, segs[2]);
+            assert_eq!(offset, 0);
+            assert!(reason.contains("expected"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn segments_without_records_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    populate(dir.path(), 3);
+    for _ in 0..3 {
+        drop(Db::open(dir.path(), opts()).expect("open"));
+    }
+    let names: Vec<_> = segments(dir.path())
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    // The one with data, and the (empty) one the last open started.
+    assert_eq!(names, vec!["000001.wal", "000004.wal"]);
+    let db = Db::open(dir.path(), opts()).expect("open");
+    assert_eq!(db.last_sequence(), 3);
+}

@@ -135,6 +135,9 @@ pub(crate) fn validate_payload(payload: &[u8]) -> Result<(u64, u32), &'static st
     if first == 0 {
         return Err("batch has sequence number 0");
     }
+    if count == 0 {
+        return Err("batch has no ops");
+    }
     if first.checked_add(u64::from(count)).is_none() {
         return Err("batch sequence numbers overflow");
     }
@@ -252,6 +255,55 @@ mod tests {
         assert_eq!(ops[0].value.as_deref(), Some(&b"v1"[..]));
         assert_eq!(ops[1].value, None);
         assert_eq!(ops[2].value.as_deref(), Some(&b""[..]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn payload_and_record_round_trip(
+            seq in 1u64..u64::MAX / 2,
+            ops in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+                 proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40))),
+                1..20),
+        ) {
+            let mut b = WriteBatch::new();
+            for (k, v) in &ops {
+                match v {
+                    Some(v) => b.put(k, v),
+                    None => b.delete(k),
+                }
+            }
+            let p = b.into_payload(seq);
+            proptest::prop_assert_eq!(validate_payload(&p), Ok((seq, ops.len() as u32)));
+            let mut rec = Vec::new();
+            crate::storage::wal::encode_record(&mut rec, crate::storage::wal::KIND_BATCH, &p);
+            let (_, range) = crate::storage::wal::decode_at(&rec, 0).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{e:?}"))
+            })?;
+            let payload = Bytes::copy_from_slice(&rec[range]);
+            let decoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = Ops::new(&payload)
+                .map(|op| (op.key.to_vec(), op.value.map(|v| v.to_vec())))
+                .collect();
+            proptest::prop_assert_eq!(decoded, ops);
+        }
+    }
+
+    #[test]
+    fn documented_example() {
+        // The example in docs/storage-format.md.
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1");
+        b.delete(b"bc");
+        let p = b.into_payload(7);
+        let expect: &[u8] = &[
+            7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 0, 0, 0, b'a', 1, 0, 0, 0, b'1', 2, 2, 0, 0,
+            0, b'b', b'c',
+        ];
+        assert_eq!(&p[..], expect);
+        let mut rec = Vec::new();
+        crate::storage::wal::encode_record(&mut rec, 1, &p);
+        assert_eq!(rec.len(), 39);
+        assert_eq!(&rec[4..9], &[0x1e, 0, 0, 0, 1]);
     }
 
     #[test]

@@ -502,3 +502,64 @@ impl Future for WriteTicket {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memtable::Memtable;
+
+    /// A segment whose file is read-only, so the first WAL write fails.
+    fn failing_committer(dir: &std::path::Path, policy: SyncPolicy) -> Committer {
+        let path = dir.join("000001.wal");
+        std::fs::write(&path, b"").expect("create");
+        let file = std::fs::File::open(&path).expect("open read-only");
+        let seg = Arc::new(Segment { file, path });
+        Committer::new(dir.to_path_buf(), policy, 1 << 20, 0, seg, 1)
+    }
+
+    #[test]
+    fn a_failed_write_poisons_every_later_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = failing_committer(dir.path(), SyncPolicy::Always);
+        let view = RwLock::new(Arc::new(View::new(Arc::new(Memtable::new()))));
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v");
+        let err = c.submit(b.clone(), &view).expect_err("write must fail");
+        match &err {
+            Error::Poisoned(inner) => assert!(matches!(**inner, Error::Io { .. }), "{inner:?}"),
+            other => panic!("expected poisoned, got {other:?}"),
+        }
+        assert!(err.to_string().contains("000001.wal"), "{err}");
+        // Nothing half-done became visible.
+        assert_eq!(c.visible(), 0);
+        assert!(matches!(c.submit(b, &view), Err(Error::Poisoned(_))));
+        assert!(matches!(c.dur.sync_now(), Err(Error::Poisoned(_))));
+    }
+
+    #[test]
+    fn waiting_tickets_get_the_poison() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("000001.wal");
+        let seg = Segment::create(dir.path(), 1).expect("segment");
+        let c = Committer::new(
+            dir.path().to_path_buf(),
+            SyncPolicy::Always,
+            1 << 20,
+            0,
+            seg,
+            1,
+        );
+        let view = RwLock::new(Arc::new(View::new(Arc::new(Memtable::new()))));
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v");
+        // No syncer runs here, so the ticket stays pending until the poison arrives.
+        let ticket = c.submit(b, &view).expect("submit");
+        assert!(!ticket.is_complete());
+        c.dur.poison(Error::io(
+            &path,
+            std::io::Error::other("injected fsync failure"),
+        ));
+        assert!(ticket.is_complete());
+        assert!(matches!(ticket.wait(), Err(Error::Poisoned(_))));
+    }
+}

@@ -69,23 +69,32 @@ fn lock_dir(dir: &Path) -> Result<File> {
 fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
     let segments = wal::list_segments(dir)?;
     let mut last_seq = 0u64;
+    let mut empty = Vec::new();
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(dir, n);
         let newest = i + 1 == segments.len();
         let data = Bytes::from(fs::read(&path).map_err(|e| Error::io(&path, e))?);
-        let tail = wal::read_segment(&path, &data, newest, |offset, first_seq, payload| {
-            if first_seq <= last_seq {
+        let tail = wal::read_segment(&path, &data, newest, |offset, first_seq, count, payload| {
+            // Sequence numbers continue exactly from record to record; a gap means a
+            // lost record or segment. (The first record may start anywhere: older
+            // segments may have been retired once their contents are in tables.)
+            if last_seq != 0 && first_seq != last_seq + 1 {
                 return Err(Error::corruption(
                     &path,
                     offset,
-                    format!("batch sequence {first_seq} does not follow {last_seq}"),
+                    format!(
+                        "batch starts at sequence {first_seq}, expected {}",
+                        last_seq + 1
+                    ),
                 ));
             }
             mem.apply(&payload, first_seq);
-            let count = u64::from(u32::from_le_bytes(super::batch::array4(&payload[8..12])));
-            last_seq = (first_seq + count).saturating_sub(1).max(first_seq - 1);
+            last_seq = first_seq + u64::from(count) - 1;
             Ok(())
         })?;
+        if data.is_empty() || matches!(tail, Tail::Torn { offset: 0, .. }) {
+            empty.push(path.clone());
+        }
         if let Tail::Torn { offset, reason } = tail {
             tracing::warn!(
                 file = %path.display(),
@@ -100,6 +109,14 @@ fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
             let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
             f.sync_all().map_err(|e| Error::io(&path, e))?;
         }
+    }
+    // Segments without a record (left by opens that wrote nothing) are only clutter.
+    // Numbering continues from the highest one seen, so no number is reused.
+    if !empty.is_empty() {
+        for path in &empty {
+            fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+        }
+        wal::sync_dir(dir)?;
     }
     Ok((last_seq, segments.last().copied().unwrap_or(0)))
 }

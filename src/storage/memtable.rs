@@ -11,7 +11,8 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use bytes::Bytes;
-use crossbeam_skiplist::SkipMap;
+use crossbeam_epoch as epoch;
+use crossbeam_skiplist::SkipList;
 
 use super::batch::Ops;
 use super::error::Result;
@@ -138,9 +139,12 @@ impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
 }
 
 /// An in-memory, concurrently readable table of recent writes.
-#[derive(Debug, Default)]
+///
+/// It uses crossbeam's `base::SkipList` with explicit epoch guards rather than `SkipMap`,
+/// whose entries are reference-counted: scans then cost no atomic increments per entry.
+#[derive(Debug)]
 pub(crate) struct Memtable {
-    map: SkipMap<InternalKey, Option<Bytes>>,
+    list: SkipList<InternalKey, Option<Bytes>>,
     approx_bytes: AtomicUsize,
 }
 
@@ -149,22 +153,29 @@ const ENTRY_OVERHEAD: usize = 96;
 
 impl Memtable {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Memtable {
+            list: SkipList::new(epoch::default_collector().clone()),
+            approx_bytes: AtomicUsize::new(0),
+        }
     }
 
     /// Inserts every op of a batch payload; op `i` gets sequence number `first_seq + i`.
     /// Keys and values are slices of `payload`, not copies.
     pub(crate) fn apply(&self, payload: &Bytes, first_seq: u64) {
         let mut added = 0;
+        let guard = &epoch::pin();
         for (i, op) in Ops::new(payload).enumerate() {
             added += op.key.len() + op.value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD;
-            self.map.insert(
-                InternalKey {
-                    user_key: op.key,
-                    seq: first_seq + i as u64,
-                },
-                op.value,
-            );
+            self.list
+                .insert(
+                    InternalKey {
+                        user_key: op.key,
+                        seq: first_seq + i as u64,
+                    },
+                    op.value,
+                    guard,
+                )
+                .release(guard);
         }
         self.approx_bytes.fetch_add(added, AtomicOrdering::Relaxed);
     }
@@ -202,9 +213,10 @@ impl Source for Memtable {
             user_key: key,
             seq: snap,
         };
+        let guard = &epoch::pin();
         let Some(entry) = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))
+            .list
+            .lower_bound(Bound::Included(&probe as &dyn KeyView), guard)
         else {
             return Ok(None);
         };
@@ -241,7 +253,11 @@ impl Source for Memtable {
         };
         let start = start.as_ref().map(|k| k as &dyn KeyView);
         let base = out.len();
-        for entry in self.map.range::<dyn KeyView, _>((start, Bound::Unbounded)) {
+        let guard = &epoch::pin();
+        for entry in self
+            .list
+            .range::<dyn KeyView, _>((start, Bound::Unbounded), guard)
+        {
             let ik = entry.key();
             if above_hi(&ik.user_key, hi) {
                 break;
@@ -292,9 +308,10 @@ impl Source for Memtable {
         // seq <= snap is the visible one, known only when the key changes.
         let mut group: Option<Bytes> = None;
         let mut candidate: Option<Visible> = None;
+        let guard = &epoch::pin();
         for entry in self
-            .map
-            .range::<dyn KeyView, _>((Bound::Unbounded, end))
+            .list
+            .range::<dyn KeyView, _>((Bound::Unbounded, end), guard)
             .rev()
         {
             let ik = entry.key();

@@ -115,7 +115,8 @@ pub(crate) enum Tail {
     Torn { offset: u64, reason: &'static str },
 }
 
-/// Reads every record of one segment, calling `f(offset, first_seq, payload)` for each.
+/// Reads every record of one segment, calling `f(offset, first_seq, count, payload)` for
+/// each.
 ///
 /// With `newest` set, damage after which no valid record follows is a torn tail and is
 /// reported as `Tail::Torn`; anything else is `Error::Corruption` naming `path` and the
@@ -124,16 +125,16 @@ pub(crate) fn read_segment(
     path: &Path,
     data: &Bytes,
     newest: bool,
-    mut f: impl FnMut(u64, u64, Bytes) -> Result<()>,
+    mut f: impl FnMut(u64, u64, u32, Bytes) -> Result<()>,
 ) -> Result<Tail> {
     let mut off = 0usize;
     while off < data.len() {
         match decode_at(data, off) {
             Ok((_, range)) => {
                 let payload = data.slice(range.clone());
-                let (first_seq, _count) = validate_payload(&payload)
+                let (first_seq, count) = validate_payload(&payload)
                     .map_err(|r| Error::corruption(path, off as u64, r))?;
-                f(off as u64, first_seq, payload)?;
+                f(off as u64, first_seq, count, payload)?;
                 off = range.end;
             }
             Err(bad) => {
@@ -254,7 +255,7 @@ mod tests {
             Path::new("000001.wal"),
             &Bytes::from(data),
             newest,
-            |_, s, _| {
+            |_, s, _, _| {
                 seqs.push(s);
                 Ok(())
             },

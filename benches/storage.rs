@@ -1,0 +1,133 @@
+//! Storage engine benchmarks: puts under each sync policy (and group commit from 1, 4
+//! and 16 threads under `Always`), point gets, and 100-pair range scans.
+//! Run with `cargo bench --bench storage`; figures are in docs/benchmarks.md.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn::storage::{Db, Options, SyncPolicy};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::Rng;
+
+const VALUE: [u8; 100] = [b'v'; 100];
+const PRELOAD: u64 = 100_000;
+
+fn open(dir: &std::path::Path, sync: SyncPolicy) -> Db {
+    Db::open(
+        dir,
+        Options {
+            sync,
+            ..Options::default()
+        },
+    )
+    .expect("open")
+}
+
+fn key(i: u64) -> [u8; 16] {
+    // Formatted by hand: the benchmark should time the engine, not `format!`.
+    let mut k = *b"key-000000000000";
+    let mut n = i;
+    for d in k[4..].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    k
+}
+
+fn puts(c: &mut Criterion) {
+    let mut g = c.benchmark_group("put");
+    g.throughput(Throughput::Elements(1));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path(), SyncPolicy::Never);
+    let mut i = 0u64;
+    g.bench_function("never/1", |b| {
+        b.iter(|| {
+            i += 1;
+            db.put(&key(i), &VALUE).expect("put");
+        })
+    });
+    drop(db);
+
+    g.sample_size(10);
+    for threads in [1u64, 4, 16] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = open(dir.path(), SyncPolicy::Always);
+        let counter = Arc::new(AtomicU64::new(0));
+        g.bench_with_input(
+            BenchmarkId::new("always", threads),
+            &threads,
+            |b, &threads| {
+                // One iteration is one acknowledged (fsynced) put; `threads` writers share them.
+                b.iter_custom(|iters| {
+                    let per_thread = iters.div_ceil(threads);
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for _ in 0..threads {
+                            let db = db.clone();
+                            let counter = counter.clone();
+                            s.spawn(move || {
+                                for _ in 0..per_thread {
+                                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                                    db.put(&key(i), &VALUE).expect("put");
+                                }
+                            });
+                        }
+                    });
+                    start
+                        .elapsed()
+                        .mul_f64(iters as f64 / (per_thread * threads) as f64)
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path(), SyncPolicy::Never);
+    let mut batch = cairn::storage::WriteBatch::new();
+    for i in 0..PRELOAD {
+        batch.put(&key(i), &VALUE);
+        if batch.len() == 1000 {
+            db.write(std::mem::take(&mut batch)).expect("write");
+        }
+    }
+    db.write(batch).expect("write");
+    let mut rng = rand::thread_rng();
+
+    let mut g = c.benchmark_group("read");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("get", |b| {
+        b.iter(|| {
+            let k = key(rng.gen_range(0..PRELOAD));
+            let v = db.get(&k).expect("get");
+            assert!(v.is_some());
+        })
+    });
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("range100", |b| {
+        b.iter(|| {
+            let start = key(rng.gen_range(0..PRELOAD - 100));
+            let n = db.range(start.as_slice()..).take(100).count();
+            assert_eq!(n, 100);
+        })
+    });
+    g.bench_function("range100_rev", |b| {
+        b.iter(|| {
+            let end = key(rng.gen_range(100..PRELOAD));
+            let n = db.range(..end.as_slice()).rev().take(100).count();
+            assert_eq!(n, 100);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, puts, reads);
+criterion_main!(benches);
