@@ -188,3 +188,547 @@ fn range_bounds() {
         })
     );
 }
+
+#[test]
+fn unknown_command_rendering() {
+    let long = "a".repeat(200);
+    assert_eq!(
+        e(&format!("nope {long} b")),
+        format!(
+            "ERR unknown command 'nope', with args beginning with: '{}' ",
+            "a".repeat(128)
+        )
+    );
+    // Several arguments share the 128-byte budget, the last one cut to what is left.
+    let thirty = "x".repeat(30);
+    let text = e(&format!(
+        "nope {thirty} {thirty} {thirty} {thirty} {thirty}"
+    ));
+    let expected_last = "x".repeat(128 - 3 * 33);
+    assert_eq!(
+        text,
+        format!(
+            "ERR unknown command 'nope', with args beginning with: '{thirty}' '{thirty}' '{thirty}' '{expected_last}' "
+        )
+    );
+    let name = "N".repeat(300);
+    assert_eq!(
+        e(&name),
+        format!(
+            "ERR unknown command '{}', with args beginning with: ",
+            "N".repeat(128)
+        )
+    );
+    // CR/LF would break the RESP error line: Redis turns them into spaces.
+    let err = pv(&[b"x\r\ny", b"a\nb"]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "ERR unknown command 'x  y', with args beginning with: 'a b' "
+    );
+    // Non-UTF-8 bytes do not panic.
+    assert!(pv(&[b"\xff\xfe", b"\xc3"]).is_err());
+    // A name longer than any command, but otherwise one, is unknown.
+    assert!(matches!(
+        p("getgetgetgetgetgetget k"),
+        Err(CommandError::UnknownCommand { .. })
+    ));
+}
+
+#[test]
+fn setex_psetex_getset_setnx() {
+    let s = set_of("SETEX k 10 v");
+    assert_eq!(
+        (s.key, s.value, s.expiry),
+        (b("k"), b("v"), Some(Expiry::Seconds(10)))
+    );
+    assert_eq!(set_of("psetex k 10 v").expiry, Some(Expiry::Millis(10)));
+    assert_eq!(
+        e("SETEX k 0 v"),
+        "ERR invalid expire time in 'setex' command"
+    );
+    assert_eq!(
+        e("PSETEX k -5 v"),
+        "ERR invalid expire time in 'psetex' command"
+    );
+    assert_eq!(e("SETEX k x v"), NOT_INT);
+    assert_eq!(e("SETEX k 1"), arity("setex"));
+    let s = set_of("GETSET k v");
+    assert!(s.get && s.condition.is_none() && s.expiry.is_none());
+    assert_eq!(e("GETSET k"), arity("getset"));
+    assert_eq!(
+        p("SETNX k v"),
+        Ok(Command::SetNx {
+            key: b("k"),
+            value: b("v")
+        })
+    );
+    assert_eq!(e("SETNX k v x"), arity("setnx"));
+}
+
+#[test]
+fn getdel_getex() {
+    assert_eq!(p("GETDEL k"), Ok(Command::GetDel { key: b("k") }));
+    assert_eq!(
+        p("GETEX k"),
+        Ok(Command::GetEx {
+            key: b("k"),
+            expiry: None
+        })
+    );
+    assert_eq!(
+        p("getex k persist"),
+        Ok(Command::GetEx {
+            key: b("k"),
+            expiry: Some(GetExExpiry::Persist)
+        })
+    );
+    for (line, exp) in [
+        ("GETEX k EX 5", Expiry::Seconds(5)),
+        ("GETEX k px 5", Expiry::Millis(5)),
+        ("GETEX k EXAT 5", Expiry::UnixSeconds(5)),
+        ("GETEX k PXAT 5", Expiry::UnixMillis(5)),
+    ] {
+        assert_eq!(
+            p(line),
+            Ok(Command::GetEx {
+                key: b("k"),
+                expiry: Some(GetExExpiry::Expire(exp))
+            })
+        );
+    }
+    for bad in [
+        "GETEX k NX",
+        "GETEX k GET",
+        "GETEX k KEEPTTL",
+        "GETEX k EX 1 PERSIST",
+        "GETEX k PERSIST PX 1",
+        "GETEX k EX",
+        "GETEX k EX 1 PX 1",
+    ] {
+        assert_eq!(e(bad), SYNTAX, "{bad}");
+    }
+    assert_eq!(
+        e("GETEX k EX 0"),
+        "ERR invalid expire time in 'getex' command"
+    );
+    assert_eq!(e("GETEX k EX x"), NOT_INT);
+    assert_eq!(e("GETEX"), arity("getex"));
+}
+
+#[test]
+fn multi_key_strings() {
+    assert_eq!(
+        p("MGET a b"),
+        Ok(Command::MGet {
+            keys: vec![b("a"), b("b")]
+        })
+    );
+    assert_eq!(e("MGET"), arity("mget"));
+    assert_eq!(
+        p("MSET a 1 b 2"),
+        Ok(Command::MSet {
+            pairs: vec![(b("a"), b("1")), (b("b"), b("2"))]
+        })
+    );
+    assert_eq!(
+        p("msetnx a 1"),
+        Ok(Command::MSetNx {
+            pairs: vec![(b("a"), b("1"))]
+        })
+    );
+    assert_eq!(e("MSET a"), arity("mset"));
+    assert_eq!(e("MSET a 1 b"), arity("mset"));
+    assert_eq!(e("MSETNX a 1 b"), arity("msetnx"));
+}
+
+#[test]
+fn append_strlen_ranges() {
+    assert_eq!(
+        p("APPEND k v"),
+        Ok(Command::Append {
+            key: b("k"),
+            value: b("v")
+        })
+    );
+    assert_eq!(p("STRLEN k"), Ok(Command::StrLen { key: b("k") }));
+    assert_eq!(
+        p("GETRANGE k 0 -1"),
+        Ok(Command::GetRange {
+            key: b("k"),
+            start: 0,
+            end: -1
+        })
+    );
+    assert_eq!(
+        p("substr k -3 5"),
+        Ok(Command::GetRange {
+            key: b("k"),
+            start: -3,
+            end: 5
+        })
+    );
+    assert_eq!(e("GETRANGE k a 1"), NOT_INT);
+    assert_eq!(e("GETRANGE k 0"), arity("getrange"));
+    assert_eq!(
+        p("SETRANGE k 5 v"),
+        Ok(Command::SetRange {
+            key: b("k"),
+            offset: 5,
+            value: b("v")
+        })
+    );
+    assert_eq!(e("SETRANGE k -1 v"), "ERR offset is out of range");
+    assert_eq!(e("SETRANGE k x v"), NOT_INT);
+    let max = MAX_STRING_LEN;
+    assert_eq!(
+        e(&format!("SETRANGE k {} v", max)),
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    );
+    assert!(p(&format!("SETRANGE k {} v", max - 1)).is_ok());
+    assert_eq!(
+        e(&format!("SETRANGE k {} vv", max - 1)),
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    );
+    // An empty value never grows the string: Redis accepts any offset then.
+    assert!(pv(&[b"SETRANGE", b"k", b"9223372036854775807", b""]).is_ok());
+}
+
+#[test]
+fn counters() {
+    let inc = |line: &str| match p(line) {
+        Ok(Command::IncrBy { key, delta }) => (key, delta),
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(inc("INCR k"), (b("k"), 1));
+    assert_eq!(inc("decr k"), (b("k"), -1));
+    assert_eq!(inc("INCRBY k 5"), (b("k"), 5));
+    assert_eq!(inc("INCRBY k -5"), (b("k"), -5));
+    assert_eq!(inc("DECRBY k 5"), (b("k"), -5));
+    assert_eq!(inc("DECRBY k -9223372036854775807"), (b("k"), i64::MAX));
+    assert_eq!(inc("INCRBY k -9223372036854775808"), (b("k"), i64::MIN));
+    assert_eq!(
+        e("DECRBY k -9223372036854775808"),
+        "ERR decrement would overflow"
+    );
+    assert_eq!(e("INCRBY k 1.5"), NOT_INT);
+    assert_eq!(e("INCRBY k +1"), NOT_INT);
+    assert_eq!(e("INCRBY k 01"), NOT_INT);
+    assert_eq!(e("INCRBY k 9223372036854775808"), NOT_INT);
+    assert_eq!(e("INCR k 1"), arity("incr"));
+    assert_eq!(e("DECRBY k"), arity("decrby"));
+    assert_eq!(
+        p("INCRBYFLOAT k 1.5"),
+        Ok(Command::IncrByFloat {
+            key: b("k"),
+            delta: 1.5
+        })
+    );
+    assert_eq!(
+        p("INCRBYFLOAT k -2e3"),
+        Ok(Command::IncrByFloat {
+            key: b("k"),
+            delta: -2000.0
+        })
+    );
+    assert_eq!(
+        p("INCRBYFLOAT k 3"),
+        Ok(Command::IncrByFloat {
+            key: b("k"),
+            delta: 3.0
+        })
+    );
+    assert_eq!(e("INCRBYFLOAT k abc"), "ERR value is not a valid float");
+    assert_eq!(e("INCRBYFLOAT k nan"), "ERR value is not a valid float");
+    assert_eq!(
+        e("INCRBYFLOAT k inf"),
+        "ERR increment would produce NaN or Infinity"
+    );
+    assert_eq!(
+        e("INCRBYFLOAT k -inf"),
+        "ERR increment would produce NaN or Infinity"
+    );
+    assert_eq!(
+        e("INCRBYFLOAT k 1e999"),
+        "ERR increment would produce NaN or Infinity"
+    );
+}
+
+#[test]
+fn delex_and_digest() {
+    assert_eq!(
+        p("DELEX k"),
+        Ok(Command::DelEx {
+            key: b("k"),
+            condition: None
+        })
+    );
+    assert_eq!(
+        p("delex k ifeq v"),
+        Ok(Command::DelEx {
+            key: b("k"),
+            condition: Some(ValueCondition::IfEq(b("v")))
+        })
+    );
+    assert_eq!(
+        p("DELEX k IFNE v"),
+        Ok(Command::DelEx {
+            key: b("k"),
+            condition: Some(ValueCondition::IfNe(b("v")))
+        })
+    );
+    let d = digest(b"hello");
+    let hex = digest_hex(d);
+    assert_eq!(hex.len(), 16);
+    assert_eq!(
+        p(&format!("DELEX k IFDEQ {hex}")),
+        Ok(Command::DelEx {
+            key: b("k"),
+            condition: Some(ValueCondition::IfDeq(d))
+        })
+    );
+    assert_eq!(
+        p(&format!("DELEX k IFDNE {}", hex.to_uppercase())),
+        Ok(Command::DelEx {
+            key: b("k"),
+            condition: Some(ValueCondition::IfDne(d))
+        })
+    );
+    assert_eq!(e("DELEX k IFEQ"), SYNTAX);
+    assert_eq!(e("DELEX k FOO v"), SYNTAX);
+    assert_eq!(e("DELEX k IFEQ v IFNE w"), SYNTAX);
+    assert_eq!(e("DELEX k IFDEQ xyz"), "ERR invalid digest");
+    assert_eq!(e("SET k v IFDEQ 12345678901234567"), "ERR invalid digest");
+    assert_eq!(e("DELEX"), arity("delex"));
+    assert_eq!(p("DIGEST k"), Ok(Command::Digest { key: b("k") }));
+    assert_eq!(e("DIGEST"), arity("digest"));
+}
+
+#[test]
+fn expiry_deadlines() {
+    assert_eq!(
+        Expiry::Seconds(2).deadline_millis(1000, "set"),
+        Ok(Some(3000))
+    );
+    assert_eq!(
+        Expiry::Millis(2).deadline_millis(1000, "set"),
+        Ok(Some(1002))
+    );
+    assert_eq!(
+        Expiry::UnixSeconds(2).deadline_millis(1000, "set"),
+        Ok(Some(2000))
+    );
+    assert_eq!(
+        Expiry::UnixMillis(2).deadline_millis(1000, "set"),
+        Ok(Some(2))
+    );
+    assert_eq!(Expiry::KeepTtl.deadline_millis(1000, "set"), Ok(None));
+    assert_eq!(
+        Expiry::Millis(i64::MAX as u64).deadline_millis(1, "set"),
+        Err(CommandError::InvalidExpireTime { command: "set" })
+    );
+    assert_eq!(ExpireAt::Seconds(-2).deadline_millis(1000), Some(-1000));
+    assert_eq!(ExpireAt::Millis(i64::MAX).deadline_millis(1), None);
+    assert_eq!(ExpireAt::UnixSeconds(3).deadline_millis(1), Some(3000));
+    assert_eq!(ExpireAt::UnixMillis(3).deadline_millis(1), Some(3));
+}
+
+#[test]
+fn generic_key_commands() {
+    assert_eq!(
+        p("EXISTS a a"),
+        Ok(Command::Exists {
+            keys: vec![b("a"), b("a")]
+        })
+    );
+    assert_eq!(e("EXISTS"), arity("exists"));
+    assert_eq!(p("TYPE k"), Ok(Command::Type { key: b("k") }));
+    assert_eq!(p("TTL k"), Ok(Command::Ttl { key: b("k") }));
+    assert_eq!(p("PTTL k"), Ok(Command::PTtl { key: b("k") }));
+    assert_eq!(p("EXPIRETIME k"), Ok(Command::ExpireTime { key: b("k") }));
+    assert_eq!(p("PEXPIRETIME k"), Ok(Command::PExpireTime { key: b("k") }));
+    assert_eq!(p("PERSIST k"), Ok(Command::Persist { key: b("k") }));
+    assert_eq!(e("TTL a b"), arity("ttl"));
+    assert_eq!(e("PERSIST"), arity("persist"));
+    assert_eq!(p("KEYS a*"), Ok(Command::Keys { pattern: b("a*") }));
+    assert_eq!(e("KEYS"), arity("keys"));
+    assert_eq!(
+        p("RENAME a b"),
+        Ok(Command::Rename {
+            from: b("a"),
+            to: b("b")
+        })
+    );
+    assert_eq!(
+        p("renamenx a b"),
+        Ok(Command::RenameNx {
+            from: b("a"),
+            to: b("b")
+        })
+    );
+    assert_eq!(e("RENAME a"), arity("rename"));
+    assert_eq!(p("DBSIZE"), Ok(Command::DbSize));
+    assert_eq!(e("DBSIZE x"), arity("dbsize"));
+    assert_eq!(p("FLUSHDB"), Ok(Command::FlushDb));
+    assert_eq!(p("flushdb async"), Ok(Command::FlushDb));
+    assert_eq!(p("FLUSHALL SYNC"), Ok(Command::FlushAll));
+    assert_eq!(e("FLUSHALL LAZY"), SYNTAX);
+    assert_eq!(e("FLUSHDB ASYNC SYNC"), SYNTAX);
+}
+
+#[test]
+fn expire_family() {
+    let exp = |line: &str| match p(line) {
+        Ok(Command::Expire {
+            key,
+            when,
+            condition,
+        }) => (key, when, condition),
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(exp("EXPIRE k 10"), (b("k"), ExpireAt::Seconds(10), None));
+    assert_eq!(exp("PEXPIRE k -10"), (b("k"), ExpireAt::Millis(-10), None));
+    assert_eq!(
+        exp("EXPIREAT k 0"),
+        (b("k"), ExpireAt::UnixSeconds(0), None)
+    );
+    assert_eq!(
+        exp("pexpireat k 5"),
+        (b("k"), ExpireAt::UnixMillis(5), None)
+    );
+    assert_eq!(exp("EXPIRE k 1 nx").2, Some(ExpireCondition::Nx));
+    assert_eq!(exp("EXPIRE k 1 XX").2, Some(ExpireCondition::Xx));
+    assert_eq!(exp("EXPIRE k 1 GT").2, Some(ExpireCondition::Gt));
+    assert_eq!(exp("EXPIRE k 1 LT").2, Some(ExpireCondition::Lt));
+    assert_eq!(exp("EXPIRE k 1 XX GT").2, Some(ExpireCondition::XxGt));
+    assert_eq!(exp("EXPIRE k 1 LT XX").2, Some(ExpireCondition::XxLt));
+    assert_eq!(exp("EXPIRE k 1 NX NX").2, Some(ExpireCondition::Nx));
+    assert_eq!(
+        e("EXPIRE k 1 NX XX"),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        e("EXPIRE k 1 GT NX"),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        e("EXPIRE k 1 GT LT"),
+        "ERR GT and LT options at the same time are not compatible"
+    );
+    assert_eq!(e("EXPIRE k 1 FOO"), "ERR Unsupported option FOO");
+    // Options are checked before the number, as Redis does.
+    assert_eq!(e("EXPIRE k abc FOO"), "ERR Unsupported option FOO");
+    assert_eq!(e("EXPIRE k abc"), NOT_INT);
+    assert_eq!(
+        e("EXPIRE k 9223372036854776"),
+        "ERR invalid expire time in 'expire' command"
+    );
+    assert_eq!(
+        e("EXPIREAT k -9223372036854776"),
+        "ERR invalid expire time in 'expireat' command"
+    );
+    assert_eq!(
+        exp("PEXPIRE k 9223372036854775807").1,
+        ExpireAt::Millis(i64::MAX)
+    );
+    assert_eq!(e("EXPIRE k"), arity("expire"));
+    assert_eq!(e("PEXPIREAT k"), arity("pexpireat"));
+    assert_eq!(p("PEXPIRE k 1").map(|c| c.name()), Ok("pexpire"));
+}
+
+#[test]
+fn scan_options() {
+    assert_eq!(
+        p("SCAN 0"),
+        Ok(Command::Scan {
+            cursor: 0,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
+    assert_eq!(
+        p("scan 18446744073709551615 match a* count 10 type string"),
+        Ok(Command::Scan {
+            cursor: u64::MAX,
+            pattern: Some(b("a*")),
+            count: Some(10),
+            kind: Some(b("string"))
+        })
+    );
+    assert_eq!(
+        p("SCAN 5 MATCH *"),
+        Ok(Command::Scan {
+            cursor: 5,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
+    assert_eq!(
+        p("SCAN 5 COUNT 1 COUNT 7 TYPE whatever"),
+        Ok(Command::Scan {
+            cursor: 5,
+            pattern: None,
+            count: Some(7),
+            kind: Some(b("whatever"))
+        })
+    );
+    assert_eq!(e("SCAN abc"), "ERR invalid cursor");
+    assert_eq!(e("SCAN -1"), "ERR invalid cursor");
+    assert_eq!(e("SCAN 18446744073709551616"), "ERR invalid cursor");
+    assert_eq!(e("SCAN abc COUNT 0"), "ERR invalid cursor");
+    assert_eq!(e("SCAN 0 COUNT 0"), SYNTAX);
+    assert_eq!(e("SCAN 0 COUNT -1"), SYNTAX);
+    assert_eq!(e("SCAN 0 COUNT x"), NOT_INT);
+    assert_eq!(e("SCAN 0 COUNT"), SYNTAX);
+    assert_eq!(e("SCAN 0 MATCH"), SYNTAX);
+    assert_eq!(e("SCAN 0 FOO bar"), SYNTAX);
+    assert_eq!(e("SCAN"), arity("scan"));
+}
+
+#[test]
+fn range_and_rangekeys() {
+    assert_eq!(
+        p("RANGE a z"),
+        Ok(Command::Range {
+            start: Bound::Included(b("a")),
+            end: Bound::Excluded(b("z")),
+            limit: None,
+            reverse: false,
+            keys_only: false
+        })
+    );
+    assert_eq!(
+        p("rangekeys - z rev limit 0"),
+        Ok(Command::Range {
+            start: Bound::Unbounded,
+            end: Bound::Excluded(b("z")),
+            limit: Some(0),
+            reverse: true,
+            keys_only: true
+        })
+    );
+    assert_eq!(p("RANGEKEYS a +").map(|c| c.name()), Ok("rangekeys"));
+    assert_eq!(e("RANGE a z LIMIT"), SYNTAX);
+    assert_eq!(e("RANGE a z LIMIT -1"), NOT_INT);
+    assert_eq!(e("RANGE a z LIMIT x"), NOT_INT);
+    assert_eq!(e("RANGE a z FOO"), SYNTAX);
+    assert_eq!(e("RANGE a"), arity("range"));
+}
+
+#[test]
+fn transactions() {
+    assert_eq!(p("MULTI"), Ok(Command::Multi));
+    assert_eq!(p("exec"), Ok(Command::Exec));
+    assert_eq!(p("DISCARD"), Ok(Command::Discard));
+    assert_eq!(p("UNWATCH"), Ok(Command::Unwatch));
+    assert_eq!(
+        p("WATCH a b"),
+        Ok(Command::Watch {
+            keys: vec![b("a"), b("b")]
+        })
+    );
+    assert_eq!(e("WATCH"), arity("watch"));
+    assert_eq!(e("MULTI x"), arity("multi"));
+    assert_eq!(e("EXEC x"), arity("exec"));
+}
