@@ -98,9 +98,17 @@ pub enum CommandError {
     /// CLIENT KILL ID with an argument that is not a positive integer.
     #[error("ERR client-id should be greater than 0")]
     ClientIdNotPositive,
-    /// SELECT with an index that is not a 32-bit integer.
-    #[error("ERR invalid DB index")]
-    InvalidDbIndex,
+    /// An integer outside the range a command allows (SELECT's index must fit 32 bits).
+    #[error("ERR value is out of range, value must between {min} and {max}")]
+    OutOfRange {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// SELECT of a database Cairn does not have (any index but 0; raised by the server).
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
     /// An EXPIRE-family option other than NX, XX, GT, LT.
     #[error("ERR Unsupported option {0}")]
     UnsupportedOption(String),

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is, next, parse_i64, Args};
+use super::args::{int, is, next, parse_i64, Args};
 use super::error::render_full;
 use super::table::CommandSpec;
 use super::{Command, CommandError};
@@ -118,11 +118,15 @@ pub(super) fn auth(mut args: Args) -> Result<Command, CommandError> {
     }
 }
 
-/// `SELECT index`: a 32-bit integer, else "invalid DB index".
+/// `SELECT index`: a 32-bit integer, as Redis's `getIntFromObjectOrReply`.
 pub(super) fn select(mut args: Args) -> Result<Command, CommandError> {
-    let index = parse_i64(&next(&mut args)?)
-        .filter(|n| i32::try_from(*n).is_ok())
-        .ok_or(CommandError::InvalidDbIndex)?;
+    let index = int(&next(&mut args)?)?;
+    if i32::try_from(index).is_err() {
+        return Err(CommandError::OutOfRange {
+            min: i32::MIN.into(),
+            max: i32::MAX.into(),
+        });
+    }
     Ok(Command::Select { index })
 }
 

@@ -27,8 +27,15 @@ fn connection_commands() {
     assert_eq!(e("AUTH"), arity("auth"));
     assert_eq!(p("SELECT 0"), Ok(Command::Select { index: 0 }));
     assert_eq!(p("SELECT -3"), Ok(Command::Select { index: -3 }));
-    assert_eq!(e("SELECT x"), "ERR invalid DB index");
-    assert_eq!(e("SELECT 2147483648"), "ERR invalid DB index");
+    assert_eq!(e("SELECT x"), NOT_INT);
+    assert_eq!(
+        e("SELECT 2147483648"),
+        "ERR value is out of range, value must between -2147483648 and 2147483647"
+    );
+    assert_eq!(
+        CommandError::DbIndexOutOfRange.to_string(),
+        "ERR DB index is out of range"
+    );
     assert_eq!(e("SELECT"), arity("select"));
     assert_eq!(p("QUIT"), Ok(Command::Quit));
     assert_eq!(p("QUIT now"), Ok(Command::Quit));
