@@ -276,8 +276,7 @@ pub enum Command {
     ///
     /// A protocol version other than 2 or 3 parses (options are then not even looked
     /// at, as in Redis) and the server must answer `NOPROTO unsupported protocol version`.
-    /// SETNAME is not validated here: Redis checks it only after AUTH succeeds, so the
-    /// server calls [`validate_client_name`] at that point.
+    /// The SETNAME value is validated here, before any AUTH runs, as Redis 7.2 does.
     Hello {
         /// The requested protocol version, if given.
         protover: Option<i64>,
@@ -293,7 +292,8 @@ pub enum Command {
         /// The password.
         password: Bytes,
     },
-    /// `SELECT index`: any 32-bit index parses; the server refuses all but 0.
+    /// `SELECT index`: any 32-bit index parses; the server answers all but 0 with
+    /// [`CommandError::DbIndexOutOfRange`].
     Select {
         /// The database index.
         index: i64,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::args::{int, is, next, parse_i64, Args};
 use super::error::render_full;
 use super::table::CommandSpec;
-use super::{Command, CommandError};
+use super::{validate_client_name, Command, CommandError};
 
 /// `COMMAND` and its subcommands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,10 @@ pub(super) fn hello(mut args: Args) -> Result<Command, CommandError> {
             if is(&opt, "AUTH") && more >= 2 {
                 auth = Some((next(&mut args)?, next(&mut args)?));
             } else if is(&opt, "SETNAME") && more >= 1 {
-                setname = Some(next(&mut args)?);
+                // Redis 7.2 validates the name while reading options, before AUTH runs.
+                let name = next(&mut args)?;
+                validate_client_name(&name)?;
+                setname = Some(name);
             } else {
                 return Err(CommandError::HelloOption(render_full(&opt)));
             }

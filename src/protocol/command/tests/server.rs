@@ -113,8 +113,10 @@ fn hello_forms() {
         "ERR Syntax error in HELLO option 'SETNAME'"
     );
     assert_eq!(e("HELLO 3 foo"), "ERR Syntax error in HELLO option 'foo'");
-    // SETNAME is validated by the server after AUTH, as Redis orders it.
-    assert!(pv(&[b"HELLO", b"3", b"SETNAME", b"a b"]).is_ok());
+    assert_eq!(
+        pv(&[b"HELLO", b"3", b"AUTH", b"u", b"p", b"SETNAME", b"a b"]),
+        Err(CommandError::InvalidClientName)
+    );
     assert_eq!(
         validate_client_name(b"a b"),
         Err(CommandError::InvalidClientName)
