@@ -1,10 +1,14 @@
 //! The command table: every command `Command::parse` accepts, with Redis's metadata.
 //!
 //! COMMAND COUNT/INFO/DOCS and cairn-cli's completion and hints read it, and parse takes
-//! its arity checks from it, so the two never disagree. It holds only static data.
+//! its arity checks and its parsers from it, so the two never disagree. It holds only
+//! static data, built at compile time: no allocation, no initialisation at run time.
+
+use super::args::Args;
+use super::{Command, CommandError};
 
 /// One command (or subcommand) as COMMAND INFO and COMMAND DOCS describe it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
     /// Lower-case name; subcommands are `parent|sub` as Redis 7 names them.
     pub name: &'static str,
@@ -28,7 +32,21 @@ pub struct CommandSpec {
     pub syntax: &'static str,
     /// Subcommands of a container command (CLIENT, CONFIG, COMMAND), sorted by name.
     pub subcommands: &'static [CommandSpec],
+    /// Builds the command from the arguments after the name (arity already checked).
+    pub(super) parse: Parser,
 }
+
+/// A command's parser: its own table entry and the arguments after the name.
+pub(super) type Parser = fn(&'static CommandSpec, Args) -> Result<Command, CommandError>;
+
+/// Two entries are equal when they describe the same command (names are unique).
+impl PartialEq for CommandSpec {
+    fn eq(&self, other: &CommandSpec) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for CommandSpec {}
 
 impl CommandSpec {
     /// Whether a request of `argc` arguments (name included) fits the arity.
@@ -57,41 +75,266 @@ impl CommandSpec {
     }
 }
 
-/// Case-insensitive order of `input` against a lower-case table name.
-fn cmp_lower(table: &[u8], input: &[u8]) -> std::cmp::Ordering {
-    let n = table.len().min(input.len());
-    for i in 0..n {
-        let ord = table[i].cmp(&input[i].to_ascii_lowercase());
-        if ord.is_ne() {
-            return ord;
-        }
-    }
-    table.len().cmp(&input.len())
-}
-
 /// Longest command name in the table; longer input is rejected without a search.
 const MAX_NAME: usize = 16;
 
-/// The table entry for a command name, case-insensitive, without allocating.
-pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.is_empty() || name.len() > MAX_NAME {
-        return None;
+/// For each first letter `a`..=`z`, the range of [`COMMANDS`] starting with it.
+static BY_LETTER: [(u8, u8); 26] = by_letter();
+
+const fn by_letter() -> [(u8, u8); 26] {
+    let mut ranges = [(0u8, 0u8); 26];
+    let mut i = 0;
+    while i < TABLE.len() {
+        let slot = (TABLE[i].name.as_bytes()[0] - b'a') as usize;
+        if ranges[slot].1 == 0 {
+            ranges[slot].0 = i as u8;
+        }
+        ranges[slot].1 = i as u8 + 1;
+        i += 1;
     }
-    COMMANDS
-        .binary_search_by(|spec| cmp_lower(spec.name.as_bytes(), name))
-        .ok()
-        .map(|i| &COMMANDS[i])
+    ranges
 }
 
+/// The table entry for a command name, case-insensitive, without allocating: the
+/// first letter picks a handful of candidates, the length rules out most of them.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let first = name.first()?.to_ascii_lowercase();
+    if !first.is_ascii_lowercase() {
+        return None;
+    }
+    let (start, end) = BY_LETTER[usize::from(first - b'a')];
+    TABLE[usize::from(start)..usize::from(end)]
+        .iter()
+        .find(|spec| {
+            spec.name.len() == name.len() && spec.name.as_bytes().eq_ignore_ascii_case(name)
+        })
+}
+
+/// The parser of each command, by name (subcommands are parsed by their container).
+macro_rules! parser {
+    ("get") => {
+        |_, a| super::strings::get(a)
+    };
+    ("set") => {
+        |_, a| super::strings::set(a)
+    };
+    ("setex") => {
+        |_, a| super::strings::setex(a, false)
+    };
+    ("psetex") => {
+        |_, a| super::strings::setex(a, true)
+    };
+    ("getset") => {
+        |_, a| super::strings::getset(a)
+    };
+    ("setnx") => {
+        |_, a| super::strings::setnx(a)
+    };
+    ("getdel") => {
+        |_, a| super::strings::getdel(a)
+    };
+    ("getex") => {
+        |_, a| super::strings::getex(a)
+    };
+    ("mget") => {
+        |_, a| super::strings::mget(a)
+    };
+    ("mset") => {
+        |_, a| super::strings::mset(a, false)
+    };
+    ("msetnx") => {
+        |_, a| super::strings::mset(a, true)
+    };
+    ("append") => {
+        |_, a| super::strings::append(a)
+    };
+    ("strlen") => {
+        |_, a| super::strings::strlen(a)
+    };
+    ("getrange") => {
+        |_, a| super::strings::getrange(a)
+    };
+    ("substr") => {
+        |_, a| super::strings::getrange(a)
+    };
+    ("setrange") => {
+        |_, a| super::strings::setrange(a)
+    };
+    ("incr") => {
+        |_, a| super::strings::incrby(a, 1, false)
+    };
+    ("decr") => {
+        |_, a| super::strings::incrby(a, -1, false)
+    };
+    ("incrby") => {
+        |_, a| super::strings::incrby(a, 1, true)
+    };
+    ("decrby") => {
+        |_, a| super::strings::incrby(a, -1, true)
+    };
+    ("incrbyfloat") => {
+        |_, a| super::strings::incrbyfloat(a)
+    };
+    ("delex") => {
+        |_, a| super::strings::delex(a)
+    };
+    ("digest") => {
+        |_, a| super::strings::digest(a)
+    };
+    ("del") => {
+        |_, a| super::keys::del(a)
+    };
+    ("unlink") => {
+        |_, a| super::keys::del(a)
+    };
+    ("exists") => {
+        |_, a| super::keys::many_keys(a, |keys| super::Command::Exists { keys })
+    };
+    ("type") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::Type { key })
+    };
+    ("expire") => {
+        |_, a| super::keys::expire(a, super::ExpireAt::Seconds)
+    };
+    ("pexpire") => {
+        |_, a| super::keys::expire(a, super::ExpireAt::Millis)
+    };
+    ("expireat") => {
+        |_, a| super::keys::expire(a, super::ExpireAt::UnixSeconds)
+    };
+    ("pexpireat") => {
+        |_, a| super::keys::expire(a, super::ExpireAt::UnixMillis)
+    };
+    ("ttl") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::Ttl { key })
+    };
+    ("pttl") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::PTtl { key })
+    };
+    ("expiretime") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::ExpireTime { key })
+    };
+    ("pexpiretime") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::PExpireTime { key })
+    };
+    ("persist") => {
+        |_, a| super::keys::one_key(a, |key| super::Command::Persist { key })
+    };
+    ("keys") => {
+        |_, a| super::keys::keys(a)
+    };
+    ("scan") => {
+        |_, a| super::keys::scan(a)
+    };
+    ("rename") => {
+        |_, a| super::keys::rename(a, false)
+    };
+    ("renamenx") => {
+        |_, a| super::keys::rename(a, true)
+    };
+    ("dbsize") => {
+        |_, _| Ok(super::Command::DbSize)
+    };
+    ("flushdb") => {
+        |_, a| super::keys::flush(a, false)
+    };
+    ("flushall") => {
+        |_, a| super::keys::flush(a, true)
+    };
+    ("range") => {
+        |_, a| super::keys::range(a, false)
+    };
+    ("rangekeys") => {
+        |_, a| super::keys::range(a, true)
+    };
+    ("multi") => {
+        |_, _| Ok(super::Command::Multi)
+    };
+    ("exec") => {
+        |_, _| Ok(super::Command::Exec)
+    };
+    ("discard") => {
+        |_, _| Ok(super::Command::Discard)
+    };
+    ("watch") => {
+        |_, a| super::keys::many_keys(a, |keys| super::Command::Watch { keys })
+    };
+    ("unwatch") => {
+        |_, _| Ok(super::Command::Unwatch)
+    };
+    ("ping") => {
+        |_, a| super::server::ping(a)
+    };
+    ("echo") => {
+        |_, a| super::server::echo(a)
+    };
+    ("hello") => {
+        |_, a| super::server::hello(a)
+    };
+    ("auth") => {
+        |_, a| super::server::auth(a)
+    };
+    ("select") => {
+        |_, a| super::server::select(a)
+    };
+    ("quit") => {
+        |_, _| Ok(super::Command::Quit)
+    };
+    ("reset") => {
+        |_, _| Ok(super::Command::Reset)
+    };
+    ("client") => {
+        |spec, a| super::client::client(spec, a)
+    };
+    ("command") => {
+        |spec, a| super::server::command(spec, a)
+    };
+    ("config") => {
+        |spec, a| super::server::config(spec, a)
+    };
+    ("info") => {
+        |_, a| super::server::info(a)
+    };
+    ("time") => {
+        |_, _| Ok(super::Command::Time)
+    };
+    ("shutdown") => {
+        |_, a| super::server::shutdown(a)
+    };
+}
+
+/// A table entry; its parser comes from `parser!`, so a command without one does not
+/// compile. Subcommand entries (`sub!`) are parsed by their container instead.
 macro_rules! spec {
-    ($name:literal, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
+    ($name:tt, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
      $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal) => {
         spec!($name, $arity, [$($flag),*], $first, $last, $step, $group, $since, $summary,
               $syntax, &[])
     };
-    ($name:literal, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
+    ($name:tt, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
      $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal,
      $subs:expr) => {
+        entry!($name, $arity, [$($flag),*], $first, $last, $step, $group, $since, $summary,
+               $syntax, $subs, parser!($name))
+    };
+}
+
+/// A subcommand entry: its container's parser handles it, so its own never runs.
+macro_rules! sub {
+    ($name:tt, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
+     $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal) => {
+        entry!($name, $arity, [$($flag),*], $first, $last, $step, $group, $since, $summary,
+               $syntax, &[], |_, _| Err(CommandError::Syntax))
+    };
+}
+
+macro_rules! entry {
+    ($name:tt, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
+     $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal,
+     $subs:expr, $parse:expr) => {
         CommandSpec {
             name: $name,
             arity: $arity,
@@ -104,12 +347,16 @@ macro_rules! spec {
             summary: $summary,
             syntax: $syntax,
             subcommands: $subs,
+            parse: $parse,
         }
     };
 }
 
 /// Every RESP command Cairn accepts, sorted by name.
-pub static COMMANDS: &[CommandSpec] = &[
+pub static COMMANDS: &[CommandSpec] = TABLE;
+
+/// The table itself, as a constant so the lookup index below is built at compile time.
+const TABLE: &[CommandSpec] = &[
     spec!("append", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "2.0.0",
         "Appends a string to the value of a key. Creates the key if it doesn't exist.",
         "key value"),
@@ -265,35 +512,35 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// CLIENT's subcommands, sorted by name.
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!("client|getname", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|getname", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "2.6.9", "Returns the name of the connection.", ""),
-    spec!("client|help", 2, ["loading", "stale", "sentinel"], 0, 0, 0, "connection", "5.0.0",
+    sub!("client|help", 2, ["loading", "stale", "sentinel"], 0, 0, 0, "connection", "5.0.0",
         "Returns helpful text about the different subcommands.", ""),
-    spec!("client|id", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|id", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "5.0.0", "Returns the unique client ID of the connection.", ""),
-    spec!("client|info", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|info", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "6.2.0", "Returns information about the connection.", ""),
-    spec!("client|kill", -3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|kill", -3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "2.4.0", "Terminates open connections.",
         "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO] [MAXAGE maxage]"),
-    spec!("client|list", -2, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|list", -2, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "2.4.0", "Lists open connections.",
         "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
-    spec!("client|no-evict", 3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|no-evict", 3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "7.0.0", "Sets the client eviction mode of the connection.", "ON|OFF"),
-    spec!("client|no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection",
+    sub!("client|no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection",
         "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
         "ON|OFF"),
-    spec!("client|setinfo", 4, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|setinfo", 4, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "7.2.0", "Sets information specific to the client or connection.",
         "LIB-NAME libname|LIB-VER libver"),
-    spec!("client|setname", 3, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
+    sub!("client|setname", 3, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
         "connection", "2.6.9", "Sets the connection name.", "connection-name"),
 ];
 
 /// COMMAND's subcommands, sorted by name.
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!(
+    sub!(
         "command|count",
         2,
         ["loading", "stale", "sentinel"],
@@ -305,7 +552,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns a count of commands.",
         ""
     ),
-    spec!(
+    sub!(
         "command|docs",
         -2,
         ["loading", "stale", "sentinel"],
@@ -317,7 +564,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns documentary information about one, multiple or all commands.",
         "[command-name [command-name ...]]"
     ),
-    spec!(
+    sub!(
         "command|help",
         2,
         ["loading", "stale", "sentinel"],
@@ -329,7 +576,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns helpful text about the different subcommands.",
         ""
     ),
-    spec!(
+    sub!(
         "command|info",
         -2,
         ["loading", "stale", "sentinel"],
@@ -341,7 +588,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns information about one, multiple or all commands.",
         "[command-name [command-name ...]]"
     ),
-    spec!(
+    sub!(
         "command|list",
         -2,
         ["loading", "stale", "sentinel"],
@@ -357,7 +604,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
 
 /// CONFIG's subcommands, sorted by name.
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!(
+    sub!(
         "config|get",
         -3,
         ["admin", "noscript", "loading", "stale"],
@@ -369,7 +616,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns the effective values of configuration parameters.",
         "parameter [parameter ...]"
     ),
-    spec!(
+    sub!(
         "config|help",
         2,
         ["loading", "stale"],
@@ -381,7 +628,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns helpful text about the different subcommands.",
         ""
     ),
-    spec!(
+    sub!(
         "config|resetstat",
         2,
         ["admin", "noscript", "loading", "stale"],
@@ -393,7 +640,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Resets the server's statistics.",
         ""
     ),
-    spec!(
+    sub!(
         "config|rewrite",
         2,
         ["admin", "noscript", "loading", "stale"],
@@ -405,7 +652,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Persists the effective configuration to file.",
         ""
     ),
-    spec!(
+    sub!(
         "config|set",
         -4,
         ["admin", "noscript", "loading", "stale"],
@@ -453,6 +700,8 @@ mod tests {
         assert!(lookup(b"").is_none());
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(b"getx").is_none());
+        assert!(lookup(b"_get").is_none());
+        assert!(lookup(b"\xc3get").is_none());
         assert!(lookup(&[0xff; 40]).is_none());
         for spec in COMMANDS {
             assert_eq!(lookup(spec.name.to_uppercase().as_bytes()), Some(spec));
