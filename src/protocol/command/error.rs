@@ -31,6 +31,15 @@ pub enum CommandError {
         /// Lower-case full command name.
         command: &'static str,
     },
+    /// The same text as [`CommandError::WrongArity`], for counts the arity allows but
+    /// the command itself refuses (MSET with an odd count, PING with two arguments,
+    /// CONFIG SET with a dangling parameter). Redis finds these while executing, not
+    /// while looking the command up; see [`CommandError::is_lookup_error`].
+    #[error("ERR wrong number of arguments for '{command}' command")]
+    WrongArgumentCount {
+        /// Lower-case full command name.
+        command: &'static str,
+    },
     /// A container command (CLIENT, CONFIG, COMMAND) got a subcommand it does not have.
     #[error("ERR unknown subcommand '{subcommand}'. Try {command} HELP.")]
     UnknownSubcommand {
@@ -170,6 +179,24 @@ impl CommandError {
             name,
             args: rendered,
         }
+    }
+
+    /// Whether Redis raises this error while looking the command up (unknown command,
+    /// unknown subcommand, arity), rather than while executing it.
+    ///
+    /// The order matters to a server that copies Redis: lookup errors come before the
+    /// NOAUTH check, and inside MULTI they are refused at once and poison the
+    /// transaction (EXEC answers EXECABORT); every other parse error is one Redis finds
+    /// only when the command runs, so after NOAUTH, and inside MULTI the command is
+    /// QUEUED and this error becomes its entry in EXEC's reply.
+    pub fn is_lookup_error(&self) -> bool {
+        matches!(
+            self,
+            CommandError::Empty
+                | CommandError::UnknownCommand { .. }
+                | CommandError::UnknownSubcommand { .. }
+                | CommandError::WrongArity { .. }
+        )
     }
 
     /// The unknown-subcommand error: `sub` as sent, `parent` upper-case.

@@ -57,7 +57,7 @@ pub enum ConfigCommand {
 /// `PING [message]`: Redis's arity is -1 but more than one argument is an arity error.
 pub(super) fn ping(mut args: Args) -> Result<Command, CommandError> {
     if args.len() > 1 {
-        return Err(CommandError::WrongArity { command: "ping" });
+        return Err(CommandError::WrongArgumentCount { command: "ping" });
     }
     Ok(Command::Ping {
         message: args.next(),
@@ -248,7 +248,7 @@ pub(super) fn config(
         "set" => {
             // Redis checks the pairing itself, with the arity error's wording.
             if argc % 2 != 0 {
-                return Err(CommandError::WrongArity { command: spec.name });
+                return Err(CommandError::WrongArgumentCount { command: spec.name });
             }
             let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
             while let (Some(k), Some(v)) = (args.next(), args.next()) {

@@ -311,7 +311,7 @@ pub(super) fn mget(args: Args) -> Result<Command, CommandError> {
 /// `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity error, as Redis.
 pub(super) fn mset(args: Args, nx: bool) -> Result<Command, CommandError> {
     if args.len() % 2 != 0 {
-        return Err(CommandError::WrongArity {
+        return Err(CommandError::WrongArgumentCount {
             command: if nx { "msetnx" } else { "mset" },
         });
     }

@@ -214,3 +214,24 @@ fn error_texts_without_parse_paths() {
     );
     assert_eq!(CommandError::Empty.to_string(), "ERR empty command");
 }
+
+#[test]
+fn lookup_errors_are_told_apart() {
+    let lookup_err = |line: &str| p(line).unwrap_err().is_lookup_error();
+    assert!(lookup_err("nosuch a"));
+    assert!(lookup_err("GET"));
+    assert!(lookup_err("CLIENT nosuch"));
+    assert!(lookup_err("CLIENT SETNAME"));
+    assert!(Command::parse(Vec::new()).unwrap_err().is_lookup_error());
+    // Found while executing in Redis: after NOAUTH, and queued inside MULTI.
+    assert!(!lookup_err("SET k v EX 0"));
+    assert!(!lookup_err("SET k v FOO"));
+    assert!(!lookup_err("MSET a 1 b"));
+    assert!(!lookup_err("PING a b"));
+    assert!(!lookup_err("CONFIG SET a 1 b"));
+    assert!(!lookup_err("INCRBY k x"));
+    assert_eq!(
+        p("MSET a 1 b"),
+        Err(CommandError::WrongArgumentCount { command: "mset" })
+    );
+}
