@@ -24,16 +24,19 @@ pub enum ExpireAt {
 }
 
 impl ExpireAt {
-    /// The absolute deadline in Unix milliseconds (possibly in the past or negative),
-    /// or `None` when adding `now_ms` overflows: Redis then replies
-    /// `CommandError::InvalidExpireTime` with the command's name ([`Command::name`]).
-    pub fn deadline_millis(&self, now_ms: i64) -> Option<i64> {
-        match *self {
-            ExpireAt::Seconds(s) => s.checked_mul(1000)?.checked_add(now_ms),
+    /// The absolute deadline in Unix milliseconds (possibly in the past, even
+    /// negative: the key is then deleted), or Redis's "invalid expire time in
+    /// '<command>'" when adding `now_ms` overflows.
+    pub fn deadline_millis(&self, now_ms: i64) -> Result<i64, CommandError> {
+        let at = match *self {
+            ExpireAt::Seconds(s) => s.checked_mul(1000).and_then(|ms| ms.checked_add(now_ms)),
             ExpireAt::Millis(m) => m.checked_add(now_ms),
             ExpireAt::UnixSeconds(s) => s.checked_mul(1000),
             ExpireAt::UnixMillis(m) => Some(m),
-        }
+        };
+        at.ok_or(CommandError::InvalidExpireTime {
+            command: self.command_name(),
+        })
     }
 
     /// The lower-case name of the command that gives a time this way.

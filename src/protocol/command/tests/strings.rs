@@ -382,8 +382,15 @@ fn expiry_deadlines() {
         Expiry::Millis(i64::MAX as u64).deadline_millis(1, "set"),
         Err(CommandError::InvalidExpireTime { command: "set" })
     );
-    assert_eq!(ExpireAt::Seconds(-2).deadline_millis(1000), Some(-1000));
-    assert_eq!(ExpireAt::Millis(i64::MAX).deadline_millis(1), None);
-    assert_eq!(ExpireAt::UnixSeconds(3).deadline_millis(1), Some(3000));
-    assert_eq!(ExpireAt::UnixMillis(3).deadline_millis(1), Some(3));
+    assert_eq!(ExpireAt::Seconds(-2).deadline_millis(1000), Ok(-1000));
+    assert_eq!(
+        ExpireAt::Millis(i64::MAX).deadline_millis(1),
+        Err(CommandError::InvalidExpireTime { command: "pexpire" })
+    );
+    assert_eq!(
+        ExpireAt::Seconds(i64::MAX / 1000).deadline_millis(1000),
+        Err(CommandError::InvalidExpireTime { command: "expire" })
+    );
+    assert_eq!(ExpireAt::UnixSeconds(3).deadline_millis(1), Ok(3000));
+    assert_eq!(ExpireAt::UnixMillis(-3).deadline_millis(1), Ok(-3));
 }
