@@ -9,6 +9,7 @@
 
 mod args;
 mod client;
+mod docs;
 mod error;
 mod keys;
 mod server;
@@ -26,6 +27,7 @@ pub use args::{digest, digest_hex};
 pub use client::{
     validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
 };
+pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use keys::{ExpireAt, ExpireCondition};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand};

@@ -28,7 +28,9 @@ pub struct CommandSpec {
     pub since: &'static str,
     /// One-line description.
     pub summary: &'static str,
-    /// Arguments after the name, as redis-cli's hints show them.
+    /// Arguments after the name, as redis-cli's hints show them: `[...]` optional,
+    /// `<...>` a group, `a|b` one of, `x [x ...]` repeated, UPPER-CASE words literal
+    /// tokens. [`CommandSpec::arguments`] turns it into COMMAND DOCS's argument tree.
     pub syntax: &'static str,
     /// Subcommands of a container command (CLIENT, CONFIG, COMMAND), sorted by name.
     pub subcommands: &'static [CommandSpec],

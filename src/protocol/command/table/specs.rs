@@ -417,10 +417,10 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         ""),
     sub!("client|kill", -3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0, "connection", "2.4.0",
         "Terminates open connections.",
-        "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO] [MAXAGE maxage]"),
+        "<ip:port|<[ID client-id] [TYPE <NORMAL|MASTER|SLAVE|REPLICA|PUBSUB>] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME <YES|NO>] [MAXAGE maxage]>>"),
     sub!("client|list", -2, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0, "connection", "2.4.0",
         "Lists open connections.",
-        "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
+        "[TYPE <NORMAL|MASTER|REPLICA|PUBSUB>] [ID client-id [client-id ...]]"),
     sub!("client|no-evict", 3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0, "connection", "7.0.0",
         "Sets the client eviction mode of the connection.",
         "ON|OFF"),
@@ -452,7 +452,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "[command-name [command-name ...]]"),
     sub!("command|list", -2, ["loading", "stale", "sentinel"], 0, 0, 0, "server", "7.0.0",
         "Returns a list of command names.",
-        "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
+        "[FILTERBY <MODULE module-name|ACLCAT category|PATTERN pattern>]"),
 ];
 
 /// CONFIG's subcommands, sorted by name.
