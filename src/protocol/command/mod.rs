@@ -438,6 +438,72 @@ impl Command {
         }
     }
 
+    /// The keys the command names, in argument order (MSET's keys without their
+    /// values, RENAME's source then destination, a batch's keys). Empty for commands
+    /// without keys, and for RANGE, whose bounds are not keys. The server uses it for
+    /// WATCH: a write to any of these invalidates transactions watching it.
+    pub fn keys(&self) -> Vec<&Bytes> {
+        match self {
+            Command::Get { key }
+            | Command::SetNx { key, .. }
+            | Command::GetDel { key }
+            | Command::GetEx { key, .. }
+            | Command::Append { key, .. }
+            | Command::StrLen { key }
+            | Command::GetRange { key, .. }
+            | Command::SetRange { key, .. }
+            | Command::IncrBy { key, .. }
+            | Command::IncrByFloat { key, .. }
+            | Command::DelEx { key, .. }
+            | Command::Digest { key }
+            | Command::Type { key }
+            | Command::Expire { key, .. }
+            | Command::Ttl { key }
+            | Command::PTtl { key }
+            | Command::ExpireTime { key }
+            | Command::PExpireTime { key }
+            | Command::Persist { key } => vec![key],
+            Command::Set(set) => vec![&set.key],
+            Command::MGet { keys }
+            | Command::Del { keys }
+            | Command::Exists { keys }
+            | Command::Watch { keys } => keys.iter().collect(),
+            Command::MSet { pairs } | Command::MSetNx { pairs } => {
+                pairs.iter().map(|(k, _)| k).collect()
+            }
+            Command::Rename { from, to } | Command::RenameNx { from, to } => vec![from, to],
+            Command::Batch { ops } => ops
+                .iter()
+                .map(|op| match op {
+                    BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
+                })
+                .collect(),
+            Command::Keys { .. }
+            | Command::Scan { .. }
+            | Command::DbSize
+            | Command::FlushDb
+            | Command::FlushAll
+            | Command::Range { .. }
+            | Command::Multi
+            | Command::Exec
+            | Command::Discard
+            | Command::Unwatch
+            | Command::Ping { .. }
+            | Command::Echo { .. }
+            | Command::Hello { .. }
+            | Command::Auth { .. }
+            | Command::Select { .. }
+            | Command::Quit
+            | Command::Reset
+            | Command::Client(_)
+            | Command::CommandInfo(_)
+            | Command::Config(_)
+            | Command::Info { .. }
+            | Command::Time
+            | Command::Shutdown { .. } => Vec::new(),
+        }
+    }
+
     /// Whether the command may change data (the table's `write` flag; Batch is one).
     /// The server uses it for read-only replicas and MULTI bookkeeping.
     pub fn is_write(&self) -> bool {

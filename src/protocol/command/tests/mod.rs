@@ -235,3 +235,42 @@ fn lookup_errors_are_told_apart() {
         Err(CommandError::WrongArgumentCount { command: "mset" })
     );
 }
+
+#[test]
+fn keys_follow_the_table_key_positions() {
+    let keys =
+        |line: &str| -> Vec<Bytes> { p(line).expect(line).keys().into_iter().cloned().collect() };
+    assert_eq!(keys("GET a"), vec![b("a")]);
+    assert_eq!(keys("SET a v EX 1"), vec![b("a")]);
+    assert_eq!(keys("MSET a 1 b 2"), vec![b("a"), b("b")]);
+    assert_eq!(keys("RENAME a b"), vec![b("a"), b("b")]);
+    assert_eq!(keys("DEL a b c"), vec![b("a"), b("b"), b("c")]);
+    assert_eq!(keys("EXPIRE a 1"), vec![b("a")]);
+    assert!(keys("RANGE a z").is_empty());
+    assert!(keys("PING").is_empty());
+    let batch = Command::Batch {
+        ops: vec![
+            BatchOp::Put {
+                key: b("x"),
+                value: b("1"),
+            },
+            BatchOp::Delete { key: b("y") },
+        ],
+    };
+    assert_eq!(batch.keys(), vec![&b("x"), &b("y")]);
+    // Every command the table says has keys reports the ones at those positions.
+    let mut checked = 0;
+    for spec in COMMANDS.iter().filter(|s| s.first_key > 0) {
+        let n = spec.arity.unsigned_abs() as usize;
+        let args: Vec<Bytes> = std::iter::once(Bytes::copy_from_slice(spec.name.as_bytes()))
+            .chain((1..n).map(|i| Bytes::from(format!("{i}"))))
+            .collect();
+        let Ok(cmd) = Command::parse(args) else {
+            continue;
+        };
+        let first = Bytes::from(spec.first_key.to_string());
+        assert_eq!(cmd.keys().first(), Some(&&first), "{}", spec.name);
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked}");
+}
