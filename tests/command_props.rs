@@ -116,7 +116,11 @@ fn to_bytes(v: Vec<Vec<u8>>) -> Vec<Bytes> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+    // 4096 cases by default; PROPTEST_CASES raises it for a longer soak.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4096),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn parse_never_panics(name in name(), args in prop::collection::vec(arg(), 0..9)) {
