@@ -32,8 +32,8 @@ pub enum CommandError {
         command: &'static str,
     },
     /// The same text as [`CommandError::WrongArity`], for counts the arity allows but
-    /// the command itself refuses (MSET with an odd count, PING with two arguments,
-    /// CONFIG SET with a dangling parameter). Redis finds these while executing, not
+    /// the command itself refuses (MSET with an odd count, PING with two arguments).
+    /// Redis finds these while executing, not
     /// while looking the command up; see [`CommandError::is_lookup_error`].
     #[error("ERR wrong number of arguments for '{command}' command")]
     WrongArgumentCount {
@@ -188,7 +188,9 @@ impl CommandError {
     /// NOAUTH check, and inside MULTI they are refused at once and poison the
     /// transaction (EXEC answers EXECABORT); every other parse error is one Redis finds
     /// only when the command runs, so after NOAUTH, and inside MULTI the command is
-    /// QUEUED and this error becomes its entry in EXEC's reply.
+    /// QUEUED and this error becomes its entry in EXEC's reply. A lookup error on EXEC
+    /// itself is sent as `EXECABORT Transaction discarded because of: <text without
+    /// "ERR ">`, even outside MULTI.
     pub fn is_lookup_error(&self) -> bool {
         matches!(
             self,

@@ -246,9 +246,9 @@ pub(super) fn config(
     let cmd = match spec.short_name() {
         "get" => ConfigCommand::Get(args.collect()),
         "set" => {
-            // Redis checks the pairing itself, with the arity error's wording.
+            // Redis 7.0 checks the pairing itself and calls a dangling name a syntax error.
             if argc % 2 != 0 {
-                return Err(CommandError::WrongArgumentCount { command: spec.name });
+                return Err(CommandError::Syntax);
             }
             let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
             while let (Some(k), Some(v)) = (args.next(), args.next()) {

@@ -160,7 +160,16 @@ fn scan_options() {
         })
     );
     assert_eq!(e("SCAN abc"), "ERR invalid cursor");
-    assert_eq!(e("SCAN -1"), "ERR invalid cursor");
+    assert_eq!(p("SCAN -1").map(|c| c.keys().len()), Ok(0));
+    assert_eq!(
+        p("SCAN -1"),
+        Ok(Command::Scan {
+            cursor: u64::MAX,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
     assert_eq!(e("SCAN 18446744073709551616"), "ERR invalid cursor");
     assert_eq!(e("SCAN abc COUNT 0"), "ERR invalid cursor");
     assert_eq!(e("SCAN 0 COUNT 0"), SYNTAX);

@@ -229,6 +229,7 @@ fn lookup_errors_are_told_apart() {
     assert!(!lookup_err("MSET a 1 b"));
     assert!(!lookup_err("PING a b"));
     assert!(!lookup_err("CONFIG SET a 1 b"));
+    assert!(!lookup_err("SCAN x"));
     assert!(!lookup_err("INCRBY k x"));
     assert_eq!(
         p("MSET a 1 b"),

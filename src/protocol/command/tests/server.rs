@@ -338,7 +338,7 @@ fn config_subcommands() {
     assert_eq!(e("CONFIG"), arity("config"));
     assert_eq!(e("CONFIG GET"), arity("config|get"));
     assert_eq!(e("CONFIG SET a"), arity("config|set"));
-    assert_eq!(e("CONFIG SET a 1 b"), arity("config|set"));
+    assert_eq!(e("CONFIG SET a 1 b"), SYNTAX);
     assert_eq!(e("CONFIG RESETSTAT x"), arity("config|resetstat"));
     assert_eq!(
         e("CONFIG foo"),
