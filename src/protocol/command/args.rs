@@ -63,35 +63,28 @@ pub(crate) fn int(s: &[u8]) -> Result<i64, CommandError> {
     parse_i64(s).ok_or(CommandError::NotInteger)
 }
 
-/// Redis's `string2ull` as used for SCAN cursors: `string2ll` if non-negative, else
-/// `strtoull` on the whole string (leading white space and `+` allowed, leading zeros
-/// allowed, no `-`, within `u64`).
+/// A SCAN cursor as Redis 7.0's `parseScanCursorOrReply` reads it, with C's `strtoul`:
+/// no leading white space, an optional `+` or `-` (which negates modulo 2^64, so `-1`
+/// is the largest cursor), decimal digits (leading zeros allowed) within `u64`; the
+/// empty string is cursor 0.
 pub(crate) fn parse_u64_cursor(s: &[u8]) -> Option<u64> {
-    if let Some(v) = parse_i64(s) {
-        return u64::try_from(v).ok();
-    }
-    let mut rest = s;
-    while let Some((b, tail)) = rest.split_first() {
-        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            rest = tail;
-        } else {
-            break;
-        }
-    }
-    if let Some((b'+', tail)) = rest.split_first() {
-        rest = tail;
-    }
-    if rest.is_empty() {
-        return None;
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        // strtoul consumed nothing: accepted only when there was nothing to consume.
+        return if s.is_empty() { Some(0) } else { None };
     }
     let mut v: u64 = 0;
-    for &b in rest {
+    for &b in digits {
         if !b.is_ascii_digit() {
             return None;
         }
         v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
-    Some(v)
+    Some(if negative { v.wrapping_neg() } else { v })
 }
 
 /// Redis's `string2ld` for INCRBYFLOAT: a decimal or exponent float, `inf` allowed,
@@ -179,10 +172,15 @@ mod tests {
         assert_eq!(parse_u64_cursor(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(parse_u64_cursor(b"007"), Some(7));
         assert_eq!(parse_u64_cursor(b"+7"), Some(7));
+        assert_eq!(parse_u64_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_u64_cursor(b"-18446744073709551615"), Some(1));
+        assert_eq!(parse_u64_cursor(b""), Some(0));
         assert_eq!(parse_u64_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_u64_cursor(b"-1"), None);
+        assert_eq!(parse_u64_cursor(b"-18446744073709551616"), None);
         assert_eq!(parse_u64_cursor(b"abc"), None);
-        assert_eq!(parse_u64_cursor(b""), None);
+        assert_eq!(parse_u64_cursor(b"-"), None);
+        assert_eq!(parse_u64_cursor(b"+"), None);
+        assert_eq!(parse_u64_cursor(b" 1"), None);
         assert_eq!(parse_u64_cursor(b"1 "), None);
     }
 

@@ -31,6 +31,15 @@ pub enum CommandError {
         /// Lower-case full command name.
         command: &'static str,
     },
+    /// The same text as [`CommandError::WrongArity`], for counts the arity allows but
+    /// the command itself refuses (MSET with an odd count, PING with two arguments).
+    /// Redis finds these while executing, not
+    /// while looking the command up; see [`CommandError::is_lookup_error`].
+    #[error("ERR wrong number of arguments for '{command}' command")]
+    WrongArgumentCount {
+        /// Lower-case full command name.
+        command: &'static str,
+    },
     /// A container command (CLIENT, CONFIG, COMMAND) got a subcommand it does not have.
     #[error("ERR unknown subcommand '{subcommand}'. Try {command} HELP.")]
     UnknownSubcommand {
@@ -98,9 +107,17 @@ pub enum CommandError {
     /// CLIENT KILL ID with an argument that is not a positive integer.
     #[error("ERR client-id should be greater than 0")]
     ClientIdNotPositive,
-    /// SELECT with an index that is not a 32-bit integer.
-    #[error("ERR invalid DB index")]
-    InvalidDbIndex,
+    /// An integer outside the range a command allows (SELECT's index must fit 32 bits).
+    #[error("ERR value is out of range, value must between {min} and {max}")]
+    OutOfRange {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// SELECT of a database Cairn does not have (any index but 0; raised by the server).
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
     /// An EXPIRE-family option other than NX, XX, GT, LT.
     #[error("ERR Unsupported option {0}")]
     UnsupportedOption(String),
@@ -162,6 +179,26 @@ impl CommandError {
             name,
             args: rendered,
         }
+    }
+
+    /// Whether Redis raises this error while looking the command up (unknown command,
+    /// unknown subcommand, arity), rather than while executing it.
+    ///
+    /// The order matters to a server that copies Redis: lookup errors come before the
+    /// NOAUTH check, and inside MULTI they are refused at once and poison the
+    /// transaction (EXEC answers EXECABORT); every other parse error is one Redis finds
+    /// only when the command runs, so after NOAUTH, and inside MULTI the command is
+    /// QUEUED and this error becomes its entry in EXEC's reply. A lookup error on EXEC
+    /// itself is sent as `EXECABORT Transaction discarded because of: <text without
+    /// "ERR ">`, even outside MULTI.
+    pub fn is_lookup_error(&self) -> bool {
+        matches!(
+            self,
+            CommandError::Empty
+                | CommandError::UnknownCommand { .. }
+                | CommandError::UnknownSubcommand { .. }
+                | CommandError::WrongArity { .. }
+        )
     }
 
     /// The unknown-subcommand error: `sub` as sent, `parent` upper-case.

@@ -6,7 +6,67 @@ use std::ops::Bound;
 
 use super::args::{int, is, next, parse_u64_cursor, Args};
 use super::error::render_full;
-use super::{Command, CommandError, ExpireAt, ExpireCondition};
+use super::{Command, CommandError};
+
+/// The time argument of the EXPIRE family, with its unit, as given. Seconds are
+/// already known to fit `i64` once multiplied by 1000. Zero or negative times are
+/// valid and mean "delete the key now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireAt {
+    /// EXPIRE: seconds from now.
+    Seconds(i64),
+    /// PEXPIRE: milliseconds from now.
+    Millis(i64),
+    /// EXPIREAT: Unix time in seconds.
+    UnixSeconds(i64),
+    /// PEXPIREAT: Unix time in milliseconds.
+    UnixMillis(i64),
+}
+
+impl ExpireAt {
+    /// The absolute deadline in Unix milliseconds (possibly in the past, even
+    /// negative: the key is then deleted), or Redis's "invalid expire time in
+    /// '<command>'" when adding `now_ms` overflows.
+    pub fn deadline_millis(&self, now_ms: i64) -> Result<i64, CommandError> {
+        let at = match *self {
+            ExpireAt::Seconds(s) => s.checked_mul(1000).and_then(|ms| ms.checked_add(now_ms)),
+            ExpireAt::Millis(m) => m.checked_add(now_ms),
+            ExpireAt::UnixSeconds(s) => s.checked_mul(1000),
+            ExpireAt::UnixMillis(m) => Some(m),
+        };
+        at.ok_or(CommandError::InvalidExpireTime {
+            command: self.command_name(),
+        })
+    }
+
+    /// The lower-case name of the command that gives a time this way.
+    pub fn command_name(&self) -> &'static str {
+        match self {
+            ExpireAt::Seconds(_) => "expire",
+            ExpireAt::Millis(_) => "pexpire",
+            ExpireAt::UnixSeconds(_) => "expireat",
+            ExpireAt::UnixMillis(_) => "pexpireat",
+        }
+    }
+}
+
+/// EXPIRE's condition on the current TTL. A key without a TTL counts as an infinite
+/// TTL for GT and LT. Redis accepts XX together with GT or LT, hence the two pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireCondition {
+    /// NX: only if the key has no TTL.
+    Nx,
+    /// XX: only if the key has a TTL.
+    Xx,
+    /// GT: only if the new TTL is greater than the current one.
+    Gt,
+    /// LT: only if the new TTL is less than the current one.
+    Lt,
+    /// XX and GT together.
+    XxGt,
+    /// XX and LT together.
+    XxLt,
+}
 
 /// One-key commands: `TYPE`, `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`, `PERSIST`.
 pub(super) fn one_key(

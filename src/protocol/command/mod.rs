@@ -8,6 +8,8 @@
 //! Values are moved out of the argument `Vec<Bytes>`, never copied.
 
 mod args;
+mod client;
+mod docs;
 mod error;
 mod keys;
 mod server;
@@ -22,7 +24,14 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 pub use args::{digest, digest_hex};
+pub use client::{
+    validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
+};
+pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
+pub use keys::{ExpireAt, ExpireCondition};
+pub use server::{CommandListFilter, CommandQuery, ConfigCommand};
+pub use strings::{Expiry, GetExExpiry, Set, SetCondition, ValueCondition};
 pub use table::{lookup, CommandSpec, COMMANDS};
 
 /// Largest string Redis builds by default (proto-max-bulk-len, 512 MiB).
@@ -269,8 +278,7 @@ pub enum Command {
     ///
     /// A protocol version other than 2 or 3 parses (options are then not even looked
     /// at, as in Redis) and the server must answer `NOPROTO unsupported protocol version`.
-    /// SETNAME is not validated here: Redis checks it only after AUTH succeeds, so the
-    /// server calls [`validate_client_name`] at that point.
+    /// The SETNAME value is validated here, before any AUTH runs, as Redis 7.2 does.
     Hello {
         /// The requested protocol version, if given.
         protover: Option<i64>,
@@ -286,7 +294,8 @@ pub enum Command {
         /// The password.
         password: Bytes,
     },
-    /// `SELECT index`: any 32-bit index parses; the server refuses all but 0.
+    /// `SELECT index`: any 32-bit index parses; the server answers all but 0 with
+    /// [`CommandError::DbIndexOutOfRange`].
     Select {
         /// The database index.
         index: i64,
@@ -333,288 +342,6 @@ pub enum Command {
     },
 }
 
-/// The arguments of `SET` (and of SETEX, PSETEX and GETSET, which are spelled as SETs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Set {
-    /// The key.
-    pub key: Bytes,
-    /// The new value.
-    pub value: Bytes,
-    /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE).
-    pub condition: Option<SetCondition>,
-    /// GET: reply with the old value (nil if none) instead of OK.
-    pub get: bool,
-    /// The new TTL; `None` removes any TTL, `Some(KeepTtl)` keeps the old one.
-    pub expiry: Option<Expiry>,
-}
-
-/// When a SET may write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SetCondition {
-    /// NX: only if the key does not exist.
-    Nx,
-    /// XX: only if the key exists.
-    Xx,
-    /// IFEQ value: only if the key exists and holds exactly this value.
-    IfEq(Bytes),
-    /// IFNE value: only if the key does not exist or holds another value.
-    IfNe(Bytes),
-    /// IFDEQ digest: only if the key exists and its value's [`digest`] equals this.
-    IfDeq(u64),
-    /// IFDNE digest: only if the key does not exist or its value's [`digest`] differs.
-    IfDne(u64),
-    /// Cairn's native compare-by-version: only if the key's current version is this
-    /// (native protocol only, no RESP syntax).
-    IfVersion(u64),
-}
-
-/// A condition on a key's current value, for DELEX.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueCondition {
-    /// IFEQ value: the key exists and holds exactly this value.
-    IfEq(Bytes),
-    /// IFNE value: the key does not exist or holds another value.
-    IfNe(Bytes),
-    /// IFDEQ digest: the key exists and its value's [`digest`] equals this.
-    IfDeq(u64),
-    /// IFDNE digest: the key does not exist or its value's [`digest`] differs.
-    IfDne(u64),
-}
-
-/// A TTL as SET or GETEX gives it. Parse guarantees the value is positive and that it
-/// fits `i64` once converted to milliseconds; [`Expiry::deadline_millis`] does the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
-    /// EX: seconds from now.
-    Seconds(u64),
-    /// PX: milliseconds from now.
-    Millis(u64),
-    /// EXAT: Unix time in seconds.
-    UnixSeconds(u64),
-    /// PXAT: Unix time in milliseconds.
-    UnixMillis(u64),
-    /// KEEPTTL: keep the key's current TTL (SET only).
-    KeepTtl,
-}
-
-impl Expiry {
-    /// The absolute deadline in Unix milliseconds given the current time, as Redis
-    /// computes it: `Ok(None)` for `KeepTtl`, and Redis's error (invalid expire time in
-    /// `command`) when the deadline passes `i64::MAX` milliseconds.
-    pub fn deadline_millis(
-        &self,
-        now_ms: u64,
-        command: &'static str,
-    ) -> Result<Option<u64>, CommandError> {
-        let invalid = CommandError::InvalidExpireTime { command };
-        let ms = match *self {
-            Expiry::KeepTtl => return Ok(None),
-            Expiry::Seconds(s) => s.checked_mul(1000).and_then(|m| m.checked_add(now_ms)),
-            Expiry::Millis(m) => m.checked_add(now_ms),
-            Expiry::UnixSeconds(s) => s.checked_mul(1000),
-            Expiry::UnixMillis(m) => Some(m),
-        };
-        match ms {
-            Some(ms) if ms <= i64::MAX as u64 => Ok(Some(ms)),
-            _ => Err(invalid),
-        }
-    }
-}
-
-/// What GETEX does to the TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GetExExpiry {
-    /// EX, PX, EXAT or PXAT: set this TTL (never [`Expiry::KeepTtl`]).
-    Expire(Expiry),
-    /// PERSIST: remove the TTL.
-    Persist,
-}
-
-/// The time argument of the EXPIRE family, with its unit, as given. Seconds are
-/// already known to fit `i64` once multiplied by 1000. Zero or negative times are
-/// valid and mean "delete the key now".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpireAt {
-    /// EXPIRE: seconds from now.
-    Seconds(i64),
-    /// PEXPIRE: milliseconds from now.
-    Millis(i64),
-    /// EXPIREAT: Unix time in seconds.
-    UnixSeconds(i64),
-    /// PEXPIREAT: Unix time in milliseconds.
-    UnixMillis(i64),
-}
-
-impl ExpireAt {
-    /// The absolute deadline in Unix milliseconds (possibly in the past or negative),
-    /// or `None` when adding `now_ms` overflows: Redis then replies
-    /// `CommandError::InvalidExpireTime` with the command's name ([`Command::name`]).
-    pub fn deadline_millis(&self, now_ms: i64) -> Option<i64> {
-        match *self {
-            ExpireAt::Seconds(s) => s.checked_mul(1000)?.checked_add(now_ms),
-            ExpireAt::Millis(m) => m.checked_add(now_ms),
-            ExpireAt::UnixSeconds(s) => s.checked_mul(1000),
-            ExpireAt::UnixMillis(m) => Some(m),
-        }
-    }
-
-    /// The lower-case name of the command that gives a time this way.
-    pub fn command_name(&self) -> &'static str {
-        match self {
-            ExpireAt::Seconds(_) => "expire",
-            ExpireAt::Millis(_) => "pexpire",
-            ExpireAt::UnixSeconds(_) => "expireat",
-            ExpireAt::UnixMillis(_) => "pexpireat",
-        }
-    }
-}
-
-/// EXPIRE's condition on the current TTL. A key without a TTL counts as an infinite
-/// TTL for GT and LT. Redis accepts XX together with GT or LT, hence the two pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpireCondition {
-    /// NX: only if the key has no TTL.
-    Nx,
-    /// XX: only if the key has a TTL.
-    Xx,
-    /// GT: only if the new TTL is greater than the current one.
-    Gt,
-    /// LT: only if the new TTL is less than the current one.
-    Lt,
-    /// XX and GT together.
-    XxGt,
-    /// XX and LT together.
-    XxLt,
-}
-
-/// `CLIENT` subcommands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientCommand {
-    /// `CLIENT ID`.
-    Id,
-    /// `CLIENT SETNAME name` (validated; empty clears the name).
-    SetName(Bytes),
-    /// `CLIENT GETNAME`.
-    GetName,
-    /// `CLIENT SETINFO <LIB-NAME | LIB-VER> value` (value validated).
-    SetInfo {
-        /// Which attribute.
-        attr: ClientAttr,
-        /// Its new value (empty clears it).
-        value: Bytes,
-    },
-    /// `CLIENT LIST [TYPE type] [ID id [id ...]]` (Redis takes one filter or the other).
-    List {
-        /// Only clients of this type.
-        kind: Option<ClientType>,
-        /// Only clients with these ids (empty: all).
-        ids: Vec<i64>,
-    },
-    /// `CLIENT INFO`.
-    Info,
-    /// `CLIENT KILL addr` or `CLIENT KILL <filter value> ...`.
-    Kill(ClientKill),
-    /// `CLIENT HELP`.
-    Help,
-    /// `CLIENT NO-EVICT <ON | OFF>` (accepted; nothing to evict in Cairn).
-    NoEvict(bool),
-    /// `CLIENT NO-TOUCH <ON | OFF>` (accepted; Cairn keeps no LRU).
-    NoTouch(bool),
-}
-
-/// A client attribute CLIENT SETINFO can set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAttr {
-    /// `LIB-NAME`.
-    LibName,
-    /// `LIB-VER`.
-    LibVer,
-}
-
-/// A client type, as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientType {
-    /// `normal`.
-    Normal,
-    /// `master`.
-    Master,
-    /// `replica` (or `slave`).
-    Replica,
-    /// `pubsub`.
-    PubSub,
-}
-
-/// The two forms of CLIENT KILL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientKill {
-    /// `CLIENT KILL ip:port`: replies OK or an error; may kill the caller itself.
-    Addr(Bytes),
-    /// `CLIENT KILL <filter> <value> ...`: replies the number killed.
-    Filter(ClientKillFilter),
-}
-
-/// Filters of the new CLIENT KILL form; all given ones must match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientKillFilter {
-    /// `ID id`, positive.
-    pub id: Option<u64>,
-    /// `TYPE type`.
-    pub kind: Option<ClientType>,
-    /// `ADDR ip:port` (the client's address).
-    pub addr: Option<Bytes>,
-    /// `LADDR ip:port` (the local address it connected to).
-    pub laddr: Option<Bytes>,
-    /// `USER username` (the server checks that the user exists).
-    pub user: Option<Bytes>,
-    /// `SKIPME yes|no`: spare the calling client (default yes).
-    pub skip_me: bool,
-    /// `MAXAGE seconds`: only clients older than this (Redis 7.4).
-    pub max_age: Option<i64>,
-}
-
-/// `COMMAND` and its subcommands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandQuery {
-    /// `COMMAND`: info on every command.
-    All,
-    /// `COMMAND COUNT`.
-    Count,
-    /// `COMMAND INFO [name ...]` (no names: every command).
-    Info(Vec<Bytes>),
-    /// `COMMAND DOCS [name ...]` (no names: every command).
-    Docs(Vec<Bytes>),
-    /// `COMMAND LIST [FILTERBY <MODULE m | ACLCAT c | PATTERN p>]`.
-    List(Option<CommandListFilter>),
-    /// `COMMAND HELP`.
-    Help,
-}
-
-/// The filter of COMMAND LIST.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandListFilter {
-    /// `FILTERBY MODULE name` (Cairn has no modules: matches nothing).
-    Module(Bytes),
-    /// `FILTERBY ACLCAT category`.
-    AclCat(Bytes),
-    /// `FILTERBY PATTERN glob`.
-    Pattern(Bytes),
-}
-
-/// `CONFIG` subcommands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigCommand {
-    /// `CONFIG GET parameter [parameter ...]` (glob patterns).
-    Get(Vec<Bytes>),
-    /// `CONFIG SET parameter value [parameter value ...]`.
-    Set(Vec<(Bytes, Bytes)>),
-    /// `CONFIG RESETSTAT`.
-    ResetStat,
-    /// `CONFIG REWRITE`.
-    Rewrite,
-    /// `CONFIG HELP`.
-    Help,
-}
-
 /// One operation of a [`Command::Batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOp {
@@ -630,16 +357,6 @@ pub enum BatchOp {
         /// The key.
         key: Bytes,
     },
-}
-
-/// Checks a client name as CLIENT SETNAME and HELLO SETNAME do: every byte in
-/// `!`..=`~` (the empty name is allowed and clears the name).
-pub fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
-    if args::is_printable_token(name) {
-        Ok(())
-    } else {
-        Err(CommandError::InvalidClientName)
-    }
 }
 
 impl Command {
@@ -659,77 +376,7 @@ impl Command {
         }
         let mut rest = args.into_iter();
         rest.next();
-        let a = rest;
-        match spec.name {
-            // strings
-            "get" => strings::get(a),
-            "set" => strings::set(a),
-            "setex" => strings::setex(a, false),
-            "psetex" => strings::setex(a, true),
-            "getset" => strings::getset(a),
-            "setnx" => strings::setnx(a),
-            "getdel" => strings::getdel(a),
-            "getex" => strings::getex(a),
-            "mget" => strings::mget(a),
-            "mset" => strings::mset(a, false),
-            "msetnx" => strings::mset(a, true),
-            "append" => strings::append(a),
-            "strlen" => strings::strlen(a),
-            "getrange" | "substr" => strings::getrange(a),
-            "setrange" => strings::setrange(a),
-            "incr" => strings::incrby(a, 1, false),
-            "decr" => strings::incrby(a, -1, false),
-            "incrby" => strings::incrby(a, 1, true),
-            "decrby" => strings::incrby(a, -1, true),
-            "incrbyfloat" => strings::incrbyfloat(a),
-            "delex" => strings::delex(a),
-            "digest" => strings::digest(a),
-            // keys
-            "del" | "unlink" => keys::del(a),
-            "exists" => keys::many_keys(a, |keys| Command::Exists { keys }),
-            "type" => keys::one_key(a, |key| Command::Type { key }),
-            "expire" => keys::expire(a, ExpireAt::Seconds),
-            "pexpire" => keys::expire(a, ExpireAt::Millis),
-            "expireat" => keys::expire(a, ExpireAt::UnixSeconds),
-            "pexpireat" => keys::expire(a, ExpireAt::UnixMillis),
-            "ttl" => keys::one_key(a, |key| Command::Ttl { key }),
-            "pttl" => keys::one_key(a, |key| Command::PTtl { key }),
-            "expiretime" => keys::one_key(a, |key| Command::ExpireTime { key }),
-            "pexpiretime" => keys::one_key(a, |key| Command::PExpireTime { key }),
-            "persist" => keys::one_key(a, |key| Command::Persist { key }),
-            "keys" => keys::keys(a),
-            "scan" => keys::scan(a),
-            "rename" => keys::rename(a, false),
-            "renamenx" => keys::rename(a, true),
-            "dbsize" => Ok(Command::DbSize),
-            "flushdb" => keys::flush(a, false),
-            "flushall" => keys::flush(a, true),
-            "range" => keys::range(a, false),
-            "rangekeys" => keys::range(a, true),
-            // transactions
-            "multi" => Ok(Command::Multi),
-            "exec" => Ok(Command::Exec),
-            "discard" => Ok(Command::Discard),
-            "watch" => keys::many_keys(a, |keys| Command::Watch { keys }),
-            "unwatch" => Ok(Command::Unwatch),
-            // connection and server
-            "ping" => server::ping(a),
-            "echo" => server::echo(a),
-            "hello" => server::hello(a),
-            "auth" => server::auth(a),
-            "select" => server::select(a),
-            "quit" => Ok(Command::Quit),
-            "reset" => Ok(Command::Reset),
-            "client" => server::client(spec, a),
-            "command" => server::command(spec, a),
-            "config" => server::config(spec, a),
-            "info" => server::info(a),
-            "time" => Ok(Command::Time),
-            "shutdown" => server::shutdown(a),
-            // A table entry without a parser is a bug caught by the table tests; answer
-            // as Redis would for a command it does not have rather than panic.
-            _ => Err(CommandError::unknown_command(&[])),
-        }
+        (spec.parse)(spec, rest)
     }
 
     /// The lower-case canonical name of the command, e.g. `"set"`. Aliases map to the
@@ -795,6 +442,72 @@ impl Command {
             Command::Shutdown { .. } => "shutdown",
             Command::Batch { .. } => "batch",
             Command::GetVersioned { .. } => "getversioned",
+        }
+    }
+
+    /// The keys the command names, in argument order (MSET's keys without their
+    /// values, RENAME's source then destination, a batch's keys). Empty for commands
+    /// without keys, and for RANGE, whose bounds are not keys. The server uses it for
+    /// WATCH: a write to any of these invalidates transactions watching it.
+    pub fn keys(&self) -> Vec<&Bytes> {
+        match self {
+            Command::Get { key }
+            | Command::SetNx { key, .. }
+            | Command::GetDel { key }
+            | Command::GetEx { key, .. }
+            | Command::Append { key, .. }
+            | Command::StrLen { key }
+            | Command::GetRange { key, .. }
+            | Command::SetRange { key, .. }
+            | Command::IncrBy { key, .. }
+            | Command::IncrByFloat { key, .. }
+            | Command::DelEx { key, .. }
+            | Command::Digest { key }
+            | Command::Type { key }
+            | Command::Expire { key, .. }
+            | Command::Ttl { key }
+            | Command::PTtl { key }
+            | Command::ExpireTime { key }
+            | Command::PExpireTime { key }
+            | Command::Persist { key } => vec![key],
+            Command::Set(set) => vec![&set.key],
+            Command::MGet { keys }
+            | Command::Del { keys }
+            | Command::Exists { keys }
+            | Command::Watch { keys } => keys.iter().collect(),
+            Command::MSet { pairs } | Command::MSetNx { pairs } => {
+                pairs.iter().map(|(k, _)| k).collect()
+            }
+            Command::Rename { from, to } | Command::RenameNx { from, to } => vec![from, to],
+            Command::Batch { ops } => ops
+                .iter()
+                .map(|op| match op {
+                    BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
+                })
+                .collect(),
+            Command::Keys { .. }
+            | Command::Scan { .. }
+            | Command::DbSize
+            | Command::FlushDb
+            | Command::FlushAll
+            | Command::Range { .. }
+            | Command::Multi
+            | Command::Exec
+            | Command::Discard
+            | Command::Unwatch
+            | Command::Ping { .. }
+            | Command::Echo { .. }
+            | Command::Hello { .. }
+            | Command::Auth { .. }
+            | Command::Select { .. }
+            | Command::Quit
+            | Command::Reset
+            | Command::Client(_)
+            | Command::CommandInfo(_)
+            | Command::Config(_)
+            | Command::Info { .. }
+            | Command::Time
+            | Command::Shutdown { .. } => Vec::new(),
         }
     }
 

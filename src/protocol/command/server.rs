@@ -1,23 +1,63 @@
-//! Parsers for connection and server commands, including the containers CLIENT,
-//! COMMAND and CONFIG.
+//! Parsers for connection and server commands, including the containers COMMAND and
+//! CONFIG (CLIENT has its own file).
 //!
 //! Each takes the arguments after the name, arity already checked against the table;
 //! containers check their subcommand's arity against the subcommand table themselves.
 
 use bytes::Bytes;
 
-use super::args::{int, is, is_printable_token, next, parse_i64, Args};
+use super::args::{int, is, next, parse_i64, Args};
 use super::error::render_full;
 use super::table::CommandSpec;
-use super::{
-    validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
-    Command, CommandError, CommandListFilter, CommandQuery, ConfigCommand,
-};
+use super::{validate_client_name, Command, CommandError};
+
+/// `COMMAND` and its subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandQuery {
+    /// `COMMAND`: info on every command.
+    All,
+    /// `COMMAND COUNT`.
+    Count,
+    /// `COMMAND INFO [name ...]` (no names: every command).
+    Info(Vec<Bytes>),
+    /// `COMMAND DOCS [name ...]` (no names: every command).
+    Docs(Vec<Bytes>),
+    /// `COMMAND LIST [FILTERBY <MODULE m | ACLCAT c | PATTERN p>]`.
+    List(Option<CommandListFilter>),
+    /// `COMMAND HELP`.
+    Help,
+}
+
+/// The filter of COMMAND LIST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandListFilter {
+    /// `FILTERBY MODULE name` (Cairn has no modules: matches nothing).
+    Module(Bytes),
+    /// `FILTERBY ACLCAT category`.
+    AclCat(Bytes),
+    /// `FILTERBY PATTERN glob`.
+    Pattern(Bytes),
+}
+
+/// `CONFIG` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigCommand {
+    /// `CONFIG GET parameter [parameter ...]` (glob patterns).
+    Get(Vec<Bytes>),
+    /// `CONFIG SET parameter value [parameter value ...]`.
+    Set(Vec<(Bytes, Bytes)>),
+    /// `CONFIG RESETSTAT`.
+    ResetStat,
+    /// `CONFIG REWRITE`.
+    Rewrite,
+    /// `CONFIG HELP`.
+    Help,
+}
 
 /// `PING [message]`: Redis's arity is -1 but more than one argument is an arity error.
 pub(super) fn ping(mut args: Args) -> Result<Command, CommandError> {
     if args.len() > 1 {
-        return Err(CommandError::WrongArity { command: "ping" });
+        return Err(CommandError::WrongArgumentCount { command: "ping" });
     }
     Ok(Command::Ping {
         message: args.next(),
@@ -50,7 +90,10 @@ pub(super) fn hello(mut args: Args) -> Result<Command, CommandError> {
             if is(&opt, "AUTH") && more >= 2 {
                 auth = Some((next(&mut args)?, next(&mut args)?));
             } else if is(&opt, "SETNAME") && more >= 1 {
-                setname = Some(next(&mut args)?);
+                // Redis 7.2 validates the name while reading options, before AUTH runs.
+                let name = next(&mut args)?;
+                validate_client_name(&name)?;
+                setname = Some(name);
             } else {
                 return Err(CommandError::HelloOption(render_full(&opt)));
             }
@@ -78,11 +121,15 @@ pub(super) fn auth(mut args: Args) -> Result<Command, CommandError> {
     }
 }
 
-/// `SELECT index`: a 32-bit integer, else "invalid DB index".
+/// `SELECT index`: a 32-bit integer, as Redis's `getIntFromObjectOrReply`.
 pub(super) fn select(mut args: Args) -> Result<Command, CommandError> {
-    let index = parse_i64(&next(&mut args)?)
-        .filter(|n| i32::try_from(*n).is_ok())
-        .ok_or(CommandError::InvalidDbIndex)?;
+    let index = int(&next(&mut args)?)?;
+    if i32::try_from(index).is_err() {
+        return Err(CommandError::OutOfRange {
+            min: i32::MIN.into(),
+            max: i32::MAX.into(),
+        });
+    }
     Ok(Command::Select { index })
 }
 
@@ -130,7 +177,7 @@ pub(super) fn shutdown(args: Args) -> Result<Command, CommandError> {
 
 /// Finds a container's subcommand and checks its arity (`argc` counts the parent and
 /// the subcommand): Redis's errors for an unknown one and for a wrong count.
-fn subcommand(
+pub(super) fn subcommand(
     parent: &'static CommandSpec,
     upper: &'static str,
     sub: &[u8],
@@ -143,147 +190,6 @@ fn subcommand(
         return Err(CommandError::WrongArity { command: spec.name });
     }
     Ok(spec)
-}
-
-/// A client type name as Redis's `getClientTypeByName` knows them.
-fn client_type(name: &[u8]) -> Result<ClientType, CommandError> {
-    if is(name, "normal") {
-        Ok(ClientType::Normal)
-    } else if is(name, "master") {
-        Ok(ClientType::Master)
-    } else if is(name, "replica") || is(name, "slave") {
-        Ok(ClientType::Replica)
-    } else if is(name, "pubsub") {
-        Ok(ClientType::PubSub)
-    } else {
-        Err(CommandError::UnknownClientType(render_full(name)))
-    }
-}
-
-/// `ON`/`OFF`, else a syntax error.
-fn on_off(arg: &[u8]) -> Result<bool, CommandError> {
-    if is(arg, "ON") {
-        Ok(true)
-    } else if is(arg, "OFF") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
-}
-
-/// `CLIENT <subcommand> ...`.
-pub(super) fn client(
-    parent: &'static CommandSpec,
-    mut args: Args,
-) -> Result<Command, CommandError> {
-    let argc = args.len() + 1;
-    let sub = next(&mut args)?;
-    let spec = subcommand(parent, "CLIENT", &sub, argc)?;
-    let cmd = match spec.short_name() {
-        "id" => ClientCommand::Id,
-        "getname" => ClientCommand::GetName,
-        "info" => ClientCommand::Info,
-        "help" => ClientCommand::Help,
-        "setname" => {
-            let name = next(&mut args)?;
-            validate_client_name(&name)?;
-            ClientCommand::SetName(name)
-        }
-        "setinfo" => {
-            let attr_raw = next(&mut args)?;
-            let value = next(&mut args)?;
-            let attr = if is(&attr_raw, "LIB-NAME") {
-                ClientAttr::LibName
-            } else if is(&attr_raw, "LIB-VER") {
-                ClientAttr::LibVer
-            } else {
-                return Err(CommandError::UnrecognizedOption(render_full(&attr_raw)));
-            };
-            if !is_printable_token(&value) {
-                return Err(CommandError::InvalidClientAttr(render_full(&attr_raw)));
-            }
-            ClientCommand::SetInfo { attr, value }
-        }
-        "list" => client_list(args, argc)?,
-        "kill" => ClientCommand::Kill(client_kill(args, argc)?),
-        "no-evict" => ClientCommand::NoEvict(on_off(&next(&mut args)?)?),
-        "no-touch" => ClientCommand::NoTouch(on_off(&next(&mut args)?)?),
-        _ => return Err(CommandError::unknown_subcommand(&sub, "CLIENT")),
-    };
-    Ok(Command::Client(cmd))
-}
-
-/// `CLIENT LIST [TYPE type] | [ID id [id ...]]`, as Redis: TYPE only with exactly one
-/// value, ID with one or more.
-fn client_list(mut args: Args, argc: usize) -> Result<ClientCommand, CommandError> {
-    let Some(opt) = args.next() else {
-        return Ok(ClientCommand::List {
-            kind: None,
-            ids: Vec::new(),
-        });
-    };
-    if argc == 4 && is(&opt, "TYPE") {
-        let kind = client_type(&next(&mut args)?)?;
-        return Ok(ClientCommand::List {
-            kind: Some(kind),
-            ids: Vec::new(),
-        });
-    }
-    if argc > 3 && is(&opt, "ID") {
-        let ids = args
-            .map(|id| parse_i64(&id).ok_or(CommandError::InvalidClientId))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(ClientCommand::List { kind: None, ids });
-    }
-    Err(CommandError::Syntax)
-}
-
-/// `CLIENT KILL addr` (exactly one argument) or `CLIENT KILL <filter> <value> ...`.
-fn client_kill(mut args: Args, argc: usize) -> Result<ClientKill, CommandError> {
-    if argc == 3 {
-        return Ok(ClientKill::Addr(next(&mut args)?));
-    }
-    if argc % 2 != 0 {
-        return Err(CommandError::Syntax);
-    }
-    let mut filter = ClientKillFilter {
-        id: None,
-        kind: None,
-        addr: None,
-        laddr: None,
-        user: None,
-        skip_me: true,
-        max_age: None,
-    };
-    while let (Some(opt), Some(value)) = (args.next(), args.next()) {
-        if is(&opt, "ID") {
-            let id = parse_i64(&value)
-                .filter(|&n| n >= 1)
-                .ok_or(CommandError::ClientIdNotPositive)?;
-            filter.id = Some(id.unsigned_abs());
-        } else if is(&opt, "TYPE") {
-            filter.kind = Some(client_type(&value)?);
-        } else if is(&opt, "ADDR") {
-            filter.addr = Some(value);
-        } else if is(&opt, "LADDR") {
-            filter.laddr = Some(value);
-        } else if is(&opt, "USER") {
-            filter.user = Some(value);
-        } else if is(&opt, "SKIPME") {
-            filter.skip_me = if is(&value, "YES") {
-                true
-            } else if is(&value, "NO") {
-                false
-            } else {
-                return Err(CommandError::Syntax);
-            };
-        } else if is(&opt, "MAXAGE") {
-            filter.max_age = Some(int(&value)?);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    Ok(ClientKill::Filter(filter))
 }
 
 /// `COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | HELP]`.
@@ -340,9 +246,9 @@ pub(super) fn config(
     let cmd = match spec.short_name() {
         "get" => ConfigCommand::Get(args.collect()),
         "set" => {
-            // Redis checks the pairing itself, with the arity error's wording.
+            // Redis 7.0 checks the pairing itself and calls a dangling name a syntax error.
             if argc % 2 != 0 {
-                return Err(CommandError::WrongArity { command: spec.name });
+                return Err(CommandError::Syntax);
             }
             let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
             while let (Some(k), Some(v)) = (args.next(), args.next()) {

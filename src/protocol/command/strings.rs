@@ -5,9 +5,104 @@
 use bytes::Bytes;
 
 use super::args::{int, is, next, parse_digest, parse_f64, Args};
-use super::{
-    Command, CommandError, Expiry, GetExExpiry, Set, SetCondition, ValueCondition, MAX_STRING_LEN,
-};
+use super::{Command, CommandError, MAX_STRING_LEN};
+
+/// The arguments of `SET` (and of SETEX, PSETEX and GETSET, which are spelled as SETs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Set {
+    /// The key.
+    pub key: Bytes,
+    /// The new value.
+    pub value: Bytes,
+    /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE).
+    pub condition: Option<SetCondition>,
+    /// GET: reply with the old value (nil if none) instead of OK.
+    pub get: bool,
+    /// The new TTL; `None` removes any TTL, `Some(KeepTtl)` keeps the old one.
+    pub expiry: Option<Expiry>,
+}
+
+/// When a SET may write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetCondition {
+    /// NX: only if the key does not exist.
+    Nx,
+    /// XX: only if the key exists.
+    Xx,
+    /// IFEQ value: only if the key exists and holds exactly this value.
+    IfEq(Bytes),
+    /// IFNE value: only if the key does not exist or holds another value.
+    IfNe(Bytes),
+    /// IFDEQ digest: only if the key exists and its value's [`digest`](super::digest) equals this.
+    IfDeq(u64),
+    /// IFDNE digest: only if the key does not exist or its value's [`digest`](super::digest) differs.
+    IfDne(u64),
+    /// Cairn's native compare-by-version: only if the key's current version is this
+    /// (native protocol only, no RESP syntax).
+    IfVersion(u64),
+}
+
+/// A condition on a key's current value, for DELEX.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueCondition {
+    /// IFEQ value: the key exists and holds exactly this value.
+    IfEq(Bytes),
+    /// IFNE value: the key does not exist or holds another value.
+    IfNe(Bytes),
+    /// IFDEQ digest: the key exists and its value's [`digest`](super::digest) equals this.
+    IfDeq(u64),
+    /// IFDNE digest: the key does not exist or its value's [`digest`](super::digest) differs.
+    IfDne(u64),
+}
+
+/// A TTL as SET or GETEX gives it. Parse guarantees the value is positive and that it
+/// fits `i64` once converted to milliseconds; [`Expiry::deadline_millis`] does the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// EX: seconds from now.
+    Seconds(u64),
+    /// PX: milliseconds from now.
+    Millis(u64),
+    /// EXAT: Unix time in seconds.
+    UnixSeconds(u64),
+    /// PXAT: Unix time in milliseconds.
+    UnixMillis(u64),
+    /// KEEPTTL: keep the key's current TTL (SET only).
+    KeepTtl,
+}
+
+impl Expiry {
+    /// The absolute deadline in Unix milliseconds given the current time, as Redis
+    /// computes it: `Ok(None)` for `KeepTtl`, and Redis's error (invalid expire time in
+    /// `command`) when the deadline passes `i64::MAX` milliseconds.
+    pub fn deadline_millis(
+        &self,
+        now_ms: u64,
+        command: &'static str,
+    ) -> Result<Option<u64>, CommandError> {
+        let invalid = CommandError::InvalidExpireTime { command };
+        let ms = match *self {
+            Expiry::KeepTtl => return Ok(None),
+            Expiry::Seconds(s) => s.checked_mul(1000).and_then(|m| m.checked_add(now_ms)),
+            Expiry::Millis(m) => m.checked_add(now_ms),
+            Expiry::UnixSeconds(s) => s.checked_mul(1000),
+            Expiry::UnixMillis(m) => Some(m),
+        };
+        match ms {
+            Some(ms) if ms <= i64::MAX as u64 => Ok(Some(ms)),
+            _ => Err(invalid),
+        }
+    }
+}
+
+/// What GETEX does to the TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetExExpiry {
+    /// EX, PX, EXAT or PXAT: set this TTL (never [`Expiry::KeepTtl`]).
+    Expire(Expiry),
+    /// PERSIST: remove the TTL.
+    Persist,
+}
 
 /// `GET key`.
 pub(super) fn get(mut args: Args) -> Result<Command, CommandError> {
@@ -216,7 +311,7 @@ pub(super) fn mget(args: Args) -> Result<Command, CommandError> {
 /// `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity error, as Redis.
 pub(super) fn mset(args: Args, nx: bool) -> Result<Command, CommandError> {
     if args.len() % 2 != 0 {
-        return Err(CommandError::WrongArity {
+        return Err(CommandError::WrongArgumentCount {
             command: if nx { "msetnx" } else { "mset" },
         });
     }

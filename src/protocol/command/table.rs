@@ -1,10 +1,14 @@
 //! The command table: every command `Command::parse` accepts, with Redis's metadata.
 //!
 //! COMMAND COUNT/INFO/DOCS and cairn-cli's completion and hints read it, and parse takes
-//! its arity checks from it, so the two never disagree. It holds only static data.
+//! its arity checks and its parsers from it, so the two never disagree. It holds only
+//! static data, built at compile time: no allocation, no initialisation at run time.
+
+use super::args::Args;
+use super::{Command, CommandError};
 
 /// One command (or subcommand) as COMMAND INFO and COMMAND DOCS describe it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
     /// Lower-case name; subcommands are `parent|sub` as Redis 7 names them.
     pub name: &'static str,
@@ -24,11 +28,27 @@ pub struct CommandSpec {
     pub since: &'static str,
     /// One-line description.
     pub summary: &'static str,
-    /// Arguments after the name, as redis-cli's hints show them.
+    /// Arguments after the name, as redis-cli's hints show them: `[...]` optional,
+    /// `<...>` a group, `a|b` one of, `x [x ...]` repeated, UPPER-CASE words literal
+    /// tokens. [`CommandSpec::arguments`] turns it into COMMAND DOCS's argument tree.
     pub syntax: &'static str,
     /// Subcommands of a container command (CLIENT, CONFIG, COMMAND), sorted by name.
     pub subcommands: &'static [CommandSpec],
+    /// Builds the command from the arguments after the name (arity already checked).
+    pub(super) parse: Parser,
 }
+
+/// A command's parser: its own table entry and the arguments after the name.
+pub(super) type Parser = fn(&'static CommandSpec, Args) -> Result<Command, CommandError>;
+
+/// Two entries are equal when they describe the same command (names are unique).
+impl PartialEq for CommandSpec {
+    fn eq(&self, other: &CommandSpec) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for CommandSpec {}
 
 impl CommandSpec {
     /// Whether a request of `argc` arguments (name included) fits the arity.
@@ -57,367 +77,50 @@ impl CommandSpec {
     }
 }
 
-/// Case-insensitive order of `input` against a lower-case table name.
-fn cmp_lower(table: &[u8], input: &[u8]) -> std::cmp::Ordering {
-    let n = table.len().min(input.len());
-    for i in 0..n {
-        let ord = table[i].cmp(&input[i].to_ascii_lowercase());
-        if ord.is_ne() {
-            return ord;
-        }
-    }
-    table.len().cmp(&input.len())
-}
+mod specs;
+
+use specs::TABLE;
+
+/// Every RESP command Cairn accepts, sorted by name.
+pub static COMMANDS: &[CommandSpec] = TABLE;
 
 /// Longest command name in the table; longer input is rejected without a search.
 const MAX_NAME: usize = 16;
 
-/// The table entry for a command name, case-insensitive, without allocating.
+/// For each first letter `a`..=`z`, the range of [`COMMANDS`] starting with it.
+static BY_LETTER: [(u8, u8); 26] = by_letter();
+
+const fn by_letter() -> [(u8, u8); 26] {
+    let mut ranges = [(0u8, 0u8); 26];
+    let mut i = 0;
+    while i < TABLE.len() {
+        let slot = (TABLE[i].name.as_bytes()[0] - b'a') as usize;
+        if ranges[slot].1 == 0 {
+            ranges[slot].0 = i as u8;
+        }
+        ranges[slot].1 = i as u8 + 1;
+        i += 1;
+    }
+    ranges
+}
+
+/// The table entry for a command name, case-insensitive, without allocating: the
+/// first letter picks a handful of candidates, the length rules out most of them.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.is_empty() || name.len() > MAX_NAME {
+    if name.len() > MAX_NAME {
         return None;
     }
-    COMMANDS
-        .binary_search_by(|spec| cmp_lower(spec.name.as_bytes(), name))
-        .ok()
-        .map(|i| &COMMANDS[i])
+    let first = name.first()?.to_ascii_lowercase();
+    if !first.is_ascii_lowercase() {
+        return None;
+    }
+    let (start, end) = BY_LETTER[usize::from(first - b'a')];
+    TABLE[usize::from(start)..usize::from(end)]
+        .iter()
+        .find(|spec| {
+            spec.name.len() == name.len() && spec.name.as_bytes().eq_ignore_ascii_case(name)
+        })
 }
-
-macro_rules! spec {
-    ($name:literal, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
-     $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal) => {
-        spec!($name, $arity, [$($flag),*], $first, $last, $step, $group, $since, $summary,
-              $syntax, &[])
-    };
-    ($name:literal, $arity:literal, [$($flag:literal),*], $first:literal, $last:literal,
-     $step:literal, $group:literal, $since:literal, $summary:literal, $syntax:literal,
-     $subs:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: &[$($flag),*],
-            first_key: $first,
-            last_key: $last,
-            step: $step,
-            group: $group,
-            since: $since,
-            summary: $summary,
-            syntax: $syntax,
-            subcommands: $subs,
-        }
-    };
-}
-
-/// Every RESP command Cairn accepts, sorted by name.
-pub static COMMANDS: &[CommandSpec] = &[
-    spec!("append", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "2.0.0",
-        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
-        "key value"),
-    spec!("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"],
-        0, 0, 0, "connection", "1.0.0", "Authenticates the connection.",
-        "[username] password"),
-    spec!("client", -2, [], 0, 0, 0, "connection", "2.4.0",
-        "A container for client connection commands.", "", CLIENT_SUBCOMMANDS),
-    spec!("command", -1, ["loading", "stale", "sentinel"], 0, 0, 0, "server", "2.8.13",
-        "Returns detailed information about all commands.", "", COMMAND_SUBCOMMANDS),
-    spec!("config", -2, [], 0, 0, 0, "server", "2.0.0",
-        "A container for server configuration commands.", "", CONFIG_SUBCOMMANDS),
-    spec!("dbsize", 1, ["readonly", "fast"], 0, 0, 0, "server", "1.0.0",
-        "Returns the number of keys in the database.", ""),
-    spec!("decr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        "key"),
-    spec!("decrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
-        "key decrement"),
-    spec!("del", -2, ["write"], 1, -1, 1, "generic", "1.0.0",
-        "Deletes one or more keys.", "key [key ...]"),
-    spec!("delex", -2, ["write", "fast"], 1, 1, 1, "string", "8.4.0",
-        "Conditionally removes the specified key based on value or digest comparison.",
-        "key [IFEQ match-value|IFNE match-value|IFDEQ match-digest|IFDNE match-digest]"),
-    spec!("digest", 2, ["readonly", "fast"], 1, 1, 1, "string", "8.4.0",
-        "Returns the XXH3 hash of a string value.", "key"),
-    spec!("discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0,
-        "transactions", "2.0.0", "Discards a transaction.", ""),
-    spec!("echo", 2, ["fast"], 0, 0, 0, "connection", "1.0.0",
-        "Returns the given string.", "message"),
-    spec!("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0,
-        "transactions", "1.2.0", "Executes all commands in a transaction.", ""),
-    spec!("exists", -2, ["readonly", "fast"], 1, -1, 1, "generic", "1.0.0",
-        "Determines whether one or more keys exist.", "key [key ...]"),
-    spec!("expire", -3, ["write", "fast"], 1, 1, 1, "generic", "1.0.0",
-        "Sets the expiration time of a key in seconds.", "key seconds [NX|XX|GT|LT]"),
-    spec!("expireat", -3, ["write", "fast"], 1, 1, 1, "generic", "1.2.0",
-        "Sets the expiration time of a key to a Unix timestamp.",
-        "key unix-time-seconds [NX|XX|GT|LT]"),
-    spec!("expiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", "7.0.0",
-        "Returns the expiration time of a key as a Unix timestamp.", "key"),
-    spec!("flushall", -1, ["write"], 0, 0, 0, "server", "1.0.0",
-        "Removes all keys from all databases.", "[ASYNC|SYNC]"),
-    spec!("flushdb", -1, ["write"], 0, 0, 0, "server", "1.0.0",
-        "Remove all keys from the current database.", "[ASYNC|SYNC]"),
-    spec!("get", 2, ["readonly", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Returns the string value of a key.", "key"),
-    spec!("getdel", 2, ["write", "fast"], 1, 1, 1, "string", "6.2.0",
-        "Returns the string value of a key after deleting the key.", "key"),
-    spec!("getex", -2, ["write", "fast"], 1, 1, 1, "string", "6.2.0",
-        "Returns the string value of a key after setting its expiration time.",
-        "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]"),
-    spec!("getrange", 4, ["readonly"], 1, 1, 1, "string", "2.4.0",
-        "Returns a substring of the string stored at a key.", "key start end"),
-    spec!("getset", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Returns the previous string value of a key after setting it to a new value.",
-        "key value"),
-    spec!("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"],
-        0, 0, 0, "connection", "6.0.0", "Handshakes with the Redis server.",
-        "[protover [AUTH username password] [SETNAME clientname]]"),
-    spec!("incr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        "key"),
-    spec!("incrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        "key increment"),
-    spec!("incrbyfloat", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "2.6.0",
-        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        "key increment"),
-    spec!("info", -1, ["loading", "stale", "sentinel"], 0, 0, 0, "server", "1.0.0",
-        "Returns information and statistics about the server.", "[section [section ...]]"),
-    spec!("keys", 2, ["readonly"], 0, 0, 0, "generic", "1.0.0",
-        "Returns all key names that match a pattern.", "pattern"),
-    spec!("mget", -2, ["readonly", "fast"], 1, -1, 1, "string", "1.0.0",
-        "Atomically returns the string values of one or more keys.", "key [key ...]"),
-    spec!("mset", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1",
-        "Atomically creates or modifies the string values of one or more keys.",
-        "key value [key value ...]"),
-    spec!("msetnx", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1",
-        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        "key value [key value ...]"),
-    spec!("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0,
-        "transactions", "1.2.0", "Starts a transaction.", ""),
-    spec!("persist", 2, ["write", "fast"], 1, 1, 1, "generic", "2.2.0",
-        "Removes the expiration time of a key.", "key"),
-    spec!("pexpire", -3, ["write", "fast"], 1, 1, 1, "generic", "2.6.0",
-        "Sets the expiration time of a key in milliseconds.", "key milliseconds [NX|XX|GT|LT]"),
-    spec!("pexpireat", -3, ["write", "fast"], 1, 1, 1, "generic", "2.6.0",
-        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
-        "key unix-time-milliseconds [NX|XX|GT|LT]"),
-    spec!("pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", "7.0.0",
-        "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key"),
-    spec!("ping", -1, ["fast", "sentinel"], 0, 0, 0, "connection", "1.0.0",
-        "Returns the server's liveliness response.", "[message]"),
-    spec!("psetex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.6.0",
-        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
-        "key milliseconds value"),
-    spec!("pttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", "2.6.0",
-        "Returns the expiration time in milliseconds of a key.", "key"),
-    spec!("quit", -1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0,
-        "connection", "1.0.0", "Closes the connection.", ""),
-    spec!("range", -3, ["readonly"], 0, 0, 0, "cairn", "0.1.0",
-        "Returns the keys and values in [start, end) in key order, from one snapshot (Cairn).",
-        "start end [LIMIT count] [REV]"),
-    spec!("rangekeys", -3, ["readonly"], 0, 0, 0, "cairn", "0.1.0",
-        "Returns the keys in [start, end) in key order, from one snapshot (Cairn).",
-        "start end [LIMIT count] [REV]"),
-    spec!("rename", 3, ["write"], 1, 2, 1, "generic", "1.0.0",
-        "Renames a key and overwrites the destination.", "key newkey"),
-    spec!("renamenx", 3, ["write", "fast"], 1, 2, 1, "generic", "1.0.0",
-        "Renames a key only when the target key name doesn't exist.", "key newkey"),
-    spec!("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0,
-        "connection", "6.2.0", "Resets the connection.", ""),
-    spec!("scan", -2, ["readonly"], 0, 0, 0, "generic", "2.8.0",
-        "Iterates over the key names in the database.",
-        "cursor [MATCH pattern] [COUNT count] [TYPE type]"),
-    spec!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, "connection", "1.0.0",
-        "Changes the selected database.", "index"),
-    spec!("set", -3, ["write", "denyoom"], 1, 1, 1, "string", "1.0.0",
-        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        "key value [NX|XX|IFEQ match-value|IFNE match-value|IFDEQ match-digest|IFDNE match-digest] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
-    spec!("setex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.0.0",
-        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-        "key seconds value"),
-    spec!("setnx", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0",
-        "Set the string value of a key only when the key doesn't exist.", "key value"),
-    spec!("setrange", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.2.0",
-        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
-        "key offset value"),
-    spec!("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"],
-        0, 0, 0, "server", "1.0.0",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
-    spec!("strlen", 2, ["readonly", "fast"], 1, 1, 1, "string", "2.2.0",
-        "Returns the length of a string value.", "key"),
-    spec!("substr", 4, ["readonly"], 1, 1, 1, "string", "1.0.0",
-        "Returns a substring from a string value.", "key start end"),
-    spec!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, "server", "2.6.0",
-        "Returns the server time.", ""),
-    spec!("ttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", "1.0.0",
-        "Returns the expiration time in seconds of a key.", "key"),
-    spec!("type", 2, ["readonly", "fast"], 1, 1, 1, "generic", "1.0.0",
-        "Determines the type of value stored at a key.", "key"),
-    spec!("unlink", -2, ["write", "fast"], 1, -1, 1, "generic", "4.0.0",
-        "Asynchronously deletes one or more keys.", "key [key ...]"),
-    spec!("unwatch", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0,
-        "transactions", "2.2.0", "Forgets about watched keys of a transaction.", ""),
-    spec!("watch", -2, ["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1,
-        "transactions", "2.2.0",
-        "Monitors changes to keys to determine the execution of a transaction.", "key [key ...]"),
-];
-
-/// CLIENT's subcommands, sorted by name.
-static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!("client|getname", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "2.6.9", "Returns the name of the connection.", ""),
-    spec!("client|help", 2, ["loading", "stale", "sentinel"], 0, 0, 0, "connection", "5.0.0",
-        "Returns helpful text about the different subcommands.", ""),
-    spec!("client|id", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "5.0.0", "Returns the unique client ID of the connection.", ""),
-    spec!("client|info", 2, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "6.2.0", "Returns information about the connection.", ""),
-    spec!("client|kill", -3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "2.4.0", "Terminates open connections.",
-        "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO] [MAXAGE maxage]"),
-    spec!("client|list", -2, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "2.4.0", "Lists open connections.",
-        "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
-    spec!("client|no-evict", 3, ["admin", "noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "7.0.0", "Sets the client eviction mode of the connection.", "ON|OFF"),
-    spec!("client|no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection",
-        "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-        "ON|OFF"),
-    spec!("client|setinfo", 4, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "7.2.0", "Sets information specific to the client or connection.",
-        "LIB-NAME libname|LIB-VER libver"),
-    spec!("client|setname", 3, ["noscript", "loading", "stale", "sentinel"], 0, 0, 0,
-        "connection", "2.6.9", "Sets the connection name.", "connection-name"),
-];
-
-/// COMMAND's subcommands, sorted by name.
-static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!(
-        "command|count",
-        2,
-        ["loading", "stale", "sentinel"],
-        0,
-        0,
-        0,
-        "server",
-        "2.8.13",
-        "Returns a count of commands.",
-        ""
-    ),
-    spec!(
-        "command|docs",
-        -2,
-        ["loading", "stale", "sentinel"],
-        0,
-        0,
-        0,
-        "server",
-        "7.0.0",
-        "Returns documentary information about one, multiple or all commands.",
-        "[command-name [command-name ...]]"
-    ),
-    spec!(
-        "command|help",
-        2,
-        ["loading", "stale", "sentinel"],
-        0,
-        0,
-        0,
-        "server",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        ""
-    ),
-    spec!(
-        "command|info",
-        -2,
-        ["loading", "stale", "sentinel"],
-        0,
-        0,
-        0,
-        "server",
-        "2.8.13",
-        "Returns information about one, multiple or all commands.",
-        "[command-name [command-name ...]]"
-    ),
-    spec!(
-        "command|list",
-        -2,
-        ["loading", "stale", "sentinel"],
-        0,
-        0,
-        0,
-        "server",
-        "7.0.0",
-        "Returns a list of command names.",
-        "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"
-    ),
-];
-
-/// CONFIG's subcommands, sorted by name.
-static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    spec!(
-        "config|get",
-        -3,
-        ["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-        "server",
-        "2.0.0",
-        "Returns the effective values of configuration parameters.",
-        "parameter [parameter ...]"
-    ),
-    spec!(
-        "config|help",
-        2,
-        ["loading", "stale"],
-        0,
-        0,
-        0,
-        "server",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        ""
-    ),
-    spec!(
-        "config|resetstat",
-        2,
-        ["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-        "server",
-        "2.0.0",
-        "Resets the server's statistics.",
-        ""
-    ),
-    spec!(
-        "config|rewrite",
-        2,
-        ["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-        "server",
-        "2.8.0",
-        "Persists the effective configuration to file.",
-        ""
-    ),
-    spec!(
-        "config|set",
-        -4,
-        ["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-        "server",
-        "2.0.0",
-        "Sets configuration parameters in-flight.",
-        "parameter value [parameter value ...]"
-    ),
-];
 
 #[cfg(test)]
 mod tests {
@@ -453,6 +156,8 @@ mod tests {
         assert!(lookup(b"").is_none());
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(b"getx").is_none());
+        assert!(lookup(b"_get").is_none());
+        assert!(lookup(b"\xc3get").is_none());
         assert!(lookup(&[0xff; 40]).is_none());
         for spec in COMMANDS {
             assert_eq!(lookup(spec.name.to_uppercase().as_bytes()), Some(spec));

@@ -1,0 +1,229 @@
+//! Parse tests of the key-space commands, RANGE and transactions.
+
+use std::ops::Bound;
+
+use super::*;
+
+#[test]
+fn range_bounds() {
+    assert_eq!(
+        p("RANGE - + LIMIT 10 REV"),
+        Ok(Command::Range {
+            start: Bound::Unbounded,
+            end: Bound::Unbounded,
+            limit: Some(10),
+            reverse: true,
+            keys_only: false
+        })
+    );
+}
+
+#[test]
+fn generic_key_commands() {
+    assert_eq!(
+        p("EXISTS a a"),
+        Ok(Command::Exists {
+            keys: vec![b("a"), b("a")]
+        })
+    );
+    assert_eq!(e("EXISTS"), arity("exists"));
+    assert_eq!(p("TYPE k"), Ok(Command::Type { key: b("k") }));
+    assert_eq!(p("TTL k"), Ok(Command::Ttl { key: b("k") }));
+    assert_eq!(p("PTTL k"), Ok(Command::PTtl { key: b("k") }));
+    assert_eq!(p("EXPIRETIME k"), Ok(Command::ExpireTime { key: b("k") }));
+    assert_eq!(p("PEXPIRETIME k"), Ok(Command::PExpireTime { key: b("k") }));
+    assert_eq!(p("PERSIST k"), Ok(Command::Persist { key: b("k") }));
+    assert_eq!(e("TTL a b"), arity("ttl"));
+    assert_eq!(e("PERSIST"), arity("persist"));
+    assert_eq!(p("KEYS a*"), Ok(Command::Keys { pattern: b("a*") }));
+    assert_eq!(e("KEYS"), arity("keys"));
+    assert_eq!(
+        p("RENAME a b"),
+        Ok(Command::Rename {
+            from: b("a"),
+            to: b("b")
+        })
+    );
+    assert_eq!(
+        p("renamenx a b"),
+        Ok(Command::RenameNx {
+            from: b("a"),
+            to: b("b")
+        })
+    );
+    assert_eq!(e("RENAME a"), arity("rename"));
+    assert_eq!(p("DBSIZE"), Ok(Command::DbSize));
+    assert_eq!(e("DBSIZE x"), arity("dbsize"));
+    assert_eq!(p("FLUSHDB"), Ok(Command::FlushDb));
+    assert_eq!(p("flushdb async"), Ok(Command::FlushDb));
+    assert_eq!(p("FLUSHALL SYNC"), Ok(Command::FlushAll));
+    assert_eq!(e("FLUSHALL LAZY"), SYNTAX);
+    assert_eq!(e("FLUSHDB ASYNC SYNC"), SYNTAX);
+}
+
+#[test]
+fn expire_family() {
+    let exp = |line: &str| match p(line) {
+        Ok(Command::Expire {
+            key,
+            when,
+            condition,
+        }) => (key, when, condition),
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(exp("EXPIRE k 10"), (b("k"), ExpireAt::Seconds(10), None));
+    assert_eq!(exp("PEXPIRE k -10"), (b("k"), ExpireAt::Millis(-10), None));
+    assert_eq!(
+        exp("EXPIREAT k 0"),
+        (b("k"), ExpireAt::UnixSeconds(0), None)
+    );
+    assert_eq!(
+        exp("pexpireat k 5"),
+        (b("k"), ExpireAt::UnixMillis(5), None)
+    );
+    assert_eq!(exp("EXPIRE k 1 nx").2, Some(ExpireCondition::Nx));
+    assert_eq!(exp("EXPIRE k 1 XX").2, Some(ExpireCondition::Xx));
+    assert_eq!(exp("EXPIRE k 1 GT").2, Some(ExpireCondition::Gt));
+    assert_eq!(exp("EXPIRE k 1 LT").2, Some(ExpireCondition::Lt));
+    assert_eq!(exp("EXPIRE k 1 XX GT").2, Some(ExpireCondition::XxGt));
+    assert_eq!(exp("EXPIRE k 1 LT XX").2, Some(ExpireCondition::XxLt));
+    assert_eq!(exp("EXPIRE k 1 NX NX").2, Some(ExpireCondition::Nx));
+    assert_eq!(
+        e("EXPIRE k 1 NX XX"),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        e("EXPIRE k 1 GT NX"),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        e("EXPIRE k 1 GT LT"),
+        "ERR GT and LT options at the same time are not compatible"
+    );
+    assert_eq!(e("EXPIRE k 1 FOO"), "ERR Unsupported option FOO");
+    // Options are checked before the number, as Redis does.
+    assert_eq!(e("EXPIRE k abc FOO"), "ERR Unsupported option FOO");
+    assert_eq!(e("EXPIRE k abc"), NOT_INT);
+    assert_eq!(
+        e("EXPIRE k 9223372036854776"),
+        "ERR invalid expire time in 'expire' command"
+    );
+    assert_eq!(
+        e("EXPIREAT k -9223372036854776"),
+        "ERR invalid expire time in 'expireat' command"
+    );
+    assert_eq!(
+        exp("PEXPIRE k 9223372036854775807").1,
+        ExpireAt::Millis(i64::MAX)
+    );
+    assert_eq!(e("EXPIRE k"), arity("expire"));
+    assert_eq!(e("PEXPIREAT k"), arity("pexpireat"));
+    assert_eq!(p("PEXPIRE k 1").map(|c| c.name()), Ok("pexpire"));
+}
+
+#[test]
+fn scan_options() {
+    assert_eq!(
+        p("SCAN 0"),
+        Ok(Command::Scan {
+            cursor: 0,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
+    assert_eq!(
+        p("scan 18446744073709551615 match a* count 10 type string"),
+        Ok(Command::Scan {
+            cursor: u64::MAX,
+            pattern: Some(b("a*")),
+            count: Some(10),
+            kind: Some(b("string"))
+        })
+    );
+    assert_eq!(
+        p("SCAN 5 MATCH *"),
+        Ok(Command::Scan {
+            cursor: 5,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
+    assert_eq!(
+        p("SCAN 5 COUNT 1 COUNT 7 TYPE whatever"),
+        Ok(Command::Scan {
+            cursor: 5,
+            pattern: None,
+            count: Some(7),
+            kind: Some(b("whatever"))
+        })
+    );
+    assert_eq!(e("SCAN abc"), "ERR invalid cursor");
+    assert_eq!(p("SCAN -1").map(|c| c.keys().len()), Ok(0));
+    assert_eq!(
+        p("SCAN -1"),
+        Ok(Command::Scan {
+            cursor: u64::MAX,
+            pattern: None,
+            count: None,
+            kind: None
+        })
+    );
+    assert_eq!(e("SCAN 18446744073709551616"), "ERR invalid cursor");
+    assert_eq!(e("SCAN abc COUNT 0"), "ERR invalid cursor");
+    assert_eq!(e("SCAN 0 COUNT 0"), SYNTAX);
+    assert_eq!(e("SCAN 0 COUNT -1"), SYNTAX);
+    assert_eq!(e("SCAN 0 COUNT x"), NOT_INT);
+    assert_eq!(e("SCAN 0 COUNT"), SYNTAX);
+    assert_eq!(e("SCAN 0 MATCH"), SYNTAX);
+    assert_eq!(e("SCAN 0 FOO bar"), SYNTAX);
+    assert_eq!(e("SCAN"), arity("scan"));
+}
+
+#[test]
+fn range_and_rangekeys() {
+    assert_eq!(
+        p("RANGE a z"),
+        Ok(Command::Range {
+            start: Bound::Included(b("a")),
+            end: Bound::Excluded(b("z")),
+            limit: None,
+            reverse: false,
+            keys_only: false
+        })
+    );
+    assert_eq!(
+        p("rangekeys - z rev limit 0"),
+        Ok(Command::Range {
+            start: Bound::Unbounded,
+            end: Bound::Excluded(b("z")),
+            limit: Some(0),
+            reverse: true,
+            keys_only: true
+        })
+    );
+    assert_eq!(p("RANGEKEYS a +").map(|c| c.name()), Ok("rangekeys"));
+    assert_eq!(e("RANGE a z LIMIT"), SYNTAX);
+    assert_eq!(e("RANGE a z LIMIT -1"), NOT_INT);
+    assert_eq!(e("RANGE a z LIMIT x"), NOT_INT);
+    assert_eq!(e("RANGE a z FOO"), SYNTAX);
+    assert_eq!(e("RANGE a"), arity("range"));
+}
+
+#[test]
+fn transactions() {
+    assert_eq!(p("MULTI"), Ok(Command::Multi));
+    assert_eq!(p("exec"), Ok(Command::Exec));
+    assert_eq!(p("DISCARD"), Ok(Command::Discard));
+    assert_eq!(p("UNWATCH"), Ok(Command::Unwatch));
+    assert_eq!(
+        p("WATCH a b"),
+        Ok(Command::Watch {
+            keys: vec![b("a"), b("b")]
+        })
+    );
+    assert_eq!(e("WATCH"), arity("watch"));
+    assert_eq!(e("MULTI x"), arity("multi"));
+    assert_eq!(e("EXEC x"), arity("exec"));
+}

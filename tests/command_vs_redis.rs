@@ -1,0 +1,379 @@
+//! Differential test of `Command::parse` against a real Redis server.
+//!
+//! Skipped unless `CAIRN_REDIS_DIFF` names a Redis 7 address (`127.0.0.1:6379`), which
+//! it will FLUSHALL: a scratch server only. Every request is sent to Redis after a
+//! reset to one known key (`k` = `10`); where Cairn refuses a request, Redis must
+//! answer the very same error line, and where Cairn accepts one, Redis must not answer
+//! with a syntax, arity or unknown-command error.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+
+use bytes::Bytes;
+use cairn::protocol::command::{Command, CommandError};
+
+/// Requests both sides see. None may change connection state for good: no valid
+/// MULTI, HELLO 3, QUIT, SHUTDOWN, CLIENT KILL of a real client, CONFIG SET.
+const CASES: &[&str] = &[
+    "GET",
+    "GET k x",
+    "get k",
+    "nosuch",
+    "nosuch a b",
+    "SET k",
+    "SET k v NX XX",
+    "SET k v XX NX",
+    "SET k v EX 1 PX 1",
+    "SET k v EX",
+    "SET k v EX abc",
+    "SET k v EX 0",
+    "SET k v PX -1",
+    "SET k v EX 9223372036854776",
+    "SET k v KEEPTTL EX 1",
+    "SET k v EX 1 KEEPTTL",
+    "SET k v FOO",
+    "SET k v EX abc FOO",
+    "SET k v NX GET",
+    "SET k v GET EX 10",
+    "SET k v PERSIST",
+    "SET k v EX 1 EX 2",
+    "SET k v EXAT 1",
+    "SET k v PXAT 0",
+    "SET k v EX +1",
+    "SET k v EX 01",
+    "SET k v ex 5 nx",
+    "SETEX k 0 v",
+    "SETEX k x v",
+    "SETEX k 10 v",
+    "PSETEX k -1 v",
+    "PSETEX k 10 v",
+    "SETEX k 1",
+    "GETSET k v",
+    "GETSET k",
+    "SETNX k v",
+    "SETNX k",
+    "GETDEL k",
+    "GETDEL",
+    "GETEX k",
+    "GETEX k PERSIST",
+    "GETEX k EX 10",
+    "GETEX k EX 0",
+    "GETEX k EX x",
+    "GETEX k NX",
+    "GETEX k GET",
+    "GETEX k KEEPTTL",
+    "GETEX k EX 1 PERSIST",
+    "GETEX k PERSIST EX 1",
+    "GETEX k EX",
+    "GETEX k PX 1 EX 1",
+    "GETEX",
+    "MGET",
+    "MGET a b",
+    "MSET a",
+    "MSET a 1 b",
+    "MSET a 1 b 2",
+    "MSETNX a 1 b",
+    "MSETNX x1 1",
+    "APPEND k",
+    "APPEND k v",
+    "STRLEN k",
+    "STRLEN",
+    "GETRANGE k 0 -1",
+    "GETRANGE k a 1",
+    "GETRANGE k 0",
+    "SUBSTR k 0 1",
+    "SETRANGE k -1 v",
+    "SETRANGE k x v",
+    "SETRANGE k 536870912 v",
+    "SETRANGE k 536870911 v",
+    "SETRANGE k 536870911 vv",
+    "INCR k",
+    "INCR k 1",
+    "DECR k",
+    "INCRBY k x",
+    "INCRBY k 1.5",
+    "INCRBY k +1",
+    "INCRBY k 01",
+    "INCRBY k 9223372036854775808",
+    "DECRBY k -9223372036854775808",
+    "DECRBY k 1",
+    "DECRBY k",
+    "INCRBYFLOAT k abc",
+    "INCRBYFLOAT k nan",
+    "INCRBYFLOAT k inf",
+    "INCRBYFLOAT k 1.5",
+    "INCRBYFLOAT k",
+    "DEL",
+    "DEL a b",
+    "UNLINK a",
+    "EXISTS",
+    "EXISTS a a",
+    "TYPE k",
+    "TYPE",
+    "EXPIRE k",
+    "EXPIRE k 1 NX XX",
+    "EXPIRE k 1 GT NX",
+    "EXPIRE k 1 GT LT",
+    "EXPIRE k 1 FOO",
+    "EXPIRE k abc FOO",
+    "EXPIRE k abc",
+    "EXPIRE k 9223372036854776",
+    "EXPIREAT k -9223372036854776",
+    "EXPIRE k 100 XX GT",
+    "EXPIRE k 100 LT XX",
+    "EXPIRE k 100 nx",
+    "PEXPIRE k 100000",
+    "PEXPIREAT k 99999999999999",
+    "EXPIREAT k 9999999999",
+    "PEXPIRE k 9223372036854775807",
+    "TTL k",
+    "TTL a b",
+    "PTTL k",
+    "EXPIRETIME k",
+    "PEXPIRETIME k",
+    "PERSIST k",
+    "PERSIST",
+    "KEYS",
+    "KEYS *",
+    "SCAN",
+    "SCAN abc",
+    "SCAN -1",
+    "SCAN 18446744073709551616",
+    "SCAN abc COUNT 0",
+    "SCAN 0 COUNT 0",
+    "SCAN 0 COUNT -1",
+    "SCAN 0 COUNT x",
+    "SCAN 0 COUNT",
+    "SCAN 0 MATCH",
+    "SCAN 0 FOO bar",
+    "SCAN 0 MATCH * COUNT 10 TYPE string",
+    "SCAN 007",
+    "SCAN 0 TYPE nosuch",
+    "RENAME k",
+    "RENAME k k2",
+    "RENAMENX k k3",
+    "DBSIZE",
+    "DBSIZE x",
+    "FLUSHDB LAZY",
+    "FLUSHDB ASYNC SYNC",
+    "FLUSHDB",
+    "FLUSHALL SYNC",
+    "WATCH",
+    "WATCH a",
+    "UNWATCH",
+    "UNWATCH x",
+    "EXEC",
+    "EXEC x",
+    "DISCARD",
+    "MULTI x",
+    "PING",
+    "PING hi",
+    "PING a b",
+    "ECHO",
+    "ECHO a b",
+    "ECHO hi",
+    "AUTH",
+    "AUTH a b c",
+    "AUTH pw",
+    "SELECT",
+    "SELECT x",
+    "SELECT 2147483648",
+    "SELECT 0",
+    "RESET x",
+    "TIME x",
+    "TIME",
+    "INFO server",
+    "HELLO three",
+    "HELLO 3.0",
+    "HELLO 4 garbage",
+    "HELLO 2 foo",
+    "HELLO 2 AUTH u",
+    "HELLO 2 SETNAME",
+    "HELLO 2",
+    "CLIENT",
+    "CLIENT foo",
+    "CLIENT foo bar",
+    "CLIENT ID",
+    "CLIENT ID x",
+    "CLIENT GETNAME",
+    "CLIENT SETNAME",
+    "CLIENT SETNAME a b",
+    "CLIENT SETNAME conn-1",
+    "CLIENT INFO",
+    "CLIENT HELP",
+    "CLIENT LIST TYPE bogus",
+    "CLIENT LIST ID 1 x",
+    "CLIENT LIST TYPE",
+    "CLIENT LIST ID",
+    "CLIENT LIST TYPE normal x",
+    "CLIENT LIST TYPE pubsub",
+    "CLIENT LIST ID 1 2",
+    "CLIENT KILL",
+    "CLIENT KILL ID 0",
+    "CLIENT KILL ID x",
+    "CLIENT KILL TYPE x",
+    "CLIENT KILL SKIPME maybe",
+    "CLIENT KILL ID 1 TYPE",
+    "CLIENT KILL FOO bar",
+    "CLIENT KILL ID 99999",
+    "CLIENT KILL 1.2.3.4:5",
+    "CLIENT NO-EVICT maybe",
+    "CLIENT NO-EVICT off",
+    "COMMAND COUNT",
+    "COMMAND COUNT x",
+    "COMMAND foo",
+    "COMMAND LIST FILTERBY foo x",
+    "COMMAND LIST FILTERBY pattern",
+    "COMMAND LIST foo",
+    "COMMAND INFO get",
+    "COMMAND DOCS get",
+    "CONFIG",
+    "CONFIG GET",
+    "CONFIG GET save",
+    "CONFIG SET a",
+    "CONFIG SET a 1 b",
+    "CONFIG RESETSTAT x",
+    "CONFIG foo",
+    "SHUTDOWN FOO",
+    "SHUTDOWN SAVE NOSAVE",
+    "SHUTDOWN ABORT NOW",
+];
+
+fn read_reply(r: &mut BufReader<TcpStream>) -> std::io::Result<String> {
+    let mut raw = Vec::new();
+    r.read_until(b'\n', &mut raw)?;
+    // Error lines echo request bytes; compare them as Cairn renders them (lossy UTF-8).
+    let line = String::from_utf8_lossy(&raw)
+        .trim_end_matches("\r\n")
+        .to_string();
+    match line.as_bytes().first() {
+        Some(b'$') => {
+            let n: i64 = line[1..].parse().unwrap_or(-1);
+            if n >= 0 {
+                let mut buf = vec![0u8; n as usize + 2];
+                std::io::Read::read_exact(r, &mut buf)?;
+            }
+            Ok("$".into())
+        }
+        Some(b'*') => {
+            let n: i64 = line[1..].parse().unwrap_or(-1);
+            for _ in 0..n.max(0) {
+                read_reply(r)?;
+            }
+            Ok("*".into())
+        }
+        _ => Ok(line),
+    }
+}
+
+fn send<W: AsRef<[u8]>>(
+    w: &mut TcpStream,
+    r: &mut BufReader<TcpStream>,
+    words: &[W],
+) -> std::io::Result<String> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for word in words {
+        let word = word.as_ref();
+        out.extend_from_slice(format!("${}\r\n", word.len()).as_bytes());
+        out.extend_from_slice(word);
+        out.extend_from_slice(b"\r\n");
+    }
+    w.write_all(&out)?;
+    read_reply(r)
+}
+
+/// Requests with bytes a space-separated line cannot carry.
+fn raw_cases() -> Vec<Vec<Vec<u8>>> {
+    let v = |words: &[&[u8]]| words.iter().map(|w| w.to_vec()).collect::<Vec<_>>();
+    let long = vec![b'a'; 200];
+    let name = vec![b'N'; 300];
+    let sub = vec![b's'; 200];
+    vec![
+        v(&[b"HELLO", b"2", b"SETNAME", b"a b"]),
+        v(&[b"CLIENT", b"SETNAME", b"a\nb"]),
+        v(&[b"CLIENT", b"SETNAME", b""]),
+        v(&[b"nosuch", &long, b"b"]),
+        v(&[b"nosuch", b"a\r\nb", b"c"]),
+        v(&[b"nosuch", b"a\0b", b"c"]),
+        v(&[&name]),
+        v(&[b"CLIENT", &sub]),
+        v(&[b"EXPIRE", b"k", b"1", b"F\nOO"]),
+        v(&[b"SCAN", b""]),
+        v(&[b"SET", b"k", b"v", b"EX", b""]),
+        v(&[b"CLIENT", b"LIST", b"TYPE", b"a\nb"]),
+        v(&[b"nosuch", b"", b"x"]),
+        v(&[b"GET", b""]),
+        v(&[b"\xff\xfe", b"\xc3"]),
+        v(&[b"SETRANGE", b"k", b"9223372036854775807", b""]),
+        v(&[b"INCRBYFLOAT", b"k", b" 1"]),
+        v(&[b"INCRBY", b"k", b" 1"]),
+        v(&[b"SCAN", b" 1"]),
+    ]
+}
+
+/// Errors Redis only raises at lookup or in option parsing: the ones that must agree.
+fn is_parse_error(reply: &str) -> bool {
+    let r = reply.trim_start_matches('-');
+    [
+        "ERR syntax error",
+        "ERR wrong number",
+        "ERR unknown command",
+        "ERR unknown subcommand",
+    ]
+    .iter()
+    .any(|p| r.starts_with(p))
+}
+
+#[test]
+fn parse_agrees_with_redis() {
+    let Ok(addr) = std::env::var("CAIRN_REDIS_DIFF") else {
+        eprintln!("CAIRN_REDIS_DIFF not set: skipped");
+        return;
+    };
+    let mut w = TcpStream::connect(addr).expect("connect to the scratch Redis");
+    let mut r = BufReader::new(w.try_clone().expect("clone"));
+    let mut failures = Vec::new();
+    let cases = CASES
+        .iter()
+        .map(|line| {
+            line.split(' ')
+                .map(|w| w.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        })
+        .chain(raw_cases());
+    for words in cases {
+        let case = String::from_utf8_lossy(&words.join(&b' ')).into_owned();
+        send(&mut w, &mut r, &["FLUSHALL"]).expect("flushall");
+        send(&mut w, &mut r, &["SET", "k", "10"]).expect("set");
+        let redis = send(&mut w, &mut r, &words).expect("request");
+        let ours = Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w)).collect());
+        match ours {
+            Err(CommandError::Empty) => {}
+            Err(err) => {
+                let mut want = format!("-{err}");
+                if words[0].eq_ignore_ascii_case(b"exec") && err.is_lookup_error() {
+                    // The server's business: EXEC wraps its lookup errors in EXECABORT.
+                    let text = want.trim_start_matches("-ERR ").to_string();
+                    want = format!("-EXECABORT Transaction discarded because of: {text}");
+                }
+                if redis != want {
+                    failures.push(format!("{case:?}: cairn {want:?}, redis {redis:?}"));
+                }
+            }
+            Ok(cmd) => {
+                if is_parse_error(&redis) {
+                    failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
+                } else if redis.starts_with('-') {
+                    // A state-dependent error (no such key, ...): shown, not judged.
+                    eprintln!("{case:?}: cairn accepts, redis {redis:?}");
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
