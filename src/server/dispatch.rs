@@ -12,7 +12,7 @@ use super::commands::{admin, connection, keys, scan, strings, transactions};
 use super::keyspace::Keyspace;
 use super::session::Session;
 use super::shared::Shared;
-use crate::protocol::command::{BatchOp, Command, CommandError};
+use crate::protocol::command::Command;
 use crate::protocol::Reply;
 
 /// How a command touches the data.
@@ -67,7 +67,6 @@ pub fn execute_command(shared: &Shared, session: &mut Session, command: Command)
 /// What a command reads and writes.
 pub fn access(command: &Command) -> Access {
     use Command::*;
-    let one = |key: &Bytes| Access::Write(vec![key.clone()]);
     match command {
         Get { .. }
         | GetVersioned { .. }
@@ -85,33 +84,25 @@ pub fn access(command: &Command) -> Access {
         | Scan { .. }
         | DbSize
         | Range { .. } => Access::Read,
-        Set(set) => one(&set.key),
-        SetNx { key, .. }
-        | GetDel { key }
-        | GetEx { key, .. }
-        | Append { key, .. }
-        | SetRange { key, .. }
-        | IncrBy { key, .. }
-        | IncrByFloat { key, .. }
-        | DelEx { key, .. }
-        | Expire { key, .. }
-        | Persist { key } => one(key),
-        MSet { pairs } | MSetNx { pairs } => {
-            Access::Write(pairs.iter().map(|(k, _)| k.clone()).collect())
-        }
-        Del { keys } => Access::Write(keys.clone()),
-        Rename { from, to } | RenameNx { from, to } => {
-            Access::Write(vec![from.clone(), to.clone()])
-        }
         // FLUSHDB writes its deletes in batches of its own; it takes no key locks.
         FlushDb | FlushAll => Access::Write(Vec::new()),
-        Batch { ops } => Access::Write(
-            ops.iter()
-                .map(|op| match op {
-                    BatchOp::Put { key, .. } | BatchOp::Delete { key } => key.clone(),
-                })
-                .collect(),
-        ),
+        Set(_)
+        | SetNx { .. }
+        | GetDel { .. }
+        | GetEx { .. }
+        | Append { .. }
+        | SetRange { .. }
+        | IncrBy { .. }
+        | IncrByFloat { .. }
+        | DelEx { .. }
+        | Expire { .. }
+        | Persist { .. }
+        | MSet { .. }
+        | MSetNx { .. }
+        | Del { .. }
+        | Rename { .. }
+        | RenameNx { .. }
+        | Batch { .. } => Access::Write(command.keys().into_iter().cloned().collect()),
         _ => Access::Control,
     }
 }
@@ -157,13 +148,8 @@ pub fn apply(ks: &mut Keyspace, shared: &Shared, command: Command) -> Reply {
             when,
             condition,
         } => match when.deadline_millis(ks.now() as i64) {
-            Some(deadline) => keys::expire(ks, key, deadline, condition),
-            None => Ok(Reply::error(
-                CommandError::InvalidExpireTime {
-                    command: when.command_name(),
-                }
-                .to_string(),
-            )),
+            Ok(deadline) => keys::expire(ks, key, deadline, condition),
+            Err(error) => Ok(Reply::error(error.to_string())),
         },
         Ttl { key } => keys::ttl(ks, &key, keys::TtlForm::Seconds),
         PTtl { key } => keys::ttl(ks, &key, keys::TtlForm::Millis),

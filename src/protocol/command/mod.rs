@@ -452,6 +452,7 @@ impl Command {
     pub fn keys(&self) -> Vec<&Bytes> {
         match self {
             Command::Get { key }
+            | Command::GetVersioned { key }
             | Command::SetNx { key, .. }
             | Command::GetDel { key }
             | Command::GetEx { key, .. }

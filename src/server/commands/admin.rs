@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::connection::{CAIRN_VERSION, REDIS_VERSION};
 use super::scan::live_entries;
 use crate::protocol::command::{
-    lookup, CommandListFilter, CommandQuery, CommandSpec, ConfigCommand, COMMANDS,
+    lookup, ArgSpec, CommandListFilter, CommandQuery, CommandSpec, ConfigCommand, COMMANDS,
 };
 use crate::protocol::Reply;
 use crate::server::keyspace::Keyspace;
@@ -113,9 +113,12 @@ fn command_docs(spec: &CommandSpec) -> Reply {
         (bulk("since"), bulk(spec.since)),
         (bulk("group"), bulk(spec.group)),
     ];
-    let arguments = syntax_arguments(spec.syntax);
+    let arguments = spec.arguments();
     if !arguments.is_empty() {
-        fields.push((bulk("arguments"), Reply::Array(arguments)));
+        fields.push((
+            bulk("arguments"),
+            Reply::Array(arguments.iter().map(argument_docs).collect()),
+        ));
     }
     if !spec.subcommands.is_empty() {
         fields.push((
@@ -131,125 +134,29 @@ fn command_docs(spec: &CommandSpec) -> Reply {
     Reply::Map(fields)
 }
 
-/// Splits a syntax string at top-level spaces (brackets nest).
-fn top_level_items(syntax: &str, separator: char) -> Vec<&str> {
-    let mut items = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in syntax.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            c if c == separator && depth == 0 => {
-                if !syntax[start..i].trim().is_empty() {
-                    items.push(syntax[start..i].trim());
-                }
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
+/// One COMMAND DOCS argument map.
+fn argument_docs(arg: &ArgSpec) -> Reply {
+    let mut fields = vec![
+        (bulk("name"), bulk(arg.name.clone())),
+        (bulk("type"), bulk(arg.kind.as_str())),
+    ];
+    if let Some(token) = arg.token {
+        fields.push((bulk("token"), bulk(token)));
     }
-    if !syntax[start..].trim().is_empty() {
-        items.push(syntax[start..].trim());
+    let flags = arg.flags();
+    if !flags.is_empty() {
+        fields.push((
+            bulk("flags"),
+            Reply::Array(flags.into_iter().map(status).collect()),
+        ));
     }
-    items
-}
-
-/// Turns a syntax string such as `key value [NX|XX] [EX seconds|PX milliseconds]` into
-/// COMMAND DOCS argument maps (name, type, token, flags, nested arguments).
-fn syntax_arguments(syntax: &str) -> Vec<Reply> {
-    let items = top_level_items(syntax, ' ');
-    let mut out: Vec<Reply> = Vec::new();
-    let mut i = 0;
-    while i < items.len() {
-        let item = items[i];
-        // "key [key ...]" is one argument that repeats.
-        let repeats = items
-            .get(i + 1)
-            .is_some_and(|next| next.starts_with('[') && next.ends_with("...]"));
-        let mut flags = Vec::new();
-        let inner = if let Some(inner) = item.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            if inner.ends_with("...") {
-                i += 1;
-                continue;
-            }
-            flags.push(status("optional"));
-            inner
-        } else {
-            item
-        };
-        if repeats {
-            flags.push(status("multiple"));
-            i += 1;
-        }
-        out.push(argument(inner, flags));
-        i += 1;
-    }
-    out
-}
-
-fn argument(text: &str, flags: Vec<Reply>) -> Reply {
-    let alternatives = top_level_items(text, '|');
-    let mut fields = Vec::new();
-    if alternatives.len() > 1 {
-        fields.push((bulk("name"), bulk("condition")));
-        fields.push((bulk("type"), bulk("oneof")));
+    if !arg.arguments().is_empty() {
         fields.push((
             bulk("arguments"),
-            Reply::Array(
-                alternatives
-                    .iter()
-                    .map(|a| argument(a, Vec::new()))
-                    .collect(),
-            ),
+            Reply::Array(arg.arguments().iter().map(argument_docs).collect()),
         ));
-    } else {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        match words.as_slice() {
-            [token]
-                if token
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c == '-' || c.is_ascii_digit()) =>
-            {
-                fields.push((bulk("name"), bulk(token.to_ascii_lowercase())));
-                fields.push((bulk("type"), bulk("pure-token")));
-                fields.push((bulk("token"), bulk(*token)));
-            }
-            [token, name] if token.chars().all(|c| c.is_ascii_uppercase() || c == '-') => {
-                fields.push((bulk("name"), bulk(*name)));
-                fields.push((bulk("type"), bulk(argument_type(name))));
-                fields.push((bulk("token"), bulk(*token)));
-            }
-            _ => {
-                fields.push((bulk("name"), bulk(text)));
-                fields.push((bulk("type"), bulk(argument_type(text))));
-            }
-        }
-    }
-    if !flags.is_empty() {
-        fields.push((bulk("flags"), Reply::Array(flags)));
     }
     Reply::Map(fields)
-}
-
-fn argument_type(name: &str) -> &'static str {
-    match name {
-        "key" | "newkey" | "destination" | "source" => "key",
-        "pattern" => "pattern",
-        n if n.contains("seconds")
-            || n.contains("milliseconds")
-            || n == "count"
-            || n == "offset"
-            || n == "start"
-            || n == "end"
-            || n == "increment"
-            || n == "decrement"
-            || n == "index"
-            || n == "cursor" =>
-        {
-            "integer"
-        }
-        _ => "string",
-    }
 }
 
 /// CONFIG GET/SET/RESETSTAT/REWRITE/HELP over the settings that exist.
