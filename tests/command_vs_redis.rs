@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 use bytes::Bytes;
-use cairn::protocol::command::{Command, CommandError};
+use cairn::protocol::command::{Command, CommandError, GetExExpiry};
 
 /// Requests both sides see. None may change connection state for good: no valid
 /// MULTI, HELLO 3, QUIT, SHUTDOWN, CLIENT KILL of a real client, CONFIG SET.
@@ -311,6 +311,157 @@ fn raw_cases() -> Vec<Vec<Vec<u8>>> {
     ]
 }
 
+/// Commands safe to send at random: none changes the connection or the server for
+/// good, and all exist in Redis 7.0.
+const RANDOM_NAMES: &[&str] = &[
+    "get",
+    "set",
+    "setex",
+    "psetex",
+    "getset",
+    "setnx",
+    "getdel",
+    "getex",
+    "mget",
+    "mset",
+    "msetnx",
+    "append",
+    "strlen",
+    "getrange",
+    "substr",
+    "setrange",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "incrbyfloat",
+    "del",
+    "unlink",
+    "exists",
+    "type",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+    "persist",
+    "keys",
+    "scan",
+    "rename",
+    "renamenx",
+    "dbsize",
+    "flushdb",
+    "watch",
+    "unwatch",
+    "ping",
+    "echo",
+    "auth",
+    "time",
+    "info",
+    "client",
+    "command",
+    "config",
+    "select",
+    "reset",
+    "exec",
+    "discard",
+    "flushall",
+];
+
+/// Arguments that steer parsers into their option branches.
+const RANDOM_WORDS: &[&str] = &[
+    "k",
+    "x",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "GET",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "PERSIST",
+    "MATCH",
+    "COUNT",
+    "TYPE",
+    "ID",
+    "SKIPME",
+    "yes",
+    "ADDR",
+    "LADDR",
+    "USER",
+    "FILTERBY",
+    "pattern",
+    "INFO",
+    "DOCS",
+    "LIST",
+    "COUNT",
+    "GETNAME",
+    "SETNAME",
+    "NO-EVICT",
+    "on",
+    "HELP",
+    "RESETSTAT",
+    "GET",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "01",
+    "+1",
+    "1.5",
+    "abc",
+    "normal",
+    "pubsub",
+    "bogus",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "536870912",
+    "",
+    "2",
+    "ASYNC",
+    "SYNC",
+    "ACLCAT",
+    "MODULE",
+    "MAXAGE",
+    "off",
+    "no",
+    "inf",
+    "-0",
+];
+
+/// GETEX's number errors wait for the key (see [`GetExExpiry::Invalid`]): with the
+/// test key `k` present Redis must report them, on any other key it answers nil.
+fn getex_error(cmd: &Command) -> Option<String> {
+    match cmd {
+        Command::GetEx {
+            key,
+            expiry: Some(GetExExpiry::Invalid(err)),
+        } if key.as_ref() == b"k" => Some(format!("-{err}")),
+        _ => None,
+    }
+}
+
+/// The error line Redis sends for `err`: EXEC wraps its own lookup errors in
+/// EXECABORT (the server's business, not parse's).
+fn expected_error(name: &[u8], err: &CommandError) -> String {
+    let text = err.to_string();
+    if name.eq_ignore_ascii_case(b"exec") && err.is_lookup_error() {
+        let reason = text.trim_start_matches("ERR ");
+        return format!("-EXECABORT Transaction discarded because of: {reason}");
+    }
+    format!("-{text}")
+}
+
+/// The two tests share one Redis and reset it between requests: one at a time.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Errors Redis only raises at lookup or in option parsing: the ones that must agree.
 fn is_parse_error(reply: &str) -> bool {
     let r = reply.trim_start_matches('-');
@@ -330,6 +481,9 @@ fn parse_agrees_with_redis() {
         eprintln!("CAIRN_REDIS_DIFF not set: skipped");
         return;
     };
+    let _one_at_a_time = SERVER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut w = TcpStream::connect(addr).expect("connect to the scratch Redis");
     let mut r = BufReader::new(w.try_clone().expect("clone"));
     let mut failures = Vec::new();
@@ -350,18 +504,17 @@ fn parse_agrees_with_redis() {
         match ours {
             Err(CommandError::Empty) => {}
             Err(err) => {
-                let mut want = format!("-{err}");
-                if words[0].eq_ignore_ascii_case(b"exec") && err.is_lookup_error() {
-                    // The server's business: EXEC wraps its lookup errors in EXECABORT.
-                    let text = want.trim_start_matches("-ERR ").to_string();
-                    want = format!("-EXECABORT Transaction discarded because of: {text}");
-                }
+                let want = expected_error(&words[0], &err);
                 if redis != want {
                     failures.push(format!("{case:?}: cairn {want:?}, redis {redis:?}"));
                 }
             }
             Ok(cmd) => {
-                if is_parse_error(&redis) {
+                if let Some(want) = getex_error(&cmd) {
+                    if redis != want {
+                        failures.push(format!("{case:?}: cairn {want:?}, redis {redis:?}"));
+                    }
+                } else if is_parse_error(&redis) {
                     failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
                 } else if redis.starts_with('-') {
                     // A state-dependent error (no such key, ...): shown, not judged.
@@ -370,6 +523,79 @@ fn parse_agrees_with_redis() {
             }
         }
     }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Random requests from a fixed seed: the same comparison over option combinations no
+/// one would write by hand.
+#[test]
+fn random_requests_agree_with_redis() {
+    let Ok(addr) = std::env::var("CAIRN_REDIS_DIFF") else {
+        eprintln!("CAIRN_REDIS_DIFF not set: skipped");
+        return;
+    };
+    let _one_at_a_time = SERVER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let rounds: usize = std::env::var("CAIRN_REDIS_DIFF_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let mut w = TcpStream::connect(addr).expect("connect to the scratch Redis");
+    let mut r = BufReader::new(w.try_clone().expect("clone"));
+    // xorshift64*: deterministic, no dependency.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: usize| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    };
+    let mut failures = Vec::new();
+    for _ in 0..rounds {
+        let mut words = vec![RANDOM_NAMES[next(RANDOM_NAMES.len())].to_string()];
+        for _ in 0..next(7) {
+            words.push(RANDOM_WORDS[next(RANDOM_WORDS.len())].to_string());
+        }
+        // Never change the server's configuration or kill clients at random.
+        let sub = words.get(1).map(|w| w.to_ascii_lowercase());
+        if words[0] == "config" && sub.as_deref().is_some_and(|s| s != "get") {
+            continue;
+        }
+        if words[0] == "client" && sub.as_deref() == Some("kill") {
+            continue;
+        }
+        send(&mut w, &mut r, &["FLUSHALL"]).expect("flushall");
+        send(&mut w, &mut r, &["SET", "k", "10"]).expect("set");
+        let redis = send(&mut w, &mut r, &words).expect("request");
+        let ours = Command::parse(
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect(),
+        );
+        let case = words.join(" ");
+        match ours {
+            Err(err) if expected_error(words[0].as_bytes(), &err) != redis => {
+                failures.push(format!("{case:?}: cairn \"-{err}\", redis {redis:?}"));
+            }
+            Ok(cmd) if getex_error(&cmd).is_some_and(|want| want != redis) => {
+                failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
+            }
+            Ok(cmd) if getex_error(&cmd).is_none() && is_parse_error(&redis) => {
+                failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
+            }
+            _ => {}
+        }
+    }
+    send(&mut w, &mut r, &["UNWATCH"]).expect("unwatch");
+    failures.sort();
+    failures.dedup();
     assert!(
         failures.is_empty(),
         "{} disagreements:\n{}",

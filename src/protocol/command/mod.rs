@@ -61,7 +61,8 @@ pub enum Command {
         /// The key.
         key: Bytes,
     },
-    /// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`.
+    /// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`. A bad number parses as
+    /// [`GetExExpiry::Invalid`]: Redis reports it only if the key exists.
     GetEx {
         /// The key.
         key: Bytes,

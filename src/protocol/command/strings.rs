@@ -96,12 +96,16 @@ impl Expiry {
 }
 
 /// What GETEX does to the TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GetExExpiry {
     /// EX, PX, EXAT or PXAT: set this TTL (never [`Expiry::KeepTtl`]).
     Expire(Expiry),
     /// PERSIST: remove the TTL.
     Persist,
+    /// An EX/PX/EXAT/PXAT number Redis refuses (not an integer, zero, negative, too
+    /// large). Redis checks it only once the key is found, so the server answers nil
+    /// for a missing key and this error otherwise.
+    Invalid(CommandError),
 }
 
 /// `GET key`.
@@ -276,8 +280,8 @@ pub(super) fn getdel(mut args: Args) -> Result<Command, CommandError> {
 
 /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`, with SET's option rules.
 ///
-/// Redis validates the number only once the key is found to exist; Cairn validates it
-/// here, so `GETEX missing EX 0` is an error rather than nil.
+/// Option syntax errors are immediate; a bad number becomes [`GetExExpiry::Invalid`],
+/// because Redis validates it only once the key is found to exist.
 pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
     let key = next(&mut args)?;
     let mut persist = false;
@@ -294,7 +298,10 @@ pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
         }
     }
     let expiry = match ttl {
-        Some((unit, raw)) => Some(GetExExpiry::Expire(expiry(unit, &raw, "getex")?)),
+        Some((unit, raw)) => Some(match expiry(unit, &raw, "getex") {
+            Ok(exp) => GetExExpiry::Expire(exp),
+            Err(err) => GetExExpiry::Invalid(err),
+        }),
         None if persist => Some(GetExExpiry::Persist),
         None => None,
     };
