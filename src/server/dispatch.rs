@@ -26,17 +26,32 @@ pub enum Access {
 }
 
 /// Parses and runs one request.
+///
+/// Errors come in Redis's order: an unknown command, subcommand or wrong arity is answered
+/// before authentication is checked, and dooms an open MULTI; any other argument error
+/// comes after the NOAUTH check and, inside MULTI, is queued and reported by EXEC.
 pub fn execute(shared: &Shared, session: &mut Session, args: Vec<Bytes>) -> Reply {
     match Command::parse(args) {
         Ok(command) => execute_command(shared, session, command),
-        Err(error) => {
-            // A command that fails to queue dooms the transaction, as in Redis.
+        Err(error) if error.is_lookup_error() => {
             if let Some(tx) = &mut session.multi {
                 tx.failed = true;
             }
             Reply::error(error.to_string())
         }
+        Err(_) if !session.authenticated => noauth(),
+        Err(error) => match &mut session.multi {
+            Some(tx) => {
+                tx.queued.push(Err(error));
+                transactions::queued()
+            }
+            None => Reply::error(error.to_string()),
+        },
     }
+}
+
+fn noauth() -> Reply {
+    Reply::error("NOAUTH Authentication required.")
 }
 
 /// Runs one parsed command: authentication gate, MULTI queueing, then its family.
@@ -47,7 +62,7 @@ pub fn execute_command(shared: &Shared, session: &mut Session, command: Command)
             Command::Auth { .. } | Command::Hello { .. } | Command::Quit
         )
     {
-        return Reply::error("NOAUTH Authentication required.");
+        return noauth();
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(&command) {
         return transactions::queue(session, command);

@@ -9,15 +9,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::clients::ClientInfo;
-use crate::protocol::command::Command;
+use crate::protocol::command::{Command, CommandError};
 use crate::protocol::RespVersion;
 use crate::storage::WriteTicket;
 
 /// A MULTI block being queued.
 #[derive(Debug, Default)]
 pub struct Transaction {
-    /// Commands queued so far, in order.
-    pub queued: Vec<Command>,
+    /// Commands queued so far, in order. A command whose arguments failed to parse (not a
+    /// lookup error) is queued as its error: Redis reports it in EXEC's reply.
+    pub queued: Vec<Result<Command, CommandError>>,
     /// A command failed to queue: EXEC must refuse (EXECABORT).
     pub failed: bool,
 }

@@ -150,6 +150,8 @@ pub fn getex(ks: &mut Keyspace, key: Bytes, expiry: Option<GetExExpiry>) -> Resu
             ks.put(key, entry);
         }
         None | Some(GetExExpiry::Persist) => {}
+        // Redis checks the expiry only once the key is found.
+        Some(GetExExpiry::Invalid(error)) => return Ok(Reply::error(error.to_string())),
         Some(GetExExpiry::Expire(e)) => {
             entry.expires_at = match resolve_expiry(&e, ks.now(), None, "getex") {
                 Ok(at) => at,

@@ -27,12 +27,17 @@ pub fn runs_inside_multi(command: &Command) -> bool {
     )
 }
 
+/// The reply to a queued command.
+pub fn queued() -> Reply {
+    Reply::Simple(Bytes::from_static(b"QUEUED"))
+}
+
 /// Queues a command of an open MULTI.
 pub fn queue(session: &mut Session, command: Command) -> Reply {
     if let Some(tx) = &mut session.multi {
-        tx.queued.push(command);
+        tx.queued.push(Ok(command));
     }
-    Reply::Simple(Bytes::from_static(b"QUEUED"))
+    queued()
 }
 
 /// MULTI
@@ -85,7 +90,7 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
     let mut keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
-    for command in &tx.queued {
+    for command in tx.queued.iter().flatten() {
         if let Access::Write(written) = dispatch::access(command) {
             keys.extend(written);
         }
@@ -100,10 +105,13 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
         }
     }
     let mut replies = Vec::with_capacity(tx.queued.len());
-    for command in tx.queued {
-        replies.push(match dispatch::access(&command) {
-            Access::Control => dispatch::control(shared, session, command),
-            Access::Read | Access::Write(_) => dispatch::apply(&mut keyspace, shared, command),
+    for queued in tx.queued {
+        replies.push(match queued {
+            Err(error) => Reply::error(error.to_string()),
+            Ok(command) => match dispatch::access(&command) {
+                Access::Control => dispatch::control(shared, session, command),
+                Access::Read | Access::Write(_) => dispatch::apply(&mut keyspace, shared, command),
+            },
         });
     }
     dispatch::commit(keyspace, session, Reply::Array(replies))
