@@ -47,7 +47,7 @@ struct Args {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long)]
     log_level: Option<String>,
-    /// Runtime worker threads; 0 = one per core [default: 0].
+    /// Worker threads serving connections; 0 = half the cores, at least one [default: 0].
     #[arg(long)]
     threads: Option<usize>,
 }

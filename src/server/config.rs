@@ -77,7 +77,9 @@ pub struct Config {
     pub timeout: u64,
     /// tracing filter, e.g. `info` or `cairn=debug`.
     pub log_level: String,
-    /// Worker threads of the runtime; 0 = one per core.
+    /// Worker threads serving connections; 0 = half the cores (at least one), leaving the
+    /// rest to the engine's background threads, the kernel's network work and, on a small
+    /// machine, the clients.
     pub threads: usize,
     /// Largest memtable before it is flushed to a table, in bytes.
     pub memtable_bytes: usize,

@@ -5,6 +5,7 @@
 //! are held around it and when it commits. An expired entry is never returned.
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::shared::{Shared, Stats};
 use super::value::{now_millis, BadValue, Entry};
@@ -28,7 +29,7 @@ pub struct Keyspace<'a> {
     shared: &'a Shared,
     now: u64,
     /// Staged writes, oldest first (`None` = delete). Reads look here first.
-    staged: Vec<(Bytes, Option<Entry>)>,
+    staged: SmallVec<[(Bytes, Option<Entry>); 1]>,
 }
 
 impl<'a> Keyspace<'a> {
@@ -37,7 +38,7 @@ impl<'a> Keyspace<'a> {
         Keyspace {
             shared,
             now: now_millis(),
-            staged: Vec::new(),
+            staged: SmallVec::new(),
         }
     }
 
@@ -108,7 +109,12 @@ impl<'a> Keyspace<'a> {
         if self.staged.is_empty() {
             return Ok(None);
         }
-        let mut batch = WriteBatch::new();
+        let size = self
+            .staged
+            .iter()
+            .map(|(k, e)| k.len() + e.as_ref().map_or(0, |e| e.value.len() + 9))
+            .sum::<usize>();
+        let mut batch = WriteBatch::with_capacity(size + 16 * self.staged.len());
         for (key, entry) in &self.staged {
             match entry {
                 Some(entry) => batch.put(key, &entry.encode()),

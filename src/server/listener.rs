@@ -115,10 +115,14 @@ struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` workers (0 = one per core).
+    /// Starts `count` workers (0 = half the cores, at least one).
+    ///
+    /// Fewer workers than cores is deliberate: each worker finds more clients ready per
+    /// wake-up, so it sleeps and wakes less per request. On two cores shared with
+    /// redis-benchmark one worker used 3.6 us of CPU per GET where two used 4.6.
     fn start(count: usize) -> Result<Workers, ServerError> {
         let count = match count {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             n => n,
         };
         let mut workers = Workers {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard, RwLock};
+use smallvec::SmallVec;
 
 use super::clients::Clients;
 use super::config::Config;
@@ -164,8 +165,8 @@ impl KeyLocks {
     pub fn lock<K: AsRef<[u8]>>(
         &self,
         keys: impl IntoIterator<Item = K>,
-    ) -> Vec<MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = keys
+    ) -> SmallVec<[MutexGuard<'_, ()>; 2]> {
+        let mut stripes: SmallVec<[usize; 4]> = keys
             .into_iter()
             .map(|k| (xxhash_rust::xxh3::xxh3_64(k.as_ref()) as usize) & (Self::STRIPES - 1))
             .collect();
