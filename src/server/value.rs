@@ -5,7 +5,7 @@
 //! format is part of the on-disk format (docs/storage-format.md, "Values") and the compaction
 //! filter reads it to drop expired keys, so it must only ever be extended, never changed.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Header byte of a string without expiry: `0x00`, then the value.
 const PLAIN: u8 = 0x00;
@@ -55,15 +55,20 @@ impl Entry {
         out
     }
 
-    /// Parses the stored form; the value is a zero-copy slice of `raw`.
-    pub fn decode(raw: Bytes) -> Result<Entry, BadValue> {
+    /// Parses the stored form; the value is `raw` itself, advanced past the header (no copy,
+    /// and no reference-count traffic as a slice would cost).
+    pub fn decode(mut raw: Bytes) -> Result<Entry, BadValue> {
         match raw.first() {
-            Some(&PLAIN) => Ok(Entry::new(raw.slice(1..))),
+            Some(&PLAIN) => {
+                raw.advance(1);
+                Ok(Entry::new(raw))
+            }
             Some(&EXPIRING) if raw.len() >= 9 => {
                 let mut at = [0u8; 8];
                 at.copy_from_slice(&raw[1..9]);
+                raw.advance(9);
                 Ok(Entry {
-                    value: raw.slice(9..),
+                    value: raw,
                     expires_at: Some(u64::from_le_bytes(at)),
                 })
             }
