@@ -13,6 +13,15 @@ use rand::Rng;
 const VALUE: [u8; 100] = [b'v'; 100];
 const PRELOAD: u64 = 100_000;
 
+/// A scratch directory, under `$CAIRN_BENCH_DIR` if set (e.g. a tmpfs, to take the
+/// disk's fsync latency out and see the engine's own cost).
+fn tempdir() -> tempfile::TempDir {
+    match std::env::var_os("CAIRN_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d).expect("tempdir in CAIRN_BENCH_DIR"),
+        None => tempfile::tempdir().expect("tempdir"),
+    }
+}
+
 fn open(dir: &std::path::Path, sync: SyncPolicy) -> Db {
     Db::open(
         dir,
@@ -41,7 +50,7 @@ fn puts(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1));
     g.measurement_time(Duration::from_secs(3));
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let db = open(dir.path(), SyncPolicy::Never);
     let mut i = 0u64;
     g.bench_function("never/1", |b| {
@@ -53,8 +62,21 @@ fn puts(c: &mut Criterion) {
     drop(db);
 
     g.sample_size(10);
+    // The disk's own price: append 128 bytes and fdatasync, no engine involved. One
+    // writer under `Always` cannot beat this; the ratio to it shows group commit.
+    {
+        use std::io::Write;
+        let dir = tempdir();
+        let mut f = std::fs::File::create(dir.path().join("raw")).expect("create");
+        g.bench_function("raw_append_fdatasync", |b| {
+            b.iter(|| {
+                f.write_all(&[7u8; 128]).expect("write");
+                f.sync_data().expect("fdatasync");
+            })
+        });
+    }
     for threads in [1u64, 4, 16] {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempdir();
         let db = open(dir.path(), SyncPolicy::Always);
         let counter = Arc::new(AtomicU64::new(0));
         g.bench_with_input(
@@ -88,7 +110,7 @@ fn puts(c: &mut Criterion) {
 }
 
 fn reads(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let db = open(dir.path(), SyncPolicy::Never);
     let mut batch = cairn::storage::WriteBatch::new();
     for i in 0..PRELOAD {

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,8 +36,6 @@ pub(crate) struct Durability {
     state: Mutex<DurState>,
     /// Wakes the syncer thread.
     syncer_cv: Condvar,
-    /// Wakes threads blocked in `WriteTicket::wait`.
-    waiters_cv: Condvar,
     /// Highest sequence number known to be on stable storage (fast path for tickets).
     synced: AtomicU64,
     poison: OnceLock<Arc<Error>>,
@@ -51,7 +49,9 @@ struct DurState {
     written: u64,
     synced: u64,
     shutdown: bool,
-    /// Async tickets waiting for `synced` to reach their sequence number.
+    /// Tickets waiting for `synced` to reach their sequence number: async tasks, and
+    /// threads blocked in `WriteTicket::wait` (as a waker that unparks them). Only the
+    /// ones an fsync covers are woken, not every waiter.
     wakers: Vec<(u64, Waker)>,
 }
 
@@ -66,7 +66,6 @@ impl Durability {
                 wakers: Vec::new(),
             }),
             syncer_cv: Condvar::new(),
-            waiters_cv: Condvar::new(),
             synced: AtomicU64::new(last_seq),
             poison: OnceLock::new(),
             current: Mutex::new(segment),
@@ -92,10 +91,18 @@ impl Durability {
             let mut st = self.state.lock();
             std::mem::take(&mut st.wakers)
         };
-        self.waiters_cv.notify_all();
         self.syncer_cv.notify_all();
         for (_, w) in wakers {
             w.wake();
+        }
+    }
+
+    /// Arranges for the calling thread to be unparked once `seq` is synced (or poisoned).
+    fn register_thread(&self, seq: u64) {
+        let waker = THREAD_WAKER.with(Waker::clone);
+        let mut st = self.state.lock();
+        if st.synced < seq {
+            st.wakers.push((seq, waker));
         }
     }
 
@@ -126,7 +133,6 @@ impl Durability {
                 }
             }
         }
-        self.waiters_cv.notify_all();
         for w in ready {
             w.wake();
         }
@@ -224,6 +230,12 @@ struct Pending {
     first_seq: u64,
     last_seq: u64,
     payload: Bytes,
+    /// The writer, parked until it is woken: to lead, after its batch is applied (if
+    /// `wake_on_apply`), or by the fsync covering it.
+    writer: Thread,
+    /// False for a `Db::write` under `Always`: that writer sleeps until the fsync and
+    /// needs no wake-up in between.
+    wake_on_apply: bool,
 }
 
 #[derive(Debug)]
@@ -245,16 +257,30 @@ struct LeaderState {
 }
 
 /// The write side of a `Db`: sequence numbers, the queue, the leader's WAL state.
+///
+/// Every waiting writer sleeps with `std::thread::park` and is woken only by an event
+/// that concerns it: its batch applied, the fsync covering it, or its turn to lead
+/// (when a leader steps down with batches still queued it unparks the writer of the
+/// oldest one). So a `Db::write` under `Always` costs a follower one wake-up, and no
+/// writer is woken just to go back to sleep.
 #[derive(Debug)]
 pub(crate) struct Committer {
     queue: Mutex<Queue>,
-    queue_cv: Condvar,
     leader: Mutex<LeaderState>,
     /// Highest sequence number whose batch (and every earlier one) is in the memtable.
     visible: AtomicU64,
     pub(crate) dur: Arc<Durability>,
     dir: std::path::PathBuf,
     segment_limit: u64,
+}
+
+/// What a writer waits for before `commit` returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Written and applied (visible).
+    Applied,
+    /// Durable: covered by an fsync (only meaningful under `Always`).
+    Synced,
 }
 
 impl Committer {
@@ -272,7 +298,6 @@ impl Committer {
                 pending: Vec::new(),
                 leader_active: false,
             }),
-            queue_cv: Condvar::new(),
             leader: Mutex::new(LeaderState {
                 segment: segment.clone(),
                 segment_number,
@@ -298,57 +323,9 @@ impl Committer {
         batch: WriteBatch,
         view: &RwLock<Arc<View>>,
     ) -> Result<WriteTicket> {
-        self.dur.check_poison()?;
-        if batch.is_empty() {
+        let Some(last_seq) = self.commit(batch, view, Until::Applied)? else {
             return Ok(WriteTicket::ready());
-        }
-        if batch.too_large() {
-            return Err(Error::BatchTooLarge {
-                size: batch.encoded_len(),
-                limit: MAX_BATCH_BYTES,
-            });
-        }
-        let count = u64::from(batch.count());
-        let mut q = self.queue.lock();
-        let first_seq = q.last_assigned + 1;
-        let last_seq = q.last_assigned + count;
-        q.last_assigned = last_seq;
-        q.pending.push(Pending {
-            first_seq,
-            last_seq,
-            payload: batch.into_payload(first_seq),
-        });
-        loop {
-            if self.visible.load(Ordering::Acquire) >= last_seq {
-                break;
-            }
-            if self.dur.is_poisoned() {
-                return Err(self.poisoned_error());
-            }
-            if q.leader_active {
-                self.queue_cv.wait(&mut q);
-                continue;
-            }
-            // No leader: ours is either applied (checked above) or still queued.
-            q.leader_active = true;
-            let taken = {
-                let mut leader = self.leader.lock();
-                let mut group = std::mem::take(&mut leader.spare);
-                std::mem::swap(&mut group, &mut q.pending);
-                drop(q);
-                let r = self.commit_group(&mut leader, &group, view);
-                group.clear();
-                leader.spare = group;
-                r
-            };
-            q = self.queue.lock();
-            q.leader_active = false;
-            if taken.is_err() {
-                q.pending.clear();
-            }
-            self.queue_cv.notify_all();
-        }
-        drop(q);
+        };
         Ok(match self.dur.policy {
             SyncPolicy::Always => WriteTicket {
                 state: TicketState::Pending {
@@ -358,6 +335,99 @@ impl Committer {
             },
             _ => WriteTicket::ready(),
         })
+    }
+
+    /// `submit` + `wait`, without waking the writer in between.
+    pub(crate) fn write(&self, batch: WriteBatch, view: &RwLock<Arc<View>>) -> Result<()> {
+        let until = match self.dur.policy {
+            SyncPolicy::Always => Until::Synced,
+            _ => Until::Applied,
+        };
+        self.commit(batch, view, until).map(|_| ())
+    }
+
+    /// Queues `batch`, leads groups when it is this writer's turn, and returns the
+    /// batch's last sequence number once `until` holds (`None` for an empty batch).
+    fn commit(
+        &self,
+        batch: WriteBatch,
+        view: &RwLock<Arc<View>>,
+        until: Until,
+    ) -> Result<Option<u64>> {
+        self.dur.check_poison()?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        if batch.too_large() {
+            return Err(Error::BatchTooLarge {
+                size: batch.encoded_len(),
+                limit: MAX_BATCH_BYTES,
+            });
+        }
+        let count = u64::from(batch.count());
+        let last_seq = {
+            let mut q = self.queue.lock();
+            let first_seq = q.last_assigned + 1;
+            let last_seq = q.last_assigned + count;
+            q.last_assigned = last_seq;
+            q.pending.push(Pending {
+                first_seq,
+                last_seq,
+                payload: batch.into_payload(first_seq),
+                writer: std::thread::current(),
+                wake_on_apply: until == Until::Applied,
+            });
+            last_seq
+        };
+        if until == Until::Synced {
+            self.dur.register_thread(last_seq);
+        }
+        loop {
+            let done = match until {
+                Until::Applied => self.visible() >= last_seq,
+                Until::Synced => self.dur.synced.load(Ordering::Acquire) >= last_seq,
+            };
+            if done {
+                return Ok(Some(last_seq));
+            }
+            if self.dur.is_poisoned() {
+                return Err(self.poisoned_error());
+            }
+            let mut q = self.queue.lock();
+            if q.leader_active || self.visible() >= last_seq {
+                // Someone else leads, or ours is applied and only the fsync is left.
+                drop(q);
+                // Unparked by whatever concerns us (a spurious return just loops).
+                std::thread::park();
+                continue;
+            }
+            // No leader and our batch is still queued: lead one group.
+            q.leader_active = true;
+            let mut leader = self.leader.lock();
+            let mut group = std::mem::take(&mut leader.spare);
+            std::mem::swap(&mut group, &mut q.pending);
+            drop(q);
+            let result = self.commit_group(&mut leader, &group, view);
+            let me = std::thread::current().id();
+            for p in &group {
+                if (p.wake_on_apply || result.is_err()) && p.writer.id() != me {
+                    p.writer.unpark();
+                }
+            }
+            group.clear();
+            leader.spare = group;
+            drop(leader);
+            let mut q = self.queue.lock();
+            q.leader_active = false;
+            if result.is_err() {
+                for p in q.pending.drain(..) {
+                    p.writer.unpark();
+                }
+            } else if let Some(next) = q.pending.first() {
+                // Hand over: the oldest queued writer leads the next group.
+                next.writer.unpark();
+            }
+        }
     }
 
     fn poisoned_error(&self) -> Error {
@@ -425,6 +495,23 @@ impl Committer {
     }
 }
 
+/// Wakes a thread parked in `WriteTicket::wait`.
+struct Unparker(std::thread::Thread);
+
+impl std::task::Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    // One per thread, so blocking waits don't allocate.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(std::thread::current())));
+}
+
 #[derive(Debug)]
 enum TicketState {
     Ready,
@@ -458,13 +545,22 @@ impl WriteTicket {
         if dur.synced.load(Ordering::Acquire) >= seq {
             return Ok(());
         }
-        let mut st = dur.state.lock();
+        let waker = THREAD_WAKER.with(Waker::clone);
         loop {
-            if st.synced >= seq {
+            {
+                let mut st = dur.state.lock();
+                if st.synced >= seq {
+                    return Ok(());
+                }
+                dur.check_poison()?;
+                st.wakers.push((seq, waker.clone()));
+            }
+            // Returns when unparked by the fsync covering `seq` (or the poison), or
+            // spuriously; either way the loop checks again.
+            std::thread::park();
+            if dur.synced.load(Ordering::Acquire) >= seq {
                 return Ok(());
             }
-            dur.check_poison()?;
-            dur.waiters_cv.wait(&mut st);
         }
     }
 
