@@ -79,6 +79,7 @@ fn puts(c: &mut Criterion) {
         let dir = tempdir();
         let db = open(dir.path(), SyncPolicy::Always);
         let counter = Arc::new(AtomicU64::new(0));
+        let before = db.stats();
         g.bench_with_input(
             BenchmarkId::new("always", threads),
             &threads,
@@ -104,6 +105,18 @@ fn puts(c: &mut Criterion) {
                         .mul_f64(iters as f64 / (per_thread * threads) as f64)
                 })
             },
+        );
+        // The disk's latency varies a lot here; batches per fsync is what group commit
+        // controls, so print it beside criterion's figures.
+        let after = db.stats();
+        let batches = after.batches - before.batches;
+        let writes = after.wal_writes - before.wal_writes;
+        let syncs = after.wal_syncs - before.wal_syncs;
+        eprintln!(
+            "put/always/{threads}: {batches} batches, {writes} WAL writes, {syncs} fsyncs: \
+             {:.2} batches per write, {:.2} batches per fsync",
+            batches as f64 / writes.max(1) as f64,
+            batches as f64 / syncs.max(1) as f64,
         );
     }
     g.finish();

@@ -209,6 +209,15 @@ fn always_from_many_threads_survives_reopen() {
     for t in threads {
         t.join().expect("thread");
     }
+    let stats = db.stats();
+    assert_eq!(stats.batches, 1600);
+    assert_eq!(stats.last_sequence, 1600);
+    assert!(
+        stats.wal_writes >= 1 && stats.wal_writes <= 1600,
+        "{stats:?}"
+    );
+    assert!(stats.wal_syncs >= 1 && stats.wal_syncs <= 1600, "{stats:?}");
+    assert!(stats.wal_bytes > 1600 * 9, "{stats:?}");
     drop(db);
     let db = Db::open(dir.path(), opts(SyncPolicy::Always)).expect("reopen");
     let pairs: Vec<_> = db

@@ -41,6 +41,17 @@ pub(crate) struct Durability {
     poison: OnceLock<Arc<Error>>,
     /// The segment being appended to; the syncer fsyncs this one.
     current: Mutex<Arc<Segment>>,
+    /// Counters for `Db::stats`.
+    pub(crate) counters: Counters,
+}
+
+/// Monotonic counters of the commit pipeline (relaxed atomics; for monitoring).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub batches: AtomicU64,
+    pub wal_writes: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    pub wal_syncs: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -69,6 +80,7 @@ impl Durability {
             synced: AtomicU64::new(last_seq),
             poison: OnceLock::new(),
             current: Mutex::new(segment),
+            counters: Counters::default(),
         }
     }
 
@@ -150,6 +162,7 @@ impl Durability {
         let seg = self.current.lock().clone();
         match seg.sync() {
             Ok(()) => {
+                self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
                 self.mark_synced(target);
                 Ok(())
             }
@@ -467,6 +480,11 @@ impl Committer {
             return Err(self.poisoned_error());
         }
         leader.segment_size += leader.buf.len() as u64;
+        let c = &self.dur.counters;
+        c.batches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        c.wal_writes.fetch_add(1, Ordering::Relaxed);
+        c.wal_bytes
+            .fetch_add(leader.buf.len() as u64, Ordering::Relaxed);
         if leader.buf.capacity() > 4 << 20 {
             leader.buf = Vec::new(); // don't keep a huge batch's buffer forever
         }
@@ -483,6 +501,7 @@ impl Committer {
     /// ever needs to fsync the current segment.
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
         leader.segment.sync()?;
+        self.dur.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
         let written = self.dur.state.lock().written;
         self.dur.mark_synced(written);
         let n = leader.segment_number + 1;
