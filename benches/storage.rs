@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn::storage::{Db, Options, SyncPolicy};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use rand::Rng;
 
 const VALUE: [u8; 100] = [b'v'; 100];
@@ -164,5 +164,63 @@ fn reads(c: &mut Criterion) {
     g.finish();
 }
 
+/// Puts per second from `threads` writers under `Always`, measured for `dur`.
+fn always_rate(db: &Db, counter: &AtomicU64, threads: usize, dur: Duration) -> f64 {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    db.put(&key(i), &VALUE).expect("put");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        std::thread::sleep(dur);
+        stop.store(true, Ordering::Relaxed);
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The 16-writer / 1-writer throughput ratio under `Always`, measured in alternating
+/// half-second slices so that both sides see the same disk: the disk's fsync latency on
+/// a shared machine drifts too much for two criterion runs taken a minute apart.
+fn always_ratio() {
+    let dir = tempdir();
+    let db = open(dir.path(), SyncPolicy::Always);
+    let counter = AtomicU64::new(0);
+    let slice = Duration::from_millis(500);
+    let mut ratios = Vec::new();
+    for round in 0..8 {
+        let one = always_rate(&db, &counter, 1, slice);
+        let sixteen = always_rate(&db, &counter, 16, slice);
+        eprintln!(
+            "put/always_ratio round {round}: 1 writer {one:.0}/s, 16 writers {sixteen:.0}/s, ratio {:.1}x",
+            sixteen / one
+        );
+        ratios.push(sixteen / one);
+    }
+    ratios.sort_by(f64::total_cmp);
+    eprintln!(
+        "put/always_ratio: 16 vs 1 writers, median of {} alternating rounds: {:.1}x (min {:.1}x, max {:.1}x)",
+        ratios.len(),
+        (ratios[3] + ratios[4]) / 2.0,
+        ratios[0],
+        ratios[ratios.len() - 1],
+    );
+}
+
 criterion_group!(benches, puts, reads);
-criterion_main!(benches);
+
+fn main() {
+    // Runs unless a benchmark filter is given that cannot match "put/always_ratio".
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_none_or(|f| "put/always_ratio".contains(f.as_str())) {
+        always_ratio();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
