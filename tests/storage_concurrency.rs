@@ -209,6 +209,15 @@ fn always_from_many_threads_survives_reopen() {
     for t in threads {
         t.join().expect("thread");
     }
+    let stats = db.stats();
+    assert_eq!(stats.batches, 1600);
+    assert_eq!(stats.last_sequence, 1600);
+    assert!(
+        stats.wal_writes >= 1 && stats.wal_writes <= 1600,
+        "{stats:?}"
+    );
+    assert!(stats.wal_syncs >= 1 && stats.wal_syncs <= 1600, "{stats:?}");
+    assert!(stats.wal_bytes > 1600 * 9, "{stats:?}");
     drop(db);
     let db = Db::open(dir.path(), opts(SyncPolicy::Always)).expect("reopen");
     let pairs: Vec<_> = db
@@ -417,4 +426,24 @@ fn public_types_are_thread_safe() {
     send::<cairn::storage::RangeIter>();
     send::<WriteBatch>();
     ticket::<cairn::storage::WriteTicket>();
+}
+
+#[test]
+fn every_second_syncs_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts(SyncPolicy::EverySecond)).expect("open");
+    db.put(b"k", b"v").expect("put");
+    assert_eq!(db.stats().wal_syncs, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while db.stats().wal_syncs == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background fsync within 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nothing new written: no more fsyncs.
+    let n = db.stats().wal_syncs;
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(db.stats().wal_syncs, n);
 }

@@ -35,6 +35,23 @@ fn crash_child() {
             let generation = generation.clone();
             std::thread::spawn(move || {
                 for i in 0u64.. {
+                    if t == 0 && i % 8 == 0 {
+                        // Pipelined: several batches in flight, acknowledged only
+                        // once each ticket completed.
+                        let tickets: Vec<_> = (0..5)
+                            .map(|j| {
+                                let key = format!("p/{generation}/{i}/{j}");
+                                let mut b = WriteBatch::new();
+                                b.put(key.as_bytes(), key.as_bytes());
+                                (key, db.submit(b).expect("child submit"))
+                            })
+                            .collect();
+                        for (key, ticket) in tickets {
+                            ticket.wait().expect("child ticket");
+                            println!("ACK {key} {key}");
+                        }
+                        continue;
+                    }
                     if i % 4 == 3 {
                         let mut b = WriteBatch::new();
                         let value = format!("batch-{generation}-{t}-{i}");

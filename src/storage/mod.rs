@@ -21,7 +21,7 @@ mod wal;
 
 pub use batch::{WriteBatch, MAX_BATCH_BYTES};
 pub use commit::WriteTicket;
-pub use db::{Db, Snapshot};
+pub use db::{Db, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use view::RangeIter;
