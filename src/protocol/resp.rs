@@ -10,7 +10,7 @@
 //! Every length is checked against [`Limits`] before the parser waits for, or allocates
 //! for, what the length claims. Element counts are never used to size an allocation.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use nom::bytes::streaming::{tag, take, take_until};
 use nom::error::{ErrorKind, ParseError};
 use smallvec::SmallVec;
@@ -90,6 +90,30 @@ fn parse_strict_i64(s: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// The common case of a length line, without a separate search for its end: 1 to 19
+/// digits without a leading zero, then `\r\n`, within `max` bytes. Anything else (a sign,
+/// an incomplete or malformed line) returns `None` and goes through `crlf_line` and
+/// `parse_strict_i64`, which decide the exact outcome.
+#[inline]
+fn fast_len_line(input: &[u8], max: usize) -> Option<(&[u8], u64)> {
+    let mut v: u64 = 0;
+    let mut i = 0;
+    while i < 19 {
+        match input.get(i) {
+            Some(&d) if d.is_ascii_digit() => v = v * 10 + u64::from(d - b'0'),
+            _ => break,
+        }
+        i += 1;
+    }
+    if i == 0 || i > max || (input[0] == b'0' && i > 1) {
+        return None;
+    }
+    match input.get(i..i + 2) {
+        Some(b"\r\n") => Some((&input[i + 2..], v)),
+        _ => None,
+    }
+}
+
 /// The `\r\n` after a bulk payload.
 fn crlf(input: &[u8]) -> PResult<'_, ()> {
     match tag::<_, _, PErr>(&b"\r\n"[..])(input) {
@@ -110,7 +134,7 @@ enum Arg {
     Owned(Vec<u8>),
 }
 
-/// Most requests have few arguments: their spans stay on the stack.
+/// Inline arguments; most requests have few, kept on the stack.
 type Args = SmallVec<[Arg; 8]>;
 
 /// One client request from the front of `buf`: a RESP array of bulk strings, or an inline
@@ -129,12 +153,24 @@ pub fn parse_request(
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
-    let parsed = if first == b'*' {
-        finish(multibulk(buf, limits))?
-    } else {
-        finish(inline(buf, limits))?
-    };
-    let Some((len, args)) = parsed else {
+    if first == b'*' {
+        let mut spans = Spans::new();
+        let Some(len) = finish(multibulk(buf, limits, &mut spans))? else {
+            return Ok(None);
+        };
+        // Each argument is split straight off the buffer: one reference count increment
+        // per argument, no intermediate frame handle.
+        let mut out = Vec::with_capacity(spans.len());
+        let mut at = 0;
+        for (start, end) in spans {
+            buf.advance(start - at);
+            out.push(buf.split_to(end - start).freeze());
+            at = end;
+        }
+        buf.advance(len - at);
+        return Ok(Some(out));
+    }
+    let Some((len, args)) = finish(inline(buf, limits))? else {
         return Ok(None);
     };
     let frame = buf.split_to(len).freeze();
@@ -148,25 +184,34 @@ pub fn parse_request(
     Ok(Some(out))
 }
 
-/// `*<n>\r\n` then n times `$<len>\r\n<bytes>\r\n`. Returns the frame length and spans.
-fn multibulk(buf: &[u8], limits: &Limits) -> Result<(usize, Args), nom::Err<PErr>> {
-    let (mut input, line) = crlf_line(
-        &buf[1..],
-        limits.max_inline_len,
-        ProtocolError::MultibulkCountTooBig,
-    )?;
-    let count = match parse_strict_i64(line) {
-        Some(n) if n <= 0 => return Ok((buf.len() - input.len(), Args::new())),
+/// Argument spans of a RESP array request; most requests have few, kept on the stack.
+type Spans = SmallVec<[(usize, usize); 8]>;
+
+/// `*<n>\r\n` then n times `$<len>\r\n<bytes>\r\n`. Returns the frame length; the
+/// argument spans (relative to `buf`) are pushed to `spans`.
+fn multibulk(buf: &[u8], limits: &Limits, spans: &mut Spans) -> Result<usize, nom::Err<PErr>> {
+    let (mut input, count) = match fast_len_line(&buf[1..], limits.max_inline_len) {
+        Some((rest, n)) => (rest, i64::try_from(n).ok()),
+        None => {
+            let (rest, line) = crlf_line(
+                &buf[1..],
+                limits.max_inline_len,
+                ProtocolError::MultibulkCountTooBig,
+            )?;
+            (rest, parse_strict_i64(line))
+        }
+    };
+    let count = match count {
+        Some(n) if n <= 0 => return Ok(buf.len() - input.len()),
         Some(n) if n as u64 <= limits.max_array_len as u64 => n as usize,
         _ => return fail(ProtocolError::InvalidMultibulkLength),
     };
-    let mut args = Args::new();
     for _ in 0..count {
-        let (rest, (start, end)) = bulk_arg(buf, input, limits)?;
-        args.push(Arg::Span(start, end));
+        let (rest, span) = bulk_arg(buf, input, limits)?;
+        spans.push(span);
         input = rest;
     }
-    Ok((buf.len() - input.len(), args))
+    Ok(buf.len() - input.len())
 }
 
 /// One `$<len>\r\n<bytes>\r\n` at `input`, a suffix of `buf`; the span is relative to `buf`.
@@ -176,13 +221,22 @@ fn bulk_arg<'a>(buf: &[u8], input: &'a [u8], limits: &Limits) -> PResult<'a, (us
         Some(b'$') => {}
         Some(&got) => return fail(ProtocolError::ExpectedBulk { got }),
     }
-    let (input, line) = crlf_line(
-        &input[1..],
-        limits.max_inline_len,
-        ProtocolError::BulkCountTooBig,
-    )?;
-    let len = match parse_strict_i64(line) {
-        Some(n) if n >= 0 && n as u64 <= limits.max_bulk_len as u64 => n as usize,
+    let (input, len) = match fast_len_line(&input[1..], limits.max_inline_len) {
+        Some((rest, n)) => (rest, Some(n)),
+        None => {
+            let (rest, line) = crlf_line(
+                &input[1..],
+                limits.max_inline_len,
+                ProtocolError::BulkCountTooBig,
+            )?;
+            (
+                rest,
+                parse_strict_i64(line).and_then(|n| u64::try_from(n).ok()),
+            )
+        }
+    };
+    let len = match len {
+        Some(n) if n <= limits.max_bulk_len as u64 => n as usize,
         _ => return fail(ProtocolError::InvalidBulkLength),
     };
     let (input, data) = take(len)(input)?;
