@@ -762,6 +762,24 @@ mod tests {
     }
 
     #[test]
+    fn length_lines_fast_and_general_paths_agree() {
+        let bulk = Err(ProtocolError::InvalidBulkLength);
+        assert_eq!(req(b"*1\r\n$9999999999999999999\r\n"), bulk);
+        assert_eq!(req(b"*1\r\n$99999999999999999999\r\n"), bulk);
+        assert_eq!(req(b"*1\r\n$-0\r\n"), bulk);
+        assert_eq!(req(b"*1\r\n$1 \r\n"), bulk);
+        assert_eq!(req(b"*1\r\n$1\rx\r\n"), bulk);
+        assert_eq!(req(b"*1\r\n$1\r"), Ok(None));
+        assert_eq!(
+            req(b"*9999999999999999999\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(req(b"*-0\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(req(b"*-7\r\n"), Ok(Some(vec![])));
+        assert_eq!(args(b"*1\r\n$10\r\n0123456789\r\n"), v(&["0123456789"]));
+    }
+
+    #[test]
     fn limits_are_configurable() {
         let limits = Limits {
             max_bulk_len: 4,
