@@ -12,7 +12,7 @@ const HS_CREDENTIALS: u8 = 0x01;
 /// Handshake flag: the credentials include a username.
 const HS_USERNAME: u8 = 0x02;
 
-/// Username and password sent in the handshake or with [`Op::Auth`].
+/// Username and password sent in the handshake or with [`Op::Auth`](super::Op::Auth).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The ACL user; `None` means the default user (`requirepass`).

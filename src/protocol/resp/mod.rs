@@ -7,7 +7,7 @@
 //! arguments that needed unescaping are copied). It never interprets commands (that is
 //! `command`) and never encodes replies (that is `reply`).
 //!
-//! Every length is checked against [`Limits`] before the parser waits for, or allocates
+//! Every length is checked against [`Limits`](crate::protocol::Limits) before the parser waits for, or allocates
 //! for, what the length claims. Element counts are never used to size an allocation.
 
 use nom::bytes::streaming::{tag, take_until};
