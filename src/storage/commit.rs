@@ -1,276 +1,28 @@
-//! The commit pipeline: group commit of write batches into the WAL, and the separate
-//! durability stage (the syncer thread) that completes `WriteTicket`s.
+//! The commit pipeline's first stage: sequence numbers and leader-style group commit of
+//! write batches into the WAL and the memtable.
 //!
-//! Stage one (leader style): a writer queues its batch under a mutex; if no leader is
-//! active it becomes leader, takes every queued batch, writes them with one `write`
-//! call, applies them to the memtable in order, publishes the new visible sequence
-//! number and wakes the others. Stage two: under `SyncPolicy::Always` the syncer thread
-//! fsyncs whenever more has been written than synced and completes every ticket up to
-//! what the fsync covered; writers that arrive during an fsync share the next one. No
-//! lock that writers need is held during an fsync. A failed write or fsync poisons the
-//! pipeline: the error is kept and every pending and later write returns it.
+//! A writer queues its batch under a mutex; if no leader is active it becomes leader,
+//! takes every queued batch, writes them with one `write` call, applies them to the
+//! memtable in order, publishes the new visible sequence number and wakes the writers
+//! concerned. Durability (fsync) is the second stage, in `durability.rs`. A failed write
+//! poisons the pipeline.
 //!
 //! This module must never block a writer on an fsync it does not need.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
-use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
+use super::durability::{Durability, WriteTicket};
 use super::error::{Error, Result};
 use super::options::SyncPolicy;
 use super::view::View;
 use super::wal::{self, Segment, KIND_BATCH};
-
-/// The state shared by writers, the syncer thread and outstanding tickets.
-#[derive(Debug)]
-pub(crate) struct Durability {
-    policy: SyncPolicy,
-    state: Mutex<DurState>,
-    /// Wakes the syncer thread.
-    syncer_cv: Condvar,
-    /// Highest sequence number known to be on stable storage (fast path for tickets).
-    synced: AtomicU64,
-    poison: OnceLock<Arc<Error>>,
-    /// The segment being appended to; the syncer fsyncs this one.
-    current: Mutex<Arc<Segment>>,
-    /// Counters for `Db::stats`.
-    pub(crate) counters: Counters,
-}
-
-/// Monotonic counters of the commit pipeline (relaxed atomics; for monitoring).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub batches: AtomicU64,
-    pub wal_writes: AtomicU64,
-    pub wal_bytes: AtomicU64,
-    pub wal_syncs: AtomicU64,
-}
-
-#[derive(Debug)]
-struct DurState {
-    /// Highest sequence number handed to the OS with `write`.
-    written: u64,
-    synced: u64,
-    shutdown: bool,
-    /// Tickets waiting for `synced` to reach their sequence number: async tasks, and
-    /// threads blocked in `WriteTicket::wait` (as a waker that unparks them). Only the
-    /// ones an fsync covers are woken, not every waiter.
-    wakers: Vec<(u64, Waker)>,
-    /// How many waiters the last fsync woke, the batch count when it did, and how long
-    /// it took: the syncer uses them to let those writers queue again before the next
-    /// fsync (see `run_syncer`).
-    woken_by_last_sync: u64,
-    batches_at_last_sync: u64,
-    last_sync_time: Duration,
-}
-
-impl Durability {
-    pub(crate) fn new(policy: SyncPolicy, last_seq: u64, segment: Arc<Segment>) -> Self {
-        Durability {
-            policy,
-            state: Mutex::new(DurState {
-                written: last_seq,
-                synced: last_seq,
-                shutdown: false,
-                wakers: Vec::new(),
-                woken_by_last_sync: 0,
-                batches_at_last_sync: 0,
-                last_sync_time: Duration::ZERO,
-            }),
-            syncer_cv: Condvar::new(),
-            synced: AtomicU64::new(last_seq),
-            poison: OnceLock::new(),
-            current: Mutex::new(segment),
-            counters: Counters::default(),
-        }
-    }
-
-    pub(crate) fn check_poison(&self) -> Result<()> {
-        match self.poison.get() {
-            Some(e) => Err(Error::Poisoned(e.clone())),
-            None => Ok(()),
-        }
-    }
-
-    fn is_poisoned(&self) -> bool {
-        self.poison.get().is_some()
-    }
-
-    /// Records a fatal error and wakes everyone waiting so they can return it.
-    pub(crate) fn poison(&self, err: Error) {
-        tracing::error!(error = %err, "storage poisoned: later writes will fail");
-        let _ = self.poison.set(Arc::new(err));
-        let wakers = {
-            let mut st = self.state.lock();
-            std::mem::take(&mut st.wakers)
-        };
-        self.syncer_cv.notify_all();
-        for (_, w) in wakers {
-            w.wake();
-        }
-    }
-
-    /// Arranges for the calling thread to be unparked once `seq` is synced (or poisoned).
-    fn register_thread(&self, seq: u64) {
-        let waker = THREAD_WAKER.with(Waker::clone);
-        let mut st = self.state.lock();
-        if st.synced < seq {
-            st.wakers.push((seq, waker));
-        }
-    }
-
-    fn note_written(&self, seq: u64) {
-        let mut st = self.state.lock();
-        st.written = seq;
-        drop(st);
-        if self.policy == SyncPolicy::Always {
-            self.syncer_cv.notify_one();
-        }
-    }
-
-    fn mark_synced(&self, seq: u64, took: Duration) {
-        let mut ready = Vec::new();
-        {
-            let mut st = self.state.lock();
-            if seq <= st.synced {
-                return;
-            }
-            st.last_sync_time = took;
-            st.synced = seq;
-            self.synced.store(seq, Ordering::Release);
-            let mut i = 0;
-            while i < st.wakers.len() {
-                if st.wakers[i].0 <= seq {
-                    ready.push(st.wakers.swap_remove(i).1);
-                } else {
-                    i += 1;
-                }
-            }
-            st.woken_by_last_sync = ready.len() as u64;
-            st.batches_at_last_sync = self.counters.batches.load(Ordering::Relaxed);
-        }
-        for w in ready {
-            w.wake();
-        }
-    }
-
-    /// fsyncs the current segment now, covering everything written so far.
-    pub(crate) fn sync_now(&self) -> Result<()> {
-        self.check_poison()?;
-        let target = self.state.lock().written;
-        if self.synced.load(Ordering::Acquire) >= target {
-            return Ok(());
-        }
-        // Anything written before a segment switch was fsynced by the switch, so the
-        // current segment is the only one that can hold unsynced records up to `target`.
-        let seg = self.current.lock().clone();
-        let started = Instant::now();
-        match seg.sync() {
-            Ok(()) => {
-                self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
-                self.mark_synced(target, started.elapsed());
-                Ok(())
-            }
-            Err(e) => {
-                self.poison(e);
-                self.check_poison()
-            }
-        }
-    }
-
-    /// Body of the syncer thread (policies `Always` and `EverySecond`).
-    fn run_syncer(self: Arc<Self>) {
-        loop {
-            let mut st = self.state.lock();
-            match self.policy {
-                SyncPolicy::Always => {
-                    while st.written <= st.synced && !st.shutdown && !self.is_poisoned() {
-                        self.syncer_cv.wait(&mut st);
-                    }
-                    // The writers the last fsync woke are about to queue their next
-                    // batches; an fsync started now would cover only the first of them
-                    // and leave the rest for the one after. So wait, briefly, until as
-                    // many batches were written as writers were woken: at most an
-                    // eighth of the last fsync's time (capped at 1 ms), so a lone
-                    // writer (woken 1, wrote 1) never waits and many writers pay at
-                    // most ~12% latency for far fewer fsyncs.
-                    let budget = (st.last_sync_time / 8).min(Duration::from_millis(1));
-                    let deadline = Instant::now() + budget;
-                    while self
-                        .counters
-                        .batches
-                        .load(Ordering::Relaxed)
-                        .saturating_sub(st.batches_at_last_sync)
-                        < st.woken_by_last_sync
-                        && !st.shutdown
-                        && !self.is_poisoned()
-                    {
-                        if self.syncer_cv.wait_until(&mut st, deadline).timed_out() {
-                            break;
-                        }
-                    }
-                }
-                _ => {
-                    if !st.shutdown {
-                        self.syncer_cv.wait_for(&mut st, Duration::from_secs(1));
-                    }
-                }
-            }
-            let done = st.shutdown || self.is_poisoned();
-            let pending = st.written > st.synced;
-            drop(st);
-            if pending && !self.is_poisoned() {
-                // Errors are recorded as poison; tickets and writers report them.
-                let _ = self.sync_now();
-            }
-            if done {
-                return;
-            }
-        }
-    }
-}
-
-/// Handle of the syncer thread; stops it (after a last fsync) when dropped.
-#[derive(Debug)]
-pub(crate) struct Syncer {
-    dur: Arc<Durability>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Syncer {
-    pub(crate) fn start(dur: Arc<Durability>) -> Result<Option<Syncer>> {
-        if dur.policy == SyncPolicy::Never {
-            return Ok(None);
-        }
-        let d = dur.clone();
-        let handle = std::thread::Builder::new()
-            .name("cairn-wal-sync".into())
-            .spawn(move || d.run_syncer())
-            .map_err(|e| Error::io("<syncer thread>", e))?;
-        Ok(Some(Syncer {
-            dur,
-            handle: Some(handle),
-        }))
-    }
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        self.dur.state.lock().shutdown = true;
-        self.dur.syncer_cv.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
 
 /// A batch waiting for the leader.
 #[derive(Debug)]
@@ -374,20 +126,15 @@ impl Committer {
         let Some(last_seq) = self.commit(batch, view, Until::Applied)? else {
             return Ok(WriteTicket::ready());
         };
-        Ok(match self.dur.policy {
-            SyncPolicy::Always => WriteTicket {
-                state: TicketState::Pending {
-                    seq: last_seq,
-                    dur: self.dur.clone(),
-                },
-            },
+        Ok(match self.dur.policy() {
+            SyncPolicy::Always => WriteTicket::pending(last_seq, self.dur.clone()),
             _ => WriteTicket::ready(),
         })
     }
 
     /// `submit` + `wait`, without waking the writer in between.
     pub(crate) fn write(&self, batch: WriteBatch, view: &RwLock<Arc<View>>) -> Result<()> {
-        let until = match self.dur.policy {
+        let until = match self.dur.policy() {
             SyncPolicy::Always => Until::Synced,
             _ => Until::Applied,
         };
@@ -433,7 +180,7 @@ impl Committer {
         loop {
             let done = match until {
                 Until::Applied => self.visible() >= last_seq,
-                Until::Synced => self.dur.synced.load(Ordering::Acquire) >= last_seq,
+                Until::Synced => self.dur.synced() >= last_seq,
             };
             if done {
                 return Ok(Some(last_seq));
@@ -537,119 +284,15 @@ impl Committer {
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
         leader.segment.sync()?;
         self.dur.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
-        let written = self.dur.state.lock().written;
+        let written = self.dur.written();
         self.dur.mark_synced(written, Duration::ZERO);
         let n = leader.segment_number + 1;
         let seg = Segment::create(&self.dir, n)?;
-        *self.dur.current.lock() = seg.clone();
+        self.dur.set_current(seg.clone());
         leader.segment = seg;
         leader.segment_number = n;
         leader.segment_size = 0;
         Ok(())
-    }
-}
-
-/// Wakes a thread parked in `WriteTicket::wait`.
-struct Unparker(std::thread::Thread);
-
-impl std::task::Wake for Unparker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-thread_local! {
-    // One per thread, so blocking waits don't allocate.
-    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(std::thread::current())));
-}
-
-#[derive(Debug)]
-enum TicketState {
-    Ready,
-    Pending { seq: u64, dur: Arc<Durability> },
-}
-
-/// Completes when a submitted batch is durable according to the sync policy.
-///
-/// Returned by [`Db::submit`](crate::storage::Db::submit). It is a `Future` (built on
-/// `std::task::Waker` only, so any executor can await it) and can also be waited for
-/// with [`WriteTicket::wait`]. Under `SyncPolicy::Never` and `EverySecond` it is
-/// complete at once. Dropping it does not cancel the write.
-#[derive(Debug)]
-#[must_use = "a write is durable only when its ticket completes"]
-pub struct WriteTicket {
-    state: TicketState,
-}
-
-impl WriteTicket {
-    fn ready() -> Self {
-        WriteTicket {
-            state: TicketState::Ready,
-        }
-    }
-
-    /// Blocks until the batch is durable; returns the error if the Db was poisoned first.
-    pub fn wait(self) -> Result<()> {
-        let TicketState::Pending { seq, dur } = self.state else {
-            return Ok(());
-        };
-        if dur.synced.load(Ordering::Acquire) >= seq {
-            return Ok(());
-        }
-        let waker = THREAD_WAKER.with(Waker::clone);
-        loop {
-            {
-                let mut st = dur.state.lock();
-                if st.synced >= seq {
-                    return Ok(());
-                }
-                dur.check_poison()?;
-                st.wakers.push((seq, waker.clone()));
-            }
-            // Returns when unparked by the fsync covering `seq` (or the poison), or
-            // spuriously; either way the loop checks again.
-            std::thread::park();
-            if dur.synced.load(Ordering::Acquire) >= seq {
-                return Ok(());
-            }
-        }
-    }
-
-    /// True if the batch is already durable (or failed).
-    pub fn is_complete(&self) -> bool {
-        match &self.state {
-            TicketState::Ready => true,
-            TicketState::Pending { seq, dur } => {
-                dur.synced.load(Ordering::Acquire) >= *seq || dur.is_poisoned()
-            }
-        }
-    }
-}
-
-impl Future for WriteTicket {
-    type Output = Result<()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let TicketState::Pending { seq, dur } = &self.state else {
-            return Poll::Ready(Ok(()));
-        };
-        if dur.synced.load(Ordering::Acquire) >= *seq {
-            return Poll::Ready(Ok(()));
-        }
-        let mut st = dur.state.lock();
-        if st.synced >= *seq {
-            return Poll::Ready(Ok(()));
-        }
-        if let Err(e) = dur.check_poison() {
-            return Poll::Ready(Err(e));
-        }
-        // A re-poll before completion adds a second registration; both are dropped at
-        // the next fsync, which keeps registration O(1).
-        st.wakers.push((*seq, cx.waker().clone()));
-        Poll::Pending
     }
 }
 

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use super::batch::WriteBatch;
-use super::commit::{Committer, Syncer, WriteTicket};
+use super::commit::Committer;
+use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
 use super::memtable::Memtable;
 use super::options::Options;

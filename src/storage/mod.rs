@@ -4,7 +4,7 @@
 //!
 //! Parts: [`WriteBatch`] (the unit of atomic writes, kept in its WAL encoding), the
 //! write-ahead log (`wal`: segment files of checksummed records), the commit pipeline
-//! (`commit`: group commit by a leader writer, fsync by a syncer thread,
+//! (`commit`: group commit by a leader writer; `durability`: fsync by a syncer thread,
 //! [`WriteTicket`]), the memtable (`memtable`: a lock-free skiplist of internal keys),
 //! and the read side (`view`: the sources a read consults and the merging
 //! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
@@ -13,6 +13,7 @@
 mod batch;
 mod commit;
 mod db;
+mod durability;
 mod error;
 mod memtable;
 mod options;
@@ -20,8 +21,8 @@ mod view;
 mod wal;
 
 pub use batch::{WriteBatch, MAX_BATCH_BYTES};
-pub use commit::WriteTicket;
 pub use db::{Db, Snapshot, Stats};
+pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use view::RangeIter;
