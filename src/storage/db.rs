@@ -57,7 +57,6 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
     // flock-style: a second open file description conflicts even in this process.
-    #[allow(clippy::incompatible_msrv)] // File::try_lock is stable since Rust 1.89
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),

@@ -5,7 +5,8 @@
 //! Parts: [`WriteBatch`] (the unit of atomic writes, kept in its WAL encoding), the
 //! write-ahead log (`wal`: segment files of checksummed records), the commit pipeline
 //! (`commit`: group commit by a leader writer; `durability`: fsync by a syncer thread,
-//! [`WriteTicket`]), the memtable (`memtable`: a lock-free skiplist of internal keys),
+//! [`WriteTicket`]), the memtable (`memtable`: per-key version chains in a sharded hash map, beside an
+//! ordered set of its keys),
 //! and the read side (`view`: the sources a read consults and the merging
 //! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
 //! the bytes on disk.
