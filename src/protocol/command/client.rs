@@ -203,7 +203,7 @@ fn client_kill(mut args: Args, argc: usize) -> Result<ClientKill, CommandError> 
     if argc == 3 {
         return Ok(ClientKill::Addr(next(&mut args)?));
     }
-    if argc % 2 != 0 {
+    if !argc.is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let mut filter = ClientKillFilter {

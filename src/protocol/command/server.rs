@@ -247,7 +247,7 @@ pub(super) fn config(
         "get" => ConfigCommand::Get(args.collect()),
         "set" => {
             // Redis 7.0 checks the pairing itself and calls a dangling name a syntax error.
-            if argc % 2 != 0 {
+            if !argc.is_multiple_of(2) {
                 return Err(CommandError::Syntax);
             }
             let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);

@@ -317,7 +317,7 @@ pub(super) fn mget(args: Args) -> Result<Command, CommandError> {
 
 /// `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity error, as Redis.
 pub(super) fn mset(args: Args, nx: bool) -> Result<Command, CommandError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArgumentCount {
             command: if nx { "msetnx" } else { "mset" },
         });
