@@ -116,7 +116,7 @@ impl From<ProtocolError> for Error {
     }
 }
 
-/// `Result` with the client's [`Error`].
+/// `Result` with the client's [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

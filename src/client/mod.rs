@@ -2,7 +2,7 @@
 //!
 //! It owns the application-facing API ([`Client`] and its options), client-side validation
 //! of what a request may carry, and reconnection; the frame layout is the protocol layer's
-//! ([`crate::protocol::binary`]) and the moving of frames is [`connection`]'s. It depends on
+//! ([`crate::protocol::binary`]) and the moving of frames is the `connection` module's. It depends on
 //! `protocol` only, never on `server` or `storage`. A [`Client`] is cheap to clone: every
 //! clone shares one connection, and requests from concurrent tasks are pipelined on it and
 //! matched to their answers by request id. [`blocking::Client`] wraps it for code without an
@@ -23,143 +23,28 @@
 pub mod blocking;
 mod connection;
 mod error;
+mod options;
+mod range;
+mod validate;
 
-use std::future::Future as _;
 use std::ops::{Bound, RangeBounds};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::Stream;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Sleep;
 
-use crate::protocol::binary::{self, Condition, Credentials, Op};
-use crate::protocol::{Limits, Reply};
-use connection::{Chunk, Connection, Dial, Pending};
+use crate::protocol::binary::{Condition, Credentials, Op};
+use crate::protocol::Reply;
+use connection::{Connection, Dial, Pending};
 pub use error::{Error, Result};
-
-/// The port a Cairn server listens on by default.
-pub const DEFAULT_PORT: u16 = 7379;
-
-/// How a [`Client`] connects and how long it waits.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// ACL user to authenticate as; `None` is the default user (`requirepass`).
-    pub username: Option<String>,
-    /// Password sent in the handshake of every connection (also after a reconnect).
-    pub password: Option<String>,
-    /// Longest wait for resolving, connecting and the handshake. Default 5 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for an answer (for a range: for each chunk). `None` waits forever.
-    /// Default 30 s.
-    pub request_timeout: Option<Duration>,
-    /// Sizes the client refuses to send and to receive. Default: the protocol's defaults,
-    /// which are the server's.
-    pub limits: Limits,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            username: None,
-            password: None,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Some(Duration::from_secs(30)),
-            limits: Limits::default(),
-        }
-    }
-}
-
-/// When [`Client::set_with`] writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SetCondition {
-    /// Unconditionally.
-    #[default]
-    Always,
-    /// Only if the key does not exist (Redis `NX`).
-    IfAbsent,
-    /// Only if the key exists (Redis `XX`).
-    IfPresent,
-    /// Only if the current value equals this one (compare-and-set on the value).
-    IfValueEquals(Bytes),
-    /// Only if the key's current version equals this one, as read by
-    /// [`Client::get_versioned`] (compare-and-set on the version).
-    IfVersionEquals(u64),
-}
-
-/// Options of [`Client::set_with`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SetOptions {
-    /// When to write.
-    pub condition: SetCondition,
-    /// Time to live from now (at least 1 ms); `None` stores the key without expiry.
-    pub expiry: Option<Duration>,
-}
-
-/// A value with its version, from [`Client::get_versioned`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versioned {
-    /// The value.
-    pub value: Bytes,
-    /// The key's version: changes on every write of the key.
-    pub version: u64,
-}
-
-/// Options of [`Client::range_with`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RangeOptions {
-    /// At most this many pairs.
-    pub limit: Option<u64>,
-    /// Descending key order.
-    pub reverse: bool,
-}
-
-/// Puts and deletes applied atomically by [`Client::batch`], in the order added.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Batch {
-    ops: Vec<binary::BatchOp>,
-}
-
-impl Batch {
-    /// An empty batch.
-    pub fn new() -> Batch {
-        Batch::default()
-    }
-
-    /// Adds a write of `value` to `key`.
-    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Batch {
-        self.ops.push(binary::BatchOp::Put {
-            key: bytes_of(key),
-            value: bytes_of(value),
-        });
-        self
-    }
-
-    /// Adds a delete of `key`.
-    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Batch {
-        self.ops
-            .push(binary::BatchOp::Delete { key: bytes_of(key) });
-        self
-    }
-
-    /// Operations in the batch.
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Whether the batch holds no operation.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-}
-
-fn bytes_of(b: impl AsRef<[u8]>) -> Bytes {
-    Bytes::copy_from_slice(b.as_ref())
-}
+use options::bytes_of;
+pub use options::{
+    Batch, ClientOptions, RangeOptions, SetCondition, SetOptions, Versioned, DEFAULT_PORT,
+};
+pub use range::RangeStream;
+use validate::{millis, validate};
 
 /// A connection to a Cairn server, shared by every clone.
 ///
@@ -504,113 +389,6 @@ impl Client {
     }
 }
 
-/// The pairs of a range, in order, as a [`Stream`] fed by the server's chunks.
-///
-/// Chunks are buffered as they arrive, so a consumer slower than the network holds the
-/// rest of the range in memory: bound large scans with [`RangeOptions::limit`]. Dropping
-/// the stream early discards the chunks still to come.
-pub struct RangeStream {
-    rx: mpsc::UnboundedReceiver<Result<Chunk>>,
-    buffered: std::vec::IntoIter<(Reply, Reply)>,
-    done: bool,
-    conn: Arc<Connection>,
-    id: u64,
-    timeout: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
-}
-
-impl std::fmt::Debug for RangeStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RangeStream")
-            .field("id", &self.id)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RangeStream {
-    fn finish(&mut self, error: Error) -> Poll<Option<Result<(Bytes, Bytes)>>> {
-        self.done = true;
-        self.conn.forget(self.id);
-        Poll::Ready(Some(Err(error)))
-    }
-}
-
-impl Stream for RangeStream {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if let Some((k, v)) = this.buffered.next() {
-                return Poll::Ready(Some(match (k, v) {
-                    (Reply::Bulk(k), Reply::Bulk(v)) => Ok((k, v)),
-                    (k, _) => Err(unexpected("RANGE pair", &k)),
-                }));
-            }
-            if this.done {
-                return Poll::Ready(None);
-            }
-            match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(chunk))) => {
-                    this.sleep = None;
-                    if !chunk.more {
-                        this.done = true;
-                    }
-                    match chunk.body {
-                        Reply::Map(pairs) => this.buffered = pairs.into_iter(),
-                        Reply::Error(m) => {
-                            return this.finish(Error::Server {
-                                message: String::from_utf8_lossy(&m).into_owned(),
-                            })
-                        }
-                        other => return this.finish(unexpected("RANGE", &other)),
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return this.finish(e),
-                Poll::Ready(None) => {
-                    let reason = this.conn.closed_reason();
-                    return this.finish(Error::lost(
-                        reason.unwrap_or_else(|| "the range stream ended early".into()),
-                    ));
-                }
-                Poll::Pending => {
-                    if let Some(after) = this.timeout {
-                        let sleep = this
-                            .sleep
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
-                        if sleep.as_mut().poll(cx).is_ready() {
-                            return this.finish(Error::Timeout { after });
-                        }
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    }
-}
-
-impl Drop for RangeStream {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.forget(self.id);
-        }
-    }
-}
-
-/// Whole milliseconds of a TTL, at least 1.
-fn millis(d: Duration) -> Result<u64> {
-    let ms = u64::try_from(d.as_millis())
-        .map_err(|_| Error::invalid(format!("expiry {d:?} is too long")))?;
-    if ms == 0 {
-        return Err(Error::invalid("an expiry must be at least 1 ms"));
-    }
-    if ms > i64::MAX as u64 {
-        return Err(Error::invalid(format!("expiry {d:?} is too long")));
-    }
-    Ok(ms)
-}
-
 fn expect_ok(what: &str, reply: Reply) -> Result<()> {
     match reply {
         Reply::Simple(s) if &s[..] == b"OK" => Ok(()),
@@ -625,139 +403,6 @@ fn integer(what: &str, reply: Reply) -> Result<i64> {
     }
 }
 
-fn unexpected(what: &str, reply: &Reply) -> Error {
+pub(crate) fn unexpected(what: &str, reply: &Reply) -> Error {
     Error::protocol(format!("unexpected answer to {what}: {reply:?}"))
-}
-
-/// Checks `op` against the protocol limits before anything is sent.
-fn validate(op: &Op, limits: &Limits) -> Result<()> {
-    let check = |what: &str, b: &[u8]| {
-        if b.len() > limits.max_bulk_len {
-            Err(Error::invalid(format!(
-                "{what} of {} bytes is over the limit of {} bytes",
-                b.len(),
-                limits.max_bulk_len
-            )))
-        } else {
-            Ok(b.len() + 5)
-        }
-    };
-    let count = |what: &str, n: usize| {
-        if n > limits.max_array_len {
-            Err(Error::invalid(format!(
-                "{what}: {n} is over the limit of {}",
-                limits.max_array_len
-            )))
-        } else {
-            Ok(())
-        }
-    };
-    let bound = |b: &Bound<Bytes>| match b {
-        Bound::Included(k) | Bound::Excluded(k) => check("range bound", k),
-        Bound::Unbounded => Ok(1),
-    };
-    let body = match op {
-        Op::Get { key } | Op::GetVersioned { key } | Op::Delete { key } => check("key", key)?,
-        Op::Set {
-            key,
-            value,
-            condition,
-            ..
-        } => {
-            let c = match condition {
-                Condition::IfValueEquals(v) => check("compared value", v)?,
-                _ => 9,
-            };
-            check("key", key)? + check("value", value)? + c + 9
-        }
-        Op::IncrBy { key, .. } | Op::Expire { key, .. } => check("key", key)? + 8,
-        Op::Batch { ops } => {
-            count("batch operations", ops.len())?;
-            let mut n = 4;
-            for op in ops {
-                n += match op {
-                    binary::BatchOp::Put { key, value } => {
-                        1 + check("key", key)? + check("value", value)?
-                    }
-                    binary::BatchOp::Delete { key } => 1 + check("key", key)?,
-                };
-            }
-            n
-        }
-        Op::Range { start, end, .. } => bound(start)? + bound(end)? + 10,
-        Op::Ping => 0,
-        Op::Auth { username, password } => {
-            let short = |what: &str, b: &[u8]| {
-                if b.len() > usize::from(u16::MAX) {
-                    Err(Error::invalid(format!("{what} longer than 65,535 bytes")))
-                } else {
-                    Ok(b.len() + 5)
-                }
-            };
-            username
-                .as_deref()
-                .map_or(Ok(1), |u| short("username", u))?
-                + short("password", password)?
-        }
-        Op::Resp { args } => {
-            count("command arguments", args.len())?;
-            let mut n = 4;
-            for a in args {
-                n += check("argument", a)?;
-            }
-            n
-        }
-    };
-    if body > limits.max_frame_len {
-        return Err(Error::invalid(format!(
-            "request of {body} bytes is over the frame limit of {} bytes",
-            limits.max_frame_len
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validation_refuses_oversized_input() {
-        let limits = Limits {
-            max_bulk_len: 10,
-            max_frame_len: 30,
-            max_array_len: 2,
-            ..Limits::default()
-        };
-        let get = |k: &[u8]| Op::Get {
-            key: Bytes::copy_from_slice(k),
-        };
-        assert!(validate(&get(&[0; 10]), &limits).is_ok());
-        assert!(matches!(
-            validate(&get(&[0; 11]), &limits),
-            Err(Error::InvalidInput { .. })
-        ));
-        let set = Op::Set {
-            key: Bytes::from_static(&[0; 10]),
-            value: Bytes::from_static(&[0; 10]),
-            condition: Condition::None,
-            expiry_ms: None,
-        };
-        // each within the bulk limit, together over the frame limit
-        assert!(matches!(
-            validate(&set, &limits),
-            Err(Error::InvalidInput { .. })
-        ));
-        let resp = Op::Resp {
-            args: vec![Bytes::new(); 3],
-        };
-        assert!(validate(&resp, &limits).is_err());
-    }
-
-    #[test]
-    fn expiry_in_millis() {
-        assert_eq!(millis(Duration::from_millis(1500)).ok(), Some(1500));
-        assert!(millis(Duration::from_micros(10)).is_err());
-        assert!(millis(Duration::MAX).is_err());
-    }
 }
