@@ -343,6 +343,11 @@ async fn server_restarted_mid_stream() {
     while served.load(Ordering::Relaxed) < 2000 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // Freeze the server first, so every worker surely has a request in flight (sent,
+    // unanswered) when it dies; a plain kill may land between answers and new requests.
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill();
     for w in workers {
         tokio::time::timeout(Duration::from_secs(10), w)
