@@ -217,3 +217,19 @@ fn help_needs_no_server() {
         "\n  GET key\n  summary: Returns the string value of a key.\n  since: 1.0.0\n  group: string\n\n"
     );
 }
+
+#[test]
+fn password_in_both_protocols() {
+    let server = TestServer::start(&["--requirepass", "pw"]);
+    for proto in [&[][..], &["--resp"][..]] {
+        let ok = cli(&server, &[proto, &["-a", "pw", "SET", "k", "v"]].concat());
+        assert!(ok.status.success(), "{proto:?} {ok:?}");
+        assert_eq!(stdout(&ok), "OK\n");
+        let refused = cli(&server, &[proto, &["GET", "k"]].concat());
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(
+            stdout(&refused).starts_with("NOAUTH"),
+            "{proto:?} {refused:?}"
+        );
+    }
+}
