@@ -460,8 +460,13 @@ async fn timeouts_and_connect_errors() {
         e.to_string().starts_with("could not connect to 127.0.0.1:"),
         "{e}"
     );
+    // A name that does not resolve (bounded by the connect timeout if DNS is unreachable).
+    let options = ClientOptions {
+        connect_timeout: Duration::from_secs(1),
+        ..ClientOptions::default()
+    };
     assert!(matches!(
-        Client::connect("no-such-host.invalid:1").await,
+        Client::connect_with("no-such-host.invalid:1", options).await,
         Err(Error::Connect { .. })
     ));
 }

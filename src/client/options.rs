@@ -14,7 +14,7 @@ use crate::protocol::Limits;
 pub const DEFAULT_PORT: u16 = 7379;
 
 /// How a [`Client`](super::Client) connects and how long it waits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// ACL user to authenticate as; `None` is the default user (`requirepass`).
     pub username: Option<String>,
@@ -28,6 +28,19 @@ pub struct ClientOptions {
     /// Sizes the client refuses to send and to receive. Default: the protocol's defaults,
     /// which are the server's.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        f.debug_struct("ClientOptions")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Default for ClientOptions {
