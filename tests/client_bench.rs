@@ -26,7 +26,9 @@ fn key(n: u64) -> String {
 fn redis_benchmark(port: u16) -> Option<f64> {
     let out = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-t", "get", "-c", "50", "-n", "200000", "-d", "100", "-r", "100000", "-q"])
+        .args([
+            "-t", "get", "-c", "50", "-n", "200000", "-d", "100", "-r", "100000", "-q",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

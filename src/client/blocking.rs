@@ -64,6 +64,11 @@ impl Client {
         self.inner.addr()
     }
 
+    /// The options this client was made with.
+    pub fn options(&self) -> &ClientOptions {
+        self.inner.options()
+    }
+
     /// See [`super::Client::ping`].
     pub fn ping(&self) -> Result<()> {
         self.runtime.block_on(self.inner.ping())
