@@ -1,0 +1,69 @@
+//! The cairn-cli REPL driven through a pseudo-terminal, as a person types: the prompt, a
+//! tab completion, a greyed hint, formatted replies, Ctrl-C, Ctrl-D and the history file.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::TestServer;
+use expectrl::{ControlCode, Expect, Session};
+
+#[test]
+fn repl_session_through_a_pty() {
+    let server = TestServer::start(&["--fsync", "never"]);
+    let home = tempfile::tempdir().unwrap();
+    let port = server.addr.port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn-cli"));
+    cmd.args(["-p", &port.to_string()])
+        .env("HOME", home.path())
+        .env("TERM", "xterm");
+    let mut s = Session::spawn(cmd).expect("spawn cairn-cli in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(10)));
+    let prompt = format!("127.0.0.1:{port}> ");
+    s.expect(prompt.as_str()).expect("prompt");
+
+    s.send_line("SET greeting \"hello\\nworld\"").unwrap();
+    s.expect("OK").unwrap();
+    s.expect(prompt.as_str()).unwrap();
+
+    // Tab completes a unique prefix, in the case typed.
+    s.send("getr").unwrap();
+    s.send("\t").unwrap();
+    s.expect("getrange").expect("completed command name");
+    // The greyed hint of the arguments.
+    s.send(" ").unwrap();
+    s.expect("\x1b[90mkey start end").expect("argument hint");
+    s.send_line("greeting 0 4").unwrap();
+    s.expect("\"hello\"").unwrap();
+    s.expect(prompt.as_str()).unwrap();
+
+    // Formatted output: quoted escapes and a numbered array.
+    s.send_line("MGET greeting nope").unwrap();
+    s.expect("1) \"hello\\nworld\"\r\n2) (nil)").unwrap();
+    s.send_line("INCR greeting").unwrap();
+    s.expect("(error) ERR value is not an integer").unwrap();
+
+    // Ctrl-C clears the line and keeps the shell.
+    s.send("GARBAGE").unwrap();
+    s.send(ControlCode::EndOfText).unwrap();
+    s.expect(prompt.as_str()).unwrap();
+    s.send_line("PING").unwrap();
+    s.expect("PONG").unwrap();
+
+    s.send_line("help incr").unwrap();
+    s.expect("summary: Increments the integer value of a key by one.")
+        .unwrap();
+
+    // Ctrl-D leaves; the history file has what was typed.
+    s.expect(prompt.as_str()).unwrap();
+    s.send(ControlCode::EndOfTransmission).unwrap();
+    let status = s.get_process().wait().unwrap();
+    assert_eq!(
+        status,
+        expectrl::process::unix::WaitStatus::Exited(s.get_process().pid(), 0)
+    );
+    let history = std::fs::read_to_string(home.path().join(".cairn_history")).unwrap();
+    assert!(history.contains("MGET greeting nope"), "{history}");
+    assert!(history.contains("getrange greeting 0 4"), "{history}");
+}
