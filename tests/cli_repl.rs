@@ -41,10 +41,14 @@ fn repl_session_through_a_pty() {
     // Formatted output: quoted escapes and a numbered array.
     s.send_line("MGET greeting nope").unwrap();
     s.expect("1) \"hello\\nworld\"\r\n2) (nil)").unwrap();
+    s.expect(prompt.as_str()).unwrap();
     s.send_line("INCR greeting").unwrap();
     s.expect("(error) ERR value is not an integer").unwrap();
 
-    // Ctrl-C clears the line and keeps the shell.
+    // Ctrl-C clears the line and keeps the shell. (Wait for the prompt first: a Ctrl-C
+    // typed while a command runs reaches the terminal before rustyline's raw mode and is a
+    // SIGINT, as in redis-cli.)
+    s.expect(prompt.as_str()).unwrap();
     s.send("GARBAGE").unwrap();
     s.send(ControlCode::EndOfText).unwrap();
     s.expect(prompt.as_str()).unwrap();
