@@ -1,0 +1,200 @@
+//! The picture of a run (plotters, SVG): latency by percentile on the left, throughput over
+//! time on the right, one line per operation (and per server when comparing).
+
+use std::error::Error;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::stats::{rates, OpStats, TICK};
+
+/// One line on both panels.
+pub struct Series<'a> {
+    pub label: String,
+    pub stats: &'a OpStats,
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+/// Percentile `1 - 10^-x` as text: 0 -> "0%", 1 -> "90%", 3 -> "99.9%".
+fn nines_label(x: f64) -> String {
+    let q = (1.0 - 10f64.powf(-x)) * 100.0;
+    let decimals = if x <= 2.0 {
+        0
+    } else {
+        (x - 2.0).ceil() as usize
+    };
+    format!("{q:.decimals$}%")
+}
+
+/// Points of the percentile curve: x in "nines", y in microseconds.
+fn percentile_curve(s: &OpStats, max_x: f64) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    let mut x = 0.0;
+    while x <= max_x + 1e-9 {
+        let q = 1.0 - 10f64.powf(-x);
+        pts.push((x, s.quantile_us(q).max(0.001)));
+        x += 0.02;
+    }
+    pts.push((max_x, s.max_us().max(0.001)));
+    pts
+}
+
+pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn Error>> {
+    let series: Vec<&Series> = series.iter().filter(|s| s.stats.ok > 0).collect();
+    let root = SVGBackend::new(path, (1400, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", 24))?;
+    let (left, right) = root.split_horizontally(700);
+
+    // Latency: as far into the tail as the sample supports (1 / count), at most 99.999%.
+    let count = series.iter().map(|s| s.stats.ok).max().unwrap_or(1).max(10);
+    let max_x = ((count as f64).log10().floor()).clamp(1.0, 5.0);
+    let curves: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| percentile_curve(s.stats, max_x))
+        .collect();
+    let lo = curves
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .fold(f64::MAX, f64::min)
+        .min(1e9);
+    let hi = curves.iter().flatten().map(|p| p.1).fold(1.0, f64::max);
+    let mut chart = ChartBuilder::on(&left)
+        .caption("Latency by percentile", ("sans-serif", 20))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..max_x, (lo * 0.8..hi * 1.25).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (µs, log scale)")
+        .x_labels(max_x as usize + 1)
+        .x_label_formatter(&|x| nines_label(*x))
+        .y_label_formatter(&|y| format_num(*y))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    for (i, (s, pts)) in series.iter().zip(&curves).enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+
+    // Throughput: completed operations per tick, as a rate.
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            rates(&s.stats.timeline)
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| ((i as f64 + 0.5) * TICK.as_secs_f64(), r))
+                .collect()
+        })
+        .collect();
+    let t_max = lines
+        .iter()
+        .flatten()
+        .map(|p| p.0)
+        .fold(TICK.as_secs_f64(), f64::max)
+        + TICK.as_secs_f64() / 2.0;
+    let r_max = lines.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&right)
+        .caption("Throughput over time", ("sans-serif", 20))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..t_max, 0f64..r_max)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!(
+            "seconds since the end of warm-up ({} ms buckets)",
+            TICK.as_millis()
+        ))
+        .y_desc("operations per second")
+        .y_label_formatter(&|y| format_num(*y))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    for (i, (s, pts)) in series.iter().zip(&lines).enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Axis numbers: 1500 -> "1.5k", 2000000 -> "2M", 0.5 -> "0.5".
+fn format_num(y: f64) -> String {
+    let (v, unit) = if y >= 1e6 {
+        (y / 1e6, "M")
+    } else if y >= 1e3 {
+        (y / 1e3, "k")
+    } else {
+        (y, "")
+    };
+    let s = if v >= 100.0 || v.fract().abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(nines_label(0.0), "0%");
+        assert_eq!(nines_label(1.0), "90%");
+        assert_eq!(nines_label(2.0), "99%");
+        assert_eq!(nines_label(3.0), "99.9%");
+        assert_eq!(nines_label(4.0), "99.99%");
+        assert_eq!(format_num(1500.0), "1.5k");
+        assert_eq!(format_num(2e6), "2M");
+        assert_eq!(format_num(0.5), "0.5");
+    }
+}
