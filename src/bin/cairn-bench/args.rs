@@ -71,6 +71,9 @@ pub struct Args {
     /// A second server: the same workload runs against both, rounds interleaved (A, B, A, B...).
     #[arg(long, value_name = "ADDR")]
     pub compare: Option<String>,
+    /// Names for the servers in reports and the plot, e.g. `cairn,redis` [default: addresses].
+    #[arg(long, value_name = "A,B")]
+    pub labels: Option<String>,
     /// Rounds per server [default: 3 with --compare, else 1].
     #[arg(long)]
     pub rounds: Option<usize>,

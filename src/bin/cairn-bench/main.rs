@@ -156,6 +156,21 @@ fn network_main(args: &Args) -> Result<bool> {
         .max(1);
     let mut targets = vec![args.addr.clone()];
     targets.extend(args.compare.clone());
+    // Names for reports: --labels, else the addresses.
+    let names: Vec<String> = match &args.labels {
+        Some(l) => {
+            let l: Vec<String> = l.split(',').map(|s| s.trim().to_string()).collect();
+            if l.len() != targets.len() {
+                return Err(anyhow!(
+                    "--labels names {} servers, but there are {}",
+                    l.len(),
+                    targets.len()
+                ));
+            }
+            l
+        }
+        None => targets.clone(),
+    };
 
     let mut rng = SmallRng::seed_from_u64(args.seed);
     let values = ValuePool::new(args.value_size, &mut rng);
@@ -188,7 +203,7 @@ fn network_main(args: &Args) -> Result<bool> {
     let protocol = if args.resp { "resp" } else { "native" };
     println!(
         "cairn-bench: {} over {protocol}, {} clients x pipeline {}, {} threads, {}, keys {} ({}), values {} B{}",
-        targets.join(" vs "),
+        names.join(" vs "),
         args.clients,
         args.pipeline,
         args.threads.max(1),
@@ -238,6 +253,7 @@ fn network_main(args: &Args) -> Result<bool> {
     }
 
     let mut runs_json = Vec::new();
+    let mut runs_first_elapsed = vec![0.0; targets.len()];
     let mut summary: Vec<RunStats> = vec![RunStats::default(); targets.len()];
     for round in 1..=rounds {
         for (i, t) in targets.iter().enumerate() {
@@ -245,20 +261,25 @@ fn network_main(args: &Args) -> Result<bool> {
                 addr: t.clone(),
                 ..base.clone()
             };
-            let label = if rounds > 1 {
-                format!("round {round}/{rounds} {t}")
-            } else {
-                t.clone()
+            let label = match (rounds > 1, names[i] != *t) {
+                (true, true) => format!("round {round}/{rounds} {} ({t})", names[i]),
+                (true, false) => format!("round {round}/{rounds} {t}"),
+                (false, true) => format!("{} ({t})", names[i]),
+                (false, false) => t.clone(),
             };
             let s = run_network(&runtime, plan, args.quiet, label.clone())?;
             print!("\n{}", s.table(&label));
             ok &= s.total_errors() == 0;
-            runs_json.push(json!({ "target": t, "round": round, "stats": s.json() }));
+            runs_json
+                .push(json!({ "target": t, "name": names[i], "round": round, "stats": s.json() }));
+            if round == 1 {
+                runs_first_elapsed[i] = s.elapsed.as_secs_f64();
+            }
             summary[i].accumulate(&s);
         }
     }
     if rounds > 1 {
-        for (t, s) in targets.iter().zip(&summary) {
+        for (t, s) in names.iter().zip(&summary) {
             print!(
                 "\n{}",
                 s.table(&format!(
@@ -268,7 +289,7 @@ fn network_main(args: &Args) -> Result<bool> {
         }
     }
     let compare = if targets.len() == 2 {
-        let c = comparison(&targets, &summary[0], &summary[1]);
+        let c = comparison(&names, &summary[0], &summary[1]);
         print!("\n{}", c.0);
         c.1
     } else {
@@ -282,6 +303,7 @@ fn network_main(args: &Args) -> Result<bool> {
             "mode": "network",
             "config": {
                 "targets": targets,
+                "names": names,
                 "protocol": protocol,
                 "clients": args.clients,
                 "threads": args.threads.max(1),
@@ -302,7 +324,7 @@ fn network_main(args: &Args) -> Result<bool> {
             },
             "load": load_json,
             "runs": runs_json,
-            "summary": targets.iter().zip(&summary).map(|(t, s)| json!({"target": t, "stats": s.json()})).collect::<Vec<_>>(),
+            "summary": targets.iter().zip(&names).zip(&summary).map(|((t, n), s)| json!({"target": t, "name": n, "stats": s.json()})).collect::<Vec<_>>(),
             "compare": compare,
             "ok": ok,
         });
@@ -310,14 +332,22 @@ fn network_main(args: &Args) -> Result<bool> {
     }
     if let Some(path) = &args.plot {
         let mut series = Vec::new();
-        for (t, s) in targets.iter().zip(&summary) {
-            for (k, op) in s.present() {
+        for (group, (t, s)) in names.iter().zip(&summary).enumerate() {
+            // The timeline drawn is the first round's.
+            let span = runs_first_elapsed[group];
+            for (shade, (k, op)) in s.present().enumerate() {
                 let label = if targets.len() > 1 {
                     format!("{} {t}", k.name())
                 } else {
                     k.name().to_string()
                 };
-                series.push(plot::Series { label, stats: op });
+                series.push(plot::Series {
+                    label,
+                    stats: op,
+                    group,
+                    shade,
+                    span,
+                });
             }
         }
         let title = format!(
@@ -501,10 +531,14 @@ fn embedded_main(args: &Args) -> Result<bool> {
     if let Some(path) = &args.plot {
         let series: Vec<plot::Series> = runs
             .iter()
-            .flat_map(|(b, s)| {
+            .enumerate()
+            .flat_map(|(i, (b, s))| {
                 s.present().map(move |(_, op)| plot::Series {
                     label: b.name().to_string(),
                     stats: op,
+                    group: i / 2,
+                    shade: i % 2,
+                    span: s.elapsed.as_secs_f64(),
                 })
             })
             .collect();

@@ -6,24 +6,76 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::stats::{rates, OpStats, TICK};
+use crate::stats::{OpStats, TICK};
 
 /// One line on both panels.
 pub struct Series<'a> {
     pub label: String,
     pub stats: &'a OpStats,
+    /// Which server (or benchmark family): one hue per group.
+    pub group: usize,
+    /// Which operation within the group: one shade per operation.
+    pub shade: usize,
+    /// Measured seconds: timeline buckets past this are partial and left out.
+    pub span: f64,
 }
 
-const COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
+/// Hues by group (blue, red, green, purple), shades by operation.
+const COLORS: [[RGBColor; 4]; 4] = [
+    [
+        RGBColor(31, 119, 180),
+        RGBColor(120, 180, 230),
+        RGBColor(10, 50, 110),
+        RGBColor(70, 150, 210),
+    ],
+    [
+        RGBColor(214, 39, 40),
+        RGBColor(250, 150, 100),
+        RGBColor(130, 10, 20),
+        RGBColor(240, 100, 140),
+    ],
+    [
+        RGBColor(44, 160, 44),
+        RGBColor(150, 210, 110),
+        RGBColor(10, 90, 40),
+        RGBColor(90, 190, 160),
+    ],
+    [
+        RGBColor(148, 103, 189),
+        RGBColor(200, 170, 230),
+        RGBColor(80, 40, 120),
+        RGBColor(180, 120, 200),
+    ],
 ];
+
+fn color(s: &Series) -> RGBColor {
+    COLORS[s.group % COLORS.len()][s.shade % 4]
+}
+
+/// The timeline as (seconds, ops/s) points: 100 ms buckets for short runs, whole seconds
+/// from 5 s on (readable, and what "throughput per second" means); partial buckets at the
+/// end are left out.
+fn throughput_points(s: &Series) -> Vec<(f64, f64)> {
+    let tick = TICK.as_secs_f64();
+    let per = if s.span >= 5.0 {
+        (1.0 / tick).round() as usize
+    } else {
+        1
+    };
+    let width = tick * per as f64;
+    s.stats
+        .timeline
+        .chunks(per)
+        .enumerate()
+        .filter(|(i, c)| c.len() == per && (*i as f64 + 1.0) * width <= s.span + 1e-6)
+        .map(|(i, c)| {
+            (
+                (i as f64 + 0.5) * width,
+                c.iter().sum::<u64>() as f64 / width,
+            )
+        })
+        .collect()
+}
 
 /// Percentile `1 - 10^-x` as text: 0 -> "0%", 1 -> "90%", 3 -> "99.9%".
 fn nines_label(x: f64) -> String {
@@ -86,8 +138,8 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
-    for (i, (s, pts)) in series.iter().zip(&curves).enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    for (s, pts) in series.iter().zip(&curves) {
+        let color = color(s);
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
             .label(s.label.clone())
@@ -104,23 +156,14 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .draw()?;
 
     // Throughput: completed operations per tick, as a rate.
-    let lines: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|s| {
-            rates(&s.stats.timeline)
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| ((i as f64 + 0.5) * TICK.as_secs_f64(), r))
-                .collect()
-        })
-        .collect();
+    let lines: Vec<Vec<(f64, f64)>> = series.iter().map(|s| throughput_points(s)).collect();
     let t_max = lines
         .iter()
         .flatten()
         .map(|p| p.0)
         .fold(TICK.as_secs_f64(), f64::max)
         + TICK.as_secs_f64() / 2.0;
-    let r_max = lines.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+    let r_max = lines.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.4;
     let mut chart = ChartBuilder::on(&right)
         .caption("Throughput over time", ("sans-serif", 20))
         .margin(20)
@@ -129,17 +172,21 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .build_cartesian_2d(0f64..t_max, 0f64..r_max)?;
     chart
         .configure_mesh()
-        .x_desc(format!(
-            "seconds since the end of warm-up ({} ms buckets)",
-            TICK.as_millis()
-        ))
+        .x_desc(if series.iter().any(|s| s.span >= 5.0) {
+            "seconds since the end of warm-up (1 s buckets)".to_string()
+        } else {
+            format!(
+                "seconds since the end of warm-up ({} ms buckets)",
+                TICK.as_millis()
+            )
+        })
         .y_desc("operations per second")
         .y_label_formatter(&|y| format_num(*y))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
-    for (i, (s, pts)) in series.iter().zip(&lines).enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    for (s, pts) in series.iter().zip(&lines) {
+        let color = color(s);
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
             .label(s.label.clone())
@@ -149,7 +196,7 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .label_font(("sans-serif", 15))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

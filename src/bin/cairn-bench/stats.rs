@@ -273,6 +273,7 @@ impl RunStats {
             "timeline": {
                 "interval_s": TICK.as_secs_f64(),
                 "ops_per_sec": rates(&self.timeline()),
+                "per_second": per_second(&self.timeline(), self.elapsed),
             },
         })
     }
@@ -285,6 +286,16 @@ fn per_sec(n: u64, d: Duration) -> f64 {
     } else {
         n as f64 / s
     }
+}
+
+/// Operations completed in each whole second of the run (a partial last second is left
+/// out).
+pub fn per_second(t: &[u64], elapsed: Duration) -> Vec<u64> {
+    let per = (1.0 / TICK.as_secs_f64()).round() as usize;
+    t.chunks(per)
+        .take(elapsed.as_secs() as usize)
+        .map(|c| c.iter().sum())
+        .collect()
 }
 
 /// Counts per tick as rates per second.
