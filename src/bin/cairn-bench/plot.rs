@@ -53,11 +53,11 @@ fn color(s: &Series) -> RGBColor {
 }
 
 /// The timeline as (seconds, ops/s) points: 100 ms buckets for short runs, whole seconds
-/// from 5 s on (readable, and what "throughput per second" means); partial buckets at the
-/// end are left out.
-fn throughput_points(s: &Series) -> Vec<(f64, f64)> {
+/// when any run lasts 5 s or more (readable, and what "throughput per second" means);
+/// partial buckets at the end are left out.
+fn throughput_points(s: &Series, whole_seconds: bool) -> Vec<(f64, f64)> {
     let tick = TICK.as_secs_f64();
-    let per = if s.span >= 5.0 {
+    let per = if whole_seconds {
         (1.0 / tick).round() as usize
     } else {
         1
@@ -156,7 +156,11 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .draw()?;
 
     // Throughput: completed operations per tick, as a rate.
-    let lines: Vec<Vec<(f64, f64)>> = series.iter().map(|s| throughput_points(s)).collect();
+    let whole_seconds = series.iter().any(|s| s.span >= 5.0);
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| throughput_points(s, whole_seconds))
+        .collect();
     let t_max = lines
         .iter()
         .flatten()
@@ -172,13 +176,10 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .build_cartesian_2d(0f64..t_max, 0f64..r_max)?;
     chart
         .configure_mesh()
-        .x_desc(if series.iter().any(|s| s.span >= 5.0) {
-            "seconds since the end of warm-up (1 s buckets)".to_string()
+        .x_desc(if whole_seconds {
+            "seconds measured (1 s buckets)".to_string()
         } else {
-            format!(
-                "seconds since the end of warm-up ({} ms buckets)",
-                TICK.as_millis()
-            )
+            format!("seconds measured ({} ms buckets)", TICK.as_millis())
         })
         .y_desc("operations per second")
         .y_label_formatter(&|y| format_num(*y))
@@ -243,5 +244,33 @@ mod tests {
         assert_eq!(format_num(1500.0), "1.5k");
         assert_eq!(format_num(2e6), "2M");
         assert_eq!(format_num(0.5), "0.5");
+    }
+
+    fn series(stats: &OpStats, span: f64) -> Series<'_> {
+        Series {
+            label: String::new(),
+            stats,
+            group: 0,
+            shade: 0,
+            span,
+        }
+    }
+
+    #[test]
+    fn one_bucket_width_for_every_line() {
+        // 2.5 s at 10 ops per 100 ms tick, plus a partial tick at the end.
+        let stats = OpStats {
+            timeline: vec![10; 26],
+            ..OpStats::default()
+        };
+        // Alone, a short run is drawn in 100 ms buckets, the partial last one left out.
+        let short = throughput_points(&series(&stats, 2.55), false);
+        assert_eq!(short.len(), 25);
+        assert!(short.iter().all(|p| (p.1 - 100.0).abs() < 1e-9));
+        // Beside a run of 5 s or more, it is drawn in the same whole-second buckets.
+        let whole = throughput_points(&series(&stats, 2.55), true);
+        assert_eq!(whole.len(), 2);
+        assert!((whole[0].0 - 0.5).abs() < 1e-9 && (whole[1].0 - 1.5).abs() < 1e-9);
+        assert!(whole.iter().all(|p| (p.1 - 100.0).abs() < 1e-9));
     }
 }
