@@ -330,7 +330,10 @@ mod tests {
             apply(&mem, seq, &[("counter", Some("v"))]);
         }
         apply(&mem, 100_001, &[("counter", Some("last"))]);
-        assert_eq!(value_at(&mem, "counter", 100_001), Some(Some("last".into())));
+        assert_eq!(
+            value_at(&mem, "counter", 100_001),
+            Some(Some("last".into()))
+        );
         assert_eq!(value_at(&mem, "counter", 5), Some(Some("v".into())));
     }
 
