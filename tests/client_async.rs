@@ -539,3 +539,73 @@ async fn authentication() {
     assert!(matches!(e, Error::Server { .. }), "{e:?}");
     assert_eq!(e.code(), Some("WRONGPASS"));
 }
+
+/// A forwarder that passes the server's first `limit` bytes on each connection and then
+/// cuts it: a connection lost in the middle of a streamed answer, at a known point.
+async fn cutting_proxy(target: SocketAddr, limit: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = inbound.into_split();
+                let (mut from_server, mut to_server) = outbound.into_split();
+                let upstream = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                });
+                let mut passed = 0;
+                let mut buf = vec![0u8; 4096];
+                while passed < limit {
+                    let n = match from_server.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n.min(limit - passed),
+                    };
+                    if to_client.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    passed += n;
+                }
+                upstream.abort();
+                // Dropping both halves of both sockets closes them.
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_cut_mid_stream_is_an_error_not_a_short_answer() {
+    let server = TestServer::start(&["--fsync", "never"]);
+    let direct = Client::connect(server.addr).await.unwrap();
+    let mut batch = Batch::new();
+    for i in 0..5000 {
+        batch.put(format!("key{i:05}"), "v".repeat(100));
+    }
+    direct.batch(batch).await.unwrap();
+
+    // About 550 KB of answer; the connection is cut after 100 KB, a few chunks in.
+    let c = Client::connect(cutting_proxy(server.addr, 100 * 1024).await)
+        .await
+        .unwrap();
+    let mut stream = c.range::<&str, _>(..).await.unwrap();
+    let mut pairs = 0;
+    let error = loop {
+        match stream.next().await {
+            Some(Ok((k, _))) => {
+                assert_eq!(k, format!("key{pairs:05}"), "in order, none skipped");
+                pairs += 1;
+            }
+            Some(Err(e)) => break e,
+            None => panic!("the range ended after {pairs} of 5000 pairs without an error"),
+        }
+    };
+    assert!(pairs > 0 && pairs < 5000, "{pairs}");
+    assert!(matches!(error, Error::ConnectionLost { .. }), "{error:?}");
+    assert!(error.is_retryable());
+    assert!(stream.next().await.is_none(), "nothing after the error");
+    // The next request opens a new connection (small answers pass the proxy).
+    assert_eq!(c.get("key00042").await.unwrap().map(|v| v.len()), Some(100));
+}
