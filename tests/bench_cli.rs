@@ -297,3 +297,152 @@ fn closed_port_reports_errors_and_exits_1() {
         Some(3)
     );
 }
+
+/// A scratch `redis-server` on a free port (no persistence), killed when dropped. Under
+/// CI a missing redis-server fails the test: .ci/run installs it.
+struct Redis {
+    addr: String,
+    child: std::process::Child,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is not installed, but CI must run this test (.ci/run installs it)"
+            );
+            eprintln!("NOTE: redis-server not installed; cairn-bench --resp against Redis not run");
+            return None;
+        };
+        let redis = Redis {
+            addr: format!("127.0.0.1:{port}"),
+            child,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&redis.addr).is_ok() {
+                return Some(redis);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start listening on {}", redis.addr);
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn resp_against_redis_and_its_errors_counted() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let json = dir.path().join("redis.json");
+    let common = [
+        "-a",
+        &redis.addr,
+        "--resp",
+        "-c",
+        "4",
+        "-P",
+        "4",
+        "-n",
+        "2000",
+        "--warmup",
+        "0s",
+        "-k",
+        "300",
+        "--json",
+        json.to_str().expect("path"),
+    ];
+
+    // YCSB B on Redis: every request answered.
+    let out = bench(&[&common[..], &["--load", "-w", "ycsb-b"]].concat());
+    assert!(out.status.success(), "{}", show(&out));
+    let doc = read_json(&json);
+    assert_eq!(doc["ok"], Value::Bool(true));
+    let stats = &doc["runs"][0]["stats"];
+    check_stats(stats);
+    assert_eq!(stats["total"]["ok"].as_u64(), Some(2000), "{stats}");
+    assert_eq!(stats["ops"]["get"]["misses"].as_u64(), Some(0), "{stats}");
+
+    // Scans are Cairn's RANGE, which Redis refuses: each refusal is an error, counted,
+    // reported, and the exit status says so.
+    let out = bench(&[&common[..], &["--ratio", "1:1:1"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let doc = read_json(&json);
+    assert_eq!(doc["ok"], Value::Bool(false));
+    let stats = &doc["runs"][0]["stats"];
+    check_stats(stats);
+    let scan = &stats["ops"]["scan"];
+    assert!(scan["sent"].as_u64().unwrap_or(0) > 0, "{scan}");
+    assert_eq!(scan["ok"].as_u64(), Some(0), "{scan}");
+    assert_eq!(scan["errors"], scan["sent"], "{scan}");
+    assert_eq!(stats["ops"]["get"]["errors"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["ops"]["set"]["errors"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["total"]["sent"].as_u64(), Some(2000), "{stats}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unknown command"), "{}", show(&out));
+}
+
+#[test]
+fn server_killed_mid_run_counts_requests_in_flight_as_errors() {
+    let mut server = TestServer::start(&["--fsync", "never"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let json = dir.path().join("killed.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_cairn-bench"))
+        .args(["--quiet", "-a", &server.addr.to_string()])
+        .args([
+            "-c", "4", "-P", "8", "-d", "20s", "--warmup", "0s", "-k", "1000",
+        ])
+        .args(["--json", json.to_str().expect("path")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn cairn-bench");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Frozen first, so every connection surely has requests sent and unanswered.
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.kill();
+    let out = child.wait_with_output().expect("cairn-bench finished");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let doc = read_json(&json);
+    assert_eq!(doc["ok"], Value::Bool(false));
+    let stats = &doc["runs"][0]["stats"];
+    check_stats(stats);
+    assert_eq!(stats["connection_errors"].as_u64(), Some(4), "{stats}");
+    let total = &stats["total"];
+    assert!(total["ok"].as_u64().unwrap_or(0) > 0, "{total}");
+    // Every connection had its pipeline full when the server froze.
+    assert_eq!(total["errors"].as_u64(), Some(4 * 8), "{total}");
+    // It stopped at the loss, not at the end of the 20 s.
+    assert!(
+        doc["runs"][0]["stats"]["elapsed_s"]
+            .as_f64()
+            .unwrap_or(99.0)
+            < 10.0,
+        "{stats}"
+    );
+}
