@@ -45,7 +45,8 @@ pub struct Args {
     /// Number of distinct keys.
     #[arg(short = 'k', long, default_value_t = 100_000)]
     pub keyspace: u64,
-    /// sequential, uniform, zipfian or zipfian:THETA (theta in (0,1), default 0.99)
+    /// sequential, uniform, zipfian or zipfian:THETA (theta in (0,1), default 0.99; the
+    /// hot keys scattered over the key space, as YCSB's scrambled zipfian)
     /// [default: zipfian for --workload ycsb-*, else uniform].
     #[arg(long, value_parser = KeyPattern::parse)]
     pub key_pattern: Option<KeyPattern>,

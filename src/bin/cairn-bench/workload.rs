@@ -176,7 +176,8 @@ pub enum KeyPattern {
     Sequential,
     /// Uniformly random.
     Uniform,
-    /// Zipfian with the given skew; rank 0 is key 0 (the hot keys are the first ones).
+    /// Zipfian with the given skew; ranks are scattered over the key space by a fixed
+    /// bijection (as YCSB's scrambled zipfian), so the hot keys are not neighbours.
     Zipfian(f64),
 }
 
@@ -221,7 +222,44 @@ pub struct KeyChooser {
 enum Chooser {
     Sequential(Arc<AtomicU64>),
     Uniform,
-    Zipfian(Arc<Zipfian>),
+    Zipfian(Arc<Zipfian>, Scatter),
+}
+
+/// A bijection of `0..n`: `i -> (i * mult + add) mod n` with `mult` coprime to `n`. Ranks
+/// 0, 1, 2... land far apart, so a skewed workload's hot keys do not share a block, a
+/// cache line or a neighbourhood of the key order: sorted storage must not look better
+/// than it would under YCSB, whose zipfian keys are hashed the same way.
+#[derive(Debug, Clone, Copy)]
+struct Scatter {
+    n: u64,
+    mult: u64,
+    add: u64,
+}
+
+impl Scatter {
+    fn new(n: u64) -> Scatter {
+        fn gcd(a: u64, b: u64) -> u64 {
+            if b == 0 {
+                a
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        // About n / golden ratio, then the next value coprime to n.
+        let mut mult = ((n as f64 * 0.618_033_988_75) as u64).max(1);
+        while n > 1 && gcd(mult, n) != 1 {
+            mult += 1;
+        }
+        Scatter {
+            n,
+            mult: mult % n.max(1),
+            add: n / 3,
+        }
+    }
+
+    fn map(&self, i: u64) -> u64 {
+        ((u128::from(i) * u128::from(self.mult) + u128::from(self.add)) % u128::from(self.n)) as u64
+    }
 }
 
 impl KeyChooser {
@@ -232,9 +270,10 @@ impl KeyChooser {
         let kind = match pattern {
             KeyPattern::Sequential => Chooser::Sequential(Arc::new(AtomicU64::new(0))),
             KeyPattern::Uniform => Chooser::Uniform,
-            KeyPattern::Zipfian(theta) => {
-                Chooser::Zipfian(Arc::new(Zipfian::new(keyspace, *theta)?))
-            }
+            KeyPattern::Zipfian(theta) => Chooser::Zipfian(
+                Arc::new(Zipfian::new(keyspace, *theta)?),
+                Scatter::new(keyspace),
+            ),
         };
         Ok(KeyChooser { keyspace, kind })
     }
@@ -243,7 +282,7 @@ impl KeyChooser {
         match &self.kind {
             Chooser::Sequential(n) => n.fetch_add(1, Ordering::Relaxed) % self.keyspace,
             Chooser::Uniform => rng.gen_range(0..self.keyspace),
-            Chooser::Zipfian(z) => z.next(rng),
+            Chooser::Zipfian(z, scatter) => scatter.map(z.next(rng)),
         }
     }
 }
@@ -382,6 +421,35 @@ mod tests {
             );
             assert!(counts.iter().skip(1).all(|&c| c <= counts[0]));
         }
+    }
+
+    #[test]
+    fn zipfian_keys_are_scattered_one_to_one() {
+        for n in [1u64, 2, 3, 10, 1000, 1024, 100_000] {
+            let s = Scatter::new(n);
+            let mut seen = vec![false; n as usize];
+            for i in 0..n {
+                let k = s.map(i) as usize;
+                assert!(!seen[k], "n {n}: {i} maps onto a taken key {k}");
+                seen[k] = true;
+            }
+        }
+        // The hottest ranks are not neighbours in the key order.
+        let s = Scatter::new(100_000);
+        let hot: Vec<u64> = (0..4).map(|i| s.map(i)).collect();
+        assert!(
+            hot.windows(2).all(|w| w[0].abs_diff(w[1]) > 1000),
+            "{hot:?}"
+        );
+        // And the skew survives the scattering: the hottest key is drawn as often as rank 0.
+        let chooser = KeyChooser::new(&KeyPattern::Zipfian(0.99), 1000).expect("chooser");
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut counts = vec![0u64; 1000];
+        for _ in 0..200_000 {
+            counts[chooser.next(&mut rng) as usize] += 1;
+        }
+        let hottest = Scatter::new(1000).map(0) as usize;
+        assert_eq!(counts.iter().max(), Some(&counts[hottest]));
     }
 
     #[test]
