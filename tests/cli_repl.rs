@@ -71,3 +71,70 @@ fn repl_session_through_a_pty() {
     assert!(history.contains("MGET greeting nope"), "{history}");
     assert!(history.contains("getrange greeting 0 4"), "{history}");
 }
+
+#[test]
+fn long_replies_page_in_the_repl() {
+    let server = TestServer::start(&["--fsync", "never"]);
+    let port = server.addr.port().to_string();
+    let mut mset = vec!["-p".to_string(), port.clone(), "MSET".into()];
+    for i in 1..=30 {
+        mset.push(format!("k:{i:02}"));
+        mset.push(format!("v{i}"));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-cli"))
+        .args(&mset)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn-cli"));
+    cmd.args(["-p", &port])
+        .env("HOME", home.path())
+        .env("TERM", "xterm");
+    let mut s = Session::spawn(cmd).expect("spawn cairn-cli in a pty");
+    // A terminal of 10 rows: pages of 9 lines and the prompt.
+    s.get_process_mut().set_window_size(80, 10).unwrap();
+    s.set_expect_timeout(Some(Duration::from_secs(10)));
+    let prompt = format!("127.0.0.1:{port}> ");
+    s.expect(prompt.as_str()).expect("prompt");
+
+    s.send_line("RANGE k: k;").unwrap();
+    s.expect("9# \"k:09\" => \"v9\"").unwrap();
+    s.expect("-- more: 9 of 30 lines")
+        .expect("paused after a page");
+    s.send(" ").unwrap();
+    s.expect("18# \"k:18\" => \"v18\"").unwrap();
+    s.expect("-- more: 18 of 30 lines").unwrap();
+    s.send("\r").unwrap();
+    s.expect("19# \"k:19\" => \"v19\"").unwrap();
+    s.expect("-- more: 19 of 30 lines").unwrap();
+    s.send("q").unwrap();
+    s.expect("(11 more lines not shown)").unwrap();
+    s.expect(prompt.as_str()).unwrap();
+
+    // Short replies are not paged; the terminal is back to the line editor.
+    s.send_line("RANGE k:01 k:03").unwrap();
+    s.expect("1# \"k:01\" => \"v1\"\r\n2# \"k:02\" => \"v2\"\r\n")
+        .unwrap();
+    s.expect(prompt.as_str()).unwrap();
+    // A SCAN of every key pages too, and Space runs to the end.
+    s.send_line("SCAN 0 COUNT 100").unwrap();
+    s.expect("-- more: 9 of 31 lines").unwrap();
+    s.send(" ").unwrap();
+    s.expect("-- more: 18 of 31 lines").unwrap();
+    s.send(" ").unwrap();
+    s.expect("-- more: 27 of 31 lines").unwrap();
+    s.send(" ").unwrap();
+    s.expect("30) \"k:30\"").unwrap();
+    s.expect(prompt.as_str()).unwrap();
+    s.send_line("PING").unwrap();
+    s.expect("PONG").unwrap();
+    s.expect(prompt.as_str()).unwrap();
+    s.send(ControlCode::EndOfTransmission).unwrap();
+    let status = s.get_process().wait().unwrap();
+    assert_eq!(
+        status,
+        expectrl::process::unix::WaitStatus::Exited(s.get_process().pid(), 0)
+    );
+}

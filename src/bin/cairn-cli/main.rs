@@ -8,6 +8,7 @@
 
 mod conn;
 mod format;
+mod pager;
 mod repl;
 mod split;
 
@@ -76,6 +77,8 @@ struct Args {
 #[derive(Clone, Copy)]
 enum Output {
     Tty,
+    /// As `Tty`, a screenful at a time when taller than the terminal (the REPL).
+    Paged,
     Raw,
 }
 
@@ -84,9 +87,13 @@ fn print_reply(output: Output, args: &[Vec<u8>], reply: &Reply) {
         _ if format::prints_verbatim(args) && !matches!(reply, Reply::Error(_)) => {
             format::verbatim(reply)
         }
-        Output::Tty => format::tty(reply),
+        Output::Tty | Output::Paged => format::tty(reply),
         Output::Raw => format::raw(reply),
     };
+    if let Output::Paged = output {
+        pager::show(&text);
+        return;
+    }
     let mut stdout = io::stdout().lock();
     // A closed pipe (`| head`) is not worth a panic.
     let _ = stdout.write_all(&text);
@@ -174,7 +181,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
                         let _ = editor.save_history(h);
                     }
                 }
-                if let Ran::Quit = run(conn, Output::Tty, &args) {
+                if let Ran::Quit = run(conn, Output::Paged, &args) {
                     break;
                 }
             }
