@@ -30,6 +30,10 @@ use stats::{group, RunStats};
 use workload::{KeyChooser, KeyFormat, KeyPattern, Mix, OpKind, ValuePool};
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed: end quietly, as Unix tools do, rather than
+    // panicking in `println!`.
+    // SAFETY: restoring a signal's default disposition at startup, before any thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args = Args::parse();
     let result = if args.embedded.is_some() {
         embedded_main(&args)
