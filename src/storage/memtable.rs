@@ -194,9 +194,24 @@ impl Memtable {
     }
 
     /// Rough memory use, for deciding when to flush.
-    #[allow(dead_code)] // used by flushing (issue 3)
     pub(crate) fn approximate_bytes(&self) -> usize {
         self.approx_bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Whether nothing was ever written to it.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.read().is_empty()
+    }
+
+    /// Every entry in internal-key order (user key ascending, newest version first), for
+    /// writing the memtable to a table. Meant for a frozen memtable: writes that arrive
+    /// while it runs may or may not be included.
+    pub(crate) fn entries(&self) -> MemtableEntries<'_> {
+        MemtableEntries {
+            mem: self,
+            keys: self.order.read().iter().cloned().collect::<Vec<_>>().into_iter(),
+            current: Vec::new(),
+        }
     }
 
     /// Appends the visible version of each key `keys` yields, stopping after `limit`
@@ -224,6 +239,34 @@ impl Memtable {
     }
 }
 
+/// The entries of a memtable in internal-key order; see [`Memtable::entries`].
+pub(crate) struct MemtableEntries<'a> {
+    mem: &'a Memtable,
+    keys: std::vec::IntoIter<Bytes>,
+    /// The current key's versions not yet returned, oldest first (popped from the back).
+    current: Vec<(Bytes, u64, Option<Bytes>)>,
+}
+
+impl Iterator for MemtableEntries<'_> {
+    /// (user key, sequence number, value or `None` for a tombstone).
+    type Item = (Bytes, u64, Option<Bytes>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.current.is_empty() {
+            let key = self.keys.next()?;
+            let shard = self.mem.shard(&key).read();
+            if let Some(versions) = shard.get(&key[..]) {
+                self.current.extend(
+                    versions
+                        .iter()
+                        .map(|(seq, value)| (key.clone(), *seq, value.clone())),
+                );
+            }
+        }
+        self.current.pop()
+    }
+}
+
 fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
     match bound {
         Bound::Unbounded => Bound::Unbounded,
@@ -234,7 +277,7 @@ fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
 
 /// Whether `lo..hi` is a range `BTreeSet::range` accepts (it panics on an inverted or
 /// empty-excluded range).
-fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+pub(crate) fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l <= h,
         (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
@@ -243,7 +286,7 @@ fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
+pub(crate) fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     match hi {
         Bound::Unbounded => false,
         Bound::Included(h) => key > &h[..],
@@ -251,7 +294,7 @@ fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
+pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
     match lo {
         Bound::Unbounded => false,
         Bound::Included(l) => key < &l[..],

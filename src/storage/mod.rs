@@ -13,11 +13,16 @@
 
 mod batch;
 mod commit;
+mod compaction;
 mod db;
 mod durability;
 mod error;
+mod manifest;
 mod memtable;
 mod options;
+pub(crate) mod table;
+mod tree;
+mod version;
 mod view;
 mod wal;
 
@@ -25,5 +30,5 @@ pub use batch::{WriteBatch, MAX_BATCH_BYTES};
 pub use db::{Db, Snapshot, Stats};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
-pub use options::{Options, SyncPolicy};
+pub use options::{CompactionFilter, Options, SyncPolicy};
 pub use view::RangeIter;
