@@ -234,7 +234,7 @@ fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
 
 /// Whether `lo..hi` is a range `BTreeSet::range` accepts (it panics on an inverted or
 /// empty-excluded range).
-fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+pub(crate) fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l <= h,
         (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
@@ -243,7 +243,7 @@ fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
+pub(crate) fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     match hi {
         Bound::Unbounded => false,
         Bound::Included(h) => key > &h[..],
@@ -251,7 +251,7 @@ fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
+pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
     match lo {
         Bound::Unbounded => false,
         Bound::Included(l) => key < &l[..],
@@ -330,7 +330,10 @@ mod tests {
             apply(&mem, seq, &[("counter", Some("v"))]);
         }
         apply(&mem, 100_001, &[("counter", Some("last"))]);
-        assert_eq!(value_at(&mem, "counter", 100_001), Some(Some("last".into())));
+        assert_eq!(
+            value_at(&mem, "counter", 100_001),
+            Some(Some("last".into()))
+        );
         assert_eq!(value_at(&mem, "counter", 5), Some(Some("v".into())));
     }
 
