@@ -27,8 +27,19 @@ pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Decodes a varint at `*pos`, advancing it; `None` if it is cut short or over 64 bits.
-#[inline]
+#[inline(always)]
 pub(crate) fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most fields (lengths, shared prefixes) fit one byte.
+    let first = *data.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    get_varint_slow(data, pos)
+}
+
+#[cold]
+fn get_varint_slow(data: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     let mut shift = 0;
     loop {

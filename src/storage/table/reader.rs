@@ -47,6 +47,11 @@ pub(crate) struct Table {
     /// The index's last keys, back to back, so the index is two allocations, not one per block.
     index_keys: Box<[u8]>,
     index: Box<[IndexEntry]>,
+    /// Length of the prefix every key in the table shares (that of smallest and largest).
+    skip: usize,
+    /// Per index entry, the 8 bytes of its key after `skip`, big-endian, zero-padded: a
+    /// dense array a get binary-searches before comparing any whole key.
+    prefixes: Box<[u64]>,
     filter: Bytes,
     /// One bit per data block: its checksum has been verified.
     verified: Box<[AtomicU64]>,
@@ -131,6 +136,16 @@ impl Table {
                 "index block disagrees with the properties block",
             ));
         }
+        let skip = props
+            .smallest
+            .iter()
+            .zip(props.largest.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let prefixes = index
+            .iter()
+            .map(|e| prefix_after(&index_keys[e.key_start..e.key_end], skip))
+            .collect();
         let verified = (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
             .collect();
@@ -141,6 +156,8 @@ impl Table {
             props,
             index_keys,
             index,
+            skip,
+            prefixes,
             filter,
             verified,
             obsolete: AtomicBool::new(false),
@@ -218,6 +235,18 @@ impl Table {
             || above_hi(&self.props.smallest, hi)
             || below_lo(&self.props.largest, lo)
     }
+}
+
+/// The 8 bytes of `key` after its first `skip`, as a big-endian number, zero-padded: for
+/// keys sharing those `skip` bytes, a smaller number means a smaller key (equal numbers
+/// decide nothing).
+#[inline]
+fn prefix_after(key: &[u8], skip: usize) -> u64 {
+    let rest = key.get(skip..).unwrap_or_default();
+    let mut b = [0u8; 8];
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 fn decode_properties(path: &Path, h: Handle, block: &Bytes) -> Result<Properties> {
@@ -393,9 +422,14 @@ impl Source for Table {
         }
         // The first block whose last internal key is at or after (key, snap) holds the
         // first such entry: the answer, if its user key is `key`.
-        let i = self
-            .index
-            .partition_point(|e| cmp_internal(self.index_key(e), e.seq, key, snap).is_lt());
+        // Every key in [smallest, largest] shares their common prefix, so the prefixes
+        // after it order the blocks; whole keys are compared only among equal prefixes.
+        let p = prefix_after(key, self.skip);
+        let lo = self.prefixes.partition_point(|&q| q < p);
+        let hi = lo + self.prefixes[lo..].partition_point(|&q| q == p);
+        let i = lo
+            + self.index[lo..hi]
+                .partition_point(|e| cmp_internal(self.index_key(e), e.seq, key, snap).is_lt());
         if i == self.index.len() {
             return Ok(None);
         }
