@@ -487,4 +487,23 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn documented_example() {
+        // docs/storage-format.md, "Data blocks and the index block".
+        let data = block(
+            &[
+                (b"apple", 7, Some(b"red")),
+                (b"apple", 3, None),
+                (b"apricot", 5, Some(b"")),
+            ],
+            16,
+        );
+        let mut want = vec![0, 5, 7, 4];
+        want.extend_from_slice(b"applered");
+        want.extend_from_slice(&[5, 0, 3, 0, 2, 5, 5, 1]);
+        want.extend_from_slice(b"ricot");
+        want.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(&data[..], &want[..]);
+    }
 }
