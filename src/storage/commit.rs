@@ -118,11 +118,7 @@ impl Committer {
     }
 
     /// Writes `batch` to the WAL and the memtable; returns the ticket for durability.
-    pub(crate) fn submit(
-        &self,
-        batch: WriteBatch,
-        tree: &Tree,
-    ) -> Result<WriteTicket> {
+    pub(crate) fn submit(&self, batch: WriteBatch, tree: &Tree) -> Result<WriteTicket> {
         let Some(last_seq) = self.commit(batch, tree, Until::Applied)? else {
             return Ok(WriteTicket::ready());
         };
@@ -143,12 +139,7 @@ impl Committer {
 
     /// Queues `batch`, leads groups when it is this writer's turn, and returns the
     /// batch's last sequence number once `until` holds (`None` for an empty batch).
-    fn commit(
-        &self,
-        batch: WriteBatch,
-        tree: &Tree,
-        until: Until,
-    ) -> Result<Option<u64>> {
+    fn commit(&self, batch: WriteBatch, tree: &Tree, until: Until) -> Result<Option<u64>> {
         self.dur.check_poison()?;
         if batch.is_empty() {
             return Ok(None);
@@ -233,12 +224,7 @@ impl Committer {
     }
 
     /// The leader's work for one group: one write, then apply and publish.
-    fn commit_group(
-        &self,
-        leader: &mut LeaderState,
-        group: &[Pending],
-        tree: &Tree,
-    ) -> Result<()> {
+    fn commit_group(&self, leader: &mut LeaderState, group: &[Pending], tree: &Tree) -> Result<()> {
         let Some(last) = group.last() else {
             return Ok(());
         };

@@ -109,7 +109,9 @@ impl Run for Merge<'_> {
                 drop(head); // re-sifts
                 Ok(Some(entry))
             }
-            None => Ok(Some(std::collections::binary_heap::PeekMut::pop(head).entry)),
+            None => Ok(Some(
+                std::collections::binary_heap::PeekMut::pop(head).entry,
+            )),
         }
     }
 }
@@ -279,8 +281,7 @@ pub(crate) fn pick(
         best = Some((l0, 0));
     }
     for level in 1..LEVELS - 1 {
-        let score =
-            version.level_bytes(level) as f64 / level_target_bytes(options, level) as f64;
+        let score = version.level_bytes(level) as f64 / level_target_bytes(options, level) as f64;
         if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, level));
         }

@@ -6,18 +6,18 @@ use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use super::batch::WriteBatch;
 use super::commit::Committer;
 use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
+use super::manifest::LEVELS;
 use super::memtable::Memtable;
 use super::options::Options;
 use super::tree::{Background, Tree};
 use super::version::VersionSet;
 use super::view::{RangeIter, View};
-use super::manifest::LEVELS;
 use super::wal::{self, Segment, Tail};
+use bytes::Bytes;
 
 /// A handle on an open database. Cheap to clone; all clones share one engine, which
 /// closes (after a final fsync) when the last clone is dropped.

@@ -158,7 +158,11 @@ pub(crate) fn read_current(dir: &Path) -> Result<Option<u64>> {
         .and_then(|n| n.parse::<u64>().ok())
         .map(Some)
         .ok_or_else(|| {
-            Error::corruption(&path, 0, format!("CURRENT does not name a manifest: {text:?}"))
+            Error::corruption(
+                &path,
+                0,
+                format!("CURRENT does not name a manifest: {text:?}"),
+            )
         })
 }
 
@@ -172,9 +176,8 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Vec<VersionEdit>> {
     while off < data.len() {
         match wal::decode_at(&data, off) {
             Ok((KIND_EDIT, range)) => {
-                let edit = VersionEdit::decode(&data.slice(range.clone())).ok_or_else(|| {
-                    Error::corruption(path, off as u64, "malformed version edit")
-                })?;
+                let edit = VersionEdit::decode(&data.slice(range.clone()))
+                    .ok_or_else(|| Error::corruption(path, off as u64, "malformed version edit"))?;
                 edits.push(edit);
                 off = range.end;
             }
@@ -314,7 +317,10 @@ mod tests {
         m.append(&second).expect("append");
         assert_eq!(read_current(dir.path()).expect("current"), Some(5));
         let path = manifest_path(dir.path(), 5);
-        assert_eq!(read_manifest(&path).expect("read"), vec![sample(), second.clone()]);
+        assert_eq!(
+            read_manifest(&path).expect("read"),
+            vec![sample(), second.clone()]
+        );
 
         // A half-written third record is ignored.
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");

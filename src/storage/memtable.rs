@@ -209,7 +209,13 @@ impl Memtable {
     pub(crate) fn entries(&self) -> MemtableEntries<'_> {
         MemtableEntries {
             mem: self,
-            keys: self.order.read().iter().cloned().collect::<Vec<_>>().into_iter(),
+            keys: self
+                .order
+                .read()
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .into_iter(),
             current: Vec::new(),
         }
     }
@@ -373,7 +379,10 @@ mod tests {
             apply(&mem, seq, &[("counter", Some("v"))]);
         }
         apply(&mem, 100_001, &[("counter", Some("last"))]);
-        assert_eq!(value_at(&mem, "counter", 100_001), Some(Some("last".into())));
+        assert_eq!(
+            value_at(&mem, "counter", 100_001),
+            Some(Some("last".into()))
+        );
         assert_eq!(value_at(&mem, "counter", 5), Some(Some("v".into())));
     }
 

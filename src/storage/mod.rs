@@ -8,10 +8,13 @@
 //! [`WriteTicket`]), the memtable (`memtable`: per-key version chains in a sharded hash map, beside an
 //! ordered set of its keys),
 //! and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
+//! [`RangeIter`]), and the sorted tables (`table`: the immutable files a memtable is
+//! flushed to). docs/architecture.md describes the data flow, docs/storage-format.md
 //! the bytes on disk.
 
 mod batch;
+#[doc(hidden)]
+pub mod bench_support;
 mod commit;
 mod compaction;
 mod db;

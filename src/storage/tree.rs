@@ -27,8 +27,8 @@ use super::compaction::{self, Compaction, IterRun, Merge, Rules, Run, Sink};
 use super::error::{Error, Result};
 use super::manifest::{VersionEdit, LEVELS};
 use super::memtable::Memtable;
-use super::table::Table;
 use super::options::Options;
+use super::table::Table;
 use super::version::{meta_of, Version, VersionSet};
 use super::view::View;
 use super::wal;
@@ -402,7 +402,11 @@ impl Tree {
             let mut versions = self.versions.lock();
             let next = versions.log_and_apply(edit, &tables)?;
             self.install(next, None);
-            tracing::debug!(to_level = out_level, tables = tables.len(), "tables moved down");
+            tracing::debug!(
+                to_level = out_level,
+                tables = tables.len(),
+                "tables moved down"
+            );
             return Ok(());
         }
         let oldest_snapshot = committer.visible();

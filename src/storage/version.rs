@@ -202,7 +202,9 @@ impl Version {
         let deleted: HashSet<(usize, u64)> = edit.deleted.iter().copied().collect();
         next.level0.retain(|t| !deleted.contains(&(0, t.number())));
         for (i, level) in next.sorted.iter_mut().enumerate() {
-            level.tables.retain(|t| !deleted.contains(&(i + 1, t.number())));
+            level
+                .tables
+                .retain(|t| !deleted.contains(&(i + 1, t.number())));
         }
         for (level, meta) in &edit.added {
             let table = added.get(&meta.number).cloned().ok_or_else(|| {
@@ -404,7 +406,15 @@ impl VersionSet {
             self.last_sequence = self.last_sequence.max(s);
         }
         for &(level, number) in &edit.deleted {
-            if let Some(t) = self.current.tables(level).iter().find(|t| t.number() == number) {
+            if added_map.contains_key(&number) {
+                continue; // moved to another level, not replaced
+            }
+            if let Some(t) = self
+                .current
+                .tables(level)
+                .iter()
+                .find(|t| t.number() == number)
+            {
                 t.mark_obsolete();
             }
         }

@@ -99,8 +99,7 @@ pub(crate) fn valid_record_after(data: &[u8], off: usize, kind: u8, min_len: usi
         // Cheap filters before the checksum: the kind byte and a plausible length.
         if data[p + 8] == kind {
             let len = u32::from_le_bytes(array4(&data[p + 4..])) as usize;
-            if len >= min_len && len <= data.len() - p - HEADER && decode_at(data, p).is_ok()
-            {
+            if len >= min_len && len <= data.len() - p - HEADER && decode_at(data, p).is_ok() {
                 return true;
             }
         }
@@ -140,7 +139,13 @@ pub(crate) fn read_segment(
                 f(off as u64, first_seq, count, payload)?;
                 off = range.end;
             }
-            Ok(_) => return Err(Error::corruption(path, off as u64, "manifest record in a WAL segment")),
+            Ok(_) => {
+                return Err(Error::corruption(
+                    path,
+                    off as u64,
+                    "manifest record in a WAL segment",
+                ))
+            }
             Err(bad) => {
                 if newest && !valid_record_after(data, off, KIND_BATCH, PAYLOAD_HEADER) {
                     return Ok(Tail::Torn {
