@@ -1,5 +1,6 @@
 //! Property test: random puts, deletes, batches, reads, forward and reverse range scans,
-//! snapshots and reopens, checked against a `BTreeMap` model.
+//! snapshots, reopens, flushes and compactions, checked against a `BTreeMap` model. The
+//! memtable is tiny, so tables, level-0 piles and several levels form within one case.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -20,6 +21,8 @@ enum Step {
     TakeSnapshot,
     CheckSnapshot(usize, Bound<Vec<u8>>, Bound<Vec<u8>>, Order),
     Reopen,
+    Flush,
+    Compact,
 }
 
 /// How a scan is consumed: forwards, backwards, or alternating from both ends.
@@ -68,6 +71,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::TakeSnapshot),
         2 => (any::<usize>(), bound(), bound(), order()).prop_map(|(i, l, h, o)| Step::CheckSnapshot(i, l, h, o)),
         1 => Just(Step::Reopen),
+        1 => Just(Step::Flush),
+        1 => Just(Step::Compact),
     ]
 }
 
@@ -76,6 +81,11 @@ fn options() -> Options {
         sync: SyncPolicy::Never,
         // Tiny segments so that segment switches and multi-segment recovery happen.
         wal_segment_bytes: 300,
+        // A memtable of a few entries, tiny blocks and an eager level 0: many tables, many
+        // blocks per table, compactions into deeper levels.
+        memtable_bytes: 1500,
+        block_bytes: 64,
+        level0_compaction_trigger: 2,
         ..Options::default()
     }
 }
@@ -192,6 +202,8 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 db = Db::open(dir.path(), options()).expect("reopen");
                 prop_assert_eq!(db.last_sequence(), seq);
             }
+            Step::Flush => db.flush().expect("flush"),
+            Step::Compact => db.compact().expect("compact"),
         }
     }
     // Everything survives a final reopen.

@@ -38,6 +38,7 @@ impl Server {
         let options = Options {
             sync: config.fsync.policy(),
             memtable_bytes: config.memtable_bytes,
+            compaction_filter: Some(Arc::new(super::value::ExpiredFilter)),
             ..Options::default()
         };
         std::fs::create_dir_all(&config.dir).map_err(|source| ServerError::Dir {

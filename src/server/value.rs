@@ -90,6 +90,17 @@ impl Entry {
     }
 }
 
+/// The engine's compaction filter for the server's values: drops those whose expiry has
+/// passed, so expired keys leave the disk without anyone reading them.
+#[derive(Debug, Default)]
+pub struct ExpiredFilter;
+
+impl crate::storage::CompactionFilter for ExpiredFilter {
+    fn remove(&self, _key: &[u8], value: &[u8]) -> bool {
+        Entry::stored_expiry(value).is_some_and(|at| at <= now_millis())
+    }
+}
+
 /// Milliseconds since the unix epoch, the clock expiry is measured on.
 pub fn now_millis() -> u64 {
     std::time::SystemTime::now()

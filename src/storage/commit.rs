@@ -15,13 +15,13 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
 use super::error::{Error, Result};
 use super::options::SyncPolicy;
-use super::view::View;
+use super::tree::Tree;
 use super::wal::{self, Segment, KIND_BATCH};
 
 /// A batch waiting for the leader.
@@ -118,12 +118,8 @@ impl Committer {
     }
 
     /// Writes `batch` to the WAL and the memtable; returns the ticket for durability.
-    pub(crate) fn submit(
-        &self,
-        batch: WriteBatch,
-        view: &RwLock<Arc<View>>,
-    ) -> Result<WriteTicket> {
-        let Some(last_seq) = self.commit(batch, view, Until::Applied)? else {
+    pub(crate) fn submit(&self, batch: WriteBatch, tree: &Tree) -> Result<WriteTicket> {
+        let Some(last_seq) = self.commit(batch, tree, Until::Applied)? else {
             return Ok(WriteTicket::ready());
         };
         Ok(match self.dur.policy() {
@@ -133,22 +129,17 @@ impl Committer {
     }
 
     /// `submit` + `wait`, without waking the writer in between.
-    pub(crate) fn write(&self, batch: WriteBatch, view: &RwLock<Arc<View>>) -> Result<()> {
+    pub(crate) fn write(&self, batch: WriteBatch, tree: &Tree) -> Result<()> {
         let until = match self.dur.policy() {
             SyncPolicy::Always => Until::Synced,
             _ => Until::Applied,
         };
-        self.commit(batch, view, until).map(|_| ())
+        self.commit(batch, tree, until).map(|_| ())
     }
 
     /// Queues `batch`, leads groups when it is this writer's turn, and returns the
     /// batch's last sequence number once `until` holds (`None` for an empty batch).
-    fn commit(
-        &self,
-        batch: WriteBatch,
-        view: &RwLock<Arc<View>>,
-        until: Until,
-    ) -> Result<Option<u64>> {
+    fn commit(&self, batch: WriteBatch, tree: &Tree, until: Until) -> Result<Option<u64>> {
         self.dur.check_poison()?;
         if batch.is_empty() {
             return Ok(None);
@@ -202,7 +193,7 @@ impl Committer {
             let mut group = std::mem::take(&mut leader.spare);
             std::mem::swap(&mut group, &mut q.pending);
             drop(q);
-            let result = self.commit_group(&mut leader, &group, view);
+            let result = self.commit_group(&mut leader, &group, tree);
             let me = std::thread::current().id();
             for p in &group {
                 if (p.wake_on_apply || result.is_err()) && p.writer.id() != me {
@@ -233,17 +224,16 @@ impl Committer {
     }
 
     /// The leader's work for one group: one write, then apply and publish.
-    fn commit_group(
-        &self,
-        leader: &mut LeaderState,
-        group: &[Pending],
-        view: &RwLock<Arc<View>>,
-    ) -> Result<()> {
+    fn commit_group(&self, leader: &mut LeaderState, group: &[Pending], tree: &Tree) -> Result<()> {
         let Some(last) = group.last() else {
             return Ok(());
         };
         if self.dur.is_poisoned() {
             return Err(self.poisoned_error());
+        }
+        tree.slow_down_if_behind();
+        if tree.is_full(&tree.view.read().active) {
+            self.rotate(leader, tree)?;
         }
         leader.buf.clear();
         for p in group {
@@ -271,11 +261,34 @@ impl Committer {
             leader.buf = Vec::new(); // don't keep a huge batch's buffer forever
         }
         self.dur.note_written(last.last_seq);
-        let mem = view.read().active.clone();
+        let mem = tree.view.read().active.clone();
         for p in group {
             mem.apply(&p.payload, p.first_seq);
         }
         self.visible.store(last.last_seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Freezes the active memtable (unless it is empty) so that it is flushed to a table;
+    /// for `Db::flush`.
+    pub(crate) fn freeze_now(&self, tree: &Tree) -> Result<()> {
+        let mut leader = self.leader.lock();
+        if tree.view.read().active.is_empty() {
+            return Ok(());
+        }
+        self.rotate(&mut leader, tree)
+    }
+
+    /// Freezes the full memtable and moves the WAL to a new segment, so that the frozen
+    /// memtable's writes are exactly those of the segments before it. Waits first while
+    /// background work is too far behind (a write stall).
+    fn rotate(&self, leader: &mut LeaderState, tree: &Tree) -> Result<()> {
+        tree.wait_for_room()?;
+        if let Err(e) = self.switch_segment(leader) {
+            self.dur.poison(e);
+            return Err(self.poisoned_error());
+        }
+        tree.freeze(leader.segment_number);
         Ok(())
     }
 
@@ -300,6 +313,13 @@ impl Committer {
 mod tests {
     use super::*;
     use crate::storage::memtable::Memtable;
+    use crate::storage::options::Options;
+    use crate::storage::version::VersionSet;
+
+    fn test_tree(dir: &std::path::Path) -> Tree {
+        let versions = VersionSet::recover(dir).expect("versions");
+        Tree::new(versions, Arc::new(Memtable::new()), Options::default())
+    }
 
     /// A segment whose file is read-only, so the first WAL write fails.
     fn failing_committer(dir: &std::path::Path, policy: SyncPolicy) -> Committer {
@@ -314,10 +334,10 @@ mod tests {
     fn a_failed_write_poisons_every_later_write() {
         let dir = tempfile::tempdir().expect("tempdir");
         let c = failing_committer(dir.path(), SyncPolicy::Always);
-        let view = RwLock::new(Arc::new(View::new(Arc::new(Memtable::new()))));
+        let tree = test_tree(dir.path());
         let mut b = WriteBatch::new();
         b.put(b"k", b"v");
-        let err = c.submit(b.clone(), &view).expect_err("write must fail");
+        let err = c.submit(b.clone(), &tree).expect_err("write must fail");
         match &err {
             Error::Poisoned(inner) => assert!(matches!(**inner, Error::Io { .. }), "{inner:?}"),
             other => panic!("expected poisoned, got {other:?}"),
@@ -325,7 +345,7 @@ mod tests {
         assert!(err.to_string().contains("000001.wal"), "{err}");
         // Nothing half-done became visible.
         assert_eq!(c.visible(), 0);
-        assert!(matches!(c.submit(b, &view), Err(Error::Poisoned(_))));
+        assert!(matches!(c.submit(b, &tree), Err(Error::Poisoned(_))));
         assert!(matches!(c.dur.sync_now(), Err(Error::Poisoned(_))));
     }
 
@@ -342,11 +362,11 @@ mod tests {
             seg,
             1,
         );
-        let view = RwLock::new(Arc::new(View::new(Arc::new(Memtable::new()))));
+        let tree = test_tree(dir.path());
         let mut b = WriteBatch::new();
         b.put(b"k", b"v");
         // No syncer runs here, so the ticket stays pending until the poison arrives.
-        let ticket = c.submit(b, &view).expect("submit");
+        let ticket = c.submit(b, &tree).expect("submit");
         assert!(!ticket.is_complete());
         c.dur.poison(Error::io(
             &path,

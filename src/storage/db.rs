@@ -6,17 +6,18 @@ use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use parking_lot::RwLock;
-
 use super::batch::WriteBatch;
 use super::commit::Committer;
 use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
+use super::manifest::LEVELS;
 use super::memtable::Memtable;
 use super::options::Options;
+use super::tree::{Background, Tree};
+use super::version::VersionSet;
 use super::view::{RangeIter, View};
 use super::wal::{self, Segment, Tail};
+use bytes::Bytes;
 
 /// A handle on an open database. Cheap to clone; all clones share one engine, which
 /// closes (after a final fsync) when the last clone is dropped.
@@ -29,17 +30,20 @@ pub struct Db {
 struct Inner {
     dir: PathBuf,
     options: Options,
-    view: RwLock<Arc<View>>,
-    committer: Committer,
-    // Field order is drop order: the syncer stops (after its last fsync) before the
-    // lock is released.
+    tree: Arc<Tree>,
+    committer: Arc<Committer>,
+    // Field order is drop order: background work and the syncer stop (after its last
+    // fsync) before the lock is released.
+    background: Option<Background>,
     syncer: Option<Syncer>,
     _lock: File,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Stop the syncer first (it fsyncs what is pending), then cover `Never`.
+        // Stop flush and compaction (the WAL still holds what they had not written), then
+        // the syncer (it fsyncs what is pending), then cover `Never`.
+        drop(self.background.take());
         drop(self.syncer.take());
         if let Err(e) = self.committer.dur.sync_now() {
             tracing::warn!(error = %e, dir = %self.dir.display(), "final WAL fsync on close failed");
@@ -64,12 +68,22 @@ fn lock_dir(dir: &Path) -> Result<File> {
     }
 }
 
-/// Replays every WAL segment into `mem`; returns the last sequence number and the
-/// highest segment number seen.
-fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
-    let segments = wal::list_segments(dir)?;
-    let mut last_seq = 0u64;
+/// Replays every WAL segment from `log_number` on into `mem` (older ones hold only what
+/// tables hold, and are deleted); returns the last sequence number and the highest
+/// segment number seen.
+fn recover(dir: &Path, mem: &Memtable, log_number: u64) -> Result<(u64, u64)> {
+    let all = wal::list_segments(dir)?;
+    let highest = all.last().copied().unwrap_or(0);
     let mut empty = Vec::new();
+    let mut segments = Vec::new();
+    for n in all {
+        if n < log_number {
+            empty.push(wal::segment_path(dir, n));
+        } else {
+            segments.push(n);
+        }
+    }
+    let mut last_seq = 0u64;
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(dir, n);
         let newest = i + 1 == segments.len();
@@ -110,15 +124,16 @@ fn recover(dir: &Path, mem: &Memtable) -> Result<(u64, u64)> {
             f.sync_all().map_err(|e| Error::io(&path, e))?;
         }
     }
-    // Segments without a record (left by opens that wrote nothing) are only clutter.
-    // Numbering continues from the highest one seen, so no number is reused.
+    // Segments without a record (left by opens that wrote nothing) and segments whose
+    // writes are all in tables are only clutter. Numbering continues from the highest one
+    // seen, so no number is reused.
     if !empty.is_empty() {
         for path in &empty {
             fs::remove_file(path).map_err(|e| Error::io(path, e))?;
         }
         wal::sync_dir(dir)?;
     }
-    Ok((last_seq, segments.last().copied().unwrap_or(0)))
+    Ok((last_seq, highest))
 }
 
 fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
@@ -141,27 +156,32 @@ impl Db {
         let dir = path.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = lock_dir(&dir)?;
+        let versions = VersionSet::recover(&dir)?;
         let mem = Arc::new(Memtable::new());
-        let (last_seq, last_segment) = recover(&dir, &mem)?;
+        let (wal_seq, last_segment) = recover(&dir, &mem, versions.log_number())?;
+        let last_seq = wal_seq.max(versions.last_sequence());
         // Always start a fresh segment: the old ones stay as they were recovered.
         let segment_number = last_segment + 1;
         let segment = Segment::create(&dir, segment_number)?;
-        let committer = Committer::new(
+        let committer = Arc::new(Committer::new(
             dir.clone(),
             options.sync,
             options.wal_segment_bytes,
             last_seq,
             segment,
             segment_number,
-        );
+        ));
+        let tree = Arc::new(Tree::new(versions, mem, options.clone()));
+        let background = tree.start(committer.clone())?;
         let syncer = Syncer::start(committer.dur.clone())?;
         tracing::debug!(dir = %dir.display(), last_seq, "storage opened");
         Ok(Db {
             inner: Arc::new(Inner {
                 dir,
                 options,
-                view: RwLock::new(Arc::new(View::new(mem))),
+                tree,
                 committer,
+                background: Some(background),
                 syncer,
                 _lock: lock,
             }),
@@ -196,14 +216,14 @@ impl Db {
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         // Same as `submit(batch)?.wait()`, but the writer sleeps straight through to
         // the fsync instead of being woken once in between.
-        self.inner.committer.write(batch, &self.inner.view)
+        self.inner.committer.write(batch, &self.inner.tree)
     }
 
     /// Applies `batch` atomically and returns as soon as it is written to the WAL (handed
     /// to the OS) and visible to reads; the returned ticket completes when it is durable
     /// per the sync policy. A batch is visible just before it is durable.
     pub fn submit(&self, batch: WriteBatch) -> Result<WriteTicket> {
-        self.inner.committer.submit(batch, &self.inner.view)
+        self.inner.committer.submit(batch, &self.inner.tree)
     }
 
     /// The current value of `key`.
@@ -214,31 +234,46 @@ impl Db {
     /// The current value of `key` and the sequence number of the write that set it
     /// (its version, for compare-and-set).
     pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Bytes, u64)>> {
-        let snap = self.inner.committer.visible();
-        let view = self.inner.view.read().clone();
+        let (view, snap) = self.read_point();
         get_in(&view, key, snap)
     }
 
     /// An iterator over the pairs with keys in `range`, in key order (reverse with
     /// `next_back`/`rev`), as of now: writes made after this call are not seen.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
-        let snap = self.inner.committer.visible();
-        let view = self.inner.view.read().clone();
+        let (view, snap) = self.read_point();
         let (lo, hi) = bounds(&range);
         RangeIter::new(view, snap, lo, hi)
     }
 
     /// A consistent read-only view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
-        let seq = self.inner.committer.visible();
-        let view = self.inner.view.read().clone();
+        let (view, seq) = self.read_point();
         Snapshot { view, seq }
     }
 
-    /// Makes everything written so far durable. (With sorted tables, issue 3, this will
-    /// also write the memtable to a table.)
+    /// The view and sequence number a read uses. The view is taken first: a flush or
+    /// compaction only drops versions older than the newest one visible when it started,
+    /// and a reader that sees its result in the view then reads at or above that.
+    fn read_point(&self) -> (Arc<View>, u64) {
+        let view = self.inner.tree.current();
+        (view, self.inner.committer.visible())
+    }
+
+    /// Writes the memtable to a table and waits until it is recorded in the manifest
+    /// (then the WAL segments it covered are gone), and makes every write durable.
     pub fn flush(&self) -> Result<()> {
+        self.inner.committer.freeze_now(&self.inner.tree)?;
+        self.inner.tree.wait_flushed()?;
         self.sync()
+    }
+
+    /// `flush`, then merges every table into one sorted level, dropping every overwritten
+    /// version and tombstone no snapshot needs; returns when done. For tools and tests
+    /// that want the tree at its smallest.
+    pub fn compact(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.tree.compact_all()
     }
 
     /// fsyncs the write-ahead log now, whatever the sync policy.
@@ -249,6 +284,7 @@ impl Db {
     /// Counters of the write pipeline since open (for monitoring and benchmarks).
     pub fn stats(&self) -> Stats {
         let c = &self.inner.committer.dur.counters;
+        let view = self.inner.tree.current();
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         Stats {
             batches: get(&c.batches),
@@ -256,6 +292,14 @@ impl Db {
             wal_bytes: get(&c.wal_bytes),
             wal_syncs: get(&c.wal_syncs),
             last_sequence: self.last_sequence(),
+            tables: (0..LEVELS)
+                .map(|l| view.version.tables(l).len() as u64)
+                .collect(),
+            table_bytes: (0..LEVELS).map(|l| view.version.level_bytes(l)).sum(),
+            memtable_bytes: std::iter::once(&view.active)
+                .chain(&view.immutables)
+                .map(|m| m.approximate_bytes() as u64)
+                .sum(),
         }
     }
 
@@ -275,7 +319,7 @@ fn get_in(view: &View, key: &[u8], snap: u64) -> Result<Option<(Bytes, u64)>> {
 ///
 /// `batches / wal_writes` is the average group size of group commit, and
 /// `batches / wal_syncs` the number of batches each fsync made durable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Non-empty batches written.
@@ -288,6 +332,12 @@ pub struct Stats {
     pub wal_syncs: u64,
     /// Same as `Db::last_sequence`.
     pub last_sequence: u64,
+    /// Number of tables per level (level 0 first).
+    pub tables: Vec<u64>,
+    /// Bytes in tables, all levels.
+    pub table_bytes: u64,
+    /// Estimated bytes in memtables (active and frozen).
+    pub memtable_bytes: u64,
 }
 
 /// A read-only view of the database at one point in time (a sequence number).

@@ -11,7 +11,9 @@
 //! This module never touches files.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
@@ -134,13 +136,17 @@ const SHARDS: usize = 16;
 #[derive(Debug)]
 pub(crate) struct Memtable {
     /// Every version of every key, by key hash.
-    shards: Box<[RwLock<HashMap<IndexKey, Versions>>]>,
+    shards: Box<[RwLock<Shard>]>,
     /// The distinct keys, in order, for scans.
     order: RwLock<BTreeSet<Bytes>>,
-    /// Seeds the shard choice (and the maps' own hashing), unpredictable to clients.
+    /// Seeds the shard choice, unpredictable to clients (as are the maps' own seeds).
     hasher: RandomState,
     approx_bytes: AtomicUsize,
 }
+
+/// One shard of the point index. foldhash, randomly seeded per map: a fraction of SipHash's
+/// cost on short keys, and still unpredictable to clients choosing keys.
+type Shard = HashMap<IndexKey, Versions, RandomState>;
 
 /// Per-entry overhead assumed when estimating memtable size (map slots, `Bytes` handles).
 const ENTRY_OVERHEAD: usize = 96;
@@ -148,15 +154,19 @@ const ENTRY_OVERHEAD: usize = 96;
 impl Memtable {
     pub(crate) fn new() -> Self {
         Memtable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(RandomState::default())))
+                .collect(),
             order: RwLock::new(BTreeSet::new()),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             approx_bytes: AtomicUsize::new(0),
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &RwLock<HashMap<IndexKey, Versions>> {
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    fn shard(&self, key: &[u8]) -> &RwLock<Shard> {
+        // The top bits: the maps index buckets by the low ones (of their own hash, but
+        // keep the choice independent of them anyway).
+        &self.shards[(self.hasher.hash_one(key) >> 60) as usize % SHARDS]
     }
 
     /// The newest version of `key` at most `snap`, if this memtable has one.
@@ -194,9 +204,30 @@ impl Memtable {
     }
 
     /// Rough memory use, for deciding when to flush.
-    #[allow(dead_code)] // used by flushing (issue 3)
     pub(crate) fn approximate_bytes(&self) -> usize {
         self.approx_bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Whether nothing was ever written to it.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.read().is_empty()
+    }
+
+    /// Every entry in internal-key order (user key ascending, newest version first), for
+    /// writing the memtable to a table. Meant for a frozen memtable: writes that arrive
+    /// while it runs may or may not be included.
+    pub(crate) fn entries(&self) -> MemtableEntries<'_> {
+        MemtableEntries {
+            mem: self,
+            keys: self
+                .order
+                .read()
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .into_iter(),
+            current: Vec::new(),
+        }
     }
 
     /// Appends the visible version of each key `keys` yields, stopping after `limit`
@@ -224,6 +255,34 @@ impl Memtable {
     }
 }
 
+/// The entries of a memtable in internal-key order; see [`Memtable::entries`].
+pub(crate) struct MemtableEntries<'a> {
+    mem: &'a Memtable,
+    keys: std::vec::IntoIter<Bytes>,
+    /// The current key's versions not yet returned, oldest first (popped from the back).
+    current: Vec<(Bytes, u64, Option<Bytes>)>,
+}
+
+impl Iterator for MemtableEntries<'_> {
+    /// (user key, sequence number, value or `None` for a tombstone).
+    type Item = (Bytes, u64, Option<Bytes>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.current.is_empty() {
+            let key = self.keys.next()?;
+            let shard = self.mem.shard(&key).read();
+            if let Some(versions) = shard.get(&key[..]) {
+                self.current.extend(
+                    versions
+                        .iter()
+                        .map(|(seq, value)| (key.clone(), *seq, value.clone())),
+                );
+            }
+        }
+        self.current.pop()
+    }
+}
+
 fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
     match bound {
         Bound::Unbounded => Bound::Unbounded,
@@ -234,7 +293,7 @@ fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
 
 /// Whether `lo..hi` is a range `BTreeSet::range` accepts (it panics on an inverted or
 /// empty-excluded range).
-fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+pub(crate) fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l <= h,
         (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
@@ -243,7 +302,7 @@ fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
+pub(crate) fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     match hi {
         Bound::Unbounded => false,
         Bound::Included(h) => key > &h[..],
@@ -251,7 +310,7 @@ fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
     }
 }
 
-fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
+pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
     match lo {
         Bound::Unbounded => false,
         Bound::Included(l) => key < &l[..],

@@ -8,16 +8,24 @@
 //! [`WriteTicket`]), the memtable (`memtable`: per-key version chains in a sharded hash map, beside an
 //! ordered set of its keys),
 //! and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
+//! [`RangeIter`]), and the sorted tables (`table`: the immutable files a memtable is
+//! flushed to). docs/architecture.md describes the data flow, docs/storage-format.md
 //! the bytes on disk.
 
 mod batch;
+#[doc(hidden)]
+pub mod bench_support;
 mod commit;
+mod compaction;
 mod db;
 mod durability;
 mod error;
+mod manifest;
 mod memtable;
 mod options;
+pub(crate) mod table;
+mod tree;
+mod version;
 mod view;
 mod wal;
 
@@ -25,5 +33,5 @@ pub use batch::{WriteBatch, MAX_BATCH_BYTES};
 pub use db::{Db, Snapshot, Stats};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
-pub use options::{Options, SyncPolicy};
+pub use options::{CompactionFilter, Options, SyncPolicy};
 pub use view::RangeIter;

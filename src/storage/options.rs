@@ -1,4 +1,6 @@
-//! Tuning knobs of a `Db`: plain data, no behaviour.
+//! Tuning knobs of a `Db`: plain data, and the compaction filter hook.
+
+use std::sync::Arc;
 
 /// When the write-ahead log is forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -11,6 +13,15 @@ pub enum SyncPolicy {
     EverySecond,
     /// Never fsync explicitly; the operating system writes back when it likes.
     Never,
+}
+
+/// Decides, during flushes and compactions, whether a value may be dropped (for the
+/// server: a key whose expiry time has passed). A dropped value becomes a tombstone, so an
+/// older version in a deeper level never resurfaces; readers holding an older snapshot
+/// still see it.
+pub trait CompactionFilter: Send + Sync + std::fmt::Debug {
+    /// True if `key`'s value `value` should be removed.
+    fn remove(&self, key: &[u8], value: &[u8]) -> bool;
 }
 
 /// Options for [`Db::open`](crate::storage::Db::open).
@@ -28,6 +39,8 @@ pub struct Options {
     pub level0_compaction_trigger: usize,
     /// Size after which the write-ahead log moves on to a new segment file.
     pub wal_segment_bytes: u64,
+    /// Consulted for every value a flush or compaction rewrites; `None` keeps all.
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 impl Default for Options {
@@ -39,6 +52,7 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             level0_compaction_trigger: 4,
             wal_segment_bytes: 64 << 20,
+            compaction_filter: None,
         }
     }
 }

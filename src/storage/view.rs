@@ -1,5 +1,5 @@
-//! A `View` is the set of sources a read consults (the active memtable, the immutable
-//! memtables, and later the sorted tables), newest first; `RangeIter` merges them.
+//! A `View` is the set of sources a read consults (the active memtable, the frozen
+//! memtables, and the tables of a version), newest first; `RangeIter` merges them.
 //!
 //! Reads never block writers: a view is an immutable `Arc` swapped as a whole, and a
 //! reader filters by its snapshot sequence number.
@@ -12,47 +12,55 @@ use bytes::Bytes;
 
 use super::error::Result;
 use super::memtable::{in_bounds, Memtable, ScanEntry, Source, Visible};
+use super::version::Version;
 
 /// The sources of one point in time, newest first.
 #[derive(Debug)]
 pub(crate) struct View {
     /// The memtable writes go into.
     pub active: Arc<Memtable>,
-    /// Frozen memtables waiting to be flushed, newest first (issue 3).
+    /// Frozen memtables waiting to be flushed, newest first.
     pub immutables: Vec<Arc<Memtable>>,
+    /// The tables.
+    pub version: Arc<Version>,
 }
 
 impl View {
-    pub(crate) fn new(active: Arc<Memtable>) -> Self {
+    pub(crate) fn new(active: Arc<Memtable>, version: Arc<Version>) -> Self {
         View {
             active,
             immutables: Vec::new(),
+            version,
         }
     }
 
     fn sources(&self) -> impl Iterator<Item = &dyn Source> {
         std::iter::once(&*self.active as &dyn Source)
             .chain(self.immutables.iter().map(|m| &**m as &dyn Source))
+            .chain(self.version.sources())
     }
 
     fn source_count(&self) -> usize {
-        1 + self.immutables.len()
+        1 + self.immutables.len() + self.version.source_count()
     }
 
     /// The newest version of `key` at `snap`, tombstones included. Newer sources hide
     /// older ones, so the first source that knows the key answers.
     pub(crate) fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
-        for src in self.sources() {
-            if let Some(v) = src.get(key, snap)? {
+        if let Some(v) = self.active.get(key, snap)? {
+            return Ok(Some(v));
+        }
+        for m in &self.immutables {
+            if let Some(v) = m.get(key, snap)? {
                 return Ok(Some(v));
             }
         }
-        Ok(None)
+        self.version.get(key, snap)
     }
 }
 
 /// First chunk fetched per refill; it doubles up to `MAX_CHUNK` on long scans.
-const FIRST_CHUNK: usize = 128;
+const FIRST_CHUNK: usize = 16;
 const MAX_CHUNK: usize = 4096;
 
 /// An ordered, snapshot-consistent iterator over `(key, value)` pairs in a key range.

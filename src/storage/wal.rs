@@ -18,8 +18,10 @@ use super::error::{Error, Result};
 
 /// Size of a record header: crc, length, kind.
 pub(crate) const HEADER: usize = 9;
-/// Record kind of a whole write batch.
+/// Record kind of a whole write batch (WAL segments).
 pub(crate) const KIND_BATCH: u8 = 1;
+/// Record kind of a version edit (the manifest, which shares the record format).
+pub(crate) const KIND_EDIT: u8 = 2;
 
 /// CRC-32 of a record's kind byte followed by its payload.
 pub(crate) fn record_crc(kind: u8, payload: &[u8]) -> u32 {
@@ -52,7 +54,7 @@ pub(crate) enum BadRecord {
 }
 
 impl BadRecord {
-    fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             BadRecord::ShortHeader => "record header cut short by the end of the file",
             BadRecord::BadLength => "record length runs past the end of the file or the limit",
@@ -82,22 +84,22 @@ pub(crate) fn decode_at(
     if record_crc(kind, &data[payload.clone()]) != crc {
         return Err(BadRecord::BadChecksum);
     }
-    if kind != KIND_BATCH {
+    if kind != KIND_BATCH && kind != KIND_EDIT {
         return Err(BadRecord::BadKind);
     }
     Ok((kind, payload))
 }
 
-/// True if some offset after `off` starts a complete record with a valid checksum:
-/// then the damage at `off` is not a torn tail but corruption in the middle.
-fn valid_record_after(data: &[u8], off: usize) -> bool {
+/// True if some offset after `off` starts a complete record of `kind`, at least
+/// `min_len` long, with a valid checksum: then the damage at `off` is not a torn tail but
+/// corruption in the middle.
+pub(crate) fn valid_record_after(data: &[u8], off: usize, kind: u8, min_len: usize) -> bool {
     let mut p = off + 1;
-    while p + HEADER + PAYLOAD_HEADER <= data.len() {
+    while p + HEADER + min_len <= data.len() {
         // Cheap filters before the checksum: the kind byte and a plausible length.
-        if data[p + 8] == KIND_BATCH {
+        if data[p + 8] == kind {
             let len = u32::from_le_bytes(array4(&data[p + 4..])) as usize;
-            if len >= PAYLOAD_HEADER && len <= data.len() - p - HEADER && decode_at(data, p).is_ok()
-            {
+            if len >= min_len && len <= data.len() - p - HEADER && decode_at(data, p).is_ok() {
                 return true;
             }
         }
@@ -130,15 +132,22 @@ pub(crate) fn read_segment(
     let mut off = 0usize;
     while off < data.len() {
         match decode_at(data, off) {
-            Ok((_, range)) => {
+            Ok((KIND_BATCH, range)) => {
                 let payload = data.slice(range.clone());
                 let (first_seq, count) = validate_payload(&payload)
                     .map_err(|r| Error::corruption(path, off as u64, r))?;
                 f(off as u64, first_seq, count, payload)?;
                 off = range.end;
             }
+            Ok(_) => {
+                return Err(Error::corruption(
+                    path,
+                    off as u64,
+                    "manifest record in a WAL segment",
+                ))
+            }
             Err(bad) => {
-                if newest && !valid_record_after(data, off) {
+                if newest && !valid_record_after(data, off, KIND_BATCH, PAYLOAD_HEADER) {
                     return Ok(Tail::Torn {
                         offset: off as u64,
                         reason: bad.reason(),

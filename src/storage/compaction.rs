@@ -1,0 +1,318 @@
+//! Compaction: choosing which tables to merge, and merging sorted runs of internal entries
+//! into new tables. A flush is the same merge with one run (a frozen memtable).
+//!
+//! The merge reads every input through a heap in internal-key order (user key ascending,
+//! newest version first) and keeps, per user key, every version newer than the oldest
+//! sequence number a reader may still use, plus the newest one at or below it; older
+//! versions are hidden from every reader and dropped. A tombstone (or a value the
+//! compaction filter removes) is dropped too when no deeper level may hold the key, so
+//! nothing older can resurface. Output tables are cut at user-key boundaries once they
+//! reach the target size, so a key's versions never straddle two tables of a level.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::error::{Error, Result};
+use super::manifest::{self, LEVELS};
+use super::options::{CompactionFilter, Options};
+use super::table::{Table, TableBuilder, TableIter};
+use super::version::Version;
+use super::wal;
+
+/// One internal entry: user key, sequence number, value (`None`: a tombstone).
+pub(crate) type Entry = (Bytes, u64, Option<Bytes>);
+
+/// A sorted run of entries (a table, a memtable) that a merge reads.
+pub(crate) trait Run {
+    fn next_entry(&mut self) -> Result<Option<Entry>>;
+}
+
+impl Run for TableIter {
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        TableIter::next_entry(self)
+    }
+}
+
+/// Any infallible iterator of entries in order (a memtable's) as a run.
+pub(crate) struct IterRun<I>(pub I);
+
+impl<I: Iterator<Item = Entry>> Run for IterRun<I> {
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        Ok(self.0.next())
+    }
+}
+
+/// The head entry of one run, ordered so that `BinaryHeap` (a max-heap) pops the smallest
+/// internal key first; equal keys (impossible between distinct runs) by run index.
+struct Head {
+    entry: Entry,
+    run: usize,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .entry
+            .0
+            .cmp(&self.entry.0)
+            .then(self.entry.1.cmp(&other.entry.1))
+            .then(other.run.cmp(&self.run))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+/// Several runs merged into one in internal-key order.
+pub(crate) struct Merge<'a> {
+    runs: Vec<Box<dyn Run + 'a>>,
+    heap: BinaryHeap<Head>,
+}
+
+impl<'a> Merge<'a> {
+    pub(crate) fn new(mut runs: Vec<Box<dyn Run + 'a>>) -> Result<Self> {
+        let mut heap = BinaryHeap::with_capacity(runs.len());
+        for (run, r) in runs.iter_mut().enumerate() {
+            if let Some(entry) = r.next_entry()? {
+                heap.push(Head { entry, run });
+            }
+        }
+        Ok(Merge { runs, heap })
+    }
+}
+
+impl Run for Merge<'_> {
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        let Some(mut head) = self.heap.peek_mut() else {
+            return Ok(None);
+        };
+        let run = head.run;
+        match self.runs[run].next_entry()? {
+            Some(next) => {
+                let entry = std::mem::replace(&mut head.entry, next);
+                drop(head); // re-sifts
+                Ok(Some(entry))
+            }
+            None => Ok(Some(
+                std::collections::binary_heap::PeekMut::pop(head).entry,
+            )),
+        }
+    }
+}
+
+/// What a merge may drop.
+pub(crate) struct Rules<'a> {
+    /// No reader uses a sequence number below this one.
+    pub oldest_snapshot: u64,
+    pub filter: Option<&'a dyn CompactionFilter>,
+    /// Whether no table below the output level may hold `key` (so a tombstone for it
+    /// hides nothing and may go).
+    pub bottommost: &'a dyn Fn(&[u8]) -> bool,
+}
+
+/// Where new tables go and how big they get.
+pub(crate) struct Sink<'a> {
+    pub dir: &'a Path,
+    pub options: &'a Options,
+    /// Start a new table at the next user key once this size is reached (`u64::MAX`: one
+    /// table).
+    pub target_bytes: u64,
+    pub new_number: &'a mut dyn FnMut() -> u64,
+    /// Set when the engine shuts down: the merge stops early, leaving only temporary files.
+    pub stop: &'a AtomicBool,
+}
+
+/// Merges `input` under `rules` into new tables, each written under a temporary name,
+/// fsynced and renamed into place (the directory fsynced once at the end). Returns the
+/// opened tables, in key order.
+pub(crate) fn write_tables(
+    input: &mut dyn Run,
+    rules: &Rules<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<Vec<Arc<Table>>> {
+    let mut done = Vec::new();
+    let mut current: Option<(u64, TableBuilder)> = None;
+    let mut last_key: Option<Bytes> = None;
+    // Whether the current key already kept its newest version at or below the oldest
+    // snapshot (everything older is then invisible to all).
+    let mut kept_old = false;
+    let mut count = 0u64;
+    while let Some((key, seq, mut value)) = input.next_entry()? {
+        count += 1;
+        if count.is_multiple_of(4096) && sink.stop.load(AtomicOrdering::Relaxed) {
+            return Err(Error::io(
+                sink.dir,
+                std::io::Error::other("merge interrupted by shutdown"),
+            ));
+        }
+        let new_key = last_key.as_ref() != Some(&key);
+        if new_key {
+            kept_old = false;
+            last_key = Some(key.clone());
+        }
+        if seq <= rules.oldest_snapshot {
+            if kept_old {
+                continue;
+            }
+            kept_old = true;
+            if let (Some(f), Some(v)) = (rules.filter, &value) {
+                if f.remove(&key, v) {
+                    value = None;
+                }
+            }
+            if value.is_none() && (rules.bottommost)(&key) {
+                continue;
+            }
+        }
+        if new_key {
+            if let Some((_, b)) = &current {
+                if b.estimated_size() >= sink.target_bytes {
+                    let (n, b) = current.take().expect("checked");
+                    done.push(finish_table(sink.dir, n, b)?);
+                }
+            }
+        }
+        if current.is_none() {
+            let n = (sink.new_number)();
+            let b = TableBuilder::create(
+                &temp_path(sink.dir, n),
+                sink.options.block_bytes,
+                sink.options.bloom_bits_per_key,
+            )?;
+            current = Some((n, b));
+        }
+        let (_, b) = current.as_mut().expect("just set");
+        b.add(&key, seq, value.as_deref())?;
+    }
+    if let Some((n, b)) = current {
+        done.push(finish_table(sink.dir, n, b)?);
+    }
+    if !done.is_empty() {
+        wal::sync_dir(sink.dir)?;
+    }
+    Ok(done)
+}
+
+fn temp_path(dir: &Path, n: u64) -> std::path::PathBuf {
+    dir.join(format!("{n:06}.sst.tmp"))
+}
+
+fn finish_table(dir: &Path, n: u64, b: TableBuilder) -> Result<Arc<Table>> {
+    b.finish()?;
+    let tmp = temp_path(dir, n);
+    let path = manifest::table_path(dir, n);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Table::open(&path, n)
+}
+
+/// Tables chosen to merge into `output_level`.
+#[derive(Debug)]
+pub(crate) struct Compaction {
+    /// (level, table) of every input, the output level's overlapping tables included.
+    pub inputs: Vec<(usize, Arc<Table>)>,
+    pub output_level: usize,
+}
+
+impl Compaction {
+    /// Whether the inputs can simply be moved down a level: all from the level above the
+    /// output, none overlapping another or anything in the output level.
+    pub(crate) fn is_move(&self) -> bool {
+        if self.inputs.iter().any(|(l, _)| *l + 1 != self.output_level) {
+            return false;
+        }
+        let mut tables: Vec<_> = self.inputs.iter().map(|(_, t)| t.properties()).collect();
+        tables.sort_by(|a, b| a.smallest.cmp(&b.smallest));
+        tables.windows(2).all(|w| w[0].largest < w[1].smallest)
+    }
+
+    /// Everything, merged into the deepest level that holds tables (level 1 at least):
+    /// afterwards each key has one version and no tombstone is left (`Db::compact`).
+    pub(crate) fn full(version: &Version) -> Option<Compaction> {
+        let inputs: Vec<_> = (0..LEVELS)
+            .flat_map(|l| version.tables(l).iter().map(move |t| (l, t.clone())))
+            .collect();
+        let deepest = inputs.iter().map(|(l, _)| *l).max()?;
+        Some(Compaction {
+            inputs,
+            output_level: deepest.max(1),
+        })
+    }
+}
+
+/// The size level `level` (1 or deeper) may grow to before it is compacted further down.
+pub(crate) fn level_target_bytes(options: &Options, level: usize) -> u64 {
+    let base =
+        (options.memtable_bytes as u64).max(1) * options.level0_compaction_trigger.max(1) as u64;
+    base.saturating_mul(10u64.saturating_pow(level.saturating_sub(1) as u32))
+}
+
+/// Size at which compaction output tables are cut.
+pub(crate) fn table_target_bytes(options: &Options) -> u64 {
+    (options.memtable_bytes as u64).clamp(1 << 10, 64 << 20)
+}
+
+/// The most urgent compaction, if any level is over its limit: level 0 by table count,
+/// deeper levels by bytes. `pointers[level]` is the largest key of the last table
+/// compacted from that level, so successive compactions walk the key space round-robin.
+pub(crate) fn pick(
+    version: &Version,
+    options: &Options,
+    pointers: &mut [Bytes; LEVELS],
+) -> Option<Compaction> {
+    let mut best: Option<(f64, usize)> = None;
+    let l0 = version.level0.len() as f64 / options.level0_compaction_trigger.max(1) as f64;
+    if l0 >= 1.0 {
+        best = Some((l0, 0));
+    }
+    for level in 1..LEVELS - 1 {
+        let score = version.level_bytes(level) as f64 / level_target_bytes(options, level) as f64;
+        if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, level));
+        }
+    }
+    let (_, level) = best?;
+    let inputs: Vec<Arc<Table>> = if level == 0 {
+        version.level0.clone()
+    } else {
+        let tables = version.tables(level);
+        let after = tables
+            .iter()
+            .find(|t| t.properties().largest > pointers[level])
+            .or_else(|| tables.first())?;
+        vec![after.clone()]
+    };
+    let smallest = inputs
+        .iter()
+        .map(|t| t.properties().smallest.clone())
+        .min()?;
+    let largest = inputs
+        .iter()
+        .map(|t| t.properties().largest.clone())
+        .max()?;
+    pointers[level] = largest.clone();
+    let lower = version.overlapping(level + 1, &smallest, &largest);
+    Some(Compaction {
+        inputs: inputs
+            .into_iter()
+            .map(|t| (level, t))
+            .chain(lower.into_iter().map(|t| (level + 1, t)))
+            .collect(),
+        output_level: level + 1,
+    })
+}

@@ -1,0 +1,477 @@
+//! The tree: what reads see (the current `View`: memtables and table version) and the
+//! background work that keeps it in shape.
+//!
+//! The commit leader freezes a full memtable between two groups (so no batch is split)
+//! and moves the WAL to a new segment; a flush thread writes each frozen memtable to a
+//! level-0 table, records it in the manifest, swaps it into the view and deletes the WAL
+//! segments it covered; a compaction thread merges tables down the levels. When that work
+//! falls behind, writers are slowed (many level-0 tables) and then stopped (too many
+//! frozen memtables or level-0 tables) until it catches up, so memory and read cost stay
+//! bounded under any write rate.
+//!
+//! Lock order: `versions`, then `view`. Every new version is installed into the view while
+//! `versions` is held, so versions never reach the view out of order.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::commit::Committer;
+use super::compaction::{self, Compaction, IterRun, Merge, Rules, Run, Sink};
+use super::error::{Error, Result};
+use super::manifest::{VersionEdit, LEVELS};
+use super::memtable::Memtable;
+use super::options::Options;
+use super::table::Table;
+use super::version::{meta_of, Version, VersionSet};
+use super::view::View;
+use super::wal;
+
+/// Frozen memtables allowed to wait for their flush before writers stop.
+const MAX_FROZEN: usize = 2;
+
+/// Background work and its bookkeeping.
+#[derive(Debug, Default)]
+struct State {
+    /// Frozen memtables waiting to be flushed, oldest first, each with the first WAL
+    /// segment that holds none of its writes.
+    flushes: VecDeque<(Arc<Memtable>, u64)>,
+    /// Something changed that may make a compaction necessary.
+    compaction_wanted: bool,
+    /// The compaction thread is working.
+    compacting: bool,
+    /// `Db::compact` asked for a full compaction not yet started.
+    full_requested: bool,
+    /// Why writers are held back now, for logging each stall once.
+    stall: Option<&'static str>,
+    /// Background work failed; the engine is poisoned and stops.
+    failed: bool,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    pub(crate) view: RwLock<Arc<View>>,
+    versions: Mutex<VersionSet>,
+    options: Options,
+    dir: PathBuf,
+    state: Mutex<State>,
+    /// Signalled on every change of `state` (new work, work done, shutdown).
+    changed: Condvar,
+    stop: AtomicBool,
+    /// Level-0 table count of the installed version, for the writers' cheap check.
+    level0_tables: AtomicUsize,
+}
+
+impl Tree {
+    pub(crate) fn new(versions: VersionSet, mem: Arc<Memtable>, options: Options) -> Tree {
+        let version = versions.current();
+        let dir = versions.dir().to_path_buf();
+        let level0 = version.level0.len();
+        Tree {
+            view: RwLock::new(Arc::new(View::new(mem, version))),
+            versions: Mutex::new(versions),
+            options,
+            dir,
+            state: Mutex::new(State {
+                compaction_wanted: true,
+                ..State::default()
+            }),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            level0_tables: AtomicUsize::new(level0),
+        }
+    }
+
+    /// The current view, to read from.
+    pub(crate) fn current(&self) -> Arc<View> {
+        self.view.read().clone()
+    }
+
+    /// Starts the flush and compaction threads.
+    pub(crate) fn start(self: &Arc<Self>, committer: Arc<Committer>) -> Result<Background> {
+        let spawn = |name: &str, f: fn(&Tree, &Committer)| {
+            let (tree, committer) = (self.clone(), committer.clone());
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || f(&tree, &committer))
+                .map_err(|e| Error::io(&self.dir, e))
+        };
+        let flusher = spawn("cairn-flush", Tree::run_flusher)?;
+        let compactor = spawn("cairn-compact", Tree::run_compactor)?;
+        Ok(Background {
+            tree: self.clone(),
+            threads: vec![flusher, compactor],
+        })
+    }
+
+    fn level0_slowdown(&self) -> usize {
+        self.options.level0_compaction_trigger.max(1) * 5
+    }
+
+    fn level0_stop(&self) -> usize {
+        self.options.level0_compaction_trigger.max(1) * 9
+    }
+
+    /// Whether the commit leader should freeze `mem` now.
+    pub(crate) fn is_full(&self, mem: &Memtable) -> bool {
+        mem.approximate_bytes() >= self.options.memtable_bytes
+    }
+
+    /// Called by the commit leader before each group: sleeps a little while level-0 tables
+    /// pile up, so compaction can catch up before writes must stop altogether.
+    pub(crate) fn slow_down_if_behind(&self) {
+        if self.level0_tables.load(Ordering::Relaxed) >= self.level0_slowdown() {
+            self.note_stall(Some("level-0 tables pile up; slowing writes"));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn note_stall(&self, why: Option<&'static str>) {
+        let mut st = self.state.lock();
+        if st.stall != why {
+            match why {
+                Some(reason) => tracing::warn!(
+                    reason,
+                    frozen_memtables = st.flushes.len(),
+                    level0_tables = self.level0_tables.load(Ordering::Relaxed),
+                    "write stall"
+                ),
+                None => tracing::info!("write stall over"),
+            }
+            st.stall = why;
+        }
+    }
+
+    /// Called by the commit leader before it freezes a memtable: waits while too many
+    /// frozen memtables or level-0 tables wait for background work. Fails if that work
+    /// has failed (the engine is poisoned then).
+    pub(crate) fn wait_for_room(&self) -> Result<()> {
+        loop {
+            let mut st = self.state.lock();
+            if st.failed {
+                return Err(Error::io(
+                    &self.dir,
+                    std::io::Error::other("background flush or compaction failed"),
+                ));
+            }
+            let why = if st.flushes.len() >= MAX_FROZEN {
+                Some("too many memtables waiting for flush; writes stopped")
+            } else if self.level0_tables.load(Ordering::Relaxed) >= self.level0_stop() {
+                Some("too many level-0 tables; writes stopped until compaction catches up")
+            } else {
+                None
+            };
+            drop(st);
+            self.note_stall(why);
+            if why.is_none() {
+                return Ok(());
+            }
+            st = self.state.lock();
+            self.changed.wait_for(&mut st, Duration::from_millis(100));
+        }
+    }
+
+    /// Makes the active memtable immutable (queued for flush) and a new empty one active.
+    /// `next_segment` is the WAL segment the writes after this point go to. Called by the
+    /// commit leader between groups.
+    pub(crate) fn freeze(&self, next_segment: u64) {
+        let mut view = self.view.write();
+        let frozen = view.active.clone();
+        let mut immutables = Vec::with_capacity(view.immutables.len() + 1);
+        immutables.push(frozen.clone());
+        immutables.extend(view.immutables.iter().cloned());
+        *view = Arc::new(View {
+            active: Arc::new(Memtable::new()),
+            immutables,
+            version: view.version.clone(),
+        });
+        drop(view);
+        let mut st = self.state.lock();
+        st.flushes.push_back((frozen, next_segment));
+        self.changed.notify_all();
+    }
+
+    /// Waits until every frozen memtable is flushed.
+    pub(crate) fn wait_flushed(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        while !st.flushes.is_empty() && !st.failed {
+            self.changed.wait(&mut st);
+        }
+        self.check_failed(&st)
+    }
+
+    /// Merges every table into one level and waits until that and every compaction due
+    /// is done.
+    pub(crate) fn compact_all(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        st.full_requested = true;
+        st.compaction_wanted = true;
+        self.changed.notify_all();
+        while (st.compaction_wanted || st.compacting || st.full_requested) && !st.failed {
+            self.changed.wait(&mut st);
+        }
+        self.check_failed(&st)
+    }
+
+    fn check_failed(&self, st: &State) -> Result<()> {
+        if st.failed {
+            return Err(Error::io(
+                &self.dir,
+                std::io::Error::other("background flush or compaction failed"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records a background failure: the engine is poisoned (every later write fails) and
+    /// waiters are released.
+    fn fail(&self, committer: &Committer, what: &str, e: Error) {
+        tracing::error!(error = %e, "{what} failed; the database accepts no more writes");
+        committer.dur.poison(e);
+        let mut st = self.state.lock();
+        st.failed = true;
+        self.changed.notify_all();
+    }
+
+    /// Swaps `version` into the view, keeping the memtables but `flushed`. Caller holds
+    /// `versions`.
+    fn install(&self, version: Arc<Version>, flushed: Option<&Arc<Memtable>>) {
+        self.level0_tables
+            .store(version.level0.len(), Ordering::Relaxed);
+        let mut view = self.view.write();
+        let immutables = view
+            .immutables
+            .iter()
+            .filter(|m| flushed.is_none_or(|f| !Arc::ptr_eq(m, f)))
+            .cloned()
+            .collect();
+        *view = Arc::new(View {
+            active: view.active.clone(),
+            immutables,
+            version,
+        });
+    }
+
+    fn run_flusher(&self, committer: &Committer) {
+        loop {
+            let (mem, log_number) = {
+                let mut st = self.state.lock();
+                loop {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if let Some(job) = st.flushes.front() {
+                        break job.clone();
+                    }
+                    self.changed.wait(&mut st);
+                }
+            };
+            if let Err(e) = self.flush(committer, &mem, log_number) {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                return self.fail(committer, "memtable flush", e);
+            }
+            let mut st = self.state.lock();
+            st.flushes.pop_front();
+            st.compaction_wanted = true;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Writes `mem` as a level-0 table, records it (and that WAL segments below
+    /// `log_number` are no longer needed), swaps it into the view and deletes those
+    /// segments.
+    fn flush(&self, committer: &Committer, mem: &Arc<Memtable>, log_number: u64) -> Result<()> {
+        let started = std::time::Instant::now();
+        // Readers take their view before their sequence number, so any reader of the
+        // view without `mem` reads at or above this.
+        let oldest_snapshot = committer.visible();
+        let tables = if mem.is_empty() {
+            Vec::new()
+        } else {
+            let mut input = IterRun(mem.entries());
+            let mut new_number = || self.versions.lock().new_file_number();
+            compaction::write_tables(
+                &mut input,
+                &Rules {
+                    oldest_snapshot,
+                    filter: self.options.compaction_filter.as_deref(),
+                    // Older tables may hold the key: keep tombstones.
+                    bottommost: &|_| false,
+                },
+                &mut Sink {
+                    dir: &self.dir,
+                    options: &self.options,
+                    target_bytes: u64::MAX,
+                    new_number: &mut new_number,
+                    stop: &self.stop,
+                },
+            )?
+        };
+        let edit = VersionEdit {
+            log_number: Some(log_number),
+            last_sequence: tables.iter().map(|t| t.properties().max_seq).max(),
+            added: tables.iter().map(|t| (0, meta_of(t))).collect(),
+            ..VersionEdit::default()
+        };
+        {
+            let mut versions = self.versions.lock();
+            let version = versions.log_and_apply(edit, &tables)?;
+            self.install(version, Some(mem));
+        }
+        for n in wal::list_segments(&self.dir)? {
+            if n < log_number {
+                let path = wal::segment_path(&self.dir, n);
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        tracing::debug!(
+            tables = tables.len(),
+            bytes = tables.iter().map(|t| t.file_size()).sum::<u64>(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "memtable flushed"
+        );
+        Ok(())
+    }
+
+    fn run_compactor(&self, committer: &Committer) {
+        let mut pointers: [Bytes; LEVELS] = Default::default();
+        loop {
+            {
+                let mut st = self.state.lock();
+                st.compacting = false;
+                self.changed.notify_all();
+                while !st.compaction_wanted {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    self.changed.wait(&mut st);
+                }
+                st.compaction_wanted = false;
+                st.compacting = true;
+            }
+            loop {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let version = self.versions.lock().current();
+                let full = std::mem::take(&mut self.state.lock().full_requested);
+                let picked = if full {
+                    Compaction::full(&version)
+                } else {
+                    compaction::pick(&version, &self.options, &mut pointers)
+                };
+                let Some(c) = picked else {
+                    if full {
+                        continue; // nothing to merge; look for due work
+                    }
+                    break;
+                };
+                if let Err(e) = self.compact(committer, &version, c) {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    return self.fail(committer, "compaction", e);
+                }
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    /// Runs one compaction and installs its result.
+    fn compact(&self, committer: &Committer, version: &Version, c: Compaction) -> Result<()> {
+        let started = std::time::Instant::now();
+        let out_level = c.output_level;
+        let mut edit = VersionEdit::default();
+        for (level, t) in &c.inputs {
+            edit.deleted.push((*level, t.number()));
+        }
+        let tables: Vec<Arc<Table>> = c.inputs.iter().map(|(_, t)| t.clone()).collect();
+        if c.is_move() {
+            for t in &tables {
+                edit.added.push((out_level, meta_of(t)));
+            }
+            let mut versions = self.versions.lock();
+            let next = versions.log_and_apply(edit, &tables)?;
+            self.install(next, None);
+            tracing::debug!(
+                to_level = out_level,
+                tables = tables.len(),
+                "tables moved down"
+            );
+            return Ok(());
+        }
+        let oldest_snapshot = committer.visible();
+        let runs: Vec<Box<dyn Run>> = tables
+            .iter()
+            .map(|t| Box::new(t.iter()) as Box<dyn Run>)
+            .collect();
+        let mut input = Merge::new(runs)?;
+        let bottommost = |key: &[u8]| !version.may_hold_below(out_level, key);
+        let mut new_number = || self.versions.lock().new_file_number();
+        let outputs = compaction::write_tables(
+            &mut input,
+            &Rules {
+                oldest_snapshot,
+                filter: self.options.compaction_filter.as_deref(),
+                bottommost: &bottommost,
+            },
+            &mut Sink {
+                dir: &self.dir,
+                options: &self.options,
+                target_bytes: compaction::table_target_bytes(&self.options),
+                new_number: &mut new_number,
+                stop: &self.stop,
+            },
+        )?;
+        for t in &outputs {
+            edit.added.push((out_level, meta_of(t)));
+        }
+        let bytes_in: u64 = tables.iter().map(|t| t.file_size()).sum();
+        let bytes_out: u64 = outputs.iter().map(|t| t.file_size()).sum();
+        {
+            let mut versions = self.versions.lock();
+            let next = versions.log_and_apply(edit, &outputs)?;
+            self.install(next, None);
+        }
+        tracing::debug!(
+            to_level = out_level,
+            inputs = tables.len(),
+            outputs = outputs.len(),
+            bytes_in,
+            bytes_out,
+            took_ms = started.elapsed().as_millis() as u64,
+            "compaction done"
+        );
+        Ok(())
+    }
+}
+
+/// The background threads; dropping this stops them (an unfinished compaction is
+/// abandoned, its temporary files removed at the next open).
+#[derive(Debug)]
+pub(crate) struct Background {
+    tree: Arc<Tree>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.tree.stop.store(true, Ordering::Relaxed);
+        {
+            let _st = self.tree.state.lock();
+            self.tree.changed.notify_all();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
