@@ -292,15 +292,20 @@ impl Committer {
         Ok(())
     }
 
+    /// Finishes the current segment (cuts its preallocated tail) when the engine closes.
+    pub(crate) fn finish_segment(&self) -> Result<()> {
+        self.leader.lock().segment.finish()
+    }
+
     /// Moves on to a new segment. The old one is fsynced first so that the syncer only
     /// ever needs to fsync the current segment.
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
-        leader.segment.sync()?;
+        leader.segment.finish()?;
         self.dur.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
         let written = self.dur.written();
         self.dur.mark_synced(written, Duration::ZERO);
         let n = leader.segment_number + 1;
-        let seg = Segment::create(&self.dir, n)?;
+        let seg = Segment::create(&self.dir, n, self.segment_limit)?;
         self.dur.set_current(seg.clone());
         leader.segment = seg;
         leader.segment_number = n;
@@ -326,7 +331,7 @@ mod tests {
         let path = dir.join("000001.wal");
         std::fs::write(&path, b"").expect("create");
         let file = std::fs::File::open(&path).expect("open read-only");
-        let seg = Arc::new(Segment { file, path });
+        let seg = Arc::new(Segment::unmapped(file, path));
         Committer::new(dir.to_path_buf(), policy, 1 << 20, 0, seg, 1)
     }
 
@@ -353,7 +358,7 @@ mod tests {
     fn waiting_tickets_get_the_poison() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("000001.wal");
-        let seg = Segment::create(dir.path(), 1).expect("segment");
+        let seg = Segment::create(dir.path(), 1, 1 << 20).expect("segment");
         let c = Committer::new(
             dir.path().to_path_buf(),
             SyncPolicy::Always,

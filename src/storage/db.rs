@@ -45,7 +45,12 @@ impl Drop for Inner {
         // the syncer (it fsyncs what is pending), then cover `Never`.
         drop(self.background.take());
         drop(self.syncer.take());
-        if let Err(e) = self.committer.dur.sync_now() {
+        if let Err(e) = self
+            .committer
+            .dur
+            .sync_now()
+            .and_then(|()| self.committer.finish_segment())
+        {
             tracing::warn!(error = %e, dir = %self.dir.display(), "final WAL fsync on close failed");
         }
     }
@@ -106,10 +111,19 @@ fn recover(dir: &Path, mem: &Memtable, log_number: u64) -> Result<(u64, u64)> {
             last_seq = first_seq + u64::from(count) - 1;
             Ok(())
         })?;
-        if data.is_empty() || matches!(tail, Tail::Torn { offset: 0, .. }) {
+        if data.is_empty()
+            || matches!(
+                tail,
+                Tail::Torn { offset: 0, .. } | Tail::Zeroed { offset: 0 }
+            )
+        {
             empty.push(path.clone());
         }
-        if let Tail::Torn { offset, reason } = tail {
+        if let Tail::Zeroed { offset } = tail {
+            // Preallocated and never written: the segment was not finished before a crash.
+            tracing::debug!(file = %path.display(), offset, "cutting the unused tail of a WAL segment");
+            wal::truncate_segment(&path, offset)?;
+        } else if let Tail::Torn { offset, reason } = tail {
             tracing::warn!(
                 file = %path.display(),
                 offset,
@@ -162,7 +176,7 @@ impl Db {
         let last_seq = wal_seq.max(versions.last_sequence());
         // Always start a fresh segment: the old ones stay as they were recovered.
         let segment_number = last_segment + 1;
-        let segment = Segment::create(&dir, segment_number)?;
+        let segment = Segment::create(&dir, segment_number, options.wal_segment_bytes)?;
         let committer = Arc::new(Committer::new(
             dir.clone(),
             options.sync,
