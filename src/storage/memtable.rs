@@ -184,7 +184,8 @@ impl Memtable {
     /// time, in sequence order.
     pub(crate) fn apply(&self, payload: &Bytes, first_seq: u64) {
         let mut added = 0;
-        let mut new_keys = Vec::new();
+        // Most batches are one op: no allocation for the list of new keys.
+        let mut new_keys: SmallVec<[Bytes; 4]> = SmallVec::new();
         for (i, op) in Ops::new(payload).enumerate() {
             added += op.key.len() + op.value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD;
             let version = (first_seq + i as u64, op.value);
