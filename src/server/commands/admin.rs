@@ -347,16 +347,28 @@ pub fn info(shared: &Shared, sections: &[Bytes]) -> Reply {
                     ("maxmemory".into(), "0".into()),
                 ]
             }
-            "persistence" => vec![
-                ("loading".into(), "0".into()),
-                ("aof_enabled".into(), "1".into()),
-                ("cairn_fsync".into(), config.fsync.name().into()),
-                (
-                    "cairn_last_sequence".into(),
-                    shared.db.last_sequence().to_string(),
-                ),
-                ("cairn_dir".into(), config.dir.display().to_string()),
-            ],
+            "persistence" => {
+                let engine = shared.db.stats();
+                let tables: Vec<String> = engine.tables.iter().map(u64::to_string).collect();
+                vec![
+                    ("loading".into(), "0".into()),
+                    ("aof_enabled".into(), "1".into()),
+                    ("cairn_fsync".into(), config.fsync.name().into()),
+                    (
+                        "cairn_last_sequence".into(),
+                        engine.last_sequence.to_string(),
+                    ),
+                    ("cairn_dir".into(), config.dir.display().to_string()),
+                    (
+                        "cairn_memtable_bytes".into(),
+                        engine.memtable_bytes.to_string(),
+                    ),
+                    ("cairn_table_bytes".into(), engine.table_bytes.to_string()),
+                    // Tables per level, level 0 first.
+                    ("cairn_tables_per_level".into(), tables.join(",")),
+                    ("cairn_wal_fsyncs".into(), engine.wal_syncs.to_string()),
+                ]
+            }
             "stats" => vec![
                 (
                     "total_connections_received".into(),
