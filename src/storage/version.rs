@@ -152,10 +152,6 @@ impl Version {
         )
     }
 
-    pub(crate) fn source_count(&self) -> usize {
-        self.level0.len() + self.sorted.iter().filter(|l| !l.tables.is_empty()).count()
-    }
-
     /// The tables of `level` (0 included).
     pub(crate) fn tables(&self, level: usize) -> &[Arc<Table>] {
         if level == 0 {

@@ -40,10 +40,6 @@ impl View {
             .chain(self.version.sources())
     }
 
-    fn source_count(&self) -> usize {
-        1 + self.immutables.len() + self.version.source_count()
-    }
-
     /// The newest version of `key` at `snap`, tombstones included. Newer sources hide
     /// older ones, so the first source that knows the key answers.
     pub(crate) fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
@@ -137,12 +133,16 @@ impl RangeIter {
         // A source that stopped at its limit has only been read up to its last key;
         // past the nearest such key, another source's answer may still be shadowed.
         let mut cut: Option<Bytes> = None;
+        let mut contributors = 0;
         for src in self.view.sources() {
             let base = scratch.len();
             let more = match dir {
                 Dir::Forward => src.scan_forward(lo, hi, self.snap, chunk, scratch)?,
                 Dir::Backward => src.scan_backward(lo, hi, self.snap, chunk, scratch)?,
             };
+            if scratch.len() > base {
+                contributors += 1;
+            }
             if more && scratch.len() > base {
                 let last = scratch[scratch.len() - 1].0.clone();
                 let nearer = match (&cut, dir) {
@@ -155,7 +155,8 @@ impl RangeIter {
                 }
             }
         }
-        if self.view.source_count() > 1 {
+        // Entries from one source are already ordered and distinct.
+        if contributors > 1 {
             // Stable sort keeps sources' order for equal keys; then newest seq first.
             match dir {
                 Dir::Forward => scratch.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.seq.cmp(&a.1.seq))),

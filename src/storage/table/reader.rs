@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use memmap2::Mmap;
+use smallvec::SmallVec;
 
 use super::block::{self, BlockIter, Malformed};
 use super::cmp_internal;
@@ -453,33 +454,43 @@ impl Source for Table {
         if let Bound::Included(k) | Bound::Excluded(k) = lo {
             c.seek(self, k)?;
         }
-        // The user key whose visible version was last emitted: its older versions follow.
-        let mut done: Option<Vec<u8>> = None;
-        let mut emitted = 0;
-        while let Some(b) = c.advance(self)? {
+        // Keys are copied out of their blocks (prefix compression) into one arena per
+        // call, not one allocation each; `out` gets placeholders, patched at the end.
+        let base = out.len();
+        let mut arena = BytesMut::new();
+        let mut spans: SmallVec<[(usize, usize); 32]> = SmallVec::new();
+        let more = loop {
+            let Some(b) = c.advance(self)? else {
+                break false;
+            };
             let key = b.key();
-            if done.as_deref() == Some(key) || b.seq() > snap || below_lo(key, lo) {
+            // The user key whose visible version was emitted last: its older versions follow.
+            let done = spans.last().map(|&(s, e)| &arena[s..e]);
+            if done == Some(key) || b.seq() > snap || below_lo(key, lo) {
                 continue;
             }
             if above_hi(key, hi) {
-                return Ok(false);
+                break false;
             }
-            if emitted == limit {
-                return Ok(true);
+            if spans.len() == limit {
+                break true;
             }
+            let start = arena.len();
+            arena.extend_from_slice(key);
+            spans.push((start, arena.len()));
             out.push((
-                b.key_bytes(),
+                Bytes::new(),
                 Visible {
                     seq: b.seq(),
                     value: b.value(),
                 },
             ));
-            emitted += 1;
-            let d = done.get_or_insert_with(Vec::new);
-            d.clear();
-            d.extend_from_slice(key);
+        };
+        let keys = arena.freeze();
+        for (entry, &(s, e)) in out[base..].iter_mut().zip(&spans) {
+            entry.0 = keys.slice(s..e);
         }
-        Ok(false)
+        Ok(more)
     }
 
     fn scan_backward(
