@@ -201,3 +201,27 @@ fn segments_without_records_are_removed() {
     let db = Db::open(dir.path(), opts()).expect("open");
     assert_eq!(db.last_sequence(), 3);
 }
+
+/// After a flush the manifest says which segments are in tables. If a crash leaves no
+/// segment at all, new segments must still be numbered above that point, or the next
+/// recovery would skip them as already flushed.
+#[test]
+fn new_segments_are_numbered_past_the_flushed_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Db::open(dir.path(), opts()).expect("open");
+        db.put(b"flushed", b"1").expect("put");
+        db.flush().expect("flush");
+    }
+    // The crash: every segment gone (all were empty or flushed).
+    for seg in segments(dir.path()) {
+        std::fs::remove_file(seg).expect("remove");
+    }
+    {
+        let db = Db::open(dir.path(), opts()).expect("open");
+        db.put(b"after", b"2").expect("put");
+    }
+    let db = Db::open(dir.path(), opts()).expect("reopen");
+    assert_eq!(db.get(b"flushed").expect("get").as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get(b"after").expect("get").as_deref(), Some(&b"2"[..]));
+}

@@ -174,8 +174,10 @@ impl Db {
         let mem = Arc::new(Memtable::new());
         let (wal_seq, last_segment) = recover(&dir, &mem, versions.log_number())?;
         let last_seq = wal_seq.max(versions.last_sequence());
-        // Always start a fresh segment: the old ones stay as they were recovered.
-        let segment_number = last_segment + 1;
+        // Always start a fresh segment: the old ones stay as they were recovered. Never
+        // below the manifest's log number, even if a crash removed every segment: a
+        // segment below it would be taken for one already in tables and skipped.
+        let segment_number = (last_segment + 1).max(versions.log_number());
         let segment = Segment::create(&dir, segment_number, options.wal_segment_bytes)?;
         let committer = Arc::new(Committer::new(
             dir.clone(),
