@@ -13,7 +13,7 @@ use crate::workload::{KeyPattern, Mix, ValueSize};
 /// Network mode (default): drive ADDR over Cairn's native protocol, or RESP with --resp.
 /// Embedded mode (--embedded DIR): run --benchmarks straight on the storage engine.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "cairn-bench", version, about, long_about = None)]
+#[command(name = "cairn-bench", version)]
 pub struct Args {
     /// Server address (host:port).
     #[arg(short = 'a', long, default_value = "127.0.0.1:7379")]
