@@ -225,6 +225,23 @@ impl Table {
             .map_err(|m| malformed(&self.path, e.start, "data", m))
     }
 
+    /// Index of the first block whose last user key is >= `key` (`index.len()` if none).
+    /// Searches the dense prefix array first, as `get` does, so a seek touches whole index
+    /// keys only among blocks whose prefixes tie.
+    fn first_block_reaching(&self, key: &[u8]) -> usize {
+        if key <= &self.props.smallest[..] {
+            return 0;
+        }
+        if key > &self.props.largest[..] {
+            return self.index.len();
+        }
+        // Inside [smallest, largest] every key shares their common prefix.
+        let p = prefix_after(key, self.skip);
+        let lo = self.prefixes.partition_point(|&q| q < p);
+        let hi = lo + self.prefixes[lo..].partition_point(|&q| q == p);
+        lo + self.index[lo..hi].partition_point(|e| self.index_key(e) < key)
+    }
+
     /// Whether no key in `lo..hi` can be in this table.
     fn misses(&self, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
         self.index.is_empty()
@@ -365,7 +382,7 @@ impl Cursor {
     /// Positions so that `advance` returns the first entry with user key >= `key`.
     fn seek(&mut self, t: &Table, key: &[u8]) -> Result<()> {
         // The first block whose last user key is >= key holds the first such entry.
-        let i = t.index.partition_point(|e| t.index_key(e) < key);
+        let i = t.first_block_reaching(key);
         self.block = None;
         self.pending = false;
         self.next_block = i;
