@@ -302,3 +302,53 @@ fn acknowledged_writes_survive_sigkill_during_flush_and_compaction() {
     }
     assert!(!acked.is_empty(), "the child never acknowledged a write");
 }
+
+/// Writers faster than flushes and compactions are held back: memtables stay within the
+/// active one plus the frozen ones allowed to wait, level 0 within its stop trigger.
+#[test]
+fn memory_and_level0_stay_bounded_under_a_write_flood() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = Options {
+        memtable_bytes: 64 << 10,
+        ..small(SyncPolicy::Never)
+    };
+    let db = Db::open(dir.path(), options.clone()).expect("open");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (db, stop) = (db.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.put(&key(t * 1_000_000_000 + i), &value(i, t))
+                        .expect("put");
+                    i += 1;
+                }
+                i
+            })
+        })
+        .collect();
+    let (mut max_mem, mut max_level0) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let s = db.stats();
+        max_mem = max_mem.max(s.memtable_bytes);
+        max_level0 = max_level0.max(s.tables[0]);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written: u64 = writers.into_iter().map(|w| w.join().expect("writer")).sum();
+    eprintln!("{written} puts; at most {max_mem} memtable bytes, {max_level0} level-0 tables");
+    // The active memtable, two frozen ones, and one group's overshoot.
+    let limit = 3 * options.memtable_bytes as u64 + (64 << 10);
+    assert!(
+        max_mem <= limit,
+        "memtables reached {max_mem} bytes (limit {limit})"
+    );
+    let stop_trigger = 9 * options.level0_compaction_trigger as u64;
+    assert!(
+        max_level0 <= stop_trigger + 1,
+        "level 0 reached {max_level0} tables (stop at {stop_trigger})"
+    );
+    assert!(written > 0);
+}
