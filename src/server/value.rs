@@ -145,4 +145,22 @@ mod tests {
         assert!(!entry.is_expired(99));
         assert!(entry.is_expired(100));
     }
+
+    #[test]
+    fn the_compaction_filter_drops_only_expired_values() {
+        use crate::storage::CompactionFilter;
+        let stored = |expires_at| {
+            Entry {
+                value: Bytes::from_static(b"v"),
+                expires_at,
+            }
+            .encode()
+        };
+        let now = now_millis();
+        assert!(ExpiredFilter.remove(b"k", &stored(Some(now - 1))));
+        assert!(!ExpiredFilter.remove(b"k", &stored(Some(now + 60_000))));
+        assert!(!ExpiredFilter.remove(b"k", &stored(None)));
+        // A header this server does not know is kept, never guessed at.
+        assert!(!ExpiredFilter.remove(b"k", b"\x07whatever"));
+    }
 }
