@@ -2,14 +2,16 @@
 //!
 //! It owns everything on disk and never imports `protocol` or `server`.
 //!
-//! Parts: [`WriteBatch`] (the unit of atomic writes, kept in its WAL encoding), the
-//! write-ahead log (`wal`: segment files of checksummed records), the commit pipeline
-//! (`commit`: group commit by a leader writer; `durability`: fsync by a syncer thread,
-//! [`WriteTicket`]), the memtable (`memtable`: per-key version chains in a sharded hash map, beside an
-//! ordered set of its keys),
-//! and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]), and the sorted tables (`table`: the immutable files a memtable is
-//! flushed to). docs/architecture.md describes the data flow, docs/storage-format.md
+//! Parts, by the path of a write: [`WriteBatch`] (the unit of atomic writes, kept in its
+//! WAL encoding); the write-ahead log (`wal`: mapped segment files of checksummed
+//! records); the commit pipeline (`commit`: group commit by a leader writer;
+//! `durability`: fsync by a syncer thread, [`WriteTicket`]); the memtable (`memtable`:
+//! per-key version chains in a sharded hash map, beside an ordered set of its keys); the
+//! tree (`tree`: freezing full memtables, the flush and compaction threads, write stalls);
+//! sorted tables (`table`: the immutable files memtables are flushed to); `compaction`
+//! (choosing and merging tables); `version` and `manifest` (which tables exist, recorded
+//! as an edit log); and the read side (`view`: the sources a read consults and the merging
+//! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
 //! the bytes on disk.
 
 mod batch;
