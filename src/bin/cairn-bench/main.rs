@@ -10,6 +10,7 @@ mod embedded;
 mod net;
 mod plot;
 mod stats;
+mod wire;
 mod workload;
 
 use std::process::ExitCode;
