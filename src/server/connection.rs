@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,6 +19,7 @@ use super::keyspace::ExecError;
 use super::round::Round;
 use super::session::Session;
 use super::shared::{Shared, Stats};
+use super::value::Entry;
 use super::{dispatch, native};
 use crate::protocol::{binary, resp, Limits, Reply};
 
@@ -107,6 +108,7 @@ async fn serve_resp(
     let mut session = Session::new(info.clone(), !needs_auth);
     let strict_limits = unauthenticated_limits(&shared.limits);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let mut staging = Vec::new();
     loop {
         let more = match run_round(
             shared,
@@ -114,6 +116,7 @@ async fn serve_resp(
             &strict_limits,
             &mut input,
             &mut output,
+            &mut staging,
         ) {
             Ok(more) => more,
             Err(end) => return end,
@@ -147,8 +150,9 @@ fn run_round(
     strict_limits: &Limits,
     input: &mut BytesMut,
     output: &mut BytesMut,
+    staging: &mut Vec<(Bytes, Option<Entry>)>,
 ) -> Result<bool, End> {
-    let mut round = Round::new(shared);
+    let mut round = Round::with_buffer(shared, std::mem::take(staging));
     let mut processed = 0;
     let mut more = false;
     loop {
@@ -188,6 +192,7 @@ fn run_round(
     }
     Stats::add(&shared.stats.commands_processed, processed);
     round.commit(session).map_err(unacknowledged)?;
+    *staging = round.into_buffer();
     Ok(more)
 }
 

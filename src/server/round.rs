@@ -39,9 +39,16 @@ pub struct Round<'a> {
 impl<'a> Round<'a> {
     /// An empty round.
     pub fn new(shared: &'a Shared) -> Round<'a> {
+        Round::with_buffer(shared, Vec::new())
+    }
+
+    /// An empty round that stages into `buffer` (cleared): a connection hands the same
+    /// buffer from round to round instead of growing a new one each time.
+    pub fn with_buffer(shared: &'a Shared, mut buffer: Vec<(Bytes, Option<Entry>)>) -> Round<'a> {
+        buffer.clear();
         Round {
             shared,
-            staged: Vec::new(),
+            staged: buffer,
             staged_bytes: 0,
             held: SmallVec::new(),
             failed: None,
@@ -111,6 +118,11 @@ impl<'a> Round<'a> {
             session.pending_write = Some(ticket);
         }
         Ok(())
+    }
+
+    /// The staging buffer, for the next round (call after `commit`).
+    pub fn into_buffer(self) -> Vec<(Bytes, Option<Entry>)> {
+        self.staged
     }
 
     /// Records a failed commit: the round's replies must not be sent.
