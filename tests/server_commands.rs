@@ -648,6 +648,45 @@ fn pipelining_ten_thousand_requests() {
 }
 
 #[test]
+fn pipelined_writes_see_each_other_and_stay_atomic_across_workers() {
+    // A pipelined round commits its writes together at its end; its later commands must
+    // still read its earlier writes, in order, with Redis's replies.
+    let server = TestServer::start(&["--fsync", "always", "--threads", "4"]);
+    let request = b"SET k 5\r\nINCR k\r\nAPPEND k 0\r\nGET k\r\nSET k x NX\r\n\
+        DEL k\r\nINCRBY k 3\r\nSET e v\r\nGETDEL k\r\nEXISTS k\r\nDBSIZE\r\n";
+    let want = b"+OK\r\n:6\r\n:2\r\n$2\r\n60\r\n$-1\r\n:1\r\n:3\r\n+OK\r\n$1\r\n3\r\n:0\r\n:1\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&raw(&server, request, want.len())),
+        String::from_utf8_lossy(want)
+    );
+    // Rounds on several workers contending for the same keys lose no increment.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let url = server.url();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+                for _ in 0..50 {
+                    let mut pipe = redis::pipe();
+                    for key in ["a", "b", "a", "c", "b"] {
+                        pipe.incr(key, 1).ignore();
+                    }
+                    let () = pipe.query(&mut c).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = server.redis();
+    let counts: Vec<i64> = redis::cmd("MGET")
+        .arg(&["a", "b", "c"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(counts, vec![800, 800, 400]);
+}
+
+#[test]
 fn two_hundred_concurrent_connections() {
     let server = TestServer::start(&["--fsync", "always"]);
     let threads: Vec<_> = (0..200)

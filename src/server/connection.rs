@@ -10,13 +10,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::clients::Registration;
+use super::keyspace::ExecError;
+use super::round::Round;
 use super::session::Session;
 use super::shared::{Shared, Stats};
+use super::value::Entry;
 use super::{dispatch, native};
 use crate::protocol::{binary, resp, Limits, Reply};
 
@@ -105,39 +108,19 @@ async fn serve_resp(
     let mut session = Session::new(info.clone(), !needs_auth);
     let strict_limits = unauthenticated_limits(&shared.limits);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let mut staging = Vec::new();
     loop {
-        let mut processed = 0;
-        loop {
-            let limits = if session.authenticated {
-                &shared.limits
-            } else {
-                &strict_limits
-            };
-            match resp::parse_request(&mut input, limits) {
-                Ok(Some(args)) if args.is_empty() => continue,
-                Ok(Some(args)) => {
-                    processed += 1;
-                    let reply = dispatch::execute(shared, &mut session, args);
-                    reply.encode(session.resp, &mut output);
-                    if session.closing {
-                        break;
-                    }
-                    if output.len() >= FLUSH_AT {
-                        if let Err(end) = flush(stream, &mut output, &mut session).await {
-                            return end;
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    // The stream cannot be resynchronised: answer, then close.
-                    Reply::from(error).encode(session.resp, &mut output);
-                    session.closing = true;
-                    break;
-                }
-            }
-        }
-        Stats::add(&shared.stats.commands_processed, processed);
+        let more = match run_round(
+            shared,
+            &mut session,
+            &strict_limits,
+            &mut input,
+            &mut output,
+            &mut staging,
+        ) {
+            Ok(more) => more,
+            Err(end) => return end,
+        };
         info.touch();
         if let Err(end) = flush(stream, &mut output, &mut session).await {
             return end;
@@ -145,12 +128,79 @@ async fn serve_resp(
         if session.closing {
             return End::Normal;
         }
+        if more {
+            // The output filled up before the input was used up: answer what was read.
+            continue;
+        }
         match read_more(shared, stream, &mut input, &info.kill).await {
             Ok(true) => {}
             Ok(false) => return End::Normal,
             Err(end) => return end,
         }
     }
+}
+
+/// Runs every complete request in `input` (or until the output passes [`FLUSH_AT`]) as one
+/// round, encoding the replies into `output`, and commits the round's writes. Ok(true) when
+/// complete requests remain. Synchronous on purpose: the round's key locks must not be held
+/// across an `.await`.
+fn run_round(
+    shared: &Shared,
+    session: &mut Session,
+    strict_limits: &Limits,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    staging: &mut Vec<(Bytes, Option<Entry>)>,
+) -> Result<bool, End> {
+    let mut round = Round::with_buffer(shared, std::mem::take(staging));
+    let mut processed = 0;
+    let mut more = false;
+    loop {
+        let limits = if session.authenticated {
+            &shared.limits
+        } else {
+            strict_limits
+        };
+        match resp::parse_request(input, limits) {
+            Ok(Some(args)) if args.is_empty() => continue,
+            Ok(Some(args)) => {
+                processed += 1;
+                let reply = dispatch::execute(shared, session, &mut round, args);
+                if let Some(error) = round.take_failure() {
+                    return Err(unacknowledged(error));
+                }
+                reply.encode(session.resp, output);
+                if session.closing {
+                    break;
+                }
+                if output.len() >= FLUSH_AT {
+                    more = true;
+                    break;
+                }
+                if round.is_full() {
+                    round.commit(session).map_err(unacknowledged)?;
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                // The stream cannot be resynchronised: answer, then close.
+                Reply::from(error).encode(session.resp, output);
+                session.closing = true;
+                break;
+            }
+        }
+    }
+    Stats::add(&shared.stats.commands_processed, processed);
+    round.commit(session).map_err(unacknowledged)?;
+    *staging = round.into_buffer();
+    Ok(more)
+}
+
+/// A round's writes could not be committed: its replies are dropped with the connection,
+/// since some of them acknowledge those writes.
+fn unacknowledged(error: ExecError) -> End {
+    tracing::error!(%error, "write failed; closing connection without acknowledging");
+    End::Failed(error.to_string())
 }
 
 /// Waits until the session's writes are durable, then writes out every encoded reply.

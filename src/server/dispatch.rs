@@ -3,13 +3,15 @@
 //! Reads run against the engine directly. Writes run under the locks of every key they
 //! touch, stage their changes in a [`Keyspace`], and commit them as one atomic batch before
 //! the locks are released; the session keeps the durability ticket so the reply leaves
-//! only once the write is durable. This file only routes: what a command does lives in its
-//! family under `commands/`.
+//! only once the write is durable. Commands of one pipelined round share a [`Round`]: their
+//! writes are committed together at the end of it (or before a command that cannot join).
+//! This file only routes: what a command does lives in its family under `commands/`.
 
 use bytes::Bytes;
 
 use super::commands::{admin, connection, keys, scan, strings, transactions};
 use super::keyspace::Keyspace;
+use super::round::Round;
 use super::session::Session;
 use super::shared::Shared;
 use crate::protocol::command::Command;
@@ -21,8 +23,9 @@ pub enum Access {
     Control,
     /// Reads only; no locks.
     Read,
-    /// Writes these keys (read-modify-write included); their locks are held throughout.
-    Write(Vec<Bytes>),
+    /// Writes its keys ([`Command::keys`], read-modify-write included); their locks are held
+    /// throughout.
+    Write,
 }
 
 /// Parses and runs one request.
@@ -30,9 +33,17 @@ pub enum Access {
 /// Errors come in Redis's order: an unknown command, subcommand or wrong arity is answered
 /// before authentication is checked, and dooms an open MULTI; any other argument error
 /// comes after the NOAUTH check and, inside MULTI, is queued and reported by EXEC.
-pub fn execute(shared: &Shared, session: &mut Session, args: Vec<Bytes>) -> Reply {
+///
+/// Writes are staged in `round`, which the caller commits before sending the reply; if a
+/// commit inside fails, `round` records it and the replies must not be sent.
+pub fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    round: &mut Round,
+    args: Vec<Bytes>,
+) -> Reply {
     match Command::parse(args) {
-        Ok(command) => execute_command(shared, session, command),
+        Ok(command) => execute_in_round(shared, session, round, command),
         Err(error) if error.is_lookup_error() => {
             if let Some(tx) = &mut session.multi {
                 tx.failed = true;
@@ -54,8 +65,25 @@ fn noauth() -> Reply {
     Reply::error("NOAUTH Authentication required.")
 }
 
-/// Runs one parsed command: authentication gate, MULTI queueing, then its family.
+/// Runs one parsed command on its own (committing its writes before returning).
 pub fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+    let mut round = Round::new(shared);
+    let reply = execute_in_round(shared, session, &mut round, command);
+    let failed = round.take_failure();
+    match failed.map_or_else(|| round.commit(session), Err) {
+        Ok(()) => reply,
+        Err(error) => Reply::error(error.to_string()),
+    }
+}
+
+/// Runs one parsed command: authentication gate, MULTI queueing, then its family, staging
+/// its writes in `round`.
+pub fn execute_in_round(
+    shared: &Shared,
+    session: &mut Session,
+    round: &mut Round,
+    command: Command,
+) -> Reply {
     if !session.authenticated
         && !matches!(
             command,
@@ -67,15 +95,57 @@ pub fn execute_command(shared: &Shared, session: &mut Session, command: Command)
     if session.multi.is_some() && !transactions::runs_inside_multi(&command) {
         return transactions::queue(session, command);
     }
-    match access(&command) {
+    let access = access(&command);
+    if matches!(access, Access::Control) || !joins_round(&command) {
+        // It reads what the round's reads would not see (versions, scans, other
+        // connections' state) or takes locks of its own (EXEC): commit the round first.
+        if let Err(error) = round.commit(session) {
+            round.fail(error);
+            return Reply::error("ERR storage failure");
+        }
+    }
+    match access {
         Access::Control => control(shared, session, command),
+        Access::Read if joins_round(&command) => {
+            apply(&mut Keyspace::over(shared, round.staged()), shared, command)
+        }
         Access::Read => apply(&mut Keyspace::new(shared), shared, command),
-        Access::Write(keys) => {
-            let _locks = shared.locks.lock(&keys);
+        Access::Write if joins_round(&command) => {
+            if let Err(error) = round.lock(session, command.keys()) {
+                round.fail(error);
+                return Reply::error("ERR storage failure");
+            }
+            let mut keyspace = Keyspace::over(shared, round.staged());
+            let reply = apply(&mut keyspace, shared, command);
+            round.stage(keyspace.into_staged());
+            reply
+        }
+        Access::Write => {
+            let _locks = shared.locks.lock(command.keys());
             let mut keyspace = Keyspace::new(shared);
             let reply = apply(&mut keyspace, shared, command);
             commit(keyspace, session, reply)
         }
+    }
+}
+
+/// Whether a data command may run against its round's uncommitted writes: not those that
+/// compare versions (staged writes have none yet), scan the engine, or write in batches of
+/// their own.
+fn joins_round(command: &Command) -> bool {
+    use crate::protocol::command::SetCondition;
+    use Command::*;
+    match command {
+        Set(set) => !matches!(set.condition, Some(SetCondition::IfVersion(_))),
+        GetVersioned { .. }
+        | Keys { .. }
+        | Scan { .. }
+        | DbSize
+        | Range { .. }
+        | FlushDb
+        | FlushAll
+        | Batch { .. } => false,
+        _ => true,
     }
 }
 
@@ -100,7 +170,7 @@ pub fn access(command: &Command) -> Access {
         | DbSize
         | Range { .. } => Access::Read,
         // FLUSHDB writes its deletes in batches of its own; it takes no key locks.
-        FlushDb | FlushAll => Access::Write(Vec::new()),
+        FlushDb | FlushAll => Access::Write,
         Set(_)
         | SetNx { .. }
         | GetDel { .. }
@@ -117,7 +187,7 @@ pub fn access(command: &Command) -> Access {
         | Del { .. }
         | Rename { .. }
         | RenameNx { .. }
-        | Batch { .. } => Access::Write(command.keys().into_iter().cloned().collect()),
+        | Batch { .. } => Access::Write,
         _ => Access::Control,
     }
 }

@@ -24,22 +24,40 @@ pub enum ExecError {
     BadValue(#[from] BadValue),
 }
 
+/// Writes staged but not yet handed to the engine, oldest first (`None` = delete).
+pub type Staged = SmallVec<[(Bytes, Option<Entry>); 1]>;
+
 /// A command's view of the data, and the writes it has staged.
 pub struct Keyspace<'a> {
     shared: &'a Shared,
     now: u64,
-    /// Staged writes, oldest first (`None` = delete). Reads look here first.
-    staged: SmallVec<[(Bytes, Option<Entry>); 1]>,
+    /// Writes of earlier commands of the same pipelined round, not committed yet (see
+    /// `server::round`); reads look here after `staged`.
+    round: &'a [(Bytes, Option<Entry>)],
+    /// This command's staged writes, oldest first. Reads look here first.
+    staged: Staged,
 }
 
 impl<'a> Keyspace<'a> {
     /// A view at the current time with nothing staged.
     pub fn new(shared: &'a Shared) -> Keyspace<'a> {
+        Keyspace::over(shared, &[])
+    }
+
+    /// A view that also sees `round`, the uncommitted writes of earlier commands of this
+    /// pipelined round (whose key stripes the caller holds).
+    pub fn over(shared: &'a Shared, round: &'a [(Bytes, Option<Entry>)]) -> Keyspace<'a> {
         Keyspace {
             shared,
             now: now_millis(),
+            round,
             staged: SmallVec::new(),
         }
+    }
+
+    /// What this command staged, for the round to commit.
+    pub fn into_staged(self) -> Staged {
+        self.staged
     }
 
     /// The engine.
@@ -58,9 +76,13 @@ impl<'a> Keyspace<'a> {
         if let Some((_, staged)) = self.staged.iter().rev().find(|(k, _)| k == key) {
             return Ok(staged.clone());
         }
-        let found = match self.shared.db.get(key)? {
-            Some(raw) => Some(Entry::decode(raw)?).filter(|e| !e.is_expired(self.now)),
-            None => None,
+        let found = if let Some((_, staged)) = self.round.iter().rev().find(|(k, _)| k == key) {
+            staged.clone().filter(|e| !e.is_expired(self.now))
+        } else {
+            match self.shared.db.get(key)? {
+                Some(raw) => Some(Entry::decode(raw)?).filter(|e| !e.is_expired(self.now)),
+                None => None,
+            }
         };
         let counter = if found.is_some() {
             &self.shared.stats.keyspace_hits
@@ -72,10 +94,13 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The live entry under `key` with its version (the sequence number of its last
-    /// write), read in one lookup. An entry this command staged has no version yet and
-    /// reports `u64::MAX`.
+    /// write), read in one lookup. An entry staged (by this command or, though commands that
+    /// compare versions do not join rounds, by its round) has no version yet and reports
+    /// `u64::MAX`.
     pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Entry, u64)>, ExecError> {
-        if let Some((_, staged)) = self.staged.iter().rev().find(|(k, _)| k == key) {
+        // Newest first: this command's writes, then its round's.
+        let mut newest_first = self.staged.iter().rev().chain(self.round.iter().rev());
+        if let Some((_, staged)) = newest_first.find(|(k, _)| k == key) {
             return Ok(staged.clone().map(|entry| (entry, u64::MAX)));
         }
         Ok(match self.shared.db.get_versioned(key)? {
@@ -106,21 +131,36 @@ impl<'a> Keyspace<'a> {
     /// Hands every staged write to the engine as one atomic batch. When this returns the
     /// writes are visible; the ticket completes when they are durable.
     pub fn commit(self) -> Result<Option<WriteTicket>, ExecError> {
-        if self.staged.is_empty() {
-            return Ok(None);
-        }
-        let size = self
-            .staged
-            .iter()
-            .map(|(k, e)| k.len() + e.as_ref().map_or(0, |e| e.value.len() + 9))
-            .sum::<usize>();
-        let mut batch = WriteBatch::with_capacity(size + 16 * self.staged.len());
-        for (key, entry) in &self.staged {
-            match entry {
-                Some(entry) => batch.put(key, &entry.encode()),
-                None => batch.delete(key),
-            }
-        }
-        Ok(Some(self.shared.db.submit(batch)?))
+        submit(self.shared, &self.staged)
     }
+}
+
+/// Hands `writes` to the engine as one atomic batch (`None` when there are none). When this
+/// returns the writes are visible; the ticket completes when they are durable.
+pub fn submit(
+    shared: &Shared,
+    writes: &[(Bytes, Option<Entry>)],
+) -> Result<Option<WriteTicket>, ExecError> {
+    if writes.is_empty() {
+        return Ok(None);
+    }
+    let size = writes
+        .iter()
+        .map(|(k, e)| k.len() + e.as_ref().map_or(0, |e| e.value.len() + 9))
+        .sum::<usize>();
+    let mut batch = WriteBatch::with_capacity(size + 16 * writes.len());
+    // One scratch buffer for every stored form: an allocation per value cost more than
+    // the copy.
+    let mut stored = Vec::new();
+    for (key, entry) in writes {
+        match entry {
+            Some(entry) => {
+                stored.clear();
+                entry.encode_into(&mut stored);
+                batch.put(key, &stored);
+            }
+            None => batch.delete(key),
+        }
+    }
+    Ok(Some(shared.db.submit(batch)?))
 }

@@ -13,6 +13,7 @@ pub mod keyspace;
 pub mod listener;
 pub mod native;
 pub mod pattern;
+pub mod round;
 pub mod session;
 pub mod shared;
 pub mod shutdown;

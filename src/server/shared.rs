@@ -166,6 +166,14 @@ impl KeyLocks {
         &self,
         keys: impl IntoIterator<Item = K>,
     ) -> SmallVec<[MutexGuard<'_, ()>; 2]> {
+        Self::stripes_of(keys)
+            .into_iter()
+            .map(|i| self.stripes[i].lock())
+            .collect()
+    }
+
+    /// The distinct stripes of `keys`, in the order they must be locked.
+    pub fn stripes_of<K: AsRef<[u8]>>(keys: impl IntoIterator<Item = K>) -> SmallVec<[usize; 4]> {
         let mut stripes: SmallVec<[usize; 4]> = keys
             .into_iter()
             .map(|k| (xxhash_rust::xxh3::xxh3_64(k.as_ref()) as usize) & (Self::STRIPES - 1))
@@ -173,9 +181,16 @@ impl KeyLocks {
         stripes.sort_unstable();
         stripes.dedup();
         stripes
-            .into_iter()
-            .map(|i| self.stripes[i].lock())
-            .collect()
+    }
+
+    /// Locks one stripe (see [`KeyLocks::stripes_of`]), waiting for it.
+    pub fn lock_stripe(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.stripes[stripe].lock()
+    }
+
+    /// Locks one stripe if it is free.
+    pub fn try_lock_stripe(&self, stripe: usize) -> Option<MutexGuard<'_, ()>> {
+        self.stripes[stripe].try_lock()
     }
 }
 

@@ -44,15 +44,28 @@ impl Entry {
     /// The stored form (header, expiry, value).
     pub fn encode(&self) -> BytesMut {
         let mut out = BytesMut::with_capacity(9 + self.value.len());
-        match self.expires_at {
-            None => out.put_u8(PLAIN),
-            Some(at) => {
-                out.put_u8(EXPIRING);
-                out.put_u64_le(at);
-            }
-        }
+        out.put_slice(self.header().as_slice());
         out.put_slice(&self.value);
         out
+    }
+
+    /// Appends the stored form to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(9 + self.value.len());
+        out.extend_from_slice(self.header().as_slice());
+        out.extend_from_slice(&self.value);
+    }
+
+    fn header(&self) -> smallvec::SmallVec<[u8; 9]> {
+        let mut header = smallvec::SmallVec::new();
+        match self.expires_at {
+            None => header.push(PLAIN),
+            Some(at) => {
+                header.push(EXPIRING);
+                header.extend_from_slice(&at.to_le_bytes());
+            }
+        }
+        header
     }
 
     /// Parses the stored form; the value is `raw` itself, advanced past the header (no copy,

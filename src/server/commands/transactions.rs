@@ -91,8 +91,8 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
     }
     let mut keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
     for command in tx.queued.iter().flatten() {
-        if let Access::Write(written) = dispatch::access(command) {
-            keys.extend(written);
+        if let Access::Write = dispatch::access(command) {
+            keys.extend(command.keys().into_iter().cloned());
         }
     }
     let _locks = shared.locks.lock(&keys);
@@ -110,7 +110,7 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
             Err(error) => Reply::error(error.to_string()),
             Ok(command) => match dispatch::access(&command) {
                 Access::Control => dispatch::control(shared, session, command),
-                Access::Read | Access::Write(_) => dispatch::apply(&mut keyspace, shared, command),
+                Access::Read | Access::Write => dispatch::apply(&mut keyspace, shared, command),
             },
         });
     }
