@@ -229,6 +229,9 @@ impl Segment {
     /// fsyncs it and the directory, so that records appended and fsynced later are found
     /// again after a crash.
     pub(crate) fn create(dir: &Path, n: u64, size: u64) -> Result<Arc<Segment>> {
+        // A huge configured segment size is not mapped whole: past this, appends use pwrite.
+        const MAX_MAPPED: u64 = 1 << 30;
+        let size = size.min(MAX_MAPPED);
         let path = segment_path(dir, n);
         let file = OpenOptions::new()
             .read(true)
