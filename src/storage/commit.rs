@@ -9,7 +9,7 @@
 //!
 //! This module must never block a writer on an fsync it does not need.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
 use super::error::{Error, Result};
+use super::memtable::Readers;
 use super::options::SyncPolicy;
 use super::tree::Tree;
 use super::wal::{self, Segment, KIND_BATCH};
@@ -67,8 +68,9 @@ struct LeaderState {
 pub(crate) struct Committer {
     queue: Mutex<Queue>,
     leader: Mutex<LeaderState>,
-    /// Highest sequence number whose batch (and every earlier one) is in the memtable.
-    visible: AtomicU64,
+    /// Holds the highest sequence number whose batch (and every earlier one) is in the
+    /// memtable: `visible`, shared with the memtables.
+    readers: Arc<Readers>,
     pub(crate) dur: Arc<Durability>,
     dir: std::path::PathBuf,
     segment_limit: u64,
@@ -91,7 +93,9 @@ impl Committer {
         last_seq: u64,
         segment: Arc<Segment>,
         segment_number: u64,
+        readers: Arc<Readers>,
     ) -> Self {
+        readers.visible.store(last_seq, Ordering::Release);
         Committer {
             queue: Mutex::new(Queue {
                 last_assigned: last_seq,
@@ -105,16 +109,23 @@ impl Committer {
                 buf: Vec::new(),
                 spare: Vec::new(),
             }),
-            visible: AtomicU64::new(last_seq),
+            readers,
             dur: Arc::new(Durability::new(policy, last_seq, segment)),
             dir,
             segment_limit,
         }
     }
 
-    /// Highest sequence number visible to reads.
+    /// Highest sequence number visible to reads. (SeqCst, like the store that publishes
+    /// it: a memtable deciding whether versions are still pinned relies on the order of
+    /// this load and the readers' pins; see `Memtable::prune`.)
     pub(crate) fn visible(&self) -> u64 {
-        self.visible.load(Ordering::Acquire)
+        self.readers.visible.load(Ordering::SeqCst)
+    }
+
+    /// The readers' shared state (published sequence number, pins).
+    pub(crate) fn readers(&self) -> &Arc<Readers> {
+        &self.readers
     }
 
     /// Writes `batch` to the WAL and the memtable; returns the ticket for durability.
@@ -265,7 +276,7 @@ impl Committer {
         for p in group {
             mem.apply(&p.payload, p.first_seq);
         }
-        self.visible.store(last.last_seq, Ordering::Release);
+        self.readers.visible.store(last.last_seq, Ordering::SeqCst);
         Ok(())
     }
 
@@ -323,7 +334,11 @@ mod tests {
 
     fn test_tree(dir: &std::path::Path) -> Tree {
         let versions = VersionSet::recover(dir).expect("versions");
-        Tree::new(versions, Arc::new(Memtable::new()), Options::default())
+        Tree::new(
+            versions,
+            Arc::new(Memtable::new(Arc::default())),
+            Options::default(),
+        )
     }
 
     /// A segment whose file is read-only, so the first WAL write fails.
@@ -332,7 +347,15 @@ mod tests {
         std::fs::write(&path, b"").expect("create");
         let file = std::fs::File::open(&path).expect("open read-only");
         let seg = Arc::new(Segment::unmapped(file, path));
-        Committer::new(dir.to_path_buf(), policy, 1 << 20, 0, seg, 1)
+        Committer::new(
+            dir.to_path_buf(),
+            policy,
+            1 << 20,
+            0,
+            seg,
+            1,
+            Arc::default(),
+        )
     }
 
     #[test]
@@ -366,6 +389,7 @@ mod tests {
             0,
             seg,
             1,
+            Arc::default(),
         );
         let tree = test_tree(dir.path());
         let mut b = WriteBatch::new();

@@ -11,7 +11,7 @@ use super::commit::Committer;
 use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
 use super::manifest::LEVELS;
-use super::memtable::Memtable;
+use super::memtable::{Memtable, Pin, Readers};
 use super::options::Options;
 use super::tree::{Background, Tree};
 use super::version::VersionSet;
@@ -171,7 +171,8 @@ impl Db {
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = lock_dir(&dir)?;
         let versions = VersionSet::recover(&dir)?;
-        let mem = Arc::new(Memtable::new());
+        let readers = Arc::new(Readers::default());
+        let mem = Arc::new(Memtable::new(readers.clone()));
         let (wal_seq, last_segment) = recover(&dir, &mem, versions.log_number())?;
         let last_seq = wal_seq.max(versions.last_sequence());
         // Always start a fresh segment: the old ones stay as they were recovered. Never
@@ -186,6 +187,7 @@ impl Db {
             last_seq,
             segment,
             segment_number,
+            readers,
         ));
         let tree = Arc::new(Tree::new(versions, mem, options.clone()));
         let background = tree.start(committer.clone())?;
@@ -250,30 +252,37 @@ impl Db {
     /// The current value of `key` and the sequence number of the write that set it
     /// (its version, for compare-and-set).
     pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Bytes, u64)>> {
-        let (view, snap) = self.read_point();
-        get_in(&view, key, snap)
+        // No snapshot needed: the newest published version, wherever it is. (The active
+        // memtable reads the published sequence under its shard lock; see `View::latest`.)
+        let view = self.inner.tree.current();
+        Ok(view
+            .latest(key)?
+            .and_then(|v| v.value.map(|value| (value, v.seq))))
     }
 
     /// An iterator over the pairs with keys in `range`, in key order (reverse with
     /// `next_back`/`rev`), as of now: writes made after this call are not seen.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
-        let (view, snap) = self.read_point();
+        let (pin, view, snap) = self.read_point();
         let (lo, hi) = bounds(&range);
-        RangeIter::new(view, snap, lo, hi)
+        RangeIter::new(view, snap, lo, hi, pin)
     }
 
     /// A consistent read-only view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
-        let (view, seq) = self.read_point();
-        Snapshot { view, seq }
+        let (pin, view, seq) = self.read_point();
+        Snapshot { view, seq, pin }
     }
 
-    /// The view and sequence number a read uses. The view is taken first: a flush or
-    /// compaction only drops versions older than the newest one visible when it started,
-    /// and a reader that sees its result in the view then reads at or above that.
-    fn read_point(&self) -> (Arc<View>, u64) {
+    /// What a reader at a fixed sequence number needs, in this order: a pin (so the
+    /// memtable keeps the versions it reads), the view, then the sequence number. The view
+    /// comes before the sequence number because a flush or compaction only drops versions
+    /// older than the newest one visible when it started, and a reader that sees its
+    /// result in the view then reads at or above that.
+    fn read_point(&self) -> (Arc<Pin>, Arc<View>, u64) {
+        let pin = Arc::new(self.inner.committer.readers().pin());
         let view = self.inner.tree.current();
-        (view, self.inner.committer.visible())
+        (pin, view, self.inner.committer.visible())
     }
 
     /// Writes the memtable to a table and waits until it is recorded in the manifest
@@ -362,6 +371,7 @@ pub struct Stats {
 pub struct Snapshot {
     view: Arc<View>,
     seq: u64,
+    pin: Arc<Pin>,
 }
 
 impl Snapshot {
@@ -378,7 +388,7 @@ impl Snapshot {
     /// An iterator over the pairs with keys in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
         let (lo, hi) = bounds(&range);
-        RangeIter::new(self.view.clone(), self.seq, lo, hi)
+        RangeIter::new(self.view.clone(), self.seq, lo, hi, self.pin.clone())
     }
 
     /// The sequence number the snapshot reads at.

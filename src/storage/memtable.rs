@@ -12,12 +12,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use foldhash::fast::RandomState;
 use parking_lot::RwLock;
 use smallvec::SmallVec;
 
@@ -61,6 +61,38 @@ pub(crate) trait Source: Send + Sync {
         limit: usize,
         out: &mut Vec<ScanEntry>,
     ) -> Result<bool>;
+}
+
+/// What a memtable must know of its readers to drop versions nobody can read any more.
+/// One per `Db`, shared by the committer (which publishes `visible`), every memtable, and
+/// every snapshot and range iterator (which hold a [`Pin`]).
+#[derive(Debug, Default)]
+pub(crate) struct Readers {
+    /// Highest sequence number published to reads.
+    pub visible: AtomicU64,
+    /// Snapshots and range iterators alive: while any is, every version is kept, since
+    /// they read at a fixed sequence number.
+    pinned: AtomicUsize,
+}
+
+impl Readers {
+    /// Keeps every version from now until the pin is dropped. Take it before reading the
+    /// sequence number to read at: a writer that saw no pin read `visible` before this,
+    /// and keeps the newest version at or below what it read.
+    pub(crate) fn pin(self: &Arc<Self>) -> Pin {
+        self.pinned.fetch_add(1, AtomicOrdering::SeqCst);
+        Pin(self.clone())
+    }
+}
+
+/// See [`Readers::pin`].
+#[derive(Debug)]
+pub(crate) struct Pin(Arc<Readers>);
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.0.pinned.fetch_sub(1, AtomicOrdering::SeqCst);
+    }
 }
 
 /// A key's versions in this memtable, oldest first: a new version is a push, O(1), however
@@ -142,6 +174,7 @@ pub(crate) struct Memtable {
     /// Seeds the shard choice, unpredictable to clients (as are the maps' own seeds).
     hasher: RandomState,
     approx_bytes: AtomicUsize,
+    readers: Arc<Readers>,
 }
 
 /// One shard of the point index. foldhash, randomly seeded per map: a fraction of SipHash's
@@ -152,8 +185,9 @@ type Shard = HashMap<IndexKey, Versions, RandomState>;
 const ENTRY_OVERHEAD: usize = 96;
 
 impl Memtable {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(readers: Arc<Readers>) -> Self {
         Memtable {
+            readers,
             shards: (0..SHARDS)
                 .map(|_| RwLock::new(HashMap::with_hasher(RandomState::default())))
                 .collect(),
@@ -167,6 +201,24 @@ impl Memtable {
         // The top bits: the maps index buckets by the low ones (of their own hash, but
         // keep the choice independent of them anyway).
         &self.shards[(self.hasher.hash_one(key) >> 60) as usize % SHARDS]
+    }
+
+    /// The readers this memtable keeps versions for (a new memtable shares them).
+    pub(crate) fn readers(&self) -> &Arc<Readers> {
+        &self.readers
+    }
+
+    /// The newest published version of `key`, if this memtable has one. The published
+    /// sequence number is read under the key's shard lock, so a writer pruning the key's
+    /// versions (under the write lock) never takes the one this read needs.
+    pub(crate) fn latest(&self, key: &[u8]) -> Option<Visible> {
+        let shard = self.shard(key).read();
+        let snap = self.readers.visible.load(AtomicOrdering::Acquire);
+        let (seq, value) = shard.get(key)?.iter().rev().find(|(seq, _)| *seq <= snap)?;
+        Some(Visible {
+            seq: *seq,
+            value: value.clone(),
+        })
     }
 
     /// The newest version of `key` at most `snap`, if this memtable has one.
@@ -186,12 +238,16 @@ impl Memtable {
         let mut added = 0;
         // Most batches are one op: no allocation for the list of new keys.
         let mut new_keys: SmallVec<[Bytes; 4]> = SmallVec::new();
+        let mut dropped = 0;
         for (i, op) in Ops::new(payload).enumerate() {
             added += op.key.len() + op.value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD;
             let version = (first_seq + i as u64, op.value);
             let mut shard = self.shard(&op.key).write();
             match shard.get_mut(&op.key[..]) {
-                Some(versions) => versions.push(version),
+                Some(versions) => {
+                    versions.push(version);
+                    dropped += self.prune(op.key.len(), versions);
+                }
                 None => {
                     shard.insert(IndexKey::new(&op.key), SmallVec::from_elem(version, 1));
                     new_keys.push(op.key);
@@ -201,7 +257,39 @@ impl Memtable {
         if !new_keys.is_empty() {
             self.order.write().extend(new_keys);
         }
-        self.approx_bytes.fetch_add(added, AtomicOrdering::Relaxed);
+        if added >= dropped {
+            self.approx_bytes
+                .fetch_add(added - dropped, AtomicOrdering::Relaxed);
+        } else {
+            self.approx_bytes
+                .fetch_sub(dropped - added, AtomicOrdering::Relaxed);
+        }
+    }
+
+    /// Drops the versions of a key that no reader can see any more: everything older than
+    /// the newest published version, unless a snapshot or iterator is open. So an
+    /// overwritten key (a counter) keeps one or two versions, not its whole history, and
+    /// the memtable fills with keys rather than with versions. Returns the bytes dropped,
+    /// as `apply` counted them. Called with the key's shard write-locked.
+    fn prune(&self, key_len: usize, versions: &mut Versions) -> usize {
+        // The newest version is the one just pushed (not published yet); with fewer than
+        // three there is nothing older than the newest published one.
+        if versions.len() < 3 {
+            return 0;
+        }
+        // `visible` before `pinned`: a pin taken after this load reads a `visible` at
+        // least as new, and the newest version at or below `visible` is kept.
+        let visible = self.readers.visible.load(AtomicOrdering::SeqCst);
+        if self.readers.pinned.load(AtomicOrdering::SeqCst) != 0 {
+            return 0;
+        }
+        let Some(keep_from) = versions.iter().rposition(|(seq, _)| *seq <= visible) else {
+            return 0;
+        };
+        versions
+            .drain(..keep_from)
+            .map(|(_, value)| key_len + value.map_or(0, |v| v.len()) + ENTRY_OVERHEAD)
+            .sum()
     }
 
     /// Rough memory use, for deciding when to flush.
@@ -385,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_hot_key_stays_cheap_to_overwrite() {
-        let mem = Memtable::new();
+        let mem = Memtable::new(Arc::default());
         for seq in 1..=100_000 {
             apply(&mem, seq, &[("counter", Some("v"))]);
         }
@@ -397,9 +485,56 @@ mod tests {
         assert_eq!(value_at(&mem, "counter", 5), Some(Some("v".into())));
     }
 
+    /// Applies like the committer: each write published right after it is applied.
+    fn apply_published(mem: &Memtable, seq: u64, key: &str, value: &str) {
+        apply(mem, seq, &[(key, Some(value))]);
+        mem.readers().visible.store(seq, AtomicOrdering::Release);
+    }
+
+    fn version_count(mem: &Memtable, key: &str) -> usize {
+        mem.shard(key.as_bytes()).read()[key.as_bytes()].len()
+    }
+
+    #[test]
+    fn overwrites_drop_versions_nobody_can_read() {
+        let mem = Memtable::new(Arc::default());
+        for seq in 1..=1000 {
+            apply_published(&mem, seq, "counter", &seq.to_string());
+        }
+        assert!(version_count(&mem, "counter") <= 2);
+        assert_eq!(
+            mem.latest(b"counter").map(|v| v.seq),
+            Some(1000),
+            "the newest version is kept"
+        );
+        // What the memtable counts shrinks with the versions it drops.
+        let one_key = mem.approximate_bytes();
+        assert!(
+            one_key < 3 * (ENTRY_OVERHEAD + 20),
+            "{one_key} bytes for one key"
+        );
+    }
+
+    #[test]
+    fn a_pin_keeps_every_version_until_dropped() {
+        let mem = Memtable::new(Arc::default());
+        apply_published(&mem, 1, "k", "first");
+        let pin = mem.readers().pin();
+        let snap = mem.readers().visible.load(AtomicOrdering::Acquire);
+        for seq in 2..=100 {
+            apply_published(&mem, seq, "k", "later");
+        }
+        assert_eq!(value_at(&mem, "k", snap), Some(Some("first".into())));
+        assert_eq!(version_count(&mem, "k"), 100);
+        drop(pin);
+        apply_published(&mem, 101, "k", "last");
+        assert!(version_count(&mem, "k") <= 2);
+        assert_eq!(value_at(&mem, "k", 101), Some(Some("last".into())));
+    }
+
     #[test]
     fn snapshots_see_their_own_version() {
-        let mem = Memtable::new();
+        let mem = Memtable::new(Arc::default());
         apply(&mem, 1, &[("a", Some("1")), ("b", Some("x"))]);
         apply(&mem, 3, &[("a", Some("2"))]);
         apply(&mem, 4, &[("a", None)]);
@@ -416,7 +551,7 @@ mod tests {
 
     #[test]
     fn scans_are_ordered_bounded_and_snapshot_consistent() {
-        let mem = Memtable::new();
+        let mem = Memtable::new(Arc::default());
         apply(
             &mem,
             1,

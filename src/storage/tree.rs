@@ -188,7 +188,7 @@ impl Tree {
         immutables.push(frozen.clone());
         immutables.extend(view.immutables.iter().cloned());
         *view = Arc::new(View {
-            active: Arc::new(Memtable::new()),
+            active: Arc::new(Memtable::new(frozen.readers().clone())),
             immutables,
             version: view.version.clone(),
         });

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::error::Result;
-use super::memtable::{in_bounds, Memtable, ScanEntry, Source, Visible};
+use super::memtable::{in_bounds, Memtable, Pin, ScanEntry, Source, Visible};
 use super::version::Version;
 
 /// The sources of one point in time, newest first.
@@ -42,6 +42,22 @@ impl View {
 
     /// The newest version of `key` at `snap`, tombstones included. Newer sources hide
     /// older ones, so the first source that knows the key answers.
+    /// The newest published version of `key`, tombstones included, without a snapshot:
+    /// the active memtable reads the published sequence number under its shard lock (so
+    /// a writer trimming old versions never takes the one this read wants), and everything
+    /// older (frozen memtables, tables) holds only published versions.
+    pub(crate) fn latest(&self, key: &[u8]) -> Result<Option<Visible>> {
+        if let Some(v) = self.active.latest(key) {
+            return Ok(Some(v));
+        }
+        for m in &self.immutables {
+            if let Some(v) = m.get(key, u64::MAX)? {
+                return Ok(Some(v));
+            }
+        }
+        self.version.get(key, u64::MAX)
+    }
+
     pub(crate) fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         if let Some(v) = self.active.get(key, snap)? {
             return Ok(Some(v));
@@ -67,6 +83,8 @@ const MAX_CHUNK: usize = 4096;
 /// It sees the database as of its creation, however long it lives; it holds no lock.
 pub struct RangeIter {
     view: Arc<View>,
+    /// Keeps the memtable's old versions while the iterator reads at `snap`.
+    _pin: Arc<Pin>,
     snap: u64,
     /// Lower bound of what has not been returned from the front yet.
     lo: Bound<Bytes>,
@@ -102,9 +120,16 @@ enum Dir {
 }
 
 impl RangeIter {
-    pub(crate) fn new(view: Arc<View>, snap: u64, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Self {
+    pub(crate) fn new(
+        view: Arc<View>,
+        snap: u64,
+        lo: Bound<Bytes>,
+        hi: Bound<Bytes>,
+        pin: Arc<Pin>,
+    ) -> Self {
         RangeIter {
             view,
+            _pin: pin,
             snap,
             front_cursor: lo.clone(),
             back_cursor: hi.clone(),
