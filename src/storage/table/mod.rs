@@ -5,20 +5,19 @@
 //!
 //! Parts: `block` (data and index blocks: prefix-compressed entries with restart points),
 //! `filter` (the bloom filter over user keys), `format` (varints, block handles,
-//! properties, the footer), `builder` (writes a table), `reader` (`Table`, a `Source`).
+//! properties, the footer), `builder` (writes a table), `reader` (`Table`, a `Source`), `iter` (cursors over a
+//! table's entries).
 
 mod block;
 mod builder;
 mod filter;
 pub(crate) mod format;
+mod iter;
 mod reader;
 
 pub(crate) use builder::TableBuilder;
-#[allow(unused_imports)] // used by flush, compaction and the version set (issue 3)
-pub(crate) use format::Properties;
+pub(crate) use iter::TableIter;
 pub(crate) use reader::Table;
-#[allow(unused_imports)] // used by flush, compaction and the version set (issue 3)
-pub(crate) use reader::TableIter;
 
 use std::cmp::Ordering;
 

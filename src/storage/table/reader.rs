@@ -19,19 +19,20 @@ use super::block::{self, BlockIter, Malformed};
 use super::cmp_internal;
 use super::filter;
 use super::format::{self, Footer, Handle, Properties, BLOCK_TRAILER, FOOTER_LEN};
+use super::iter::{Cursor, TableIter};
 use crate::storage::error::{Error, Result};
 use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source, Visible};
 
 /// One index entry: the last internal key of a data block and where the block lies.
 #[derive(Debug, Clone, Copy)]
-struct IndexEntry {
+pub(super) struct IndexEntry {
     /// The last user key, as a range of `Table::index_keys`.
     key_start: usize,
     key_end: usize,
     /// The last entry's sequence number.
     seq: u64,
     /// The block's contents in the file (checked to lie inside it at open).
-    start: usize,
+    pub(super) start: usize,
     end: usize,
 }
 
@@ -40,14 +41,14 @@ type DecodedIndex = (Box<[u8]>, Box<[IndexEntry]>);
 
 /// An open, immutable table file.
 pub(crate) struct Table {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     number: u64,
     /// The whole file, mapped.
     file: Bytes,
     props: Properties,
     /// The index's last keys, back to back, so the index is two allocations, not one per block.
     index_keys: Box<[u8]>,
-    index: Box<[IndexEntry]>,
+    pub(super) index: Box<[IndexEntry]>,
     /// Length of the prefix every key in the table shares (that of smallest and largest).
     skip: usize,
     /// Per index entry, the 8 bytes of its key after `skip`, big-endian, zero-padded: a
@@ -71,7 +72,7 @@ impl std::fmt::Debug for Table {
     }
 }
 
-fn malformed(path: &Path, block_offset: usize, what: &str, m: Malformed) -> Error {
+pub(super) fn malformed(path: &Path, block_offset: usize, what: &str, m: Malformed) -> Error {
     Error::corruption(
         path,
         (block_offset + m.at) as u64,
@@ -187,10 +188,7 @@ impl Table {
     /// A forward cursor over every entry in internal-key order (user key ascending, then
     /// sequence number descending), for flush and compaction merges.
     pub(crate) fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter {
-            table: Arc::clone(self),
-            cursor: Cursor::default(),
-        }
+        TableIter::new(self.clone())
     }
 
     /// After this, the file is deleted when the last `Arc<Table>` is dropped (a compaction
@@ -218,7 +216,7 @@ impl Table {
         Ok(&self.file[e.start..e.end])
     }
 
-    fn block_iter(&self, i: usize) -> Result<BlockIter> {
+    pub(super) fn block_iter(&self, i: usize) -> Result<BlockIter> {
         self.data_block(i)?;
         let e = &self.index[i];
         BlockIter::new(self.file.slice(e.start..e.end))
@@ -228,7 +226,7 @@ impl Table {
     /// Index of the first block whose last user key is >= `key` (`index.len()` if none).
     /// Searches the dense prefix array first, as `get` does, so a seek touches whole index
     /// keys only among blocks whose prefixes tie.
-    fn first_block_reaching(&self, key: &[u8]) -> usize {
+    pub(super) fn first_block_reaching(&self, key: &[u8]) -> usize {
         if key <= &self.props.smallest[..] {
             return 0;
         }
@@ -333,91 +331,6 @@ impl Drop for Table {
                 );
             }
         }
-    }
-}
-
-/// A forward position in a table that does not borrow it, so that `TableIter` can own its
-/// `Arc<Table>` and scans can use it with a plain reference.
-#[derive(Debug, Default)]
-struct Cursor {
-    /// The block after the one `block` iterates (or the next to load).
-    next_block: usize,
-    block: Option<BlockIter>,
-    /// File offset of `block`, for error messages.
-    block_start: usize,
-    /// `block` points at an entry not yet returned (after a seek).
-    pending: bool,
-}
-
-impl Cursor {
-    fn load(&mut self, t: &Table, i: usize) -> Result<&mut BlockIter> {
-        self.next_block = i + 1;
-        self.block_start = t.index[i].start;
-        self.pending = false;
-        Ok(self.block.insert(t.block_iter(i)?))
-    }
-
-    /// Moves to the next entry and returns it; `None` at the end of the table.
-    fn advance(&mut self, t: &Table) -> Result<Option<&BlockIter>> {
-        loop {
-            if let Some(b) = self.block.as_mut() {
-                let ok = if std::mem::take(&mut self.pending) {
-                    b.valid()
-                } else {
-                    b.advance()
-                        .map_err(|m| malformed(&t.path, self.block_start, "data", m))?
-                };
-                if ok {
-                    return Ok(self.block.as_ref());
-                }
-                self.block = None;
-            }
-            if self.next_block >= t.index.len() {
-                return Ok(None);
-            }
-            self.load(t, self.next_block)?;
-        }
-    }
-
-    /// Positions so that `advance` returns the first entry with user key >= `key`.
-    fn seek(&mut self, t: &Table, key: &[u8]) -> Result<()> {
-        // The first block whose last user key is >= key holds the first such entry.
-        let i = t.first_block_reaching(key);
-        self.block = None;
-        self.pending = false;
-        self.next_block = i;
-        if i < t.index.len() {
-            let start = t.index[i].start;
-            let b = self.load(t, i)?;
-            self.pending = b
-                .seek(key, u64::MAX)
-                .map_err(|m| malformed(&t.path, start, "data", m))?;
-        }
-        Ok(())
-    }
-}
-
-/// A forward cursor over a table's entries in internal-key order.
-#[derive(Debug)]
-pub(crate) struct TableIter {
-    table: Arc<Table>,
-    cursor: Cursor,
-}
-
-impl TableIter {
-    /// The next entry: (user key, sequence number, value or `None` for a tombstone);
-    /// `Ok(None)` at the end.
-    pub(crate) fn next_entry(&mut self) -> Result<Option<(Bytes, u64, Option<Bytes>)>> {
-        Ok(self
-            .cursor
-            .advance(&self.table)?
-            .map(|b| (b.key_bytes(), b.seq(), b.value())))
-    }
-
-    /// Positions so the next `next_entry` returns the first entry with user key >= `key`.
-    #[cfg(test)]
-    pub(crate) fn seek(&mut self, key: &[u8]) -> Result<()> {
-        self.cursor.seek(&self.table, key)
     }
 }
 
