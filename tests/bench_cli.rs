@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use serde_json::Value;
 
@@ -298,62 +299,9 @@ fn closed_port_reports_errors_and_exits_1() {
     );
 }
 
-/// A scratch `redis-server` on a free port (no persistence), killed when dropped. Under
-/// CI a missing redis-server fails the test: .ci/run installs it.
-struct Redis {
-    addr: String,
-    child: std::process::Child,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, but CI must run this test (.ci/run installs it)"
-            );
-            eprintln!("NOTE: redis-server not installed; cairn-bench --resp against Redis not run");
-            return None;
-        };
-        let redis = Redis {
-            addr: format!("127.0.0.1:{port}"),
-            child,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&redis.addr).is_ok() {
-                return Some(redis);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("redis-server did not start listening on {}", redis.addr);
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn resp_against_redis_and_its_errors_counted() {
-    let Some(redis) = Redis::start() else {
+    let Some(redis) = ScratchRedis::start("cairn-bench --resp against Redis") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");

@@ -7,11 +7,14 @@
 //! answer the very same error line, and where Cairn accepts one, Redis must not answer
 //! with a syntax, arity or unknown-command error.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 use bytes::Bytes;
 use cairn::protocol::command::{Command, CommandError, GetExExpiry};
+use common::scratch_redis::ScratchRedis;
 
 /// Requests both sides see. None may change connection state for good: no valid
 /// MULTI, HELLO 3, QUIT, SHUTDOWN, CLIENT KILL of a real client, CONFIG SET.
@@ -476,66 +479,9 @@ fn is_parse_error(reply: &str) -> bool {
     .any(|p| r.starts_with(p))
 }
 
-/// A Redis to compare with: the one named by `CAIRN_REDIS_DIFF`, or one started here.
-struct ScratchRedis {
-    addr: String,
-    child: Option<std::process::Child>,
-}
-
-impl ScratchRedis {
-    fn start() -> Option<ScratchRedis> {
-        if let Ok(addr) = std::env::var("CAIRN_REDIS_DIFF") {
-            return Some(ScratchRedis { addr, child: None });
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, but CI must run this test (.ci/run installs it)"
-            );
-            eprintln!("NOTE: redis-server not installed; differential test against Redis not run");
-            return None;
-        };
-        let redis = ScratchRedis {
-            addr: format!("127.0.0.1:{port}"),
-            child: Some(child),
-        };
-        for _ in 0..100 {
-            if TcpStream::connect(&redis.addr).is_ok() {
-                return Some(redis);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("redis-server did not start listening on {}", redis.addr);
-    }
-}
-
-impl Drop for ScratchRedis {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn parse_agrees_with_redis() {
-    let Some(redis) = ScratchRedis::start() else {
+    let Some(redis) = ScratchRedis::start("differential test against Redis") else {
         return;
     };
     let addr = redis.addr.clone();
@@ -593,7 +539,7 @@ fn parse_agrees_with_redis() {
 /// one would write by hand.
 #[test]
 fn random_requests_agree_with_redis() {
-    let Some(redis) = ScratchRedis::start() else {
+    let Some(redis) = ScratchRedis::start("differential test against Redis") else {
         return;
     };
     let addr = redis.addr.clone();
