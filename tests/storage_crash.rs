@@ -3,9 +3,10 @@
 //! parent SIGKILLs it at random moments, reopens the directory and checks that every
 //! acknowledged write is there and that every batch is all-or-nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
 use cairn::storage::{Db, Options, SyncPolicy, WriteBatch};
@@ -85,38 +86,19 @@ fn crash_child() {
 #[test]
 fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("current exe");
     let mut rng = rand::thread_rng();
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut acked_batches: BTreeMap<String, String> = BTreeMap::new();
     const KILLS: usize = 12;
     for generation in 0..KILLS {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, dir.path())
-            .env(CHILD_GEN, generation.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap_or(0) > 0 {
-                // A line without its newline was cut by the kill: not known complete.
-                if line.ends_with('\n') {
-                    lines.push(line.trim_end().to_string());
-                }
-                line.clear();
-            }
-            lines
-        });
-        std::thread::sleep(Duration::from_millis(rng.gen_range(30..400)));
-        child.kill().expect("SIGKILL child"); // Child::kill sends SIGKILL on Unix
-        let _ = child.wait();
-        let lines = reader.join().expect("reader thread");
+        let lines = common::crash::run_and_kill(
+            "crash_child",
+            &[
+                (CHILD_DIR, dir.path().display().to_string()),
+                (CHILD_GEN, generation.to_string()),
+            ],
+            Duration::from_millis(rng.gen_range(30..400)),
+        );
         let mut this_round = 0;
         for line in lines {
             let mut parts = line.splitn(3, ' ');

@@ -1,10 +1,11 @@
 //! The engine on disk: data sets many times the memtable, flushes and compactions under
 //! SIGKILL, the compaction filter, and what the directory holds afterwards.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -227,40 +228,18 @@ fn write_order(value: &str) -> (u64, u64) {
 #[test]
 fn acknowledged_writes_survive_sigkill_during_flush_and_compaction() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("current exe");
     let mut rng = rand::thread_rng();
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     for generation in 0..12 {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "lsm_crash_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, dir.path())
-            .env(CHILD_GEN, generation.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap_or(0) > 0 {
-                if line.ends_with('\n') {
-                    lines.push(line.trim_end().to_string());
-                }
-                line.clear();
-            }
-            lines
-        });
-        std::thread::sleep(Duration::from_millis(rng.gen_range(100..900)));
-        child.kill().expect("SIGKILL child");
-        let _ = child.wait();
-        for line in reader.join().expect("reader") {
+        let lines = common::crash::run_and_kill(
+            "lsm_crash_child",
+            &[
+                (CHILD_DIR, dir.path().display().to_string()),
+                (CHILD_GEN, generation.to_string()),
+            ],
+            Duration::from_millis(rng.gen_range(100..900)),
+        );
+        for line in lines {
             let mut parts = line.splitn(3, ' ');
             if let (Some("ACK"), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) {
                 // Lines come in acknowledgement order per key, so the last one wins.

@@ -1,8 +1,9 @@
 //! Shared helpers for integration tests: start a real `cairn-server` process on port 0 in a
 //! temporary directory, learn its address from its first stdout line, stop or SIGKILL it;
-//! and a scratch `redis-server` (`scratch_redis`).
+//! a scratch `redis-server` (`scratch_redis`); crash tests' child processes (`crash`).
 #![allow(dead_code)]
 
+pub mod crash;
 pub mod scratch_redis;
 
 use std::io::{BufRead, BufReader};
