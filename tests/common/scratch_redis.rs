@@ -4,6 +4,7 @@
 //! skipping it. Elsewhere the test prints a note and passes without the comparison.
 //! `CAIRN_REDIS_DIFF=host:port` uses an already running Redis instead.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,40 +22,77 @@ impl ScratchRedis {
         if let Ok(addr) = std::env::var("CAIRN_REDIS_DIFF") {
             return Some(ScratchRedis { addr, child: None });
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, but CI must run this test (.ci/run installs it)"
-            );
-            eprintln!("NOTE: redis-server not installed; {purpose} not run");
-            return None;
-        };
-        let redis = ScratchRedis {
-            addr: format!("127.0.0.1:{port}"),
-            child: Some(child),
-        };
-        for _ in 0..100 {
-            if TcpStream::connect(&redis.addr).is_ok() {
-                return Some(redis);
+        // Two tests may be handed the same free port; a redis-server that cannot bind exits,
+        // and the address would then reach the other test's server. So check the server
+        // answering is ours (its process id), and retry on another port if not.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "redis-server is not installed, but CI must run this test (.ci/run installs it)"
+                );
+                eprintln!("NOTE: redis-server not installed; {purpose} not run");
+                return None;
+            };
+            let pid = child.id();
+            let mut redis = ScratchRedis {
+                addr: format!("127.0.0.1:{port}"),
+                child: Some(child),
+            };
+            for _ in 0..100 {
+                if let Some(answering) = process_id(&redis.addr) {
+                    if answering == pid {
+                        return Some(redis);
+                    }
+                    break; // someone else's server on this port
+                }
+                let exited = redis
+                    .child
+                    .as_mut()
+                    .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+                if exited {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server did not start listening on {}", redis.addr);
+        panic!("could not start a redis-server of our own");
+    }
+}
+
+/// The process id of the Redis at `addr` (from `INFO server`), if one answers.
+fn process_id(addr: &str) -> Option<u32> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(rest) = reply.split("process_id:").nth(1) {
+            if let Some(end) = rest.find("\r\n") {
+                return rest[..end].trim().parse().ok();
+            }
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        reply.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
 }
 
