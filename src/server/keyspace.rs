@@ -149,16 +149,10 @@ pub fn submit(
         .map(|(k, e)| k.len() + e.as_ref().map_or(0, |e| e.value.len() + 9))
         .sum::<usize>();
     let mut batch = WriteBatch::with_capacity(size + 16 * writes.len());
-    // One scratch buffer for every stored form: an allocation per value cost more than
-    // the copy.
-    let mut stored = Vec::new();
     for (key, entry) in writes {
         match entry {
-            Some(entry) => {
-                stored.clear();
-                entry.encode_into(&mut stored);
-                batch.put(key, &stored);
-            }
+            // Header and value go straight into the batch: the value is copied once.
+            Some(entry) => batch.put_parts(key, &[&entry.header(), &entry.value]),
             None => batch.delete(key),
         }
     }

@@ -49,14 +49,8 @@ impl Entry {
         out
     }
 
-    /// Appends the stored form to `out`.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.reserve(9 + self.value.len());
-        out.extend_from_slice(self.header().as_slice());
-        out.extend_from_slice(&self.value);
-    }
-
-    fn header(&self) -> smallvec::SmallVec<[u8; 9]> {
+    /// The stored form's header (tag and expiry); the value follows it.
+    pub fn header(&self) -> smallvec::SmallVec<[u8; 9]> {
         let mut header = smallvec::SmallVec::new();
         match self.expires_at {
             None => header.push(PLAIN),
