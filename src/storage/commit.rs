@@ -53,7 +53,6 @@ struct LeaderState {
     segment: Arc<Segment>,
     segment_number: u64,
     segment_size: u64,
-    buf: Vec<u8>,
     spare: Vec<Pending>,
 }
 
@@ -106,7 +105,6 @@ impl Committer {
                 segment: segment.clone(),
                 segment_number,
                 segment_size: 0,
-                buf: Vec::new(),
                 spare: Vec::new(),
             }),
             readers,
@@ -246,31 +244,26 @@ impl Committer {
         if tree.is_full(&tree.view.read().active) {
             self.rotate(leader, tree)?;
         }
-        leader.buf.clear();
-        for p in group {
-            wal::encode_record(&mut leader.buf, KIND_BATCH, &p.payload);
-        }
-        if leader.segment_size > 0
-            && leader.segment_size + leader.buf.len() as u64 > self.segment_limit
-        {
+        let bytes: u64 = group
+            .iter()
+            .map(|p| (wal::HEADER + p.payload.len()) as u64)
+            .sum();
+        if leader.segment_size > 0 && leader.segment_size + bytes > self.segment_limit {
             if let Err(e) = self.switch_segment(leader) {
                 self.dur.poison(e);
                 return Err(self.poisoned_error());
             }
         }
-        if let Err(e) = leader.segment.append(&leader.buf) {
+        let payloads = group.iter().map(|p| &p.payload[..]);
+        if let Err(e) = leader.segment.append_records(KIND_BATCH, payloads) {
             self.dur.poison(e);
             return Err(self.poisoned_error());
         }
-        leader.segment_size += leader.buf.len() as u64;
+        leader.segment_size += bytes;
         let c = &self.dur.counters;
         c.batches.fetch_add(group.len() as u64, Ordering::Relaxed);
         c.wal_writes.fetch_add(1, Ordering::Relaxed);
-        c.wal_bytes
-            .fetch_add(leader.buf.len() as u64, Ordering::Relaxed);
-        if leader.buf.capacity() > 4 << 20 {
-            leader.buf = Vec::new(); // don't keep a huge batch's buffer forever
-        }
+        c.wal_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.dur.note_written(last.last_seq);
         let mem = tree.view.read().active.clone();
         for p in group {

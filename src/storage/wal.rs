@@ -268,20 +268,41 @@ impl Segment {
         Segment::with_map(file, path, None)
     }
 
-    /// Appends `buf` after the records written so far.
-    pub(crate) fn append(&self, buf: &[u8]) -> Result<()> {
+    /// Appends one record of `kind` per payload after the records written so far. Each record is encoded straight into the map (header,
+    /// then the payload: its only copy on the way to the log); a group that does not fit
+    /// in what is left of the map is encoded into a buffer and written with one `pwrite`.
+    pub(crate) fn append_records<'p, I>(&self, kind: u8, payloads: I) -> Result<()>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
+        let payloads = payloads.into_iter();
+        let total: usize = payloads.clone().map(|p| HEADER + p.len()).sum();
         let mut a = self.appender.lock();
         let start = a.len as usize;
         match &mut a.map {
-            Some(map) if start + buf.len() <= map.len() => {
-                map[start..start + buf.len()].copy_from_slice(buf);
+            Some(map) if start + total <= map.len() => {
+                let mut at = start;
+                for payload in payloads {
+                    let rec = &mut map[at..at + HEADER + payload.len()];
+                    rec[..4].copy_from_slice(&record_crc(kind, payload).to_le_bytes());
+                    rec[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+                    rec[8] = kind;
+                    rec[HEADER..].copy_from_slice(payload);
+                    at += rec.len();
+                }
             }
-            _ => self
-                .file
-                .write_all_at(buf, a.len)
-                .map_err(|e| Error::io(&self.path, e))?,
+            _ => {
+                let mut buf = Vec::with_capacity(total);
+                for payload in payloads {
+                    encode_record(&mut buf, kind, payload);
+                }
+                self.file
+                    .write_all_at(&buf, a.len)
+                    .map_err(|e| Error::io(&self.path, e))?;
+            }
         }
-        a.len += buf.len() as u64;
+        a.len += total as u64;
         Ok(())
     }
 
@@ -426,10 +447,16 @@ mod tests {
     fn a_mapped_segment_appends_in_place_and_spills_past_its_map() {
         let dir = tempfile::tempdir().expect("tempdir");
         let seg = Segment::create(dir.path(), 1, 64).expect("create");
-        let a = record(1, b"k", b"v");
-        let b = record(2, b"key2", &[7; 100]); // does not fit in the 64-byte map
-        seg.append(&a).expect("append");
-        seg.append(&b).expect("append");
+        let payload = |seq, key: &[u8], value: &[u8]| {
+            let mut b = WriteBatch::new();
+            b.put(key, value);
+            b.into_payload(seq)
+        };
+        let (pa, pb) = (payload(1, b"k", b"v"), payload(2, b"key2", &[7; 100]));
+        let (a, b) = (record(1, b"k", b"v"), record(2, b"key2", &[7; 100]));
+        // The first fits in the 64-byte map, the second does not.
+        seg.append_records(KIND_BATCH, [&pa[..]]).expect("append");
+        seg.append_records(KIND_BATCH, [&pb[..]]).expect("append");
         seg.sync().expect("sync");
         let on_disk = std::fs::read(&seg.path).expect("read");
         assert_eq!(&on_disk[..a.len()], &a[..]);
