@@ -181,23 +181,23 @@ pub(crate) fn write_tables(
             }
         }
         if new_key {
-            if let Some((_, b)) = &current {
-                if b.estimated_size() >= sink.target_bytes {
-                    let (n, b) = current.take().expect("checked");
-                    done.push(finish_table(sink.dir, n, b)?);
-                }
+            if let Some((n, b)) = current.take_if(|(_, b)| b.estimated_size() >= sink.target_bytes)
+            {
+                done.push(finish_table(sink.dir, n, b)?);
             }
         }
-        if current.is_none() {
-            let n = (sink.new_number)();
-            let b = TableBuilder::create(
-                &temp_path(sink.dir, n),
-                sink.options.block_bytes,
-                sink.options.bloom_bits_per_key,
-            )?;
-            current = Some((n, b));
-        }
-        let (_, b) = current.as_mut().expect("just set");
+        let b = match &mut current {
+            Some((_, b)) => b,
+            empty => {
+                let n = (sink.new_number)();
+                let b = TableBuilder::create(
+                    &temp_path(sink.dir, n),
+                    sink.options.block_bytes,
+                    sink.options.bloom_bits_per_key,
+                )?;
+                &mut empty.insert((n, b)).1
+            }
+        };
         b.add(&key, seq, value.as_deref())?;
     }
     if let Some((n, b)) = current {
