@@ -424,12 +424,7 @@ impl Source for Memtable {
         limit: usize,
         out: &mut Vec<ScanEntry>,
     ) -> Result<bool> {
-        if !valid_range(lo, hi) {
-            return Ok(false);
-        }
-        let order = self.order.read();
-        let keys = order.range::<[u8], _>((as_slice_bound(lo), as_slice_bound(hi)));
-        Ok(self.collect(keys, snap, limit, out))
+        Ok(self.scan(lo, hi, snap, limit, out, false))
     }
 
     fn scan_backward(
@@ -440,12 +435,31 @@ impl Source for Memtable {
         limit: usize,
         out: &mut Vec<ScanEntry>,
     ) -> Result<bool> {
+        Ok(self.scan(lo, hi, snap, limit, out, true))
+    }
+}
+
+impl Memtable {
+    /// Both scans: the keys in bounds, in key order or reversed, through `collect`.
+    fn scan(
+        &self,
+        lo: &Bound<Bytes>,
+        hi: &Bound<Bytes>,
+        snap: u64,
+        limit: usize,
+        out: &mut Vec<ScanEntry>,
+        backward: bool,
+    ) -> bool {
         if !valid_range(lo, hi) {
-            return Ok(false);
+            return false;
         }
         let order = self.order.read();
         let keys = order.range::<[u8], _>((as_slice_bound(lo), as_slice_bound(hi)));
-        Ok(self.collect(keys.rev(), snap, limit, out))
+        if backward {
+            self.collect(keys.rev(), snap, limit, out)
+        } else {
+            self.collect(keys, snap, limit, out)
+        }
     }
 }
 
