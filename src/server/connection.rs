@@ -204,6 +204,12 @@ fn unacknowledged(error: ExecError) -> End {
 }
 
 /// Waits until the session's writes are durable, then writes out every encoded reply.
+///
+/// Before writing it yields once, so that the worker first runs every other connection that
+/// became readable in the same wake-up and the replies then leave in one burst. Writing each
+/// reply as soon as it is ready wakes the client between every two sends: under
+/// redis-benchmark at pipeline 16 that wake-up (the kernel's `sock_def_readable`) took 31%
+/// of the worker, against 6% for Redis, which writes all its replies before it sleeps.
 pub(super) async fn flush(
     stream: &mut TcpStream,
     output: &mut BytesMut,
@@ -217,6 +223,7 @@ pub(super) async fn flush(
         }
     }
     if !output.is_empty() {
+        tokio::task::yield_now().await;
         stream
             .write_all(output)
             .await
