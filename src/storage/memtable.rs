@@ -95,9 +95,58 @@ impl Drop for Pin {
     }
 }
 
-/// A key's versions in this memtable, oldest first: a new version is a push, O(1), however
-/// often a hot key (a counter) is overwritten before the memtable is flushed.
-type Versions = SmallVec<[(u64, Option<Bytes>); 1]>;
+/// One version of a key: its sequence number and value (`None` for a tombstone).
+type Version = (u64, Option<Bytes>);
+
+/// A key's versions in this memtable. The newest sits in the hash bucket itself, beside
+/// the key, so a read (which nearly always wants the newest) finds it without following a
+/// pointer: with the versions in one spilled list, that second cache miss was the largest
+/// single cost of a GET. Older versions, kept while a reader may still need them, are
+/// in `older`, oldest first; a new version is a push, O(1), however often a hot key is
+/// overwritten.
+#[derive(Debug)]
+struct Versions {
+    newest: Version,
+    older: Vec<Version>,
+}
+
+impl Versions {
+    fn new(version: Version) -> Versions {
+        Versions {
+            newest: version,
+            older: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, version: Version) {
+        let previous = std::mem::replace(&mut self.newest, version);
+        self.older.push(previous);
+    }
+
+    /// The newest version at most `snap`.
+    fn visible(&self, snap: u64) -> Option<&Version> {
+        if self.newest.0 <= snap {
+            return Some(&self.newest);
+        }
+        self.older.iter().rev().find(|(seq, _)| *seq <= snap)
+    }
+
+    /// Removes the versions older than the newest one at most `visible`.
+    fn drop_older_than(&mut self, visible: u64) -> std::vec::Drain<'_, Version> {
+        let keep_from = if self.newest.0 <= visible {
+            self.older.len()
+        } else {
+            let newest_visible = self.older.iter().rposition(|(seq, _)| *seq <= visible);
+            newest_visible.unwrap_or(0)
+        };
+        self.older.drain(..keep_from)
+    }
+
+    /// Every version, oldest first.
+    fn iter(&self) -> impl Iterator<Item = &Version> {
+        self.older.iter().chain(std::iter::once(&self.newest))
+    }
+}
 
 /// A key as the point index holds it: short keys inline in the hash bucket, so a lookup
 /// compares the key without another cache miss (it was half the cost of a GET); long keys as
@@ -214,7 +263,7 @@ impl Memtable {
     pub(crate) fn latest(&self, key: &[u8]) -> Option<Visible> {
         let shard = self.shard(key).read();
         let snap = self.readers.visible.load(AtomicOrdering::Acquire);
-        let (seq, value) = shard.get(key)?.iter().rev().find(|(seq, _)| *seq <= snap)?;
+        let (seq, value) = shard.get(key)?.visible(snap)?;
         Some(Visible {
             seq: *seq,
             value: value.clone(),
@@ -224,7 +273,7 @@ impl Memtable {
     /// The newest version of `key` at most `snap`, if this memtable has one.
     fn visible(&self, key: &[u8], snap: u64) -> Option<Visible> {
         let shard = self.shard(key).read();
-        let (seq, value) = shard.get(key)?.iter().rev().find(|(seq, _)| *seq <= snap)?;
+        let (seq, value) = shard.get(key)?.visible(snap)?;
         Some(Visible {
             seq: *seq,
             value: value.clone(),
@@ -249,7 +298,7 @@ impl Memtable {
                     dropped += self.prune(op.key.len(), versions);
                 }
                 None => {
-                    shard.insert(IndexKey::new(&op.key), SmallVec::from_elem(version, 1));
+                    shard.insert(IndexKey::new(&op.key), Versions::new(version));
                     new_keys.push(op.key);
                 }
             }
@@ -273,8 +322,8 @@ impl Memtable {
     /// as `apply` counted them. Called with the key's shard write-locked.
     fn prune(&self, key_len: usize, versions: &mut Versions) -> usize {
         // The newest version is the one just pushed (not published yet); with fewer than
-        // three there is nothing older than the newest published one.
-        if versions.len() < 3 {
+        // two older ones there is nothing older than the newest published one.
+        if versions.older.len() < 2 {
             return 0;
         }
         // `visible` before `pinned`: a pin taken after this load reads a `visible` at
@@ -283,11 +332,8 @@ impl Memtable {
         if self.readers.pinned.load(AtomicOrdering::SeqCst) != 0 {
             return 0;
         }
-        let Some(keep_from) = versions.iter().rposition(|(seq, _)| *seq <= visible) else {
-            return 0;
-        };
         versions
-            .drain(..keep_from)
+            .drop_older_than(visible)
             .map(|(_, value)| key_len + value.map_or(0, |v| v.len()) + ENTRY_OVERHEAD)
             .sum()
     }
@@ -506,7 +552,9 @@ mod tests {
     }
 
     fn version_count(mem: &Memtable, key: &str) -> usize {
-        mem.shard(key.as_bytes()).read()[key.as_bytes()].len()
+        mem.shard(key.as_bytes()).read()[key.as_bytes()]
+            .iter()
+            .count()
     }
 
     #[test]
