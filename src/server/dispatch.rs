@@ -107,7 +107,12 @@ pub fn execute_in_round(
     match access {
         Access::Control => control(shared, session, command),
         Access::Read if joins_round(&command) => {
-            apply(&mut Keyspace::over(shared, round.staged()), shared, command)
+            let now = round.now();
+            apply(
+                &mut Keyspace::over(shared, round.staged(), now),
+                shared,
+                command,
+            )
         }
         Access::Read => apply(&mut Keyspace::new(shared), shared, command),
         Access::Write if joins_round(&command) => {
@@ -115,7 +120,8 @@ pub fn execute_in_round(
                 round.fail(error);
                 return Reply::error("ERR storage failure");
             }
-            let mut keyspace = Keyspace::over(shared, round.staged());
+            let now = round.now();
+            let mut keyspace = Keyspace::over(shared, round.staged(), now);
             let reply = apply(&mut keyspace, shared, command);
             round.stage(keyspace.into_staged());
             reply

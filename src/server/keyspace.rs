@@ -41,15 +41,15 @@ pub struct Keyspace<'a> {
 impl<'a> Keyspace<'a> {
     /// A view at the current time with nothing staged.
     pub fn new(shared: &'a Shared) -> Keyspace<'a> {
-        Keyspace::over(shared, &[])
+        Keyspace::over(shared, &[], now_millis())
     }
 
-    /// A view that also sees `round`, the uncommitted writes of earlier commands of this
-    /// pipelined round (whose key stripes the caller holds).
-    pub fn over(shared: &'a Shared, round: &'a [(Bytes, Option<Entry>)]) -> Keyspace<'a> {
+    /// A view at `now` (unix milliseconds) that also sees `round`, the uncommitted writes
+    /// of earlier commands of this pipelined round (whose key stripes the caller holds).
+    pub fn over(shared: &'a Shared, round: &'a [(Bytes, Option<Entry>)], now: u64) -> Keyspace<'a> {
         Keyspace {
             shared,
-            now: now_millis(),
+            now,
             round,
             staged: SmallVec::new(),
         }
@@ -66,7 +66,7 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The time this command runs at, in unix milliseconds (one clock reading per command,
-    /// as Redis does, so a command never sees a key both alive and expired).
+    /// or per pipelined round, so a command never sees a key both alive and expired).
     pub fn now(&self) -> u64 {
         self.now
     }
