@@ -11,7 +11,7 @@ use super::commit::Committer;
 use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
 use super::manifest::LEVELS;
-use super::memtable::{Memtable, Pin, Readers};
+use super::memtable::{Memtable, Pin, Readers, Visible};
 use super::options::Options;
 use super::tree::{Background, Tree};
 use super::version::VersionSet;
@@ -252,12 +252,20 @@ impl Db {
     /// The current value of `key` and the sequence number of the write that set it
     /// (its version, for compare-and-set).
     pub fn get_versioned(&self, key: &[u8]) -> Result<Option<(Bytes, u64)>> {
-        // No snapshot needed: the newest published version, wherever it is. (The active
-        // memtable reads the published sequence under its shard lock; see `View::latest`.)
-        let view = self.inner.tree.current();
-        Ok(view
-            .latest(key)?
-            .and_then(|v| v.value.map(|value| (value, v.seq))))
+        // No snapshot needed: the newest published version, wherever it is. The active
+        // memtable, which answers most reads, is asked under the view's read lock, sparing
+        // a reference count on the view; what may touch the disk is read from a clone of
+        // the same view with no lock held, so a slow read never holds up a flush
+        // installing its table.
+        let live = |found: Visible| found.value.map(|value| (value, found.seq));
+        let view = {
+            let current = self.inner.tree.view.read();
+            if let Some(found) = current.active.latest(key) {
+                return Ok(live(found));
+            }
+            current.clone()
+        };
+        Ok(view.latest_past_active(key)?.and_then(live))
     }
 
     /// An iterator over the pairs with keys in `range`, in key order (reverse with

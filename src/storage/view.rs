@@ -40,16 +40,12 @@ impl View {
             .chain(self.version.sources())
     }
 
-    /// The newest version of `key` at `snap`, tombstones included. Newer sources hide
-    /// older ones, so the first source that knows the key answers.
-    /// The newest published version of `key`, tombstones included, without a snapshot:
-    /// the active memtable reads the published sequence number under its shard lock (so
-    /// a writer trimming old versions never takes the one this read wants), and everything
-    /// older (frozen memtables, tables) holds only published versions.
-    pub(crate) fn latest(&self, key: &[u8]) -> Result<Option<Visible>> {
-        if let Some(v) = self.active.latest(key) {
-            return Ok(Some(v));
-        }
+    /// The newest published version of `key` in the frozen memtables and the tables,
+    /// tombstones included, without a snapshot: they hold only published versions. The
+    /// caller asks the active memtable first (`Memtable::latest`, which reads the published
+    /// sequence number under its shard lock, so a writer trimming old versions never takes
+    /// the one this read wants).
+    pub(crate) fn latest_past_active(&self, key: &[u8]) -> Result<Option<Visible>> {
         for m in &self.immutables {
             if let Some(v) = m.get(key, u64::MAX)? {
                 return Ok(Some(v));
@@ -58,6 +54,8 @@ impl View {
         self.version.get(key, u64::MAX)
     }
 
+    /// The newest version of `key` at `snap`, tombstones included. Newer sources hide
+    /// older ones, so the first source that knows the key answers.
     pub(crate) fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         if let Some(v) = self.active.get(key, snap)? {
             return Ok(Some(v));
