@@ -121,7 +121,46 @@ impl WriteBatch {
     pub(crate) fn into_payload(mut self, first_seq: u64) -> Bytes {
         self.rep[0..8].copy_from_slice(&first_seq.to_le_bytes());
         self.rep[8..12].copy_from_slice(&self.count.to_le_bytes());
-        self.rep.freeze()
+        // Sizes chosen so that count, length and bytes fill an allocator size class
+        // (128, 160, 192, 224, 256 bytes).
+        match self.rep.len() {
+            0..=104 => SmallPayload::<104>::bytes(&self.rep),
+            105..=136 => SmallPayload::<136>::bytes(&self.rep),
+            137..=168 => SmallPayload::<168>::bytes(&self.rep),
+            169..=200 => SmallPayload::<200>::bytes(&self.rep),
+            201..=232 => SmallPayload::<232>::bytes(&self.rep),
+            _ => self.rep.freeze(),
+        }
+    }
+}
+
+/// A small payload in one allocation with its reference count.
+///
+/// The memtable keeps slices of a batch's payload, so the payload's `Bytes` is shared, and
+/// a shared `Bytes` made from a buffer allocates its reference count apart from the data.
+/// A small batch (one SET) then cost two allocations, and every read of a value missed
+/// the cache twice: once on the count, once on the bytes. Here the count sits right
+/// before them.
+struct SmallPayload<const N: usize> {
+    len: usize,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> SmallPayload<N> {
+    /// `data` (at most `N` bytes) as a `Bytes` over a `SmallPayload`.
+    fn bytes(data: &[u8]) -> Bytes {
+        let mut payload = SmallPayload {
+            len: data.len(),
+            bytes: [0; N],
+        };
+        payload.bytes[..data.len()].copy_from_slice(data);
+        Bytes::from_owner(payload)
+    }
+}
+
+impl<const N: usize> AsRef<[u8]> for SmallPayload<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
