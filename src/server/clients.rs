@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 /// What other connections may see of one client, and the switch that ends it.
@@ -29,8 +31,52 @@ pub struct ClientInfo {
     pub last_active_ms: AtomicU64,
     /// Mutable, rarely changed details.
     pub details: Mutex<ClientDetails>,
-    /// Notified to close the connection (CLIENT KILL).
-    pub kill: Notify,
+    /// Thrown to close the connection (CLIENT KILL, shutdown).
+    pub kill: Kill,
+}
+
+/// The switch that ends a connection: a flag the connection checks before each read, and
+/// a notification that wakes it while it waits for one.
+#[derive(Debug, Default)]
+pub struct Kill {
+    thrown: AtomicBool,
+    notify: Notify,
+}
+
+impl Kill {
+    /// Ends the connection at its next read, or now if it is waiting for one.
+    pub fn throw(&self) {
+        self.thrown.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// What a connection watches the switch with, for its whole life.
+    pub fn watch(&self) -> KillWatch<'_> {
+        KillWatch {
+            kill: self,
+            notified: Box::pin(self.notify.notified()),
+        }
+    }
+}
+
+/// A connection's view of its [`Kill`] switch. Its one notification future lives as long as
+/// the connection: registering a new one for every read took a lock twice per request.
+#[derive(Debug)]
+pub struct KillWatch<'a> {
+    kill: &'a Kill,
+    notified: Pin<Box<Notified<'a>>>,
+}
+
+impl KillWatch<'_> {
+    /// Whether the switch was thrown.
+    pub fn is_thrown(&self) -> bool {
+        self.kill.thrown.load(Ordering::Acquire)
+    }
+
+    /// Completes once the switch is thrown.
+    pub async fn thrown(&mut self) {
+        self.notified.as_mut().await
+    }
 }
 
 /// The parts of [`ClientInfo`] a client changes with CLIENT SETNAME / SETINFO / HELLO.
@@ -103,7 +149,7 @@ impl Clients {
                 protocol: 2,
                 ..ClientDetails::default()
             }),
-            kill: Notify::new(),
+            kill: Kill::default(),
         });
         self.by_id.lock().insert(id, info.clone());
         Registration {
@@ -126,7 +172,7 @@ impl Clients {
     pub fn kill_where(&self, filter: impl Fn(&ClientInfo) -> bool) -> usize {
         let victims: Vec<_> = self.list().into_iter().filter(|c| filter(c)).collect();
         for client in &victims {
-            client.kill.notify_one();
+            client.kill.throw();
         }
         victims.len()
     }

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::clients::Registration;
+use super::clients::{KillWatch, Registration};
 use super::keyspace::ExecError;
 use super::round::Round;
 use super::session::Session;
@@ -42,11 +42,12 @@ pub(super) enum End {
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, registration: Registration) {
     let info = registration.info.clone();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let end = match read_more(&shared, &mut stream, &mut input, &info.kill).await {
+    let mut kill = info.kill.watch();
+    let end = match read_more(&shared, &mut stream, &mut input, &mut kill).await {
         Ok(true) if input.first() == Some(&binary::MAGIC) => {
-            native::serve(&shared, &mut stream, input, &registration).await
+            native::serve(&shared, &mut stream, input, &registration, &mut kill).await
         }
-        Ok(true) => serve_resp(&shared, &mut stream, input, &registration).await,
+        Ok(true) => serve_resp(&shared, &mut stream, input, &registration, &mut kill).await,
         Ok(false) => End::Normal,
         Err(end) => end,
     };
@@ -60,8 +61,11 @@ pub(super) async fn read_more(
     shared: &Shared,
     stream: &mut TcpStream,
     input: &mut BytesMut,
-    kill: &tokio::sync::Notify,
+    kill: &mut KillWatch<'_>,
 ) -> Result<bool, End> {
+    if kill.is_thrown() {
+        return Ok(false);
+    }
     if input.capacity() - input.len() < 1024 {
         input.reserve(READ_CHUNK);
     }
@@ -77,13 +81,15 @@ pub(super) async fn read_more(
         }
     };
     tokio::select! {
+        // The read first: when bytes are already waiting, the kill switch is not polled
+        // (the flag above caught a kill thrown before this read).
         biased;
-        _ = kill.notified() => Ok(false),
         read = read => match read {
             Ok(0) => Ok(false),
             Ok(_) => Ok(true),
             Err(e) => Err(End::Failed(e.to_string())),
         },
+        _ = kill.thrown() => Ok(false),
     }
 }
 
@@ -102,6 +108,7 @@ async fn serve_resp(
     stream: &mut TcpStream,
     mut input: BytesMut,
     registration: &Registration,
+    kill: &mut KillWatch<'_>,
 ) -> End {
     let info = &registration.info;
     let needs_auth = shared.config.read().requirepass.is_some();
@@ -132,7 +139,7 @@ async fn serve_resp(
             // The output filled up before the input was used up: answer what was read.
             continue;
         }
-        match read_more(shared, stream, &mut input, &info.kill).await {
+        match read_more(shared, stream, &mut input, kill).await {
             Ok(true) => {}
             Ok(false) => return End::Normal,
             Err(end) => return end,

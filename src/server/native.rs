@@ -10,7 +10,7 @@ use std::ops::Bound;
 use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 
-use super::clients::Registration;
+use super::clients::{KillWatch, Registration};
 use super::commands::scan::live_entries;
 use super::connection::{flush, read_more, End, FLUSH_AT};
 use super::dispatch;
@@ -87,6 +87,7 @@ pub(super) async fn serve(
     stream: &mut TcpStream,
     mut input: BytesMut,
     registration: &Registration,
+    kill: &mut KillWatch<'_>,
 ) -> End {
     let info = &registration.info;
     info.details.lock().protocol = 0;
@@ -97,7 +98,7 @@ pub(super) async fn serve(
     let handshake = loop {
         match binary::parse_handshake(&mut input, &shared.limits) {
             Ok(Some(handshake)) => break handshake,
-            Ok(None) => match read_more(shared, stream, &mut input, &info.kill).await {
+            Ok(None) => match read_more(shared, stream, &mut input, kill).await {
                 Ok(true) => {}
                 Ok(false) => return End::Normal,
                 Err(end) => return end,
@@ -226,7 +227,7 @@ pub(super) async fn serve(
         if session.closing {
             return End::Normal;
         }
-        match read_more(shared, stream, &mut input, &info.kill).await {
+        match read_more(shared, stream, &mut input, kill).await {
             Ok(true) => {}
             Ok(false) => return End::Normal,
             Err(end) => return end,
