@@ -39,20 +39,13 @@ pub(crate) type ScanEntry = (Bytes, Visible);
 /// An ordered store of internal-key entries that reads consult.
 ///
 /// `get` returns the newest version of `key` with a sequence number at most `snap`
-/// (tombstones included, so that they hide older sources). The scans return, per user
-/// key inside the bounds, that same newest visible version, in key order (forward) or
-/// reverse key order (backward), at most `limit` keys; they return `true` if they stopped
-/// because of the limit (more keys may follow), `false` if the range is exhausted.
+/// (tombstones included, so that they hide older sources). The scan returns, per user
+/// key inside the bounds, that same newest visible version, in reverse key order, at most
+/// `limit` keys; it returns `true` if it stopped because of the limit (more keys may
+/// follow), `false` if the range is exhausted. (Forward reads stream through per-source
+/// cursors instead, see `storage::cursor`; a memtable's is its `scan_forward` in chunks.)
 pub(crate) trait Source: Send + Sync {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>>;
-    fn scan_forward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool>;
     fn scan_backward(
         &self,
         lo: &Bound<Bytes>,
@@ -453,6 +446,7 @@ pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
     }
 }
 
+#[cfg(test)]
 pub(crate) fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     !below_lo(key, lo) && !above_hi(key, hi)
 }
@@ -460,17 +454,6 @@ pub(crate) fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> boo
 impl Source for Memtable {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         Ok(self.visible(key, snap))
-    }
-
-    fn scan_forward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        Ok(self.scan(lo, hi, snap, limit, out, false))
     }
 
     fn scan_backward(
@@ -486,6 +469,18 @@ impl Source for Memtable {
 }
 
 impl Memtable {
+    /// The forward counterpart of `Source::scan_backward`, with the same contract.
+    pub(crate) fn scan_forward(
+        &self,
+        lo: &Bound<Bytes>,
+        hi: &Bound<Bytes>,
+        snap: u64,
+        limit: usize,
+        out: &mut Vec<ScanEntry>,
+    ) -> bool {
+        self.scan(lo, hi, snap, limit, out, false)
+    }
+
     /// Both scans: the keys in bounds, in key order or reversed, through `collect`.
     fn scan(
         &self,
@@ -626,21 +621,17 @@ mod tests {
                 .collect()
         };
         let mut out = Vec::new();
-        let more = mem
-            .scan_forward(&Bound::Unbounded, &Bound::Unbounded, 3, 10, &mut out)
-            .unwrap();
+        let more = mem.scan_forward(&Bound::Unbounded, &Bound::Unbounded, 3, 10, &mut out);
         assert!(!more);
         assert_eq!(keys(&out), ["a", "b", "c"], "d is newer than the snapshot");
         out.clear();
-        let more = mem
-            .scan_forward(
-                &Bound::Excluded(Bytes::from("a")),
-                &Bound::Unbounded,
-                9,
-                2,
-                &mut out,
-            )
-            .unwrap();
+        let more = mem.scan_forward(
+            &Bound::Excluded(Bytes::from("a")),
+            &Bound::Unbounded,
+            9,
+            2,
+            &mut out,
+        );
         assert!(more);
         assert_eq!(keys(&out), ["b", "c"]);
         assert!(out[0].1.value.is_none(), "b is a tombstone at 9");
@@ -659,9 +650,7 @@ mod tests {
             Bound::Included(Bytes::from("c")),
             Bound::Excluded(Bytes::from("a")),
         );
-        assert!(!mem
-            .scan_forward(&inverted.0, &inverted.1, 9, 10, &mut out)
-            .unwrap());
+        assert!(!mem.scan_forward(&inverted.0, &inverted.1, 9, 10, &mut out));
         assert!(out.is_empty());
     }
 }

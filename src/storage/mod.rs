@@ -11,7 +11,7 @@
 //! sorted tables (`table`: the immutable files memtables are flushed to); `compaction`
 //! (choosing and merging tables); `version` and `manifest` (which tables exist, recorded
 //! as an edit log); and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]). docs/architecture.md describes the data flow, docs/storage-format.md
+//! [`RangeIter`]; `cursor`: its forward streaming merge). docs/architecture.md describes the data flow, docs/storage-format.md
 //! the bytes on disk.
 
 mod batch;
@@ -19,6 +19,7 @@ mod batch;
 pub mod bench_support;
 mod commit;
 mod compaction;
+mod cursor;
 mod db;
 mod durability;
 mod error;

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::error::{Error, Result};
 use super::manifest::{self, Manifest, TableMeta, VersionEdit, LEVELS};
-use super::memtable::{above_hi, below_lo, ScanEntry, Source, Visible};
+use super::memtable::{below_lo, ScanEntry, Source, Visible};
 use super::table::Table;
 use super::wal;
 
@@ -31,7 +31,7 @@ pub(crate) struct Level {
 
 impl Level {
     /// Index of the first table whose largest key is >= `key`.
-    fn find(&self, key: &[u8]) -> usize {
+    pub(crate) fn find(&self, key: &[u8]) -> usize {
         self.tables
             .partition_point(|t| &t.properties().largest[..] < key)
     }
@@ -43,35 +43,6 @@ impl Source for Level {
             Some(t) if &t.properties().smallest[..] <= key => t.get(key, snap),
             _ => Ok(None),
         }
-    }
-
-    fn scan_forward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        let start = match lo {
-            Bound::Included(k) | Bound::Excluded(k) => self.find(k),
-            Bound::Unbounded => 0,
-        };
-        let mut remaining = limit;
-        for t in &self.tables[start..] {
-            if above_hi(&t.properties().smallest, hi) {
-                break;
-            }
-            let before = out.len();
-            if t.scan_forward(lo, hi, snap, remaining, out)? {
-                return Ok(true);
-            }
-            remaining -= out.len() - before;
-            if remaining == 0 {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     fn scan_backward(

@@ -1,5 +1,6 @@
 //! A `View` is the set of sources a read consults (the active memtable, the frozen
-//! memtables, and the tables of a version), newest first; `RangeIter` merges them.
+//! memtables, and the tables of a version), newest first; `RangeIter` merges them
+//! (forwards through `cursor::ForwardMerge`, backwards in chunks).
 //!
 //! Reads never block writers: a view is an immutable `Arc` swapped as a whole, and a
 //! reader filters by its snapshot sequence number.
@@ -10,8 +11,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cursor::ForwardMerge;
 use super::error::Result;
-use super::memtable::{in_bounds, Memtable, Pin, ScanEntry, Source, Visible};
+use super::memtable::{below_lo, valid_range, Memtable, Pin, ScanEntry, Source, Visible};
 use super::version::Version;
 
 /// The sources of one point in time, newest first.
@@ -69,7 +71,10 @@ impl View {
     }
 }
 
-/// First chunk fetched per refill; it doubles up to `MAX_CHUNK` on long scans.
+/// One pair a range returns.
+type Pair = (Bytes, Bytes);
+
+/// First chunk fetched per backward refill; it doubles up to `MAX_CHUNK` on long scans.
 const FIRST_CHUNK: usize = 16;
 const MAX_CHUNK: usize = 4096;
 
@@ -79,23 +84,25 @@ const MAX_CHUNK: usize = 4096;
 /// [`Snapshot::range`](crate::storage::Snapshot::range). It iterates forwards with
 /// `next` and backwards with `next_back` (both may be mixed; they meet in the middle).
 /// It sees the database as of its creation, however long it lives; it holds no lock.
+///
+/// Forwards it streams: a [`ForwardMerge`] of per-source cursors, built at the first
+/// `next`. Backwards it works in chunks: each refill asks every source for the next keys
+/// below where it stopped, and merges them.
 pub struct RangeIter {
     view: Arc<View>,
     /// Keeps the memtable's old versions while the iterator reads at `snap`.
     _pin: Arc<Pin>,
     snap: u64,
-    /// Lower bound of what has not been returned from the front yet.
+    /// The range's lower bound (the forward merge's progress is its own).
     lo: Bound<Bytes>,
     /// Upper bound of what has not been returned from the back yet.
     hi: Bound<Bytes>,
-    /// Where the next front refill starts (after everything buffered in `front`).
-    front_cursor: Bound<Bytes>,
+    front: Option<ForwardMerge>,
+    front_done: bool,
+    /// Where the next back refill ends (before everything buffered in `back`).
     back_cursor: Bound<Bytes>,
-    front: VecDeque<(Bytes, Bytes)>,
-    back: VecDeque<(Bytes, Bytes)>,
-    front_exhausted: bool,
+    back: VecDeque<Pair>,
     back_exhausted: bool,
-    front_chunk: usize,
     back_chunk: usize,
     scratch: Vec<ScanEntry>,
     failed: bool,
@@ -111,12 +118,6 @@ impl std::fmt::Debug for RangeIter {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Forward,
-    Backward,
-}
-
 impl RangeIter {
     pub(crate) fn new(
         view: Arc<View>,
@@ -125,55 +126,54 @@ impl RangeIter {
         hi: Bound<Bytes>,
         pin: Arc<Pin>,
     ) -> Self {
+        // An inverted range holds nothing (and would upset the sources' seeks).
+        let empty = !valid_range(&lo, &hi);
         RangeIter {
             view,
             _pin: pin,
             snap,
-            front_cursor: lo.clone(),
             back_cursor: hi.clone(),
             lo,
             hi,
-            front: VecDeque::new(),
+            front: None,
+            front_done: empty,
             back: VecDeque::new(),
-            front_exhausted: false,
-            back_exhausted: false,
-            front_chunk: FIRST_CHUNK,
+            back_exhausted: empty,
             back_chunk: FIRST_CHUNK,
             scratch: Vec::new(),
             failed: false,
         }
     }
 
-    /// Fetches the next chunk in one direction from every source, merges, dedupes by
+    /// Where the back may go down to: the range's lower bound, or past the last key the
+    /// front went past.
+    fn back_floor(&self) -> Bound<Bytes> {
+        match self.front.as_ref().and_then(ForwardMerge::passed) {
+            Some(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
+            None => self.lo.clone(),
+        }
+    }
+
+    /// Fetches the next chunk below `back_cursor` from every source, merges, dedupes by
     /// user key (newest sequence wins) and drops tombstones.
-    fn refill(&mut self, dir: Dir) -> Result<()> {
-        let (chunk, lo, hi) = match dir {
-            Dir::Forward => (self.front_chunk, &self.front_cursor, &self.hi),
-            Dir::Backward => (self.back_chunk, &self.lo, &self.back_cursor),
-        };
+    fn refill_back(&mut self) -> Result<()> {
+        let lo = self.back_floor();
+        let (chunk, hi) = (self.back_chunk, &self.back_cursor);
         let scratch = &mut self.scratch;
         scratch.clear();
-        // A source that stopped at its limit has only been read up to its last key;
-        // past the nearest such key, another source's answer may still be shadowed.
+        // A source that stopped at its limit has only been read down to its last key;
+        // below the highest such key, another source's answer may still be shadowed.
         let mut cut: Option<Bytes> = None;
         let mut contributors = 0;
         for src in self.view.sources() {
             let base = scratch.len();
-            let more = match dir {
-                Dir::Forward => src.scan_forward(lo, hi, self.snap, chunk, scratch)?,
-                Dir::Backward => src.scan_backward(lo, hi, self.snap, chunk, scratch)?,
-            };
+            let more = src.scan_backward(&lo, hi, self.snap, chunk, scratch)?;
             if scratch.len() > base {
                 contributors += 1;
             }
             if more && scratch.len() > base {
                 let last = scratch[scratch.len() - 1].0.clone();
-                let nearer = match (&cut, dir) {
-                    (None, _) => true,
-                    (Some(c), Dir::Forward) => last < *c,
-                    (Some(c), Dir::Backward) => last > *c,
-                };
-                if nearer {
+                if cut.as_ref().is_none_or(|c| last > *c) {
                     cut = Some(last);
                 }
             }
@@ -181,79 +181,78 @@ impl RangeIter {
         // Entries from one source are already ordered and distinct.
         if contributors > 1 {
             // Stable sort keeps sources' order for equal keys; then newest seq first.
-            match dir {
-                Dir::Forward => scratch.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.seq.cmp(&a.1.seq))),
-                Dir::Backward => scratch.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.seq.cmp(&a.1.seq))),
-            }
+            scratch.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
             scratch.dedup_by(|later, earlier| later.0 == earlier.0);
         }
-        let out = match dir {
-            Dir::Forward => &mut self.front,
-            Dir::Backward => &mut self.back,
-        };
         for (key, vis) in scratch.drain(..) {
-            if let Some(c) = &cut {
-                let past = match dir {
-                    Dir::Forward => key > *c,
-                    Dir::Backward => key < *c,
-                };
-                if past {
-                    break;
-                }
+            if cut.as_ref().is_some_and(|c| key < *c) {
+                break;
             }
             if let Some(v) = vis.value {
-                out.push_back((key, v));
+                self.back.push_back((key, v));
             }
         }
-        match (dir, cut) {
-            (Dir::Forward, Some(c)) => {
-                self.front_cursor = Bound::Excluded(c);
-                self.front_chunk = (self.front_chunk * 2).min(MAX_CHUNK);
-            }
-            (Dir::Backward, Some(c)) => {
+        match cut {
+            Some(c) => {
                 self.back_cursor = Bound::Excluded(c);
                 self.back_chunk = (self.back_chunk * 2).min(MAX_CHUNK);
             }
-            (Dir::Forward, None) => self.front_exhausted = true,
-            (Dir::Backward, None) => self.back_exhausted = true,
+            None => self.back_exhausted = true,
         }
         Ok(())
     }
 
-    fn step(&mut self, dir: Dir) -> Option<Result<(Bytes, Bytes)>> {
+    /// Both ends have met: nothing is left.
+    fn finish(&mut self) {
+        self.back.clear();
+        self.front_done = true;
+        self.back_exhausted = true;
+    }
+
+    fn step_front(&mut self) -> Result<Option<Pair>> {
+        let front = match &mut self.front {
+            Some(f) => f,
+            None => self.front.insert(ForwardMerge::new(
+                &self.view, &self.lo, &self.hi, self.snap,
+            )?),
+        };
+        // `hi` stops it where the back has got to (they meet in the middle).
+        let next = front.next(&self.view, &self.hi)?;
+        if next.is_none() {
+            self.finish();
+        }
+        Ok(next)
+    }
+
+    fn step_back(&mut self) -> Result<Option<Pair>> {
+        loop {
+            if let Some((k, v)) = self.back.pop_front() {
+                // The front may already have returned this key (they meet in the middle).
+                let front_passed = self.front.as_ref().and_then(ForwardMerge::passed);
+                if below_lo(&k, &self.lo) || front_passed.is_some_and(|p| k <= p) {
+                    self.finish();
+                    return Ok(None);
+                }
+                self.hi = Bound::Excluded(k.clone());
+                return Ok(Some((k, v)));
+            }
+            if self.back_exhausted {
+                return Ok(None);
+            }
+            self.refill_back()?;
+        }
+    }
+
+    /// Runs one step, turning an error into the last item.
+    fn step(&mut self, step: fn(&mut Self) -> Result<Option<Pair>>) -> Option<Result<Pair>> {
         if self.failed {
             return None;
         }
-        loop {
-            let item = match dir {
-                Dir::Forward => self.front.pop_front(),
-                Dir::Backward => self.back.pop_front(),
-            };
-            if let Some((k, v)) = item {
-                // The other end may already have returned this key (they meet in the middle).
-                if !in_bounds(&k, &self.lo, &self.hi) {
-                    self.front.clear();
-                    self.back.clear();
-                    self.front_exhausted = true;
-                    self.back_exhausted = true;
-                    return None;
-                }
-                match dir {
-                    Dir::Forward => self.lo = Bound::Excluded(k.clone()),
-                    Dir::Backward => self.hi = Bound::Excluded(k.clone()),
-                }
-                return Some(Ok((k, v)));
-            }
-            let exhausted = match dir {
-                Dir::Forward => self.front_exhausted,
-                Dir::Backward => self.back_exhausted,
-            };
-            if exhausted {
-                return None;
-            }
-            if let Err(e) = self.refill(dir) {
+        match step(self) {
+            Ok(item) => item.map(Ok),
+            Err(e) => {
                 self.failed = true;
-                return Some(Err(e));
+                Some(Err(e))
             }
         }
     }
@@ -263,13 +262,16 @@ impl Iterator for RangeIter {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.step(Dir::Forward)
+        if self.front_done {
+            return None;
+        }
+        self.step(Self::step_front)
     }
 }
 
 impl DoubleEndedIterator for RangeIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(Dir::Backward)
+        self.step(Self::step_back)
     }
 }
 

@@ -231,17 +231,33 @@ fn first_restart_not_before(
     Ok(lo)
 }
 
-/// A point lookup in one block without decoding keys into a buffer: the first entry at or
-/// after (`key`, `snap`) in internal order, if its user key is `key`, as (seq, value range
-/// within `data`; `None` for a tombstone). `Ok(None)` if the block has no such entry.
-///
-/// Keys are compared in place: `matched` is how many leading bytes the current entry's key
-/// shares with `key`. While the entries are still before the target, an entry that takes
-/// more than `matched` bytes from its predecessor keeps the predecessor's first differing
-/// byte, so it is still before the target; otherwise only its suffix needs comparing.
+/// A point lookup in one block: the first entry at or after (`key`, `snap`) in internal
+/// order, if its user key is `key`, as (seq, value range within `data`; `None` for a
+/// tombstone). `Ok(None)` if the block has no such entry.
 pub(crate) fn find(data: &[u8], key: &[u8], snap: u64) -> BlockResult<Option<Found>> {
     let layout = Layout::of(data)?;
-    let r = first_restart_not_before(data, layout, key, snap)?;
+    Ok(match first_not_before(data, layout, key, snap)? {
+        Some((_, e, true)) => Some((e.seq, e.value)),
+        _ => None,
+    })
+}
+
+/// The first entry at or after (`key`, `seq`) in internal order: its offset, its header,
+/// and whether its user key is `key`. Its key is `key[..shared]` followed by its suffix.
+///
+/// Keys are compared in place, never decoded into a buffer: `matched` is how many leading
+/// bytes the current entry's key shares with `key`. While the entries are still before the
+/// target, an entry that takes more than `matched` bytes from its predecessor keeps the
+/// predecessor's first differing byte, so it is still before the target; otherwise only
+/// its suffix needs comparing. So the entry found shares its first `shared` bytes with
+/// `key`. A seek spends most of its time here, in the interval after the restart point.
+fn first_not_before(
+    data: &[u8],
+    layout: Layout,
+    key: &[u8],
+    seq: u64,
+) -> BlockResult<Option<(usize, RawEntry, bool)>> {
+    let r = first_restart_not_before(data, layout, key, seq)?;
     let mut pos = if r == 0 {
         0
     } else {
@@ -271,9 +287,9 @@ pub(crate) fn find(data: &[u8], key: &[u8], snap: u64) -> BlockResult<Option<Fou
         };
         match ord {
             Ordering::Less => {}
-            Ordering::Greater => return Ok(None),
-            Ordering::Equal if e.seq > snap => {}
-            Ordering::Equal => return Ok(Some((e.seq, e.value))),
+            Ordering::Greater => return Ok(Some((pos, e, false))),
+            Ordering::Equal if e.seq > seq => {}
+            Ordering::Equal => return Ok(Some((pos, e, true))),
         }
         pos = e.next;
     }
@@ -340,13 +356,18 @@ impl BlockIter {
         }
         self.key.truncate(e.shared);
         self.key.extend_from_slice(&d[e.suffix.clone()]);
+        self.land(pos, e);
+        Ok(true)
+    }
+
+    /// Makes the entry `e` at `pos`, whose key is already in `key`, the current one.
+    fn land(&mut self, pos: usize, e: RawEntry) {
         self.key_in_place = (e.shared == 0).then_some(e.suffix);
         self.seq = e.seq;
         self.value = e.value;
         self.current = pos;
         self.next = e.next;
         self.valid = true;
-        Ok(true)
     }
 
     pub(crate) fn valid(&self) -> bool {
@@ -388,19 +409,16 @@ impl BlockIter {
     /// Positions on the first entry at or after internal key (`key`, `seq`); false (and not
     /// valid) if there is none in this block.
     pub(crate) fn seek(&mut self, key: &[u8], seq: u64) -> BlockResult<bool> {
-        let r = first_restart_not_before(&self.data, self.layout, key, seq)?;
-        self.key.clear();
-        self.next = if r == 0 {
-            0
-        } else {
-            self.layout.restart(&self.data, r - 1)?
+        let Some((pos, e, _)) = first_not_before(&self.data, self.layout, key, seq)? else {
+            self.valid = false;
+            self.next = self.layout.limit;
+            return Ok(false);
         };
-        while self.advance()? {
-            if cmp_internal(&self.key, self.seq, key, seq) != Ordering::Less {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        self.key.clear();
+        self.key.extend_from_slice(&key[..e.shared]);
+        self.key.extend_from_slice(&self.data[e.suffix.clone()]);
+        self.land(pos, e);
+        Ok(true)
     }
 }
 

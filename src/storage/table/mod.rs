@@ -16,7 +16,7 @@ mod iter;
 mod reader;
 
 pub(crate) use builder::TableBuilder;
-pub(crate) use iter::TableIter;
+pub(crate) use iter::{KeyArena, ScanCursor, TableIter};
 pub(crate) use reader::Table;
 
 use std::cmp::Ordering;
