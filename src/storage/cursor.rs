@@ -14,6 +14,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::error::Result;
 use super::memtable::{above_hi, below_lo, Memtable, ScanEntry};
@@ -180,8 +181,9 @@ impl SourceCursor {
 pub(crate) struct ForwardMerge {
     cursors: Vec<SourceCursor>,
     snap: u64,
-    /// The last key taken from the sources (returned, or hidden by a tombstone).
-    taken: Vec<u8>,
+    /// The last key taken from the sources (returned, or hidden by a tombstone); inline
+    /// for short keys, so a short scan allocates less.
+    taken: SmallVec<[u8; 32]>,
     keys: KeyArena,
     started: bool,
 }
@@ -221,7 +223,7 @@ impl ForwardMerge {
         Ok(ForwardMerge {
             cursors,
             snap,
-            taken: Vec::new(),
+            taken: SmallVec::new(),
             keys: KeyArena::default(),
             started: false,
         })
@@ -234,22 +236,28 @@ impl ForwardMerge {
         hi: &Bound<Bytes>,
     ) -> Result<Option<(Bytes, Bytes)>> {
         loop {
-            // The smallest key; of equal keys, the newest version.
-            let mut best: Option<(usize, &[u8], u64)> = None;
+            // The smallest key, and the cursors holding it, the newest version first.
+            let mut best: Option<(&[u8], u64)> = None;
+            let mut holders: SmallVec<[usize; 8]> = SmallVec::new();
             for (i, c) in self.cursors.iter().enumerate() {
                 let Some((key, seq)) = c.head() else {
                     continue;
                 };
-                let better = best.is_none_or(|(_, k, s)| match key.cmp(k) {
-                    Ordering::Less => true,
-                    Ordering::Equal => seq > s,
-                    Ordering::Greater => false,
-                });
-                if better {
-                    best = Some((i, key, seq));
+                match best.map(|(k, s)| (key.cmp(k), s)) {
+                    None | Some((Ordering::Less, _)) => {
+                        best = Some((key, seq));
+                        holders.clear();
+                        holders.push(i);
+                    }
+                    Some((Ordering::Equal, s)) if seq > s => {
+                        best = Some((key, seq));
+                        holders.insert(0, i);
+                    }
+                    Some((Ordering::Equal, _)) => holders.push(i),
+                    Some((Ordering::Greater, _)) => {}
                 }
             }
-            let Some((winner, key, _)) = best else {
+            let (Some((key, _)), Some(&winner)) = (best, holders.first()) else {
                 return Ok(None);
             };
             if above_hi(key, hi) {
@@ -261,8 +269,8 @@ impl ForwardMerge {
             let pair = self.cursors[winner].pair(&mut self.keys);
             // Every source's version of this key is now passed: the winner's and the
             // older ones it hides.
-            for c in &mut self.cursors {
-                if c.head().is_some_and(|(k, _)| k == &self.taken[..]) {
+            for i in holders {
+                if let Some(c) = self.cursors.get_mut(i) {
                     c.next(view, hi, self.snap)?;
                 }
             }
