@@ -164,12 +164,13 @@ impl<const N: usize> AsRef<[u8]> for SmallPayload<N> {
     }
 }
 
-/// One decoded operation; key and value are slices of the payload buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Op {
-    pub key: Bytes,
+/// One decoded operation, borrowed from the payload: the memtable decides which parts it
+/// keeps, and how (a copy, or a `Bytes::slice_ref` of the payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Op<'a> {
+    pub key: &'a [u8],
     /// `None` for a delete.
-    pub value: Option<Bytes>,
+    pub value: Option<&'a [u8]>,
 }
 
 /// Checks that `payload` is a well-formed batch payload and returns its first
@@ -231,13 +232,13 @@ pub(crate) fn array8(s: &[u8]) -> [u8; 8] {
 /// Iterates the ops of a payload. It assumes a payload that was built by `WriteBatch`
 /// or passed `validate_payload`; on malformed input it stops early instead of panicking.
 pub(crate) struct Ops<'a> {
-    payload: &'a Bytes,
+    payload: &'a [u8],
     pos: usize,
     left: u32,
 }
 
 impl<'a> Ops<'a> {
-    pub(crate) fn new(payload: &'a Bytes) -> Self {
+    pub(crate) fn new(payload: &'a [u8]) -> Self {
         let left = if payload.len() >= PAYLOAD_HEADER {
             u32::from_le_bytes(array4(&payload[8..12]))
         } else {
@@ -250,18 +251,18 @@ impl<'a> Ops<'a> {
         }
     }
 
-    fn field(&mut self) -> Option<Bytes> {
+    fn field(&mut self) -> Option<&'a [u8]> {
         let end = skip_field(self.payload, self.pos)?;
-        let field = self.payload.slice(self.pos + 4..end);
+        let field = &self.payload[self.pos + 4..end];
         self.pos = end;
         Some(field)
     }
 }
 
-impl Iterator for Ops<'_> {
-    type Item = Op;
+impl<'a> Iterator for Ops<'a> {
+    type Item = Op<'a>;
 
-    fn next(&mut self) -> Option<Op> {
+    fn next(&mut self) -> Option<Op<'a>> {
         if self.left == 0 {
             return None;
         }
@@ -299,10 +300,10 @@ mod tests {
         assert_eq!(validate_payload(&p), Ok((7, 3)));
         let ops: Vec<Op> = Ops::new(&p).collect();
         assert_eq!(ops.len(), 3);
-        assert_eq!(&ops[0].key[..], b"k1");
-        assert_eq!(ops[0].value.as_deref(), Some(&b"v1"[..]));
+        assert_eq!(ops[0].key, b"k1");
+        assert_eq!(ops[0].value, Some(&b"v1"[..]));
         assert_eq!(ops[1].value, None);
-        assert_eq!(ops[2].value.as_deref(), Some(&b""[..]));
+        assert_eq!(ops[2].value, Some(&b""[..]));
     }
 
     proptest::proptest! {

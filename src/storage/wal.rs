@@ -378,9 +378,9 @@ mod tests {
         let data = Bytes::from(record(9, b"k", b"v"));
         let (kind, range) = decode_at(&data, 0).expect("valid record");
         assert_eq!(kind, KIND_BATCH);
-        let ops: Vec<_> = crate::storage::batch::Ops::new(&data.slice(range)).collect();
-        assert_eq!(&ops[0].key[..], b"k");
-        assert_eq!(ops[0].value.as_deref(), Some(&b"v"[..]));
+        let ops: Vec<_> = crate::storage::batch::Ops::new(&data[range]).collect();
+        assert_eq!(ops[0].key, b"k");
+        assert_eq!(ops[0].value, Some(&b"v"[..]));
     }
 
     #[test]
