@@ -15,7 +15,7 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
@@ -160,20 +160,31 @@ impl Committer {
             });
         }
         let count = u64::from(batch.count());
-        let last_seq = {
-            let mut q = self.queue.lock();
-            let first_seq = q.last_assigned + 1;
-            let last_seq = q.last_assigned + count;
-            q.last_assigned = last_seq;
-            q.pending.push(Pending {
-                first_seq,
-                last_seq,
-                payload: batch.into_payload(first_seq),
-                writer: std::thread::current(),
-                wake_on_apply: until == Until::Applied,
-            });
-            last_seq
+        let mut q = self.queue.lock();
+        let first_seq = q.last_assigned + 1;
+        let last_seq = q.last_assigned + count;
+        q.last_assigned = last_seq;
+        let pending = Pending {
+            first_seq,
+            last_seq,
+            payload: batch.into_payload(first_seq),
+            writer: std::thread::current(),
+            wake_on_apply: until == Until::Applied,
         };
+        if !q.leader_active && q.pending.is_empty() {
+            // Nobody leads and nobody waits (always so with one writer): lead a group of
+            // this batch alone at once, rather than queue it, find it queued and take the
+            // queue back (two more round trips on its lock).
+            q.leader_active = true;
+            drop(q);
+            let mut leader = self.leader.lock();
+            let mut group = std::mem::take(&mut leader.spare);
+            group.push(pending);
+            self.lead(leader, group, tree)?;
+        } else {
+            q.pending.push(pending);
+            drop(q);
+        }
         if until == Until::Synced {
             self.dur.register_thread(last_seq);
         }
@@ -202,27 +213,40 @@ impl Committer {
             let mut group = std::mem::take(&mut leader.spare);
             std::mem::swap(&mut group, &mut q.pending);
             drop(q);
-            let result = self.commit_group(&mut leader, &group, tree);
-            let me = std::thread::current().id();
-            for p in &group {
-                if (p.wake_on_apply || result.is_err()) && p.writer.id() != me {
-                    p.writer.unpark();
-                }
-            }
-            group.clear();
-            leader.spare = group;
-            drop(leader);
-            let mut q = self.queue.lock();
-            q.leader_active = false;
-            if result.is_err() {
-                for p in q.pending.drain(..) {
-                    p.writer.unpark();
-                }
-            } else if let Some(next) = q.pending.first() {
-                // Hand over: the oldest queued writer leads the next group.
-                next.writer.unpark();
+            // An error reaches this writer through the poison check above.
+            let _ = self.lead(leader, group, tree);
+        }
+    }
+
+    /// Commits `group` as its leader (`leader_active` is set, and `leader` held), wakes
+    /// its writers, steps down and hands over to the oldest writer queued meanwhile.
+    fn lead(
+        &self,
+        mut leader: MutexGuard<'_, LeaderState>,
+        mut group: Vec<Pending>,
+        tree: &Tree,
+    ) -> Result<()> {
+        let result = self.commit_group(&mut leader, &group, tree);
+        let me = std::thread::current().id();
+        for p in &group {
+            if (p.wake_on_apply || result.is_err()) && p.writer.id() != me {
+                p.writer.unpark();
             }
         }
+        group.clear();
+        leader.spare = group;
+        drop(leader);
+        let mut q = self.queue.lock();
+        q.leader_active = false;
+        if result.is_err() {
+            for p in q.pending.drain(..) {
+                p.writer.unpark();
+            }
+        } else if let Some(next) = q.pending.first() {
+            // Hand over: the oldest queued writer leads the next group.
+            next.writer.unpark();
+        }
+        result
     }
 
     fn poisoned_error(&self) -> Error {
@@ -241,8 +265,10 @@ impl Committer {
             return Err(self.poisoned_error());
         }
         tree.slow_down_if_behind();
-        if tree.is_full(&tree.view.read().active) {
+        let mut mem = tree.view.read().active.clone();
+        if tree.is_full(&mem) {
             self.rotate(leader, tree)?;
+            mem = tree.view.read().active.clone();
         }
         let bytes: u64 = group
             .iter()
@@ -265,7 +291,7 @@ impl Committer {
         c.wal_writes.fetch_add(1, Ordering::Relaxed);
         c.wal_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.dur.note_written(last.last_seq);
-        let mem = tree.view.read().active.clone();
+        // Only the leader freezes the active memtable, so `mem` is still the active one.
         for p in group {
             mem.apply(&p.payload, p.first_seq);
         }

@@ -30,6 +30,11 @@ pub(crate) struct Durability {
     syncer_cv: Condvar,
     /// Highest sequence number known to be on stable storage (fast path for tickets).
     synced: AtomicU64,
+    /// Highest sequence number handed to the OS. An atomic, so that a commit under a
+    /// policy without a waiting syncer records it without taking `state`; under `Always`
+    /// it is stored with `state` held, so the syncer (which checks it with `state` held
+    /// before it sleeps) never misses the wake-up.
+    written: AtomicU64,
     poison: OnceLock<Arc<Error>>,
     /// The segment being appended to; the syncer fsyncs this one.
     current: Mutex<Arc<Segment>>,
@@ -48,8 +53,6 @@ pub(crate) struct Counters {
 
 #[derive(Debug)]
 struct DurState {
-    /// Highest sequence number handed to the OS with `write`.
-    written: u64,
     synced: u64,
     shutdown: bool,
     /// Tickets waiting for `synced` to reach their sequence number: async tasks, and
@@ -69,7 +72,6 @@ impl Durability {
         Durability {
             policy,
             state: Mutex::new(DurState {
-                written: last_seq,
                 synced: last_seq,
                 shutdown: false,
                 wakers: Vec::new(),
@@ -79,6 +81,7 @@ impl Durability {
             }),
             syncer_cv: Condvar::new(),
             synced: AtomicU64::new(last_seq),
+            written: AtomicU64::new(last_seq),
             poison: OnceLock::new(),
             current: Mutex::new(segment),
             counters: Counters::default(),
@@ -96,7 +99,7 @@ impl Durability {
 
     /// Highest sequence number handed to the OS.
     pub(crate) fn written(&self) -> u64 {
-        self.state.lock().written
+        self.written.load(Ordering::Acquire)
     }
 
     /// Makes `seg` the segment the syncer fsyncs.
@@ -139,11 +142,13 @@ impl Durability {
     }
 
     pub(crate) fn note_written(&self, seq: u64) {
-        let mut st = self.state.lock();
-        st.written = seq;
-        drop(st);
         if self.policy == SyncPolicy::Always {
+            let st = self.state.lock();
+            self.written.store(seq, Ordering::Release);
+            drop(st);
             self.syncer_cv.notify_one();
+        } else {
+            self.written.store(seq, Ordering::Release);
         }
     }
 
@@ -176,7 +181,7 @@ impl Durability {
     /// fsyncs the current segment now, covering everything written so far.
     pub(crate) fn sync_now(&self) -> Result<()> {
         self.check_poison()?;
-        let target = self.state.lock().written;
+        let target = self.written();
         if self.synced.load(Ordering::Acquire) >= target {
             return Ok(());
         }
@@ -203,7 +208,7 @@ impl Durability {
             let mut st = self.state.lock();
             match self.policy {
                 SyncPolicy::Always => {
-                    while st.written <= st.synced && !st.shutdown && !self.is_poisoned() {
+                    while self.written() <= st.synced && !st.shutdown && !self.is_poisoned() {
                         self.syncer_cv.wait(&mut st);
                     }
                     // The writers the last fsync woke are about to queue their next
@@ -236,7 +241,7 @@ impl Durability {
                 }
             }
             let done = st.shutdown || self.is_poisoned();
-            let pending = st.written > st.synced;
+            let pending = self.written() > st.synced;
             drop(st);
             if pending && !self.is_poisoned() {
                 // Errors are recorded as poison; tickets and writers report them.
