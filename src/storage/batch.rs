@@ -1,9 +1,9 @@
 //! `WriteBatch`: a group of puts and deletes applied atomically.
 //!
 //! The batch is kept in its WAL payload encoding from the start, so committing it costs
-//! no re-encoding, and the memtable stores slices of that one buffer instead of copying
-//! every key and value again. This module owns the payload format (docs/storage-format.md)
-//! and must never touch files.
+//! no re-encoding; the memtable keeps slices of that buffer for overwrites and copies keys
+//! new to it into its arena (see memtable.rs). This module owns the payload format
+//! (docs/storage-format.md) and must never touch files.
 
 use bytes::{BufMut, Bytes, BytesMut};
 

@@ -143,7 +143,8 @@ impl Versions {
 
 /// A key as the point index holds it: short keys inline in the hash bucket, so a lookup
 /// compares the key without another cache miss (it was half the cost of a GET); long keys as
-/// a slice of their batch payload. Hashes and compares as the `[u8]` it holds.
+/// a `Bytes` (a slice of the memtable's arena, or of a large entry's payload). Hashes and
+/// compares as the `[u8]` it holds.
 #[derive(Debug, Clone)]
 enum IndexKey {
     /// Up to [`IndexKey::INLINE`] bytes.
