@@ -331,3 +331,45 @@ fn memory_and_level0_stay_bounded_under_a_write_flood() {
     );
     assert!(written > 0);
 }
+
+#[test]
+fn overwrites_of_a_few_keys_keep_the_log_bounded() {
+    // Overwrites keep the memtable at ten keys, far below its limit; without
+    // `max_wal_bytes` it would never flush and the log would grow with every write.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = Options {
+        memtable_bytes: 64 << 20,
+        wal_segment_bytes: 16 << 10,
+        max_wal_bytes: 64 << 10,
+        ..small(SyncPolicy::Never)
+    };
+    let db = Db::open(dir.path(), options.clone()).expect("open");
+    let mut most_log = 0;
+    for round in 0..2_000u64 {
+        for i in 0..10 {
+            db.put(&key(i), &value(i, round)).expect("put");
+        }
+        let log: u64 = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry"))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+            .map(|e| e.metadata().map_or(0, |m| m.len()))
+            .sum();
+        most_log = most_log.max(log);
+    }
+    // 2.3 MB were logged. What is kept: the active memtable's log, a frozen one's while it
+    // is flushed, and the preallocated segment being written.
+    let limit = 3 * options.max_wal_bytes + 2 * options.wal_segment_bytes;
+    assert!(
+        most_log <= limit,
+        "the log reached {most_log} bytes (limit {limit})"
+    );
+    drop(db);
+    let db = Db::open(dir.path(), options).expect("reopen");
+    for i in 0..10 {
+        assert_eq!(
+            db.get(&key(i)).expect("get").as_deref(),
+            Some(&value(i, 1_999)[..])
+        );
+    }
+}

@@ -323,6 +323,9 @@ pub(crate) struct Memtable {
     /// Seeds the shard choice, unpredictable to clients (as are the maps' own seeds).
     hasher: RandomState,
     approx_bytes: AtomicUsize,
+    /// Bytes of batch payloads applied: what the log holds for this memtable, which
+    /// cannot be deleted before it is flushed.
+    logged_bytes: AtomicUsize,
     readers: Arc<Readers>,
 }
 
@@ -344,6 +347,7 @@ impl Memtable {
             arena: Mutex::new(Arena::new()),
             hasher: RandomState::default(),
             approx_bytes: AtomicUsize::new(0),
+            logged_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -411,6 +415,8 @@ impl Memtable {
         if !new_keys.is_empty() {
             self.order.write().extend(new_keys);
         }
+        self.logged_bytes
+            .fetch_add(payload.len(), AtomicOrdering::Relaxed);
         if added >= dropped {
             self.approx_bytes
                 .fetch_add(added - dropped, AtomicOrdering::Relaxed);
@@ -446,6 +452,12 @@ impl Memtable {
     /// Rough memory use, for deciding when to flush.
     pub(crate) fn approximate_bytes(&self) -> usize {
         self.approx_bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Bytes of the batches applied (recovered ones included), for deciding when to
+    /// flush a memtable that overwrites keep small while its log grows.
+    pub(crate) fn logged_bytes(&self) -> usize {
+        self.logged_bytes.load(AtomicOrdering::Relaxed)
     }
 
     /// Whether nothing was ever written to it.

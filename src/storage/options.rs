@@ -39,6 +39,11 @@ pub struct Options {
     pub level0_compaction_trigger: usize,
     /// Size after which the write-ahead log moves on to a new segment file.
     pub wal_segment_bytes: u64,
+    /// Log a memtable may keep alive: once the batches applied to the active memtable
+    /// pass this many bytes, it is frozen and flushed even if small (overwrites of a few
+    /// keys keep it small while every write still goes to the log), so the log on disk
+    /// and its replay at open stay bounded.
+    pub max_wal_bytes: u64,
     /// Consulted for every value a flush or compaction rewrites; `None` keeps all.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
 }
@@ -52,6 +57,7 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             level0_compaction_trigger: 4,
             wal_segment_bytes: 64 << 20,
+            max_wal_bytes: 256 << 20,
             compaction_filter: None,
         }
     }

@@ -119,9 +119,12 @@ impl Tree {
         self.options.level0_compaction_trigger.max(1) * 9
     }
 
-    /// Whether the commit leader should freeze `mem` now.
+    /// Whether the commit leader should freeze `mem` now: it is full, or the log it
+    /// keeps alive has grown past `max_wal_bytes` (overwrites of a few keys keep a
+    /// memtable small while every write still goes to the log).
     pub(crate) fn is_full(&self, mem: &Memtable) -> bool {
         mem.approximate_bytes() >= self.options.memtable_bytes
+            || mem.logged_bytes() as u64 >= self.options.max_wal_bytes
     }
 
     /// Called by the commit leader before each group: sleeps a little while level-0 tables
