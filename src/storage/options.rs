@@ -42,7 +42,9 @@ pub struct Options {
     /// Log a memtable may keep alive: once the batches applied to the active memtable
     /// pass this many bytes, it is frozen and flushed even if small (overwrites of a few
     /// keys keep it small while every write still goes to the log), so the log on disk
-    /// and its replay at open stay bounded.
+    /// and its replay at open stay bounded. The default, 512 MiB, is what RocksDB picks
+    /// for one column family with a memtable this size; each flush it forces costs an
+    /// overwrite-heavy workload its memtable-only reads for a while.
     pub max_wal_bytes: u64,
     /// Consulted for every value a flush or compaction rewrites; `None` keeps all.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
@@ -57,7 +59,7 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             level0_compaction_trigger: 4,
             wal_segment_bytes: 64 << 20,
-            max_wal_bytes: 256 << 20,
+            max_wal_bytes: 512 << 20,
             compaction_filter: None,
         }
     }
