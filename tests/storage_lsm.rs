@@ -357,9 +357,11 @@ fn overwrites_of_a_few_keys_keep_the_log_bounded() {
             .sum();
         most_log = most_log.max(log);
     }
-    // 2.3 MB were logged. What is kept: the active memtable's log, a frozen one's while it
-    // is flushed, and the preallocated segment being written.
-    let limit = 3 * options.max_wal_bytes + 2 * options.wal_segment_bytes;
+    // About 2.5 MB were logged. What is kept: the logs of the active memtable, of the
+    // frozen ones waiting for their flush (writers stall past two), of one just flushed
+    // whose segments are not deleted yet, and the preallocated segment being written;
+    // each may pass the limit by a segment.
+    let limit = 4 * options.max_wal_bytes + 5 * options.wal_segment_bytes;
     assert!(
         most_log <= limit,
         "the log reached {most_log} bytes (limit {limit})"
