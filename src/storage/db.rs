@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::batch::WriteBatch;
@@ -75,8 +76,10 @@ fn lock_dir(dir: &Path) -> Result<File> {
 
 /// Replays every WAL segment from `log_number` on into `mem` (older ones hold only what
 /// tables hold, and are deleted); returns the last sequence number and the highest
-/// segment number seen.
-fn recover(dir: &Path, mem: &Memtable, log_number: u64) -> Result<(u64, u64)> {
+/// segment number seen. Each batch is published to `readers` as it is applied, as the
+/// commit leader does, so that the memtable drops the versions it overwrites: nobody reads
+/// yet, and a replayed counter's history would otherwise all stay in memory.
+fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Result<(u64, u64)> {
     let all = wal::list_segments(dir)?;
     let highest = all.last().copied().unwrap_or(0);
     let mut empty = Vec::new();
@@ -107,8 +110,12 @@ fn recover(dir: &Path, mem: &Memtable, log_number: u64) -> Result<(u64, u64)> {
                     ),
                 ));
             }
-            mem.apply(&payload, first_seq);
+            // A copy of the batch, not a slice of `data`: the memtable keeps slices of
+            // what it is given, and one surviving value would keep the whole segment
+            // (64 MiB) in memory until the next flush.
+            mem.apply(&Bytes::copy_from_slice(&payload), first_seq);
             last_seq = first_seq + u64::from(count) - 1;
+            readers.visible.store(last_seq, Ordering::SeqCst);
             Ok(())
         })?;
         if data.is_empty()
@@ -173,7 +180,7 @@ impl Db {
         let versions = VersionSet::recover(&dir)?;
         let readers = Arc::new(Readers::default());
         let mem = Arc::new(Memtable::new(readers.clone()));
-        let (wal_seq, last_segment) = recover(&dir, &mem, versions.log_number())?;
+        let (wal_seq, last_segment) = recover(&dir, &mem, &readers, versions.log_number())?;
         let last_seq = wal_seq.max(versions.last_sequence());
         // Always start a fresh segment: the old ones stay as they were recovered. Never
         // below the manifest's log number, even if a crash removed every segment: a
