@@ -20,7 +20,7 @@ use super::round::Round;
 use super::session::Session;
 use super::shared::{Shared, Stats};
 use super::value::Entry;
-use super::{dispatch, native};
+use super::{dispatch, idle, native};
 use crate::protocol::{binary, resp, Limits, Reply};
 
 /// Output past this size is written before more requests are processed.
@@ -227,6 +227,8 @@ pub(super) async fn flush(
     let ticket = session.pending_write.take();
     let waits = ticket.as_ref().is_some_and(|t| !t.is_complete());
     if let Some(ticket) = ticket {
+        // The syncer wakes this worker now, not a client: it sleeps without lingering.
+        let _disk_wait = waits.then(idle::DiskWait::begin);
         if let Err(error) = ticket.await {
             // Never acknowledge a write that is not durable: drop the replies and the connection.
             tracing::error!(%error, "write failed; closing connection without acknowledging");

@@ -19,7 +19,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::shared::{Shared, Stats};
-use super::{connection, ServerError};
+use super::{connection, idle, ServerError};
 use crate::server::config::Config;
 use crate::storage::{Db, Options};
 
@@ -135,6 +135,8 @@ impl Workers {
         for i in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_park(idle::before_sleep)
+                .on_thread_unpark(idle::after_wake)
                 .build()
                 .map_err(|e| ServerError::Shutdown(format!("cannot start worker {i}: {e}")))?;
             let (stop, stopped) = oneshot::channel::<()>();

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+mod idle;
 pub mod keyspace;
 pub mod listener;
 pub mod native;
