@@ -570,11 +570,6 @@ pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
     }
 }
 
-#[cfg(test)]
-pub(crate) fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-    !below_lo(key, lo) && !above_hi(key, hi)
-}
-
 impl Source for Memtable {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         Ok(self.visible(key, snap))

@@ -11,8 +11,8 @@
 //! sorted tables (`table`: the immutable files memtables are flushed to); `compaction`
 //! (choosing and merging tables); `version` and `manifest` (which tables exist, recorded
 //! as an edit log); and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]; `cursor`: its forward streaming merge). docs/architecture.md describes the data flow, docs/storage-format.md
-//! the bytes on disk.
+//! [`RangeIter`]; `cursor`: its forward streaming merge). docs/architecture.md describes
+//! the data flow, docs/storage-format.md the bytes on disk.
 
 mod batch;
 #[doc(hidden)]

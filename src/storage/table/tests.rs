@@ -14,7 +14,11 @@ use proptest::prelude::*;
 use super::format::{Footer, Handle, FOOTER_LEN};
 use super::{Table, TableBuilder};
 use crate::storage::error::Error;
-use crate::storage::memtable::{in_bounds, valid_range, ScanEntry, Source};
+use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source};
+
+fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+    !below_lo(key, lo) && !above_hi(key, hi)
+}
 
 /// Internal key -> value (`None`: tombstone); the map's order is the table's order.
 type Model = BTreeMap<(Vec<u8>, Reverse<u64>), Option<Vec<u8>>>;
