@@ -96,18 +96,20 @@ type Version = (u64, Option<Bytes>);
 /// pointer: with the versions in one spilled list, that second cache miss was the largest
 /// single cost of a GET. Older versions, kept while a reader may still need them, are
 /// in `older`, oldest first; a new version is a push, O(1), however often a hot key is
-/// overwritten.
+/// overwritten. An overwrite first drops what no reader can see any more (see
+/// `Memtable::prune`), so without open snapshots a key keeps one older version, and that
+/// one sits in the bucket too: reaching a spilled list cost every overwrite a cache miss.
 #[derive(Debug)]
 struct Versions {
     newest: Version,
-    older: Vec<Version>,
+    older: SmallVec<[Version; 1]>,
 }
 
 impl Versions {
     fn new(version: Version) -> Versions {
         Versions {
             newest: version,
-            older: Vec::new(),
+            older: SmallVec::new(),
         }
     }
 
@@ -125,7 +127,7 @@ impl Versions {
     }
 
     /// Removes the versions older than the newest one at most `visible`.
-    fn drop_older_than(&mut self, visible: u64) -> std::vec::Drain<'_, Version> {
+    fn drop_older_than(&mut self, visible: u64) -> smallvec::Drain<'_, [Version; 1]> {
         let keep_from = if self.newest.0 <= visible {
             self.older.len()
         } else {
@@ -400,8 +402,8 @@ impl Memtable {
             let mut shard = self.shard(op.key).write();
             match shard.get_mut(op.key) {
                 Some(versions) => {
-                    versions.push((seq, op.value.map(|v| payload.slice_ref(v))));
                     dropped += self.prune(op.key.len(), versions);
+                    versions.push((seq, op.value.map(|v| payload.slice_ref(v))));
                 }
                 None => {
                     let arena = arena.get_or_insert_with(|| self.arena.lock());
@@ -430,11 +432,10 @@ impl Memtable {
     /// the newest published version, unless a snapshot or iterator is open. So an
     /// overwritten key (a counter) keeps one or two versions, not its whole history, and
     /// the memtable fills with keys rather than with versions. Returns the bytes dropped,
-    /// as `apply` counted them. Called with the key's shard write-locked.
+    /// as `apply` counted them. Called with the key's shard write-locked, before a new
+    /// version is pushed (so the older versions stay inline).
     fn prune(&self, key_len: usize, versions: &mut Versions) -> usize {
-        // The newest version is the one just pushed (not published yet); with fewer than
-        // two older ones there is nothing older than the newest published one.
-        if versions.older.len() < 2 {
+        if versions.older.is_empty() {
             return 0;
         }
         // `visible` before `pinned`: a pin taken after this load reads a `visible` at
