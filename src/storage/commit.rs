@@ -356,7 +356,12 @@ impl Committer {
         let written = self.dur.written();
         self.dur.mark_synced(written, Duration::ZERO);
         let n = leader.segment_number + 1;
-        let seg = Segment::create(&self.dir, n, self.segment_limit)?;
+        let seg = Segment::create(
+            &self.dir,
+            n,
+            self.segment_limit,
+            self.dur.policy().maps_log(),
+        )?;
         self.dur.set_current(seg.clone());
         leader.segment = seg;
         leader.segment_number = n;
@@ -421,7 +426,7 @@ mod tests {
     fn waiting_tickets_get_the_poison() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("000001.wal");
-        let seg = Segment::create(dir.path(), 1, 1 << 20).expect("segment");
+        let seg = Segment::create(dir.path(), 1, 1 << 20, true).expect("segment");
         let c = Committer::new(
             dir.path().to_path_buf(),
             SyncPolicy::Always,

@@ -186,7 +186,12 @@ impl Db {
         // below the manifest's log number, even if a crash removed every segment: a
         // segment below it would be taken for one already in tables and skipped.
         let segment_number = (last_segment + 1).max(versions.log_number());
-        let segment = Segment::create(&dir, segment_number, options.wal_segment_bytes)?;
+        let segment = Segment::create(
+            &dir,
+            segment_number,
+            options.wal_segment_bytes,
+            options.sync.maps_log(),
+        )?;
         let committer = Arc::new(Committer::new(
             dir.clone(),
             options.sync,

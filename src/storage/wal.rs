@@ -24,6 +24,8 @@ pub(crate) const HEADER: usize = 9;
 pub(crate) const KIND_BATCH: u8 = 1;
 /// Record kind of a version edit (the manifest, which shares the record format).
 pub(crate) const KIND_EDIT: u8 = 2;
+/// A segment keeps its `pwrite` encoding buffer between groups up to this capacity.
+const MAX_KEPT_ENCODED: usize = 1 << 20;
 
 /// CRC-32 of a record's kind byte followed by its payload.
 pub(crate) fn record_crc(kind: u8, payload: &[u8]) -> u32 {
@@ -203,12 +205,13 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// An open segment file being appended to.
 ///
-/// The file is created at its full size (sparse) and mapped, so an append is a copy into the
-/// page cache rather than a `write` system call: a write costs what a `memcpy` costs, and is
-/// just as safe against a process crash (the pages belong to the kernel) and, once
-/// `fdatasync` covers them, against a machine crash. A record that does not fit in the map
-/// is written with `pwrite` after it. The unused tail is cut off when the segment is
-/// finished; a crash before that leaves zeros, which recovery recognises and cuts.
+/// The file is created at its full size (sparse) and, unless every group is fsynced (see
+/// `SyncPolicy::maps_log`), mapped, so an append is a copy into the page cache rather than
+/// a `write` system call: a write costs what a `memcpy` costs, and is just as safe against a
+/// process crash (the pages belong to the kernel) and, once `fdatasync` covers them,
+/// against a machine crash. A record that does not fit in the map is written with `pwrite`
+/// after it. The unused tail is cut off when the segment is finished; a crash before that
+/// leaves zeros, which recovery recognises and cuts.
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub file: File,
@@ -222,13 +225,15 @@ struct Appender {
     map: Option<MmapMut>,
     /// Bytes of records written.
     len: u64,
+    /// Where a group written with `pwrite` is encoded, kept from group to group.
+    encoded: Vec<u8>,
 }
 
 impl Segment {
-    /// Creates segment `n` (it must not exist) with `size` bytes preallocated and mapped,
-    /// fsyncs it and the directory, so that records appended and fsynced later are found
-    /// again after a crash.
-    pub(crate) fn create(dir: &Path, n: u64, size: u64) -> Result<Arc<Segment>> {
+    /// Creates segment `n` (it must not exist) with `size` bytes preallocated (and mapped,
+    /// if `mapped`), fsyncs it and the directory, so that records appended and fsynced
+    /// later are found again after a crash.
+    pub(crate) fn create(dir: &Path, n: u64, size: u64, mapped: bool) -> Result<Arc<Segment>> {
         // A huge configured segment size is not mapped whole: past this, appends use pwrite.
         const MAX_MAPPED: u64 = 1 << 30;
         let size = size.min(MAX_MAPPED);
@@ -242,7 +247,7 @@ impl Segment {
         file.set_len(size).map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         sync_dir(dir)?;
-        let map = if size > 0 {
+        let map = if mapped && size > 0 {
             // SAFETY: the file is ours alone (the directory's LOCK is held, and no other
             // part of the engine opens a live segment); only the commit leader writes to
             // the map, under `appender`, and the file is never shortened while mapped
@@ -258,7 +263,11 @@ impl Segment {
         Segment {
             file,
             path,
-            appender: Mutex::new(Appender { map, len: 0 }),
+            appender: Mutex::new(Appender {
+                map,
+                len: 0,
+                encoded: Vec::new(),
+            }),
         }
     }
 
@@ -293,13 +302,17 @@ impl Segment {
                 }
             }
             _ => {
-                let mut buf = Vec::with_capacity(total);
+                let mut encoded = std::mem::take(&mut a.encoded);
+                encoded.clear();
                 for payload in payloads {
-                    encode_record(&mut buf, kind, payload);
+                    encode_record(&mut encoded, kind, payload);
                 }
-                self.file
-                    .write_all_at(&buf, a.len)
-                    .map_err(|e| Error::io(&self.path, e))?;
+                let written = self.file.write_all_at(&encoded, a.len);
+                // A huge group's buffer is not kept.
+                if encoded.capacity() <= MAX_KEPT_ENCODED {
+                    a.encoded = encoded;
+                }
+                written.map_err(|e| Error::io(&self.path, e))?;
             }
         }
         a.len += total as u64;
@@ -444,9 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mapped_segment_appends_in_place_and_spills_past_its_map() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let seg = Segment::create(dir.path(), 1, 64).expect("create");
+    fn a_segment_appends_in_place_and_spills_past_its_map() {
         let payload = |seq, key: &[u8], value: &[u8]| {
             let mut b = WriteBatch::new();
             b.put(key, value);
@@ -454,17 +465,30 @@ mod tests {
         };
         let (pa, pb) = (payload(1, b"k", b"v"), payload(2, b"key2", &[7; 100]));
         let (a, b) = (record(1, b"k", b"v"), record(2, b"key2", &[7; 100]));
-        // The first fits in the 64-byte map, the second does not.
-        seg.append_records(KIND_BATCH, [&pa[..]]).expect("append");
-        seg.append_records(KIND_BATCH, [&pb[..]]).expect("append");
-        seg.sync().expect("sync");
-        let on_disk = std::fs::read(&seg.path).expect("read");
-        assert_eq!(&on_disk[..a.len()], &a[..]);
-        assert_eq!(&on_disk[a.len()..a.len() + b.len()], &b[..]);
-        seg.finish().expect("finish");
-        let mut both = a.clone();
-        both.extend_from_slice(&b);
-        assert_eq!(std::fs::read(&seg.path).expect("read"), both);
+        // Mapped, the first fits in the 64-byte map and the second does not; unmapped,
+        // both are written with pwrite.
+        for mapped in [true, false] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let seg = Segment::create(dir.path(), 1, 64, mapped).expect("create");
+            seg.append_records(KIND_BATCH, [&pa[..]]).expect("append");
+            seg.append_records(KIND_BATCH, [&pb[..]]).expect("append");
+            seg.sync().expect("sync");
+            let on_disk = std::fs::read(&seg.path).expect("read");
+            assert_eq!(&on_disk[..a.len()], &a[..], "mapped: {mapped}");
+            assert_eq!(
+                &on_disk[a.len()..a.len() + b.len()],
+                &b[..],
+                "mapped: {mapped}"
+            );
+            seg.finish().expect("finish");
+            let mut both = a.clone();
+            both.extend_from_slice(&b);
+            assert_eq!(
+                std::fs::read(&seg.path).expect("read"),
+                both,
+                "mapped: {mapped}"
+            );
+        }
     }
 
     #[test]
@@ -496,7 +520,7 @@ mod tests {
     fn segment_names() {
         let dir = tempfile::tempdir().expect("tempdir");
         for n in [3u64, 1, 1_000_000] {
-            Segment::create(dir.path(), n, 0).expect("create");
+            Segment::create(dir.path(), n, 0, true).expect("create");
         }
         fs::write(dir.path().join("LOCK"), b"").expect("write");
         fs::write(dir.path().join("x.wal"), b"").expect("write");
@@ -504,6 +528,6 @@ mod tests {
             list_segments(dir.path()).expect("list"),
             vec![1, 3, 1_000_000]
         );
-        assert!(Segment::create(dir.path(), 3, 0).is_err());
+        assert!(Segment::create(dir.path(), 3, 0, true).is_err());
     }
 }
