@@ -82,23 +82,9 @@ impl Args {
 }
 
 fn main() {
-    disable_transparent_huge_pages();
     if let Err(error) = run() {
         eprintln!("cairn-server: {error:#}");
         std::process::exit(1);
-    }
-}
-
-/// Turns transparent huge pages off for this process, as Redis does (`disable-thp`). The
-/// heap grows a little at a time, and the first touch of each huge page cleared 2 MiB: in
-/// redis-benchmark's first round of SETs into an empty server, that clearing took 11% of
-/// the worker's time (164k SETs/s with huge pages, 188k without).
-fn disable_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: this prctl takes plain integers and reads or writes no memory of ours. It
-    // fails only on kernels without the option, which then keep their default.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
