@@ -20,7 +20,7 @@ use parking_lot::{Mutex, MutexGuard};
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
 use super::error::{Error, Result};
-use super::memtable::{Memtable, Readers};
+use super::memtable::Readers;
 use super::options::SyncPolicy;
 use super::tree::Tree;
 use super::wal::{self, Segment, KIND_BATCH};
@@ -60,9 +60,6 @@ struct Queue {
 /// What only the leader touches.
 #[derive(Debug)]
 struct LeaderState {
-    /// The active memtable as of the last group. Only the leader freezes it (`rotate`
-    /// clears this), so a group need not read the tree's view for it.
-    active: Option<Arc<Memtable>>,
     segment: Arc<Segment>,
     segment_number: u64,
     segment_size: u64,
@@ -115,7 +112,6 @@ impl Committer {
                 leader_active: false,
             }),
             leader: Mutex::new(LeaderState {
-                active: None,
                 segment: segment.clone(),
                 segment_number,
                 segment_size: 0,
@@ -281,10 +277,7 @@ impl Committer {
             return Err(self.poisoned_error());
         }
         tree.slow_down_if_behind();
-        let mut mem = match leader.active.take() {
-            Some(mem) => mem,
-            None => tree.view.read().active.clone(),
-        };
+        let mut mem = tree.view.read().active.clone();
         if tree.is_full(&mem) {
             self.rotate(leader, tree)?;
             mem = tree.view.read().active.clone();
@@ -315,7 +308,6 @@ impl Committer {
             mem.apply(&p.payload, p.first_seq);
         }
         self.readers.visible.store(last.last_seq, Ordering::SeqCst);
-        leader.active = Some(mem);
         Ok(())
     }
 
@@ -339,7 +331,6 @@ impl Committer {
             return Err(self.poisoned_error());
         }
         tree.freeze(leader.segment_number);
-        leader.active = None;
         Ok(())
     }
 
