@@ -178,7 +178,11 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 let got = db.get(&k).expect("get").map(|b| b.to_vec());
                 prop_assert_eq!(got.as_ref(), model.get(&k));
                 let versioned = db.get_versioned(&k).expect("get_versioned");
-                prop_assert_eq!(versioned.map(|(v, _)| v.to_vec()), got);
+                prop_assert_eq!(versioned.map(|(v, _)| v.to_vec()), got.clone());
+                let lent = db
+                    .get_with(&k, |v| v.map(|b| b.to_vec()))
+                    .expect("get_with");
+                prop_assert_eq!(lent, got);
             }
             Step::Range(lo, hi, order) => {
                 let got = collect(db.range((lo.clone(), hi.clone())), order);

@@ -364,17 +364,21 @@ impl Memtable {
         &self.readers
     }
 
-    /// The newest published version of `key`, if this memtable has one. The published
-    /// sequence number is read under the key's shard lock, so a writer pruning the key's
-    /// versions (under the write lock) never takes the one this read needs.
-    pub(crate) fn latest(&self, key: &[u8]) -> Option<Visible> {
+    /// Lends `f` the newest published version of `key`, read in place under the key's shard
+    /// lock: its sequence number and value, or `None` for a tombstone. Hands `f` back when
+    /// this memtable does not know the key. The published sequence number is read under
+    /// the shard lock, so a writer pruning the key's versions (under the write lock) never
+    /// takes the one this read needs. `f` holds up writes to the shard: keep it short.
+    pub(crate) fn with_latest<R, F>(&self, key: &[u8], f: F) -> std::result::Result<R, F>
+    where
+        F: FnOnce(Option<(u64, &Bytes)>) -> R,
+    {
         let shard = self.shard(key).read();
         let snap = self.readers.visible.load(AtomicOrdering::Acquire);
-        let (seq, value) = shard.get(key)?.visible(snap)?;
-        Some(Visible {
-            seq: *seq,
-            value: value.clone(),
-        })
+        match shard.get(key).and_then(|versions| versions.visible(snap)) {
+            Some((seq, value)) => Ok(f(value.as_ref().map(|value| (*seq, value)))),
+            None => Err(f),
+        }
     }
 
     /// The newest version of `key` at most `snap`, if this memtable has one.
@@ -745,7 +749,9 @@ mod tests {
         }
         assert!(version_count(&mem, "counter") <= 2);
         assert_eq!(
-            mem.latest(b"counter").map(|v| v.seq),
+            mem.with_latest(b"counter", |found| found.map(|(seq, _)| seq))
+                .ok()
+                .flatten(),
             Some(1000),
             "the newest version is kept"
         );
