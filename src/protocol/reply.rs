@@ -75,11 +75,16 @@ impl Reply {
         self.encode_into(version, out);
     }
 
+    /// Appends the encoding of a bulk string (the same in RESP2 and RESP3) to `out`: a
+    /// `Reply::Bulk` of bytes the caller only borrows, such as a value read in place.
+    pub fn encode_bulk(data: &[u8], out: &mut BytesMut) {
+        out.reserve(HEAD + data.len() + 2);
+        bulk(out, b'$', data);
+    }
+
     /// An upper bound of the encoded size (exact except for doubles), so `encode` reserves
     /// once.
     fn encoded_len_hint(&self) -> usize {
-        // type byte + up to 20 digits + CRLF
-        const HEAD: usize = 1 + 20 + 2;
         match self {
             Reply::Simple(b) | Reply::Error(b) => 3 + b.len(),
             Reply::Integer(_) | Reply::Null | Reply::NullArray | Reply::Boolean(_) => HEAD,
@@ -161,6 +166,9 @@ impl Reply {
         }
     }
 }
+
+/// The longest header line: a type byte, up to 20 digits, CRLF.
+const HEAD: usize = 1 + 20 + 2;
 
 impl From<ProtocolError> for Reply {
     fn from(e: ProtocolError) -> Reply {

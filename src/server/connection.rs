@@ -172,11 +172,11 @@ fn run_round(
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => {
                 processed += 1;
-                let reply = dispatch::execute(shared, session, &mut round, args);
+                dispatch::execute(shared, session, &mut round, args, output);
                 if let Some(error) = round.take_failure() {
+                    // What the round encoded is dropped with the connection.
                     return Err(unacknowledged(error));
                 }
-                reply.encode(session.resp, output);
                 if session.closing {
                     break;
                 }

@@ -7,7 +7,7 @@
 //! writes are committed together at the end of it (or before a command that cannot join).
 //! This file only routes: what a command does lives in its family under `commands/`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::commands::{admin, connection, keys, scan, strings, transactions};
 use super::keyspace::Keyspace;
@@ -28,7 +28,7 @@ pub enum Access {
     Write,
 }
 
-/// Parses and runs one request.
+/// Parses and runs one request, encoding its reply into `out`.
 ///
 /// Errors come in Redis's order: an unknown command, subcommand or wrong arity is answered
 /// before authentication is checked, and dooms an open MULTI; any other argument error
@@ -41,8 +41,21 @@ pub fn execute(
     session: &mut Session,
     round: &mut Round,
     args: Vec<Bytes>,
-) -> Reply {
-    match Command::parse(args) {
+    out: &mut BytesMut,
+) {
+    let reply = match Command::parse(args) {
+        // GET, the commonest request, encodes its value into `out` where it lies, without a
+        // `Reply` holding it (a reference count on the value cost nearly a fifth of the server's
+        // time under pipelined GETs). A session that is not authenticated or is inside
+        // MULTI takes the general path, which answers NOAUTH or queues the command.
+        Ok(Command::Get { key }) if session.authenticated && session.multi.is_none() => {
+            let now = round.now();
+            let keyspace = Keyspace::over(shared, round.staged(), now);
+            match strings::get_into(&keyspace, &key, session.resp, out) {
+                Ok(()) => return,
+                Err(error) => Reply::error(error.to_string()),
+            }
+        }
         Ok(command) => execute_in_round(shared, session, round, command),
         Err(error) if error.is_lookup_error() => {
             if let Some(tx) = &mut session.multi {
@@ -58,7 +71,8 @@ pub fn execute(
             }
             None => Reply::error(error.to_string()),
         },
-    }
+    };
+    reply.encode(session.resp, out);
 }
 
 fn noauth() -> Reply {

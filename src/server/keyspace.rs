@@ -8,7 +8,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::shared::{Shared, Stats};
-use super::value::{now_millis, BadValue, Entry};
+use super::value::{now_millis, BadValue, Entry, EntryRef};
 use crate::storage::{self, Db, WriteBatch, WriteTicket};
 
 /// Why a command could not run to completion (as opposed to a Redis error reply such as
@@ -73,24 +73,40 @@ impl<'a> Keyspace<'a> {
 
     /// The live entry under `key`, if any.
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, ExecError> {
+        self.get_with(key, |entry| entry.map(|entry| entry.to_entry()))
+    }
+
+    /// Lends `f` the live entry under `key`, if any, where it lies: a value in the engine is
+    /// neither copied nor reference-counted (see `Db::get_with`, which says why `f` must be
+    /// short).
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<EntryRef<'_>>) -> R,
+    ) -> Result<R, ExecError> {
         if let Some((_, staged)) = self.staged.iter().rev().find(|(k, _)| k == key) {
-            return Ok(staged.clone());
+            return Ok(f(staged.as_ref().map(EntryRef::of)));
         }
-        let found = if let Some((_, staged)) = self.round.iter().rev().find(|(k, _)| k == key) {
-            staged.clone().filter(|e| !e.is_expired(self.now))
-        } else {
-            match self.shared.db.get(key)? {
-                Some(raw) => Some(Entry::decode(raw)?).filter(|e| !e.is_expired(self.now)),
-                None => None,
-            }
-        };
-        let counter = if found.is_some() {
+        let now = self.now;
+        let live = |entry: EntryRef| !entry.is_expired(now);
+        let (found, lent) =
+            if let Some((_, staged)) = self.round.iter().rev().find(|(k, _)| k == key) {
+                let entry = staged.as_ref().map(EntryRef::of).filter(|e| live(*e));
+                (entry.is_some(), f(entry))
+            } else {
+                self.shared.db.get_with(key, |stored| {
+                    let entry = stored.map(EntryRef::decode).transpose()?;
+                    let entry = entry.filter(|e| live(*e));
+                    Ok::<_, BadValue>((entry.is_some(), f(entry)))
+                })??
+            };
+        let counter = if found {
             &self.shared.stats.keyspace_hits
         } else {
             &self.shared.stats.keyspace_misses
         };
         Stats::add(counter, 1);
-        Ok(found)
+        Ok(lent)
     }
 
     /// The live entry under `key` with its version (the sequence number of its last

@@ -35,10 +35,9 @@ impl Entry {
         }
     }
 
-    /// Whether the entry is expired at `now` (unix ms). Redis treats a key as gone from
-    /// the millisecond its expiry is reached.
+    /// Whether the entry is expired at `now` (unix ms).
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
+        is_past(self.expires_at, now)
     }
 
     /// The stored form (header, expiry, value).
@@ -65,36 +64,91 @@ impl Entry {
     /// Parses the stored form; the value is `raw` itself, advanced past the header (no copy,
     /// and no reference-count traffic as a slice would cost).
     pub fn decode(mut raw: Bytes) -> Result<Entry, BadValue> {
-        match raw.first() {
-            Some(&PLAIN) => {
-                raw.advance(1);
-                Ok(Entry::new(raw))
-            }
-            Some(&EXPIRING) if raw.len() >= 9 => {
-                let mut at = [0u8; 8];
-                at.copy_from_slice(&raw[1..9]);
-                raw.advance(9);
-                Ok(Entry {
-                    value: raw,
-                    expires_at: Some(u64::from_le_bytes(at)),
-                })
-            }
-            first => Err(BadValue(first.copied().unwrap_or(0), raw.len())),
-        }
+        let (start, expires_at) = parse_header(&raw)?;
+        raw.advance(start);
+        Ok(Entry {
+            value: raw,
+            expires_at,
+        })
     }
 
     /// The expiry of a stored value without decoding the rest: what the compaction filter
     /// needs. `None` for values without expiry or with an unknown header.
     pub fn stored_expiry(raw: &[u8]) -> Option<u64> {
-        match raw {
-            [EXPIRING, at @ ..] if at.len() >= 8 => {
-                let mut bytes = [0u8; 8];
-                bytes.copy_from_slice(&at[..8]);
-                Some(u64::from_le_bytes(bytes))
-            }
-            _ => None,
+        parse_header(raw)
+            .ok()
+            .and_then(|(_, expires_at)| expires_at)
+    }
+}
+
+/// An entry read where it lies, in the engine or in a staged write (see
+/// `Keyspace::get_with`): what a command that only looks at the value needs.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    /// The stored form, or a staged entry's value.
+    stored: &'a Bytes,
+    /// Where the user's bytes start in `stored`.
+    start: usize,
+    /// When the key expires, in unix-epoch milliseconds; `None` = never.
+    pub expires_at: Option<u64>,
+}
+
+impl<'a> EntryRef<'a> {
+    /// Parses the stored form in place.
+    pub fn decode(stored: &'a Bytes) -> Result<EntryRef<'a>, BadValue> {
+        let (start, expires_at) = parse_header(stored)?;
+        Ok(EntryRef {
+            stored,
+            start,
+            expires_at,
+        })
+    }
+
+    /// A staged entry, lent the same way.
+    pub fn of(entry: &'a Entry) -> EntryRef<'a> {
+        EntryRef {
+            stored: &entry.value,
+            start: 0,
+            expires_at: entry.expires_at,
         }
     }
+
+    /// The user's bytes.
+    pub fn value(&self) -> &'a [u8] {
+        &self.stored[self.start..]
+    }
+
+    /// Whether the entry is expired at `now` (unix ms); see [`Entry::is_expired`].
+    pub fn is_expired(&self, now: u64) -> bool {
+        is_past(self.expires_at, now)
+    }
+
+    /// The entry to keep: the same bytes, shared (a reference count), not copied.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            value: self.stored.slice(self.start..),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The stored form's header: where the user's bytes start, and the expiry.
+fn parse_header(raw: &[u8]) -> Result<(usize, Option<u64>), BadValue> {
+    match raw {
+        [PLAIN, ..] => Ok((1, None)),
+        [EXPIRING, at @ ..] if at.len() >= 8 => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&at[..8]);
+            Ok((9, Some(u64::from_le_bytes(bytes))))
+        }
+        _ => Err(BadValue(raw.first().copied().unwrap_or(0), raw.len())),
+    }
+}
+
+/// Whether an expiry is reached at `now`. Redis treats a key as gone from the millisecond
+/// its expiry is reached.
+fn is_past(expires_at: Option<u64>, now: u64) -> bool {
+    expires_at.is_some_and(|at| at <= now)
 }
 
 /// The engine's compaction filter for the server's values: drops those whose expiry has
@@ -132,6 +186,11 @@ mod tests {
         ] {
             let raw = entry.encode().freeze();
             assert_eq!(Entry::decode(raw.clone()), Ok(entry.clone()));
+            let lent = EntryRef::decode(&raw).unwrap();
+            assert_eq!(lent.value(), &entry.value[..]);
+            assert_eq!(lent.expires_at, entry.expires_at);
+            assert_eq!(lent.to_entry(), entry);
+            assert_eq!(EntryRef::of(&entry).to_entry(), entry);
             assert_eq!(Entry::stored_expiry(&raw), entry.expires_at);
         }
     }
@@ -141,6 +200,7 @@ mod tests {
         assert!(Entry::decode(Bytes::new()).is_err());
         assert!(Entry::decode(Bytes::from_static(b"\x07abc")).is_err());
         assert!(Entry::decode(Bytes::from_static(b"\x01abc")).is_err());
+        assert!(EntryRef::decode(&Bytes::from_static(b"\x01abc")).is_err());
     }
 
     #[test]

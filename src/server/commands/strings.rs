@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crate::protocol::command::{
     digest, digest_hex, Expiry, GetExExpiry, Set, SetCondition, ValueCondition,
 };
-use crate::protocol::Reply;
+use crate::protocol::{Reply, RespVersion};
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::value::Entry;
 
@@ -62,6 +62,21 @@ fn store(ks: &mut Keyspace, key: Bytes, entry: Entry) {
 /// GET key
 pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
     Ok(bulk_or_null(ks.get(key)?))
+}
+
+/// GET key, its reply encoded into `out` straight from where the value lies, with no
+/// `Reply` and no reference count on the value (see `Db::get_with`): how a RESP
+/// connection's round runs GET, the commonest request.
+pub fn get_into(
+    ks: &Keyspace,
+    key: &[u8],
+    version: RespVersion,
+    out: &mut BytesMut,
+) -> std::result::Result<(), ExecError> {
+    ks.get_with(key, |entry| match entry {
+        Some(entry) => Reply::encode_bulk(entry.value(), out),
+        None => Reply::Null.encode(version, out),
+    })
 }
 
 /// The native protocol's versioned read: `[value, version]`, or nil.
