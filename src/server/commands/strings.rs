@@ -318,12 +318,11 @@ fn parse_i64(value: &[u8]) -> Option<i64> {
 
 /// INCR, DECR, INCRBY, DECRBY
 pub fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
-    let current = ks.get(&key)?;
-    let (old, expires_at) = match &current {
-        Some(e) => match parse_i64(&e.value) {
-            Some(n) => (n, e.expires_at),
-            None => return Ok(Reply::error("ERR value is not an integer or out of range")),
-        },
+    // Read in place: the counter is parsed where it lies, not cloned.
+    let current = ks.get_with(&key, |e| e.map(|e| (parse_i64(e.value()), e.expires_at)))?;
+    let (old, expires_at) = match current {
+        Some((Some(n), expires_at)) => (n, expires_at),
+        Some((None, _)) => return Ok(Reply::error("ERR value is not an integer or out of range")),
         None => (0, None),
     };
     let Some(new) = old.checked_add(delta) else {
