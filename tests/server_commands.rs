@@ -44,6 +44,19 @@ fn strings_get_set_and_options() {
     let _: () = c.set("a", "1").unwrap();
     assert_eq!(c.get::<_, String>("a").unwrap(), "1");
     assert_eq!(c.get::<_, Option<String>>("missing").unwrap(), None);
+    // Values on both sides of the size GET copies under the engine's lock (16 KiB), and
+    // one with an expiry, read back whole.
+    for len in [16 * 1024, 16 * 1024 + 1, 1 << 20] {
+        let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let _: () = c.set("big", &value).unwrap();
+        assert_eq!(c.get::<_, Vec<u8>>("big").unwrap(), value, "{len} bytes");
+        let _: () = c.set_ex("big", &value, 100).unwrap();
+        assert_eq!(
+            c.get::<_, Vec<u8>>("big").unwrap(),
+            value,
+            "{len} bytes, EX"
+        );
+    }
     // NX / XX
     let r: Option<String> = redis::cmd("SET")
         .arg("a")

@@ -66,17 +66,31 @@ pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
 
 /// GET key, its reply encoded into `out` straight from where the value lies, with no
 /// `Reply` and no reference count on the value (see `Db::get_with`): how a RESP
-/// connection's round runs GET, the commonest request.
+/// connection's round runs GET, the commonest request. A large value is copied after the
+/// engine's lock is released, so a big read never holds up writes.
 pub fn get_into(
     ks: &Keyspace,
     key: &[u8],
     version: RespVersion,
     out: &mut BytesMut,
 ) -> std::result::Result<(), ExecError> {
-    ks.get_with(key, |entry| match entry {
-        Some(entry) => Reply::encode_bulk(entry.value(), out),
-        None => Reply::Null.encode(version, out),
-    })
+    /// Values up to this size are copied into `out` under the engine's lock (a microsecond).
+    const COPIED_IN_PLACE: usize = 16 * 1024;
+    let large = ks.get_with(key, |entry| match entry {
+        Some(entry) if entry.value().len() > COPIED_IN_PLACE => Some(entry.to_entry()),
+        Some(entry) => {
+            Reply::encode_bulk(entry.value(), out);
+            None
+        }
+        None => {
+            Reply::Null.encode(version, out);
+            None
+        }
+    })?;
+    if let Some(entry) = large {
+        Reply::encode_bulk(&entry.value, out);
+    }
+    Ok(())
 }
 
 /// The native protocol's versioned read: `[value, version]`, or nil.
