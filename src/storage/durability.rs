@@ -220,8 +220,8 @@ impl Durability {
                     // waited for: an async writer (a server connection) answers its
                     // client before it writes again, a network round trip later, and
                     // waiting for it only held up the writes already queued (50
-                    // redis-benchmark clients under `--fsync always`: 78k SETs/s with
-                    // the wait, 98k without).
+                    // redis-benchmark clients under `--fsync always`: 77k SETs/s with
+                    // the wait, 90k without).
                     let budget = (st.last_sync_time / 8).min(Duration::from_millis(1));
                     let deadline = Instant::now() + budget;
                     while self

@@ -366,7 +366,7 @@ fn allocate(file: &File, size: u64) -> std::io::Result<()> {
     }
     let error = std::io::Error::last_os_error();
     match error.raw_os_error() {
-        Some(libc::EOPNOTSUPP) => file.set_len(size),
+        Some(libc::EOPNOTSUPP | libc::ENOSYS) => file.set_len(size),
         _ => Err(error),
     }
 }
