@@ -537,9 +537,20 @@ fn connection_and_server_commands() {
     assert!(
         list.contains(&format!("id={id} "))
             && list.contains("name=tester")
-            && list.contains("lib-name=mylib"),
+            && list.contains("lib-name=mylib")
+            && list.contains("cmd=client "),
         "{list}"
     );
+    // Another client's line names the last command it ran.
+    let mut other = server.redis();
+    let other_id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut other).unwrap();
+    let _: Option<String> = other.get("a").unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={other_id} ")))
+        .unwrap_or_default();
+    assert!(line.contains(" cmd=get "), "{list}");
     let info: String = redis::cmd("INFO").query(&mut c).unwrap();
     assert!(
         info.contains("redis_version:7.2.0") && info.contains("# Keyspace"),

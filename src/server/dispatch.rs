@@ -43,7 +43,11 @@ pub fn execute(
     args: Vec<Bytes>,
     out: &mut BytesMut,
 ) {
-    let reply = match Command::parse(args) {
+    let parsed = Command::parse(args);
+    if let Ok(command) = &parsed {
+        session.ran(command.name());
+    }
+    let reply = match parsed {
         // GET, the commonest request, encodes its value into `out` where it lies, without a
         // `Reply` holding it (a reference count on the value cost nearly a fifth of the server's
         // time under pipelined GETs). A session that is not authenticated or is inside
@@ -81,6 +85,7 @@ fn noauth() -> Reply {
 
 /// Runs one parsed command on its own (committing its writes before returning).
 pub fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+    session.ran(command.name());
     let mut round = Round::new(shared);
     let reply = execute_in_round(shared, session, &mut round, command);
     let failed = round.take_failure();

@@ -39,6 +39,8 @@ pub struct Session {
     pub pending_write: Option<WriteTicket>,
     /// Close the connection after the replies already produced (QUIT).
     pub closing: bool,
+    /// The last command run, as recorded in `info` (see [`Session::ran`]).
+    last_command: &'static str,
 }
 
 impl Session {
@@ -52,6 +54,17 @@ impl Session {
             watched: Vec::new(),
             pending_write: None,
             closing: false,
+            last_command: "",
+        }
+    }
+
+    /// Records `command` (its lowercase name) as the last this client ran, for CLIENT
+    /// LIST's `cmd`. The registry's lock is taken only when the name changes: a client
+    /// sending one kind of command takes it once.
+    pub fn ran(&mut self, command: &'static str) {
+        if self.last_command != command {
+            self.last_command = command;
+            self.info.details.lock().last_command = command;
         }
     }
 }
