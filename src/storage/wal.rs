@@ -205,10 +205,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// An open segment file being appended to.
 ///
-/// The file is created at its full size (sparse) and, unless every group is fsynced (see
-/// `SyncPolicy::maps_log`), mapped, so an append is a copy into the page cache rather than
-/// a `write` system call: a write costs what a `memcpy` costs, and is just as safe against a
-/// process crash (the pages belong to the kernel) and, once `fdatasync` covers them,
+/// The file is created at its full size (allocated, see `allocate`) and, unless every group is
+/// fsynced (see `SyncPolicy::maps_log`), mapped, so an append is a copy into the page cache
+/// rather than a `write` system call: a write costs what a `memcpy` costs, and is just as safe
+/// against a process crash (the pages belong to the kernel) and, once `fdatasync` covers them,
 /// against a machine crash. A record that does not fit in the map is written with `pwrite`
 /// after it. The unused tail is cut off when the segment is finished; a crash before that
 /// leaves zeros, which recovery recognises and cuts.
