@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 
 use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
@@ -304,10 +305,16 @@ impl Committer {
         c.wal_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.dur.note_written(last.last_seq);
         // Only the leader freezes the active memtable, so `mem` is still the active one.
-        for p in group {
-            mem.apply(&p.payload, p.first_seq);
-        }
+        let overwrote: SmallVec<[bool; 16]> = group
+            .iter()
+            .map(|p| mem.apply(&p.payload, p.first_seq))
+            .collect();
         self.readers.visible.store(last.last_seq, Ordering::SeqCst);
+        // Now that no reader needs them, the versions the group replaced go (see
+        // `Memtable::prune_overwritten`).
+        for (p, _) in group.iter().zip(overwrote).filter(|(_, o)| *o) {
+            mem.prune_overwritten(&p.payload);
+        }
         Ok(())
     }
 

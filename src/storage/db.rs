@@ -113,9 +113,13 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
             // A copy of the batch, not a slice of `data`: the memtable keeps slices of
             // what it is given, and one surviving value would keep the whole segment
             // (64 MiB) in memory until the next flush.
-            mem.apply(&Bytes::copy_from_slice(&payload), first_seq);
+            let batch = Bytes::copy_from_slice(&payload);
+            let overwrote = mem.apply(&batch, first_seq);
             last_seq = first_seq + u64::from(count) - 1;
             readers.visible.store(last_seq, Ordering::SeqCst);
+            if overwrote {
+                mem.prune_overwritten(&batch);
+            }
             Ok(())
         })?;
         if data.is_empty()
