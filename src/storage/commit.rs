@@ -293,6 +293,13 @@ impl Committer {
                 return Err(self.poisoned_error());
             }
         }
+        // The switch fsyncs the segment with every writer waiting: have the syncer write
+        // most of it out shortly before. (Under `EverySecond`, that fsync was 20-24 ms of
+        // a 25 ms switch; with this the switch takes 5 ms.)
+        let nearly_full = self.segment_limit - self.segment_limit / 16;
+        if leader.segment_size < nearly_full && leader.segment_size + bytes >= nearly_full {
+            self.dur.sync_soon();
+        }
         let payloads = group.iter().map(|p| &p.payload[..]);
         if let Err(e) = leader.segment.append_records(KIND_BATCH, payloads) {
             self.dur.poison(e);
@@ -343,13 +350,21 @@ impl Committer {
 
     /// Finishes the current segment (cuts its preallocated tail) when the engine closes.
     pub(crate) fn finish_segment(&self) -> Result<()> {
-        self.leader.lock().segment.finish()
+        self.leader.lock().segment.finish().map(drop)
     }
 
     /// Moves on to a new segment. The old one is fsynced first so that the syncer only
-    /// ever needs to fsync the current segment.
+    /// ever needs to fsync the current segment, and so that every segment but the newest
+    /// is whole on disk before the next one gets a record: a power loss cannot leave a gap
+    /// between segments, whatever order the kernel writes mapped pages back in.
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
-        leader.segment.finish()?;
+        let map = leader.segment.finish()?;
+        // Every writer waits for the switch; the unmapping (2.8 ms for a full 64 MiB
+        // segment) need not hold them up. Should no thread start, the closure and the map
+        // with it are dropped here.
+        let _ = std::thread::Builder::new()
+            .name("cairn-wal-unmap".into())
+            .spawn(move || drop(map));
         self.dur.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
         let written = self.dur.written();
         self.dur.mark_synced(written, Duration::ZERO);

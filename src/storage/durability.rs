@@ -140,6 +140,14 @@ impl Durability {
         }
     }
 
+    /// Under `EverySecond`, asks the syncer to fsync now rather than at its next tick (best
+    /// effort: a syncer busy fsyncing misses it).
+    pub(crate) fn sync_soon(&self) {
+        if self.policy == SyncPolicy::EverySecond {
+            self.syncer_cv.notify_one();
+        }
+    }
+
     pub(crate) fn note_written(&self, seq: u64) {
         if self.policy == SyncPolicy::Always {
             let st = self.state.lock();

@@ -250,8 +250,10 @@ impl Segment {
         let map = if mapped && size > 0 {
             // SAFETY: the file is ours alone (the directory's LOCK is held, and no other
             // part of the engine opens a live segment); only the commit leader writes to
-            // the map, under `appender`, and the file is never shortened while mapped
-            // (`finish` drops the map first).
+            // the map, under `appender`. The file is shortened only by `finish`, which
+            // first takes the map out of `appender`: from then on it is only unmapped,
+            // never read or written, so the pages cut off (past every record) are never
+            // touched.
             let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::io(&path, e))?;
             // No read-ahead: a fault on the map would otherwise fill a large folio of
             // zeros ahead of the writer, and zeroing fresh large folios was 5% of the
@@ -332,15 +334,17 @@ impl Segment {
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
 
-    /// Ends the segment: unmaps it, cuts the unused preallocated tail, fsyncs. Nothing
-    /// is appended afterwards.
-    pub(crate) fn finish(&self) -> Result<()> {
+    /// Ends the segment: cuts the unused preallocated tail, fsyncs. Nothing is appended
+    /// afterwards. Returns the segment's map, never to be touched again, for the caller to
+    /// drop where unmapping it holds nobody up (64 MiB of written log took 2.8 ms).
+    pub(crate) fn finish(&self) -> Result<Option<MmapMut>> {
         let mut a = self.appender.lock();
-        a.map = None;
+        let map = a.map.take();
         self.file
             .set_len(a.len)
             .and_then(|()| self.file.sync_all())
-            .map_err(|e| Error::io(&self.path, e))
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(map)
     }
 }
 
@@ -514,7 +518,7 @@ mod tests {
                 &b[..],
                 "mapped: {mapped}"
             );
-            seg.finish().expect("finish");
+            drop(seg.finish().expect("finish"));
             let mut both = a.clone();
             both.extend_from_slice(&b);
             assert_eq!(
