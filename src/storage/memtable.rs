@@ -457,8 +457,8 @@ impl Memtable {
 
     /// Drops the versions of a key that no reader can see any more: everything older than
     /// the newest published version, unless a snapshot or iterator is open. So an
-    /// overwritten key (a counter) keeps one or two versions, not its whole history, and
-    /// the memtable fills with keys rather than with versions. Returns the bytes dropped,
+    /// overwritten key (a counter) keeps one version, not its whole history, and the
+    /// memtable fills with keys rather than with versions. Returns the bytes dropped,
     /// as `apply` counted them. Called with the key's shard write-locked: by
     /// `prune_overwritten` once an overwrite is published, and before a new version is
     /// pushed, for what a snapshot kept meanwhile (so the older versions stay inline).
