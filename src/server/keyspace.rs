@@ -76,6 +76,11 @@ impl<'a> Keyspace<'a> {
         self.get_with(key, |entry| entry.map(|entry| entry.to_entry()))
     }
 
+    /// Whether a live entry is under `key` (the value is neither copied nor counted).
+    pub fn contains(&self, key: &[u8]) -> Result<bool, ExecError> {
+        self.get_with(key, |entry| entry.is_some())
+    }
+
     /// Lends `f` the live entry under `key`, if any, where it lies: a value in the engine is
     /// neither copied nor reference-counted (see `Db::get_with`, which says why `f` must be
     /// short).

@@ -15,7 +15,7 @@ type Result = std::result::Result<Reply, ExecError>;
 pub fn del(ks: &mut Keyspace, keys: Vec<Bytes>) -> Result {
     let mut removed = 0;
     for key in keys {
-        if ks.get(&key)?.is_some() {
+        if ks.contains(&key)? {
             ks.delete(key);
             removed += 1;
         }
@@ -27,7 +27,7 @@ pub fn del(ks: &mut Keyspace, keys: Vec<Bytes>) -> Result {
 pub fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
     let mut found = 0;
     for key in keys {
-        if ks.get(key)?.is_some() {
+        if ks.contains(key)? {
             found += 1;
         }
     }
@@ -36,13 +36,11 @@ pub fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
 
 /// TYPE key
 pub fn type_of(ks: &Keyspace, key: &[u8]) -> Result {
-    Ok(Reply::Simple(Bytes::from_static(
-        if ks.get(key)?.is_some() {
-            b"string"
-        } else {
-            b"none"
-        },
-    )))
+    Ok(Reply::Simple(Bytes::from_static(if ks.contains(key)? {
+        b"string"
+    } else {
+        b"none"
+    })))
 }
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT, with the deadline already made absolute
@@ -130,7 +128,7 @@ pub fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -
     let Some(entry) = ks.get(&from)? else {
         return Ok(Reply::error("ERR no such key"));
     };
-    if only_if_absent && ks.get(&to)?.is_some() {
+    if only_if_absent && ks.contains(&to)? {
         return Ok(Reply::Integer(0));
     }
     if from != to {

@@ -151,7 +151,7 @@ pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
 
 /// SETNX key value
 pub fn setnx(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
-    if ks.get(&key)?.is_some() {
+    if ks.contains(&key)? {
         return Ok(Reply::Integer(0));
     }
     ks.put(key, Entry::new(value));
@@ -212,7 +212,7 @@ pub fn mset(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
 /// MSETNX key value [key value ...]: all or none, only if none exists.
 pub fn msetnx(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
     for (key, _) in &pairs {
-        if ks.get(key)?.is_some() {
+        if ks.contains(key)? {
             return Ok(Reply::Integer(0));
         }
     }
@@ -250,9 +250,8 @@ pub fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
 
 /// STRLEN key
 pub fn strlen(ks: &Keyspace, key: &[u8]) -> Result {
-    Ok(Reply::Integer(
-        ks.get(key)?.map_or(0, |e| e.value.len() as i64),
-    ))
+    let len = ks.get_with(key, |entry| entry.map_or(0, |e| e.value().len()))?;
+    Ok(Reply::Integer(len as i64))
 }
 
 /// The byte range GETRANGE selects, with Redis's handling of negative and outsized offsets.
