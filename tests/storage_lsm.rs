@@ -246,10 +246,12 @@ fn acknowledged_writes_survive_sigkill_during_flush_and_compaction() {
                 acked.insert(k.to_string(), v.to_string());
             }
         }
-        // Reopened so that no compaction is due: the directory stays as recovery left it.
+        // Reopened so that no compaction is due or idle: the directory stays as recovery
+        // left it.
         let check = Options {
             memtable_bytes: 1 << 30,
             level0_compaction_trigger: 1 << 20,
+            idle_compaction: None,
             ..small(SyncPolicy::Always)
         };
         let db = Db::open(dir.path(), check).expect("reopen after kill");
@@ -374,4 +376,46 @@ fn overwrites_of_a_few_keys_keep_the_log_bounded() {
             Some(&value(i, 1_999)[..])
         );
     }
+}
+
+/// Level-0 tables left below the trigger when writes stop are merged into level 1 once
+/// the tree has been idle for `idle_compaction`, and only then.
+#[test]
+fn an_idle_tree_compacts_level0_below_the_trigger() {
+    let tables_after_writes = |idle_compaction: Option<Duration>, wait: Duration| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = Options {
+            memtable_bytes: 1 << 20,
+            level0_compaction_trigger: 4,
+            idle_compaction,
+            ..small(SyncPolicy::Never)
+        };
+        let db = Db::open(dir.path(), options).expect("open");
+        for batch in 0..2 {
+            for i in 0..100 {
+                db.put(&key(i), &value(i, batch)).expect("put");
+            }
+            db.flush().expect("flush");
+        }
+        assert_eq!(db.stats().tables[0], 2, "two flushes, two level-0 tables");
+        let deadline = Instant::now() + wait;
+        while db.stats().tables[0] > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for i in 0..100 {
+            assert_eq!(
+                db.get(&key(i)).expect("get").as_deref(),
+                Some(&value(i, 1)[..])
+            );
+        }
+        db.stats().tables
+    };
+    let idle = tables_after_writes(Some(Duration::from_millis(50)), Duration::from_secs(20));
+    assert_eq!((idle[0], idle[1]), (0, 1), "idle: {idle:?}");
+    let never = tables_after_writes(None, Duration::from_millis(500));
+    assert_eq!(
+        (never[0], never[1]),
+        (2, 0),
+        "without idle compaction: {never:?}"
+    );
 }

@@ -297,6 +297,26 @@ pub(crate) fn pick(
             .or_else(|| tables.first())?;
         vec![after.clone()]
     };
+    with_overlaps(version, level, inputs, pointers)
+}
+
+/// Every level-0 table merged into level 1, whatever their count: for an idle tree (see
+/// `Options::idle_compaction`). `None` if level 0 is empty.
+pub(crate) fn level0_into_level1(
+    version: &Version,
+    pointers: &mut [Bytes; LEVELS],
+) -> Option<Compaction> {
+    with_overlaps(version, 0, version.level0.clone(), pointers)
+}
+
+/// The compaction of `inputs`, tables of `level`, with the tables of the next level that
+/// overlap them; advances `level`'s round-robin pointer past them.
+fn with_overlaps(
+    version: &Version,
+    level: usize,
+    inputs: Vec<Arc<Table>>,
+    pointers: &mut [Bytes; LEVELS],
+) -> Option<Compaction> {
     let smallest = inputs
         .iter()
         .map(|t| t.properties().smallest.clone())

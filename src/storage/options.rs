@@ -50,6 +50,13 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// Number of level-0 tables that triggers a compaction.
     pub level0_compaction_trigger: usize,
+    /// After this long without a write, level 0 is compacted into level 1 even below the
+    /// trigger: every read consults each level-0 table (a range seek opens a cursor in
+    /// each), so a burst of writes that stopped short of the trigger would otherwise leave
+    /// reads paying for it until the next burst (three level-0 tables made random seeks
+    /// 2.7x slower). The price, for writes that pause often: at most one more merge into
+    /// level 1 per memtable flushed. `None`: only the trigger compacts. Default 250 ms.
+    pub idle_compaction: Option<std::time::Duration>,
     /// Size after which the write-ahead log moves on to a new segment file.
     pub wal_segment_bytes: u64,
     /// Log a memtable may keep alive: once the batches applied to the active memtable
@@ -71,6 +78,7 @@ impl Default for Options {
             block_bytes: 4096,
             bloom_bits_per_key: 10,
             level0_compaction_trigger: 4,
+            idle_compaction: Some(std::time::Duration::from_millis(250)),
             wal_segment_bytes: 64 << 20,
             max_wal_bytes: 512 << 20,
             compaction_filter: None,

@@ -348,6 +348,7 @@ impl Tree {
     fn run_compactor(&self, committer: &Committer) {
         let mut pointers: [Bytes; LEVELS] = Default::default();
         loop {
+            let mut idle = false;
             {
                 let mut st = self.state.lock();
                 st.compacting = false;
@@ -356,7 +357,20 @@ impl Tree {
                     if self.stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    self.changed.wait(&mut st);
+                    let Some(period) = self.options.idle_compaction else {
+                        self.changed.wait(&mut st);
+                        continue;
+                    };
+                    // Writes do not wake this thread: a wait that runs out with the
+                    // published sequence number unchanged saw none for a whole period.
+                    let before = committer.visible();
+                    if self.changed.wait_for(&mut st, period).timed_out()
+                        && committer.visible() == before
+                        && self.level0_tables.load(Ordering::Relaxed) > 0
+                    {
+                        idle = true;
+                        break;
+                    }
                 }
                 st.compaction_wanted = false;
                 st.compacting = true;
@@ -369,6 +383,8 @@ impl Tree {
                 let full = std::mem::take(&mut self.state.lock().full_requested);
                 let picked = if full {
                     Compaction::full(&version)
+                } else if std::mem::take(&mut idle) {
+                    compaction::level0_into_level1(&version, &mut pointers)
                 } else {
                     compaction::pick(&version, &self.options, &mut pointers)
                 };
