@@ -53,9 +53,7 @@ pub fn execute(
         // time under pipelined GETs). A session that is not authenticated or is inside
         // MULTI takes the general path, which answers NOAUTH or queues the command.
         Ok(Command::Get { key }) if session.authenticated && session.multi.is_none() => {
-            let now = round.now();
-            let keyspace = Keyspace::over(shared, round.staged(), now);
-            match strings::get_into(&keyspace, &key, session.resp, out) {
+            match strings::get_into(&round.keyspace(), &key, session.resp, out) {
                 Ok(()) => return,
                 Err(error) => Reply::error(error.to_string()),
             }
@@ -125,24 +123,17 @@ pub fn execute_in_round(
     }
     match access {
         Access::Control => control(shared, session, command),
-        Access::Read if joins_round(&command) => {
-            let now = round.now();
-            apply(
-                &mut Keyspace::over(shared, round.staged(), now),
-                shared,
-                command,
-            )
-        }
+        Access::Read if joins_round(&command) => apply(&mut round.keyspace(), shared, command),
         Access::Read => apply(&mut Keyspace::new(shared), shared, command),
         Access::Write if joins_round(&command) => {
             if let Err(error) = round.lock(session, command.keys()) {
                 round.fail(error);
                 return Reply::error("ERR storage failure");
             }
-            let now = round.now();
-            let mut keyspace = Keyspace::over(shared, round.staged(), now);
+            let mut keyspace = round.keyspace();
             let reply = apply(&mut keyspace, shared, command);
-            round.stage(keyspace.into_staged());
+            let staged = keyspace.into_staged();
+            round.stage(staged);
             reply
         }
         Access::Write => {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
-use super::keyspace::{self, ExecError, Staged};
+use super::keyspace::{self, ExecError, Keyspace, Staged};
 use super::session::Session;
 use super::shared::{KeyLocks, Shared};
 use super::value::{now_millis, Entry};
@@ -64,9 +64,11 @@ impl<'a> Round<'a> {
         *self.now.get_or_insert_with(now_millis)
     }
 
-    /// The writes staged so far, oldest first.
-    pub fn staged(&self) -> &[(Bytes, Option<Entry>)] {
-        &self.staged
+    /// A keyspace at the round's time that also sees the writes staged so far: what a
+    /// command of the round runs against.
+    pub fn keyspace(&mut self) -> Keyspace<'_> {
+        let now = self.now();
+        Keyspace::over(self.shared, &self.staged, now)
     }
 
     /// Locks the stripes of `keys` for the rest of the round (those not held already).

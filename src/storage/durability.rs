@@ -285,6 +285,14 @@ impl Waiter {
             is_thread: true,
         }
     }
+
+    fn task(seq: u64, waker: Waker) -> Waiter {
+        Waiter {
+            seq,
+            waker,
+            is_thread: false,
+        }
+    }
 }
 
 /// Handle of the syncer thread; stops it (after a last fsync) when dropped.
@@ -426,11 +434,7 @@ impl Future for WriteTicket {
         }
         // A re-poll before completion adds a second registration; both are dropped at
         // the next fsync, which keeps registration O(1).
-        st.waiters.push(Waiter {
-            seq: *seq,
-            waker: cx.waker().clone(),
-            is_thread: false,
-        });
+        st.waiters.push(Waiter::task(*seq, cx.waker().clone()));
         Poll::Pending
     }
 }
