@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 use bytes::Bytes;
-use cairn::protocol::command::{Command, CommandError, GetExExpiry};
+use cairn::protocol::command::{Command, CommandError, Family, GetExExpiry, StringCommand};
 use common::scratch_redis::ScratchRedis;
 
 /// Requests both sides see. None may change connection state for good: no valid
@@ -443,11 +443,13 @@ const RANDOM_WORDS: &[&str] = &[
 /// GETEX's number errors wait for the key (see [`GetExExpiry::Invalid`]): with the
 /// test key `k` present Redis must report them, on any other key it answers nil.
 fn getex_error(cmd: &Command) -> Option<String> {
-    match cmd {
-        Command::GetEx {
-            key,
-            expiry: Some(GetExExpiry::Invalid(err)),
-        } if key.as_ref() == b"k" => Some(format!("-{err}")),
+    match (cmd.family(), cmd.keys()) {
+        (
+            Family::Strings(StringCommand::GetEx {
+                expiry: Some(GetExExpiry::Invalid(err)),
+            }),
+            [key],
+        ) if key.as_ref() == b"k" => Some(format!("-{err}")),
         _ => None,
     }
 }

@@ -114,11 +114,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port.
     println!("cairn-server listening on {addr}");
     tracing::info!(%addr, dir = %dir.display(), fsync = fsync.name(), "ready");
-    let shared = server.shared();
+    let stop = server.stop_handle();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received");
-        shared.shutdown.trigger();
+        stop.stop();
     });
     server.run().await?;
     Ok(())

@@ -1,88 +1,98 @@
-//! Routes each request to its command family, and decides how it runs.
+//! Routes each request to its command family, and decides how it runs, from its row's
+//! flags alone.
 //!
-//! Reads run against the engine directly. Writes run under the locks of every key they
-//! touch, stage their changes in a [`Keyspace`], and commit them as one atomic batch before
-//! the locks are released; the session keeps the durability ticket so the reply leaves
-//! only once the write is durable. Commands of one pipelined round share a [`Round`]: their
-//! writes are committed together at the end of it (or before a command that cannot join).
-//! This file only routes: what a command does lives in its family under `commands/`.
+//! Both protocols come through here: a RESP request (or a native `Resp` op) as an argument
+//! list, a native typed op as a command already. A row's `write` flag means the command
+//! runs under the locks of every key it names and stages its writes; `readonly` that it
+//! only reads; neither that it is a control command (connection, server, transaction). The
+//! commands of one pipelined round share a [`Round`]: their writes are committed together
+//! at the end of it, or before a command whose row says `OWN_ROUND` (or a control command),
+//! so the session's durability ticket covers every reply of the round. This file only
+//! routes: what a command does lives in its family's file under `commands/`, named as its
+//! rows' file under `protocol/command/`.
 
-use bytes::{Bytes, BytesMut};
-
-use super::commands::{admin, connection, keys, scan, strings, transactions};
-use super::keyspace::Keyspace;
+use super::commands::{connection, generic, scan, server, strings, transactions};
+use super::keyspace::{ExecError, Keyspace};
+use super::replies::Replies;
 use super::round::Round;
 use super::session::Session;
 use super::shared::Shared;
-use crate::protocol::command::Command;
+use crate::protocol::command::{Command, Family, Flags, Request, StringCommand};
 use crate::protocol::Reply;
 
-/// How a command touches the data.
-pub enum Access {
-    /// Not at all: connection, server and transaction commands.
-    Control,
-    /// Reads only; no locks.
-    Read,
-    /// Writes its keys ([`Command::keys`], read-modify-write included); their locks are held
-    /// throughout.
-    Write,
+/// What a command runs against: the shared state, its client's session, and the keyspace
+/// of its round (or of its transaction, inside EXEC).
+pub(crate) struct Context<'c, 'k> {
+    /// What every connection shares.
+    pub shared: &'c Shared,
+    /// The client's session.
+    pub session: &'c mut Session,
+    /// The data, as the command sees it.
+    pub ks: &'c mut Keyspace<'k>,
 }
 
-/// Parses and runs one request, encoding its reply into `out`.
+/// The command a request asks for, or the error reply it gets instead.
 ///
 /// Errors come in Redis's order: an unknown command, subcommand or wrong arity is answered
 /// before authentication is checked, and dooms an open MULTI; any other argument error
 /// comes after the NOAUTH check and, inside MULTI, is queued and reported by EXEC.
-///
-/// Writes are staged in `round`, which the caller commits before sending the reply; if a
-/// commit inside fails, `round` records it and the replies must not be sent.
-pub fn execute(
-    shared: &Shared,
-    session: &mut Session,
-    round: &mut Round,
-    args: Vec<Bytes>,
-    out: &mut BytesMut,
-) {
-    let parsed = Command::parse(args);
-    if let Ok(command) = &parsed {
-        session.ran(command.name());
-    }
-    let reply = match parsed {
-        // GET, the commonest request, encodes its value into `out` where it lies, without a
-        // `Reply` holding it (a reference count on the value cost nearly a fifth of the server's
-        // time under pipelined GETs). A session that is not authenticated or is inside
-        // MULTI takes the general path, which answers NOAUTH or queues the command.
-        Ok(Command::Get { key }) if session.authenticated && session.multi.is_none() => {
-            match strings::get_into(&round.keyspace(), &key, session.resp, out) {
-                Ok(()) => return,
-                Err(error) => Reply::error(error.to_string()),
-            }
-        }
-        Ok(command) => execute_in_round(shared, session, round, command),
-        Err(error) if error.is_lookup_error() => {
+pub(crate) fn parse(session: &mut Session, request: Request) -> Result<Command, Reply> {
+    let args = match request {
+        Request::Command(command) => return Ok(command),
+        Request::Args(args) => args,
+    };
+    Command::parse(args).map_err(|error| {
+        if error.is_lookup_error() {
             if let Some(tx) = &mut session.multi {
                 tx.failed = true;
             }
             Reply::error(error.to_string())
+        } else if !session.authenticated {
+            noauth()
+        } else if let Some(tx) = &mut session.multi {
+            tx.queued.push(Err(error));
+            transactions::queued()
+        } else {
+            Reply::error(error.to_string())
         }
-        Err(_) if !session.authenticated => noauth(),
-        Err(error) => match &mut session.multi {
-            Some(tx) => {
-                tx.queued.push(Err(error));
-                transactions::queued()
+    })
+}
+
+/// Runs one command of a round, encoding its reply into `out`.
+///
+/// Writes are staged in `round`, which the caller commits before sending the reply; if a
+/// commit inside fails, `round` records it and the replies must not be sent.
+pub(crate) fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    round: &mut Round,
+    command: Command,
+    out: &mut Replies,
+) {
+    session.ran(command.name());
+    // GET, the commonest request, encodes its value into `out` where it lies, without a
+    // `Reply` holding it (a reference count on the value was a large share of the server's
+    // time under pipelined GETs). A session that is not authenticated or is inside MULTI
+    // takes the general path, which answers NOAUTH or queues the command.
+    if session.authenticated && session.multi.is_none() {
+        if let (Family::Strings(StringCommand::Get), [key]) = (command.family(), command.keys()) {
+            if let Err(error) = strings::get_into(&round.keyspace(), key, session.resp, out) {
+                out.reply(session.resp, Reply::error(error.to_string()));
             }
-            None => Reply::error(error.to_string()),
-        },
-    };
-    reply.encode(session.resp, out);
+            return;
+        }
+    }
+    let reply = execute_in_round(shared, session, round, command);
+    out.reply(session.resp, reply);
 }
 
 fn noauth() -> Reply {
     Reply::error("NOAUTH Authentication required.")
 }
 
-/// Runs one parsed command on its own (committing its writes before returning).
-pub fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+/// Runs one parsed command on its own, committing its writes before returning (the
+/// native handshake's AUTH).
+pub(crate) fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
     session.ran(command.name());
     let mut round = Round::new(shared);
     let reply = execute_in_round(shared, session, &mut round, command);
@@ -95,228 +105,77 @@ pub fn execute_command(shared: &Shared, session: &mut Session, command: Command)
 
 /// Runs one parsed command: authentication gate, MULTI queueing, then its family, staging
 /// its writes in `round`.
-pub fn execute_in_round(
+fn execute_in_round(
     shared: &Shared,
     session: &mut Session,
     round: &mut Round,
     command: Command,
 ) -> Reply {
-    if !session.authenticated
-        && !matches!(
-            command,
-            Command::Auth { .. } | Command::Hello { .. } | Command::Quit
-        )
-    {
+    let flags = command.spec().flags;
+    if !session.authenticated && !flags.contains(Flags::NO_AUTH) {
         return noauth();
     }
-    if session.multi.is_some() && !transactions::runs_inside_multi(&command) {
-        return transactions::queue(session, command);
+    if let Some(tx) = &mut session.multi {
+        if flags.contains(Flags::NO_MULTI) {
+            tx.failed = true;
+            return Reply::error("ERR Command not allowed inside a transaction");
+        }
+        if !flags.contains(Flags::RUNS_IN_MULTI) {
+            return transactions::queue(session, command);
+        }
     }
-    let access = access(&command);
-    if matches!(access, Access::Control) || !joins_round(&command) {
+    let writes = flags.contains(Flags::WRITE);
+    let control = !writes && !flags.contains(Flags::READONLY);
+    let alone = control || flags.contains(Flags::OWN_ROUND);
+    if alone {
         // It reads what the round's reads would not see (versions, scans, other
         // connections' state) or takes locks of its own (EXEC): commit the round first.
         if let Err(error) = round.commit(session) {
-            round.fail(error);
-            return Reply::error("ERR storage failure");
+            return failed(round, error);
         }
     }
-    match access {
-        Access::Control => control(shared, session, command),
-        Access::Read if joins_round(&command) => apply(&mut round.keyspace(), shared, command),
-        Access::Read => apply(&mut Keyspace::new(shared), shared, command),
-        Access::Write if joins_round(&command) => {
-            if let Err(error) = round.lock(session, command.keys()) {
-                round.fail(error);
-                return Reply::error("ERR storage failure");
-            }
-            let mut keyspace = round.keyspace();
-            let reply = apply(&mut keyspace, shared, command);
-            let staged = keyspace.into_staged();
-            round.stage(staged);
-            reply
-        }
-        Access::Write => {
-            let _locks = shared.locks.lock(command.keys());
-            let mut keyspace = Keyspace::new(shared);
-            let reply = apply(&mut keyspace, shared, command);
-            commit(keyspace, session, reply)
+    if writes {
+        if let Err(error) = round.lock(session, command.keys()) {
+            return failed(round, error);
         }
     }
-}
-
-/// Whether a data command may run against its round's uncommitted writes: not those that
-/// compare versions (staged writes have none yet), scan the engine, or write in batches of
-/// their own.
-fn joins_round(command: &Command) -> bool {
-    use crate::protocol::command::SetCondition;
-    use Command::*;
-    match command {
-        Set(set) => !matches!(set.condition, Some(SetCondition::IfVersion(_))),
-        GetVersioned { .. }
-        | Keys { .. }
-        | Scan { .. }
-        | DbSize
-        | Range { .. }
-        | FlushDb
-        | FlushAll
-        | Batch { .. } => false,
-        _ => true,
-    }
-}
-
-/// What a command reads and writes.
-pub fn access(command: &Command) -> Access {
-    use Command::*;
-    match command {
-        Get { .. }
-        | GetVersioned { .. }
-        | MGet { .. }
-        | StrLen { .. }
-        | GetRange { .. }
-        | Digest { .. }
-        | Exists { .. }
-        | Type { .. }
-        | Ttl { .. }
-        | PTtl { .. }
-        | ExpireTime { .. }
-        | PExpireTime { .. }
-        | Keys { .. }
-        | Scan { .. }
-        | DbSize
-        | Range { .. } => Access::Read,
-        // FLUSHDB writes its deletes in batches of its own; it takes no key locks.
-        FlushDb | FlushAll => Access::Write,
-        Set(_)
-        | SetNx { .. }
-        | GetDel { .. }
-        | GetEx { .. }
-        | Append { .. }
-        | SetRange { .. }
-        | IncrBy { .. }
-        | IncrByFloat { .. }
-        | DelEx { .. }
-        | Expire { .. }
-        | Persist { .. }
-        | MSet { .. }
-        | MSetNx { .. }
-        | Del { .. }
-        | Rename { .. }
-        | RenameNx { .. }
-        | Batch { .. } => Access::Write,
-        _ => Access::Control,
-    }
-}
-
-/// Hands a command's staged writes to the engine and keeps the durability ticket.
-pub fn commit(keyspace: Keyspace, session: &mut Session, reply: Reply) -> Reply {
-    match keyspace.commit() {
-        Ok(Some(ticket)) => {
-            session.pending_write = Some(ticket);
-            reply
-        }
-        Ok(None) => reply,
-        Err(error) => Reply::error(error.to_string()),
-    }
-}
-
-/// Runs a data command (`Access::Read` or `Access::Write`) against `ks`, without committing.
-pub fn apply(ks: &mut Keyspace, shared: &Shared, command: Command) -> Reply {
-    use Command::*;
-    let result = match command {
-        Get { key } => strings::get(ks, &key),
-        GetVersioned { key } => strings::get_versioned(ks, &key),
-        Set(set) => strings::set(ks, set),
-        SetNx { key, value } => strings::setnx(ks, key, value),
-        GetDel { key } => strings::getdel(ks, key),
-        GetEx { key, expiry } => strings::getex(ks, key, expiry),
-        MGet { keys } => strings::mget(ks, &keys),
-        MSet { pairs } => strings::mset(ks, pairs),
-        MSetNx { pairs } => strings::msetnx(ks, pairs),
-        Append { key, value } => strings::append(ks, key, value),
-        StrLen { key } => strings::strlen(ks, &key),
-        GetRange { key, start, end } => strings::getrange(ks, &key, start, end),
-        SetRange { key, offset, value } => strings::setrange(ks, key, offset, value),
-        IncrBy { key, delta } => strings::incr_by(ks, key, delta),
-        IncrByFloat { key, delta } => strings::incr_by_float(ks, key, delta),
-        DelEx { key, condition } => strings::delex(ks, key, condition),
-        Digest { key } => strings::digest_of(ks, &key),
-        Del { keys } => keys::del(ks, keys),
-        Exists { keys } => keys::exists(ks, &keys),
-        Type { key } => keys::type_of(ks, &key),
-        Expire {
-            key,
-            when,
-            condition,
-        } => match when.deadline_millis(ks.now() as i64) {
-            Ok(deadline) => keys::expire(ks, key, deadline, condition),
-            Err(error) => Ok(Reply::error(error.to_string())),
+    let mut ks = round.keyspace();
+    let reply = run(
+        &mut Context {
+            shared,
+            session,
+            ks: &mut ks,
         },
-        Ttl { key } => keys::ttl(ks, &key, keys::TtlForm::Seconds),
-        PTtl { key } => keys::ttl(ks, &key, keys::TtlForm::Millis),
-        ExpireTime { key } => keys::ttl(ks, &key, keys::TtlForm::UnixSeconds),
-        PExpireTime { key } => keys::ttl(ks, &key, keys::TtlForm::UnixMillis),
-        Persist { key } => keys::persist(ks, key),
-        Rename { from, to } => keys::rename(ks, from, to, false),
-        RenameNx { from, to } => keys::rename(ks, from, to, true),
-        Batch { ops } => keys::batch(ks, ops),
-        Keys { pattern } => scan::keys(ks, &pattern),
-        Scan {
-            cursor,
-            pattern,
-            count,
-            kind,
-        } => scan::scan(
-            ks,
-            &shared.cursors,
-            cursor,
-            pattern.as_deref(),
-            count,
-            kind.as_deref(),
-        ),
-        DbSize => scan::dbsize(ks),
-        FlushDb | FlushAll => scan::flush_all(ks.db()),
-        Range {
-            start,
-            end,
-            limit,
-            reverse,
-            keys_only,
-        } => scan::range(ks, start, end, limit, reverse, keys_only),
-        other => Ok(Reply::error(format!(
-            "ERR '{}' does not run against the data",
-            other.name()
-        ))),
+        command,
+    );
+    let staged = ks.into_staged();
+    round.stage(staged);
+    if alone && writes {
+        // Its writes are a batch of their own.
+        if let Err(error) = round.commit(session) {
+            return failed(round, error);
+        }
+    }
+    reply
+}
+
+/// A commit or lock the round needed failed: the round's replies must not be sent.
+fn failed(round: &mut Round, error: ExecError) -> Reply {
+    round.fail(error);
+    Reply::error("ERR storage failure")
+}
+
+/// Runs a command against `cx` by its family, without committing: what a round and EXEC
+/// run alike.
+pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
+    let (keys, family) = command.into_parts();
+    let result = match family {
+        Family::Strings(command) => strings::run(cx.ks, keys, command),
+        Family::Generic(command) => generic::run(cx.ks, keys, command),
+        Family::Scan(command) => scan::run(cx, command),
+        Family::Transactions(command) => Ok(transactions::run(cx, keys, command)),
+        Family::Connection(command) => Ok(connection::run(cx, command)),
+        Family::Server(command) => Ok(server::run(cx, command)),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
-}
-
-/// Runs a connection, server or transaction command.
-pub fn control(shared: &Shared, session: &mut Session, command: Command) -> Reply {
-    use Command::*;
-    match command {
-        Multi => transactions::multi(session),
-        Exec => transactions::exec(shared, session),
-        Discard => transactions::discard(session),
-        Watch { keys } => transactions::watch(shared, session, keys),
-        Unwatch => transactions::unwatch(session),
-        Ping { message } => connection::ping(message),
-        Echo { message } => Reply::Bulk(message),
-        Hello {
-            protover,
-            auth,
-            setname,
-        } => connection::hello(shared, session, protover, auth, setname),
-        Auth { username, password } => connection::auth(shared, session, username, password),
-        Select { index } => connection::select(index),
-        Quit => connection::quit(session),
-        Reset => connection::reset(shared, session),
-        Client(sub) => connection::client(shared, session, sub),
-        CommandInfo(query) => admin::command(query),
-        Config(sub) => admin::config(shared, sub),
-        Info { sections } => admin::info(shared, &sections),
-        Time => admin::time(),
-        Shutdown { abort, .. } => admin::shutdown(shared, session, abort),
-        other => Reply::error(format!("ERR '{}' is not supported here", other.name())),
-    }
 }

@@ -61,9 +61,9 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// The state shared with connections (to trigger shutdown from outside, for example).
-    pub fn shared(&self) -> Arc<Shared> {
-        self.shared.clone()
+    /// What stops the server from outside (a signal handler), as SHUTDOWN does.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.shared.clone())
     }
 
     /// Serves until shutdown is triggered, then drains connections and syncs the engine.
@@ -104,6 +104,18 @@ impl Server {
             .map_err(|e| ServerError::Shutdown(e.to_string()))??;
         tracing::info!("data synced; bye");
         Ok(())
+    }
+}
+
+/// Stops a running [`Server`]: it stops accepting, closes every connection after its
+/// in-flight requests, syncs the engine, and `run` returns.
+#[derive(Clone)]
+pub struct StopHandle(Arc<Shared>);
+
+impl StopHandle {
+    /// Starts the shutdown; later calls do nothing more.
+    pub fn stop(&self) {
+        self.0.shutdown.trigger();
     }
 }
 

@@ -2,26 +2,28 @@
 //! turns each `Command` into engine calls and a `Reply`.
 //!
 //! It depends on `protocol` (to read requests and write replies) and `storage` (to keep the
-//! data); neither depends on it.
+//! data); neither depends on it. Its public surface is what the binary starts it with
+//! ([`Config`], [`Server`], [`StopHandle`]); everything else is internal.
 
-pub mod clients;
-pub mod commands;
-pub mod config;
-pub mod connection;
-pub mod dispatch;
+mod clients;
+mod commands;
+mod config;
+mod connection;
+mod dispatch;
 mod idle;
-pub mod keyspace;
-pub mod listener;
-pub mod native;
-pub mod pattern;
-pub mod round;
-pub mod session;
-pub mod shared;
-pub mod shutdown;
-pub mod value;
+mod keyspace;
+mod listener;
+mod native;
+mod pattern;
+mod replies;
+mod round;
+mod session;
+mod shared;
+mod shutdown;
+mod value;
 
 pub use config::{Config, Fsync};
-pub use listener::Server;
+pub use listener::{Server, StopHandle};
 
 use std::path::PathBuf;
 

@@ -1,117 +1,55 @@
-//! A connection speaking Cairn's native binary protocol (docs/protocol.md).
+//! What a connection speaking Cairn's native binary protocol (docs/protocol.md) does beyond
+//! the loop it shares with RESP: the handshake, and ranges streamed in chunks.
 //!
-//! After the handshake, every request frame becomes the same `Command` a RESP request would
-//! and goes through the same dispatcher; replies go back as response frames carrying the
-//! request's id. A range is streamed: chunks of pairs with the MORE flag, then a final frame,
-//! read from one snapshot page by page, so a scan of any size needs bounded memory.
+//! Every request frame is the same `Command` a RESP request of that meaning parses to
+//! (`protocol::command::Request::from`) and runs through the same dispatch and rounds;
+//! replies go back as response frames carrying the request's id. A range is streamed:
+//! chunks of pairs with the MORE flag, then a final frame, read from one snapshot page by
+//! page, so a scan of any size needs bounded memory.
 
 use std::ops::Bound;
 
-use bytes::{Bytes, BytesMut};
-use tokio::net::TcpStream;
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::clients::{KillWatch, Registration};
 use super::commands::scan::live_entries;
-use super::connection::{flush, read_more, End, FLUSH_AT};
+use super::connection::{Connection, End, FLUSH_AT};
 use super::dispatch;
 use super::keyspace::Keyspace;
+use super::replies::Framing;
 use super::session::Session;
-use super::shared::{Shared, Stats};
-use crate::protocol::binary::{self, Condition, HandshakeReply, Op, Response};
-use crate::protocol::command::{BatchOp, Command, ExpireAt, Expiry, Set, SetCondition};
+use crate::protocol::binary::{self, HandshakeReply, Response};
+use crate::protocol::command::{Command, Family, ScanCommand};
 use crate::protocol::{Reply, RespVersion};
 
 /// Pairs per streamed range chunk.
 const RANGE_CHUNK: usize = 256;
 
-/// The `Command` a native request means; `Err` is the error reply for a bad `Resp` op.
-fn command_of(op: Op) -> Result<Command, Reply> {
-    Ok(match op {
-        Op::Get { key } => Command::Get { key },
-        Op::GetVersioned { key } => Command::GetVersioned { key },
-        Op::Set {
-            key,
-            value,
-            condition,
-            expiry_ms,
-        } => Command::Set(Set {
-            key,
-            value,
-            condition: match condition {
-                Condition::None => None,
-                Condition::IfAbsent => Some(SetCondition::Nx),
-                Condition::IfPresent => Some(SetCondition::Xx),
-                Condition::IfValueEquals(v) => Some(SetCondition::IfEq(v)),
-                Condition::IfVersionEquals(v) => Some(SetCondition::IfVersion(v)),
-            },
-            get: false,
-            expiry: expiry_ms.map(Expiry::Millis),
-        }),
-        Op::Delete { key } => Command::Del { keys: vec![key] },
-        Op::IncrBy { key, delta } => Command::IncrBy { key, delta },
-        Op::Expire { key, ttl_ms } => Command::Expire {
-            key,
-            when: ExpireAt::Millis(i64::try_from(ttl_ms).unwrap_or(i64::MAX)),
-            condition: None,
-        },
-        Op::Batch { ops } => Command::Batch {
-            ops: ops
-                .into_iter()
-                .map(|op| match op {
-                    binary::BatchOp::Put { key, value } => BatchOp::Put { key, value },
-                    binary::BatchOp::Delete { key } => BatchOp::Delete { key },
-                })
-                .collect(),
-        },
-        Op::Range {
-            start,
-            end,
-            limit,
-            reverse,
-        } => Command::Range {
-            start,
-            end,
-            limit: limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            reverse,
-            keys_only: false,
-        },
-        Op::Ping => Command::Ping { message: None },
-        Op::Auth { username, password } => Command::Auth { username, password },
-        Op::Resp { args } => Command::parse(args).map_err(|e| Reply::error(e.to_string()))?,
-    })
-}
-
-/// Serves a native connection whose first bytes (the handshake) are in `input`.
-pub(super) async fn serve(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    mut input: BytesMut,
-    registration: &Registration,
-    kill: &mut KillWatch<'_>,
-) -> End {
-    let info = &registration.info;
-    info.details.lock().protocol = 0;
-    let mut session = Session::new(info.clone(), shared.config.read().requirepass.is_none());
+/// Runs the handshake whose first bytes are in the connection's input. Ok(false) when it
+/// was refused (its reply sent) or the peer left.
+pub(super) async fn handshake<S>(conn: &mut Connection<'_, S>) -> Result<bool, End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.session.info.details.lock().protocol = 0;
     // Native replies use RESP3's richer shapes (maps, doubles, booleans).
-    session.resp = RespVersion::Resp3;
-    let mut output = BytesMut::new();
+    conn.session.resp = RespVersion::Resp3;
     let handshake = loop {
-        match binary::parse_handshake(&mut input, &shared.limits) {
+        match binary::parse_handshake(&mut conn.input, &conn.shared.limits) {
             Ok(Some(handshake)) => break handshake,
-            Ok(None) => match read_more(shared, stream, &mut input, kill).await {
-                Ok(true) => {}
-                Ok(false) => return End::Normal,
-                Err(end) => return end,
-            },
+            Ok(None) => {
+                if !conn.read_more().await? {
+                    return Ok(false);
+                }
+            }
             Err(error) => {
+                let message = Bytes::from(error.to_string());
                 binary::encode_handshake_reply(
-                    &HandshakeReply::Rejected {
-                        message: Bytes::from(error.to_string()),
-                    },
-                    &mut output,
+                    &HandshakeReply::Rejected { message },
+                    &mut conn.output,
                 );
-                let _ = flush(stream, &mut output, &mut session).await;
-                return End::Normal;
+                let _ = conn.flush().await;
+                return Ok(false);
             }
         }
     };
@@ -119,15 +57,10 @@ pub(super) async fn serve(
     if handshake.version < 1 {
         reject = Some("NOPROTO unsupported protocol version".to_string());
     } else if let Some(credentials) = handshake.credentials {
-        let reply = dispatch::execute_command(
-            shared,
-            &mut session,
-            Command::Auth {
-                username: credentials.username,
-                password: credentials.password,
-            },
-        );
-        if let Reply::Error(message) = reply {
+        let auth = Command::auth(credentials.username, credentials.password);
+        if let Reply::Error(message) =
+            dispatch::execute_command(conn.shared, &mut conn.session, auth)
+        {
             reject = Some(String::from_utf8_lossy(&message).into_owned());
         }
     }
@@ -141,113 +74,63 @@ pub(super) async fn serve(
         },
     };
     let accepted = matches!(reply, HandshakeReply::Accepted { .. });
-    binary::encode_handshake_reply(&reply, &mut output);
-    if let Err(end) = flush(stream, &mut output, &mut session).await {
-        return end;
-    }
-    if !accepted {
-        return End::Normal;
-    }
+    binary::encode_handshake_reply(&reply, &mut conn.output);
+    conn.flush().await?;
+    Ok(accepted)
+}
 
-    loop {
-        let mut processed = 0;
-        loop {
-            match binary::parse_request(&mut input, &shared.limits) {
-                Ok(Some(request)) => {
-                    processed += 1;
-                    let id = request.id;
-                    match command_of(request.op) {
-                        Ok(Command::Range {
-                            start,
-                            end,
-                            limit,
-                            reverse,
-                            ..
-                        }) if session.authenticated => {
-                            let range = (start, end, limit, reverse);
-                            if let Err(end) =
-                                stream_range(shared, stream, &mut output, &mut session, id, range)
-                                    .await
-                            {
-                                return end;
-                            }
-                        }
-                        Ok(command) => {
-                            let body = dispatch::execute_command(shared, &mut session, command);
-                            binary::encode_response(
-                                &Response {
-                                    id,
-                                    more: false,
-                                    body,
-                                },
-                                &mut output,
-                            );
-                        }
-                        Err(body) => {
-                            binary::encode_response(
-                                &Response {
-                                    id,
-                                    more: false,
-                                    body,
-                                },
-                                &mut output,
-                            );
-                        }
-                    }
-                    if session.closing {
-                        break;
-                    }
-                    if output.len() >= FLUSH_AT {
-                        if let Err(end) = flush(stream, &mut output, &mut session).await {
-                            return end;
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    let body = Reply::from(error);
-                    binary::encode_response(
-                        &Response {
-                            id: 0,
-                            more: false,
-                            body,
-                        },
-                        &mut output,
-                    );
-                    session.closing = true;
-                    break;
-                }
-            }
-        }
-        Stats::add(&shared.stats.commands_processed, processed);
-        info.touch();
-        if let Err(end) = flush(stream, &mut output, &mut session).await {
-            return end;
-        }
-        if session.closing {
-            return End::Normal;
-        }
-        match read_more(shared, stream, &mut input, kill).await {
-            Ok(true) => {}
-            Ok(false) => return End::Normal,
-            Err(end) => return end,
-        }
+/// A native RANGE request to stream: its id and bounds.
+pub(super) struct RangeStream {
+    id: u64,
+    range: (Bound<Bytes>, Bound<Bytes>),
+    limit: Option<usize>,
+    reverse: bool,
+}
+
+impl RangeStream {
+    /// The range `command` asks for, if it is one to stream now: a native connection's
+    /// RANGE (typed, or by name through the `Resp` op) from an authenticated session
+    /// outside MULTI (otherwise it runs as any command: NOAUTH, or queued).
+    pub(super) fn of(
+        session: &Session,
+        framing: Framing,
+        id: u64,
+        command: &Command,
+    ) -> Option<RangeStream> {
+        let Family::Scan(ScanCommand::Range {
+            start,
+            end,
+            limit,
+            reverse,
+            keys_only: false,
+        }) = command.family()
+        else {
+            return None;
+        };
+        let now = framing == Framing::Native && session.authenticated && session.multi.is_none();
+        now.then(|| RangeStream {
+            id,
+            range: (start.clone(), end.clone()),
+            limit: *limit,
+            reverse: *reverse,
+        })
     }
 }
 
 /// Streams a range as chunks of at most [`RANGE_CHUNK`] pairs (maps in key order), flushing
 /// as the output grows; the final frame (MORE clear) may be empty.
-async fn stream_range(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    output: &mut BytesMut,
-    session: &mut Session,
-    id: u64,
-    (start, end, limit, reverse): (Bound<Bytes>, Bound<Bytes>, Option<usize>, bool),
-) -> Result<(), End> {
-    let now = Keyspace::new(shared).now();
-    let mut entries =
-        live_entries(&shared.db, (start, end), reverse, now).take(limit.unwrap_or(usize::MAX));
+pub(super) async fn stream_range<S>(
+    conn: &mut Connection<'_, S>,
+    stream: RangeStream,
+) -> Result<(), End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.session.ran("range");
+    let now = Keyspace::new(conn.shared).now();
+    let id = stream.id;
+    let mut entries = live_entries(&conn.shared.db, stream.range, stream.reverse, now)
+        .take(stream.limit.unwrap_or(usize::MAX));
     let mut chunk = Vec::with_capacity(RANGE_CHUNK);
     loop {
         let next = entries.next();
@@ -262,7 +145,7 @@ async fn stream_range(
                         more: false,
                         body,
                     },
-                    output,
+                    &mut conn.output,
                 );
                 return Ok(());
             }
@@ -270,19 +153,13 @@ async fn stream_range(
         }
         if finished || chunk.len() == RANGE_CHUNK {
             let body = Reply::Map(std::mem::take(&mut chunk));
-            binary::encode_response(
-                &Response {
-                    id,
-                    more: !finished,
-                    body,
-                },
-                output,
-            );
+            let more = !finished;
+            binary::encode_response(&Response { id, more, body }, &mut conn.output);
             if finished {
                 return Ok(());
             }
-            if output.len() >= FLUSH_AT {
-                flush(stream, output, session).await?;
+            if conn.output.len() >= FLUSH_AT {
+                conn.flush().await?;
             }
         }
     }

@@ -5,7 +5,7 @@
 //! format is part of the on-disk format (docs/storage-format.md, "Values") and the compaction
 //! filter reads it to drop expired keys, so it must only ever be extended, never changed.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 /// Header byte of a string without expiry: `0x00`, then the value.
 const PLAIN: u8 = 0x00;
@@ -41,8 +41,10 @@ impl Entry {
     }
 
     /// The stored form (header, expiry, value).
-    pub fn encode(&self) -> BytesMut {
-        let mut out = BytesMut::with_capacity(9 + self.value.len());
+    #[cfg(test)]
+    pub fn encode(&self) -> bytes::BytesMut {
+        use bytes::BufMut;
+        let mut out = bytes::BytesMut::with_capacity(9 + self.value.len());
         out.put_slice(self.header().as_slice());
         out.put_slice(&self.value);
         out
@@ -124,7 +126,7 @@ impl<'a> EntryRef<'a> {
     }
 
     /// The entry to keep: the same bytes, shared (a reference count), not copied.
-    pub fn to_entry(&self) -> Entry {
+    pub fn to_entry(self) -> Entry {
         Entry {
             value: self.stored.slice(self.start..),
             expires_at: self.expires_at,

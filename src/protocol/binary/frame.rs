@@ -8,7 +8,7 @@ use nom::number::streaming::{le_u32, le_u64, u8 as nom_u8};
 use super::body::Body;
 use super::types::{BatchOp, Condition, Op, Request, Response};
 use super::value::{encode_value, value_size_hint};
-use super::{incomplete, opcode, put_bytes, FLAG_MORE, HEADER_LEN};
+use super::{incomplete, opcode, put_bytes, tag, FLAG_MORE, HEADER_LEN};
 use crate::protocol::{Limits, ProtocolError};
 
 struct Header {
@@ -387,6 +387,17 @@ pub fn encode_response(resp: &Response, out: &mut BytesMut) {
     let flags = if resp.more { FLAG_MORE } else { 0 };
     let at = begin_frame(out, opcode::RESPONSE, flags, resp.id);
     encode_value(&resp.body, out);
+    end_frame(out, at);
+}
+
+/// Server side: a response frame whose body is one bulk string, encoded from where the
+/// value lies (no `Reply` holding it), appended to `out`. The same bytes as
+/// [`encode_response`] of `Reply::Bulk(value)`.
+pub fn encode_bulk_response(id: u64, value: &[u8], out: &mut BytesMut) {
+    out.reserve(HEADER_LEN + 5 + value.len());
+    let at = begin_frame(out, opcode::RESPONSE, 0, id);
+    out.put_u8(tag::BULK);
+    put_bytes(out, value);
     end_frame(out, at);
 }
 

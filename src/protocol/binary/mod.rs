@@ -17,7 +17,9 @@ mod handshake;
 mod types;
 mod value;
 
-pub use frame::{encode_request, encode_response, parse_request, parse_response};
+pub use frame::{
+    encode_bulk_response, encode_request, encode_response, parse_request, parse_response,
+};
 pub use handshake::{
     encode_handshake, encode_handshake_reply, parse_handshake, parse_handshake_reply, Credentials,
     Handshake, HandshakeReply,

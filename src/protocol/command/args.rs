@@ -1,14 +1,54 @@
-//! Argument scanning and Redis's number rules (`string2ll` and friends).
+//! The arguments a parser sees, and Redis's number rules (`string2ll` and friends).
 //!
-//! Redis is stricter than Rust's `str::parse`: no `+`, no leading zeros, no spaces.
-//! These helpers reproduce its rules byte for byte and never allocate.
+//! A parser gets the arguments after the name (and the subcommand) that are not keys: the
+//! row's key positions took those out. Redis is stricter than Rust's `str::parse`: no `+`,
+//! no leading zeros, no spaces. These helpers reproduce its rules byte for byte and never
+//! allocate.
 
 use bytes::Bytes;
 
 use super::CommandError;
 
-/// The remaining arguments of a request, command name already taken.
-pub(crate) type Args = std::vec::IntoIter<Bytes>;
+/// The arguments of a request that are not its name, subcommand or keys, in order.
+#[derive(Debug)]
+pub(crate) struct Args {
+    rest: std::vec::IntoIter<Bytes>,
+    argc: usize,
+}
+
+impl Args {
+    /// `rest` of a request of `argc` arguments in all.
+    pub(crate) fn new(rest: Vec<Bytes>, argc: usize) -> Args {
+        Args {
+            rest: rest.into_iter(),
+            argc,
+        }
+    }
+
+    /// How many arguments the whole request has, name and keys included (Redis's `argc`).
+    pub(crate) fn argc(&self) -> usize {
+        self.argc
+    }
+
+    /// The arguments not taken yet.
+    pub(crate) fn as_slice(&self) -> &[Bytes] {
+        self.rest.as_slice()
+    }
+}
+
+impl Iterator for Args {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        self.rest.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rest.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Args {}
 
 /// Takes the next argument; the arity check made sure it is there, but a missing one
 /// is a syntax error rather than a panic.

@@ -46,7 +46,7 @@ pub enum CommandError {
         /// The subcommand as sent, rendered (cut to 128 bytes).
         subcommand: String,
         /// The parent's name, upper-case.
-        command: &'static str,
+        command: String,
     },
     /// Options in the wrong place, unknown or conflicting.
     #[error("ERR syntax error")]
@@ -130,6 +130,15 @@ pub enum CommandError {
     /// An IFDEQ/IFDNE digest that is not 1 to 16 hexadecimal digits.
     #[error("ERR invalid digest")]
     InvalidDigest,
+    /// COMMAND GETKEYS of a command Cairn does not know.
+    #[error("ERR Invalid command specified")]
+    InvalidCommand,
+    /// COMMAND GETKEYS of a command that takes no keys.
+    #[error("ERR The command has no key arguments")]
+    NoKeyArguments,
+    /// COMMAND GETKEYS of a request whose count does not fit the command's arity.
+    #[error("ERR Invalid number of arguments specified for command")]
+    InvalidArgumentCount,
 }
 
 /// Longest echo of user input in an error, as Redis's `%.128s`.
@@ -201,11 +210,12 @@ impl CommandError {
         )
     }
 
-    /// The unknown-subcommand error: `sub` as sent, `parent` upper-case.
-    pub(crate) fn unknown_subcommand(sub: &[u8], parent: &'static str) -> CommandError {
+    /// The unknown-subcommand error: `sub` as sent, the parent named as Redis names it
+    /// (upper-case).
+    pub(crate) fn unknown_subcommand(sub: &[u8], parent: &str) -> CommandError {
         CommandError::UnknownSubcommand {
             subcommand: render(sub, ECHO_MAX),
-            command: parent,
+            command: parent.to_ascii_uppercase(),
         }
     }
 }

@@ -1,15 +1,39 @@
-//! Parsers for connection and server commands, including the containers COMMAND and
-//! CONFIG (CLIENT has its own file).
-//!
-//! Each takes the arguments after the name, arity already checked against the table;
-//! containers check their subcommand's arity against the subcommand table themselves.
+//! Server commands: COMMAND and its subcommands (the table clients and redis-cli's hints
+//! read), CONFIG and its subcommands, INFO, TIME, SHUTDOWN; their rows, their typed form
+//! and their parsers. `server/commands/server.rs` runs them.
 
 use bytes::Bytes;
 
-use super::args::{int, is, next, parse_i64, Args};
-use super::error::render_full;
-use super::table::CommandSpec;
-use super::{validate_client_name, Command, CommandError};
+use super::args::{is, next, Args};
+use super::table::{row, CommandSpec};
+use super::CommandError;
+
+/// A server command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCommand {
+    /// `COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | GETKEYS ... | HELP]`.
+    Command(CommandQuery),
+    /// `CONFIG <subcommand>`.
+    Config(ConfigCommand),
+    /// `INFO [section [section ...]]`.
+    Info {
+        /// Requested sections as sent (empty: the default set).
+        sections: Vec<Bytes>,
+    },
+    /// `TIME`.
+    Time,
+    /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
+    Shutdown {
+        /// `Some(true)` for SAVE, `Some(false)` for NOSAVE.
+        save: Option<bool>,
+        /// NOW: skip waiting for replicas.
+        now: bool,
+        /// FORCE: ignore errors on the way down.
+        force: bool,
+        /// ABORT: cancel a shutdown in progress (never combined with the others).
+        abort: bool,
+    },
+}
 
 /// `COMMAND` and its subcommands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +48,8 @@ pub enum CommandQuery {
     Docs(Vec<Bytes>),
     /// `COMMAND LIST [FILTERBY <MODULE m | ACLCAT c | PATTERN p>]`.
     List(Option<CommandListFilter>),
+    /// `COMMAND GETKEYS command [arg ...]`: the request whose keys to report.
+    GetKeys(Vec<Bytes>),
     /// `COMMAND HELP`.
     Help,
 }
@@ -54,94 +80,98 @@ pub enum ConfigCommand {
     Help,
 }
 
-/// `PING [message]`: Redis's arity is -1 but more than one argument is an arity error.
-pub(super) fn ping(mut args: Args) -> Result<Command, CommandError> {
-    if args.len() > 1 {
-        return Err(CommandError::WrongArgumentCount { command: "ping" });
+/// The server commands' rows.
+#[rustfmt::skip]
+pub(super) const ROWS: &[CommandSpec] = &[
+    row!("command", -1, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
+        "Returns detailed information about all commands.",
+        "", |_| command(CommandQuery::All),
+        subcommands: COMMAND_SUBCOMMANDS),
+    row!("config", -2, [], (0, 0, 0), [], "server", "2.0.0",
+        "A container for server configuration commands.",
+        "", |_| Err::<ServerCommand, _>(CommandError::Syntax),
+        subcommands: CONFIG_SUBCOMMANDS),
+    row!("info", -1, [LOADING, STALE, SENTINEL], (0, 0, 0), [DANGEROUS], "server", "1.0.0",
+        "Returns information and statistics about the server.",
+        "[section [section ...]]", |a: &mut Args| Ok(ServerCommand::Info { sections: a.collect() })),
+    row!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, SENTINEL, ALLOW_BUSY], (0, 0, 0),
+        [], "server", "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", shutdown),
+    row!("time", 1, [LOADING, STALE, FAST], (0, 0, 0), [], "server", "2.6.0",
+        "Returns the server time.",
+        "", |_| Ok(ServerCommand::Time)),
+];
+
+/// COMMAND's subcommands, sorted by name.
+#[rustfmt::skip]
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    row!("command|count", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
+        "Returns a count of commands.",
+        "", |_| command(CommandQuery::Count)),
+    row!("command|docs", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        "[command-name [command-name ...]]", |a: &mut Args| command(CommandQuery::Docs(a.collect()))),
+    row!("command|getkeys", -3, [LOADING, STALE], (0, 0, 0), [CONNECTION], "server", "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        "command [arg [arg ...]]", |a: &mut Args| command(CommandQuery::GetKeys(a.collect()))),
+    row!("command|help", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "", |_| command(CommandQuery::Help)),
+    row!("command|info", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        "[command-name [command-name ...]]", |a: &mut Args| command(CommandQuery::Info(a.collect()))),
+    row!("command|list", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "7.0.0",
+        "Returns a list of command names.",
+        "[FILTERBY <MODULE module-name|ACLCAT category|PATTERN pattern>]",
+        |a| command(CommandQuery::List(command_list_filter(a)?))),
+];
+
+/// CONFIG's subcommands, sorted by name.
+#[rustfmt::skip]
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    row!("config|get", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        "parameter [parameter ...]", |a: &mut Args| config(ConfigCommand::Get(a.collect()))),
+    row!("config|help", 2, [LOADING, STALE], (0, 0, 0), [], "server", "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "", |_| config(ConfigCommand::Help)),
+    row!("config|resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
+        "Resets the server's statistics.",
+        "", |_| config(ConfigCommand::ResetStat)),
+    row!("config|rewrite", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.8.0",
+        "Persists the effective configuration to file.",
+        "", |_| config(ConfigCommand::Rewrite)),
+    row!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
+        "Sets configuration parameters in-flight.",
+        "parameter value [parameter value ...]", config_set),
+];
+
+/// A COMMAND subcommand as a server command.
+fn command(query: CommandQuery) -> Result<ServerCommand, CommandError> {
+    Ok(ServerCommand::Command(query))
+}
+
+/// A CONFIG subcommand as a server command.
+fn config(command: ConfigCommand) -> Result<ServerCommand, CommandError> {
+    Ok(ServerCommand::Config(command))
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`: Redis 7.0 checks the pairing
+/// itself and calls a dangling name a syntax error.
+fn config_set(args: &mut Args) -> Result<ServerCommand, CommandError> {
+    if !args.argc().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
     }
-    Ok(Command::Ping {
-        message: args.next(),
-    })
-}
-
-/// `ECHO message`.
-pub(super) fn echo(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Echo {
-        message: next(&mut args)?,
-    })
-}
-
-/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`, as Redis's
-/// `helloCommand`: a version outside 2..=3 stops parsing (the server answers NOPROTO).
-pub(super) fn hello(mut args: Args) -> Result<Command, CommandError> {
-    let Some(raw) = args.next() else {
-        return Ok(Command::Hello {
-            protover: None,
-            auth: None,
-            setname: None,
-        });
-    };
-    let protover = parse_i64(&raw).ok_or(CommandError::ProtocolVersion)?;
-    let mut auth = None;
-    let mut setname = None;
-    if (2..=3).contains(&protover) {
-        while let Some(opt) = args.next() {
-            let more = args.len();
-            if is(&opt, "AUTH") && more >= 2 {
-                auth = Some((next(&mut args)?, next(&mut args)?));
-            } else if is(&opt, "SETNAME") && more >= 1 {
-                // Redis 7.2 validates the name while reading options, before AUTH runs.
-                let name = next(&mut args)?;
-                validate_client_name(&name)?;
-                setname = Some(name);
-            } else {
-                return Err(CommandError::HelloOption(render_full(&opt)));
-            }
-        }
+    let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
+    while let (Some(k), Some(v)) = (args.next(), args.next()) {
+        pairs.push((k, v));
     }
-    Ok(Command::Hello {
-        protover: Some(protover),
-        auth,
-        setname,
-    })
-}
-
-/// `AUTH [username] password`: more than two arguments is a syntax error, as Redis.
-pub(super) fn auth(mut args: Args) -> Result<Command, CommandError> {
-    match (args.next(), args.next(), args.next()) {
-        (Some(password), None, _) => Ok(Command::Auth {
-            username: None,
-            password,
-        }),
-        (Some(username), Some(password), None) => Ok(Command::Auth {
-            username: Some(username),
-            password,
-        }),
-        _ => Err(CommandError::Syntax),
-    }
-}
-
-/// `SELECT index`: a 32-bit integer, as Redis's `getIntFromObjectOrReply`.
-pub(super) fn select(mut args: Args) -> Result<Command, CommandError> {
-    let index = int(&next(&mut args)?)?;
-    if i32::try_from(index).is_err() {
-        return Err(CommandError::OutOfRange {
-            min: i32::MIN.into(),
-            max: i32::MAX.into(),
-        });
-    }
-    Ok(Command::Select { index })
-}
-
-/// `INFO [section ...]`.
-pub(super) fn info(args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Info {
-        sections: args.collect(),
-    })
+    config(ConfigCommand::Set(pairs))
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: ABORT alone; not both SAVE and NOSAVE.
-pub(super) fn shutdown(args: Args) -> Result<Command, CommandError> {
+fn shutdown(args: &mut Args) -> Result<ServerCommand, CommandError> {
     let (mut save, mut nosave, mut now, mut force, mut abort) = (false, false, false, false, false);
     for opt in args {
         if is(&opt, "NOSAVE") {
@@ -161,7 +191,7 @@ pub(super) fn shutdown(args: Args) -> Result<Command, CommandError> {
     if (abort && (save || nosave || now || force)) || (save && nosave) {
         return Err(CommandError::Syntax);
     }
-    Ok(Command::Shutdown {
+    Ok(ServerCommand::Shutdown {
         save: if save {
             Some(true)
         } else if nosave {
@@ -175,53 +205,15 @@ pub(super) fn shutdown(args: Args) -> Result<Command, CommandError> {
     })
 }
 
-/// Finds a container's subcommand and checks its arity (`argc` counts the parent and
-/// the subcommand): Redis's errors for an unknown one and for a wrong count.
-pub(super) fn subcommand(
-    parent: &'static CommandSpec,
-    upper: &'static str,
-    sub: &[u8],
-    argc: usize,
-) -> Result<&'static CommandSpec, CommandError> {
-    let spec = parent
-        .subcommand(sub)
-        .ok_or_else(|| CommandError::unknown_subcommand(sub, upper))?;
-    if !spec.arity_accepts(argc) {
-        return Err(CommandError::WrongArity { command: spec.name });
-    }
-    Ok(spec)
-}
-
-/// `COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | HELP]`.
-pub(super) fn command(
-    parent: &'static CommandSpec,
-    mut args: Args,
-) -> Result<Command, CommandError> {
-    let argc = args.len() + 1;
-    let Some(sub) = args.next() else {
-        return Ok(Command::CommandInfo(CommandQuery::All));
-    };
-    let spec = subcommand(parent, "COMMAND", &sub, argc)?;
-    let query = match spec.short_name() {
-        "count" => CommandQuery::Count,
-        "help" => CommandQuery::Help,
-        "info" => CommandQuery::Info(args.collect()),
-        "docs" => CommandQuery::Docs(args.collect()),
-        "list" => CommandQuery::List(command_list_filter(args)?),
-        _ => return Err(CommandError::unknown_subcommand(&sub, "COMMAND")),
-    };
-    Ok(Command::CommandInfo(query))
-}
-
 /// `COMMAND LIST [FILTERBY <MODULE|ACLCAT|PATTERN> value]`.
-fn command_list_filter(mut args: Args) -> Result<Option<CommandListFilter>, CommandError> {
+fn command_list_filter(args: &mut Args) -> Result<Option<CommandListFilter>, CommandError> {
     let mut filter = None;
     while let Some(opt) = args.next() {
         if !(is(&opt, "FILTERBY") && args.len() == 2) {
             return Err(CommandError::Syntax);
         }
-        let kind = next(&mut args)?;
-        let value = next(&mut args)?;
+        let kind = next(args)?;
+        let value = next(args)?;
         filter = Some(if is(&kind, "MODULE") {
             CommandListFilter::Module(value)
         } else if is(&kind, "ACLCAT") {
@@ -233,33 +225,4 @@ fn command_list_filter(mut args: Args) -> Result<Option<CommandListFilter>, Comm
         });
     }
     Ok(filter)
-}
-
-/// `CONFIG <GET|SET|RESETSTAT|REWRITE|HELP> ...`.
-pub(super) fn config(
-    parent: &'static CommandSpec,
-    mut args: Args,
-) -> Result<Command, CommandError> {
-    let argc = args.len() + 1;
-    let sub = next(&mut args)?;
-    let spec = subcommand(parent, "CONFIG", &sub, argc)?;
-    let cmd = match spec.short_name() {
-        "get" => ConfigCommand::Get(args.collect()),
-        "set" => {
-            // Redis 7.0 checks the pairing itself and calls a dangling name a syntax error.
-            if !argc.is_multiple_of(2) {
-                return Err(CommandError::Syntax);
-            }
-            let mut pairs: Vec<(Bytes, Bytes)> = Vec::with_capacity(args.len() / 2);
-            while let (Some(k), Some(v)) = (args.next(), args.next()) {
-                pairs.push((k, v));
-            }
-            ConfigCommand::Set(pairs)
-        }
-        "resetstat" => ConfigCommand::ResetStat,
-        "rewrite" => ConfigCommand::Rewrite,
-        "help" => ConfigCommand::Help,
-        _ => return Err(CommandError::unknown_subcommand(&sub, "CONFIG")),
-    };
-    Ok(Command::Config(cmd))
 }

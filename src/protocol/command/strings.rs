@@ -1,17 +1,205 @@
-//! Parsers for the string commands (GET, SET and its relatives, counters, ranges).
+//! The string commands: GET, SET and its relatives, counters, ranges within a value, and
+//! Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST); their rows, their
+//! typed form and their parsers. `server/commands/strings.rs` runs them.
 //!
-//! Each takes the arguments after the name, arity already checked against the table.
+//! Each parser takes the arguments that are not keys, arity already checked against the
+//! row.
 
 use bytes::Bytes;
 
 use super::args::{int, is, next, parse_digest, parse_f64, Args};
-use super::{Command, CommandError, MAX_STRING_LEN};
+use super::table::{row, CommandSpec};
+use super::{CommandError, MAX_STRING_LEN};
+
+/// A string command, its key (or keys) aside.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StringCommand {
+    /// `GET key`.
+    Get,
+    /// `SET`, and `SETEX k s v` (= `SET k v EX s`), `PSETEX k ms v` (= `SET k v PX ms`),
+    /// `GETSET k v` (= `SET k v GET`).
+    Set(Set),
+    /// `SETNX key value`: replies 1 or 0, unlike `SET NX`.
+    SetNx {
+        /// The value.
+        value: Bytes,
+    },
+    /// `GETDEL key`.
+    GetDel,
+    /// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`. A bad number parses as
+    /// [`GetExExpiry::Invalid`]: Redis reports it only if the key exists.
+    GetEx {
+        /// What to do to the TTL; `None` leaves it alone.
+        expiry: Option<GetExExpiry>,
+    },
+    /// `MGET key [key ...]`.
+    MGet,
+    /// `MSET key value [key value ...]`: the values, one per key (a later duplicate key
+    /// wins).
+    MSet {
+        /// The values, in the keys' order.
+        values: Vec<Bytes>,
+    },
+    /// `MSETNX key value [key value ...]`.
+    MSetNx {
+        /// The values, in the keys' order.
+        values: Vec<Bytes>,
+    },
+    /// `APPEND key value`.
+    Append {
+        /// Bytes to append.
+        value: Bytes,
+    },
+    /// `STRLEN key`.
+    StrLen,
+    /// `GETRANGE key start end` and its old alias `SUBSTR`. Indexes as Redis: negative
+    /// counts from the end, both inclusive.
+    GetRange {
+        /// First index (inclusive; negative from the end).
+        start: i64,
+        /// Last index (inclusive; negative from the end).
+        end: i64,
+    },
+    /// `SETRANGE key offset value`. Parse guarantees `offset + value.len()` stays within
+    /// [`MAX_STRING_LEN`] whenever `value` is non-empty (an empty value never grows the
+    /// string, so Redis accepts any non-negative offset then).
+    SetRange {
+        /// Byte offset, non-negative.
+        offset: usize,
+        /// Bytes to write at `offset`.
+        value: Bytes,
+    },
+    /// `INCR` (delta 1), `DECR` (-1), `INCRBY key n`, `DECRBY key n` (delta -n).
+    IncrBy {
+        /// Amount to add; the server checks the sum for overflow
+        /// ([`CommandError::IncrementOverflow`]).
+        delta: i64,
+    },
+    /// `INCRBYFLOAT key increment`; the increment is finite.
+    IncrByFloat {
+        /// Amount to add, finite (NaN and infinities are refused by parse).
+        delta: f64,
+    },
+    /// `DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d]` (Redis 8.4).
+    DelEx {
+        /// Delete only if this holds; `None` deletes unconditionally.
+        condition: Option<ValueCondition>,
+    },
+    /// `DIGEST key` (Redis 8.4): XXH3-64 of the value, see [`digest`](super::digest).
+    Digest,
+    /// Read a key with its version (the sequence number of its last write), for
+    /// compare-by-version with [`SetCondition::IfVersion`]. Native protocol only.
+    GetVersioned,
+}
+
+/// The string commands' rows.
+#[rustfmt::skip]
+pub(super) const ROWS: &[CommandSpec] = &[
+    row!("append", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        "key value", append),
+    row!("decr", 2, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "key", |_| Ok(StringCommand::IncrBy { delta: -1 })),
+    row!("decrby", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        "key decrement", |a| incrby(a, -1)),
+    row!("delex", -2, [WRITE, FAST], (1, 1, 1), [STRING], "string", "8.4.0",
+        "Conditionally removes the specified key based on value or digest comparison.",
+        "key [IFEQ match-value|IFNE match-value|IFDEQ match-digest|IFDNE match-digest]", delex),
+    row!("digest", 2, [READONLY, FAST], (1, 1, 1), [STRING], "string", "8.4.0",
+        "Returns the XXH3 hash of a string value.",
+        "key", |_| Ok(StringCommand::Digest)),
+    GET,
+    row!("getdel", 2, [WRITE, FAST], (1, 1, 1), [STRING], "string", "6.2.0",
+        "Returns the string value of a key after deleting the key.",
+        "key", |_| Ok(StringCommand::GetDel)),
+    row!("getex", -2, [WRITE, FAST], (1, 1, 1), [STRING], "string", "6.2.0",
+        "Returns the string value of a key after setting its expiration time.",
+        "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]",
+        getex),
+    row!("getrange", 4, [READONLY], (1, 1, 1), [STRING], "string", "2.4.0",
+        "Returns a substring of the string stored at a key.",
+        "key start end", getrange),
+    row!("getset", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value.",
+        "key value", getset),
+    row!("incr", 2, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "key", |_| Ok(StringCommand::IncrBy { delta: 1 })),
+    INCRBY,
+    row!("incrbyfloat", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "key increment", incrbyfloat),
+    row!("mget", -2, [READONLY, FAST], (1, -1, 1), [STRING], "string", "1.0.0",
+        "Atomically returns the string values of one or more keys.",
+        "key [key ...]", |_| Ok(StringCommand::MGet)),
+    row!("mset", -3, [WRITE, DENYOOM], (1, -1, 2), [STRING], "string", "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys.",
+        "key value [key value ...]", |a| mset(a, "mset").map(|values| StringCommand::MSet { values })),
+    row!("msetnx", -3, [WRITE, DENYOOM], (1, -1, 2), [STRING], "string", "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        "key value [key value ...]", |a| mset(a, "msetnx").map(|values| StringCommand::MSetNx { values })),
+    row!("psetex", 4, [WRITE, DENYOOM], (1, 1, 1), [STRING], "string", "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        "key milliseconds value", |a| setex(a, Unit::Px, "psetex")),
+    SET,
+    row!("setex", 4, [WRITE, DENYOOM], (1, 1, 1), [STRING], "string", "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        "key seconds value", |a| setex(a, Unit::Ex, "setex")),
+    row!("setnx", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Set the string value of a key only when the key doesn't exist.",
+        "key value", |a| Ok(StringCommand::SetNx { value: next(a)? })),
+    row!("setrange", 4, [WRITE, DENYOOM], (1, 1, 1), [STRING], "string", "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        "key offset value", setrange),
+    row!("strlen", 2, [READONLY, FAST], (1, 1, 1), [STRING], "string", "2.2.0",
+        "Returns the length of a string value.",
+        "key", |_| Ok(StringCommand::StrLen)),
+    row!("substr", 4, [READONLY], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Returns a substring from a string value.",
+        "key start end", getrange),
+];
+
+// Rows the native protocol's ops name directly (see `native.rs`).
+#[rustfmt::skip]
+pub(super) const GET: CommandSpec =
+    row!("get", 2, [READONLY, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Returns the string value of a key.",
+        "key", |_| Ok(StringCommand::Get));
+
+#[rustfmt::skip]
+pub(super) const SET: CommandSpec =
+    row!("set", -3, [WRITE, DENYOOM], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        "key value [NX|XX|IFEQ match-value|IFNE match-value|IFDEQ match-digest|IFDNE match-digest] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]",
+        set);
+
+#[rustfmt::skip]
+pub(super) const INCRBY: CommandSpec =
+    row!("incrby", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "key increment", |a| incrby(a, 1));
+
+/// The native protocol's versioned read ([`StringCommand::GetVersioned`]): it compares
+/// versions, which staged writes do not have yet, so it runs outside a round.
+#[rustfmt::skip]
+pub(super) const GET_VERSIONED: CommandSpec =
+    row!("getversioned", 2, [READONLY, FAST, OWN_ROUND, NATIVE_ONLY], (1, 1, 1), [STRING], "cairn", "0.1.0",
+        "Returns the value of a key with its version (native protocol).",
+        "key", |_| Ok(StringCommand::GetVersioned));
+
+/// The native protocol's SET with [`SetCondition::IfVersion`]: SET's row, but outside a
+/// round, for the reason [`GET_VERSIONED`] gives.
+#[rustfmt::skip]
+pub(super) const SET_IF_VERSION: CommandSpec =
+    row!("setifversion", 3, [WRITE, DENYOOM, OWN_ROUND, NATIVE_ONLY], (1, 1, 1), [STRING], "cairn", "0.1.0",
+        "Sets a key only if its version is the one given (native protocol).",
+        "key value", set);
 
 /// The arguments of `SET` (and of SETEX, PSETEX and GETSET, which are spelled as SETs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Set {
-    /// The key.
-    pub key: Bytes,
     /// The new value.
     pub value: Bytes,
     /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE).
@@ -108,13 +296,6 @@ pub enum GetExExpiry {
     Invalid(CommandError),
 }
 
-/// `GET key`.
-pub(super) fn get(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Get {
-        key: next(&mut args)?,
-    })
-}
-
 /// Which TTL option a SET/GETEX request named, before its number is validated.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Unit {
@@ -181,9 +362,8 @@ fn is_value_condition(opt: &[u8]) -> bool {
 /// Follows Redis's `parseExtendedStringArgumentsOrReply`: options in any order, the
 /// same option may repeat (the last number wins), conflicting ones are a syntax error,
 /// and the expiry number is validated only after every option parsed.
-pub(super) fn set(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let value = next(&mut args)?;
+fn set(args: &mut Args) -> Result<StringCommand, CommandError> {
+    let value = next(args)?;
     let mut condition: Option<SetCondition> = None;
     let mut get = false;
     let mut keep_ttl = false;
@@ -198,12 +378,12 @@ pub(super) fn set(mut args: Args) -> Result<Command, CommandError> {
         } else if is(&opt, "KEEPTTL") && ttl.is_none() {
             keep_ttl = true;
         } else if is_value_condition(&opt) && condition.is_none() && !args.as_slice().is_empty() {
-            let arg = next(&mut args)?;
+            let arg = next(args)?;
             condition = value_condition(&opt, arg)?.map(SetCondition::from);
         } else if let Some(unit) = unit_of(&opt).filter(|&u| {
             !keep_ttl && ttl.as_ref().is_none_or(|(t, _)| *t == u) && !args.as_slice().is_empty()
         }) {
-            ttl = Some((unit, next(&mut args)?));
+            ttl = Some((unit, next(args)?));
         } else {
             return Err(CommandError::Syntax);
         }
@@ -213,8 +393,7 @@ pub(super) fn set(mut args: Args) -> Result<Command, CommandError> {
         None if keep_ttl => Some(Expiry::KeepTtl),
         None => None,
     };
-    Ok(Command::Set(Set {
-        key,
+    Ok(StringCommand::Set(Set {
         value,
         condition,
         get,
@@ -234,17 +413,14 @@ impl From<ValueCondition> for SetCondition {
 }
 
 /// `SETEX key seconds value` / `PSETEX key milliseconds value`, as a [`Set`].
-pub(super) fn setex(mut args: Args, millis: bool) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let ttl = next(&mut args)?;
-    let value = next(&mut args)?;
-    let (unit, command) = if millis {
-        (Unit::Px, "psetex")
-    } else {
-        (Unit::Ex, "setex")
-    };
-    Ok(Command::Set(Set {
-        key,
+fn setex(
+    args: &mut Args,
+    unit: Unit,
+    command: &'static str,
+) -> Result<StringCommand, CommandError> {
+    let ttl = next(args)?;
+    let value = next(args)?;
+    Ok(StringCommand::Set(Set {
         value,
         condition: None,
         get: false,
@@ -253,37 +429,20 @@ pub(super) fn setex(mut args: Args, millis: bool) -> Result<Command, CommandErro
 }
 
 /// `GETSET key value`, as `SET key value GET`.
-pub(super) fn getset(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Set(Set {
-        key: next(&mut args)?,
-        value: next(&mut args)?,
+fn getset(args: &mut Args) -> Result<StringCommand, CommandError> {
+    Ok(StringCommand::Set(Set {
+        value: next(args)?,
         condition: None,
         get: true,
         expiry: None,
     }))
 }
 
-/// `SETNX key value`.
-pub(super) fn setnx(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::SetNx {
-        key: next(&mut args)?,
-        value: next(&mut args)?,
-    })
-}
-
-/// `GETDEL key`.
-pub(super) fn getdel(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::GetDel {
-        key: next(&mut args)?,
-    })
-}
-
 /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`, with SET's option rules.
 ///
 /// Option syntax errors are immediate; a bad number becomes [`GetExExpiry::Invalid`],
 /// because Redis validates it only once the key is found to exist.
-pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
+fn getex(args: &mut Args) -> Result<StringCommand, CommandError> {
     let mut persist = false;
     let mut ttl: Option<(Unit, Bytes)> = None;
     while let Some(opt) = args.next() {
@@ -292,7 +451,7 @@ pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
         } else if let Some(unit) = unit_of(&opt).filter(|&u| {
             !persist && ttl.as_ref().is_none_or(|(t, _)| *t == u) && !args.as_slice().is_empty()
         }) {
-            ttl = Some((unit, next(&mut args)?));
+            ttl = Some((unit, next(args)?));
         } else {
             return Err(CommandError::Syntax);
         }
@@ -305,101 +464,65 @@ pub(super) fn getex(mut args: Args) -> Result<Command, CommandError> {
         None if persist => Some(GetExExpiry::Persist),
         None => None,
     };
-    Ok(Command::GetEx { key, expiry })
+    Ok(StringCommand::GetEx { expiry })
 }
 
-/// `MGET key [key ...]`.
-pub(super) fn mget(args: Args) -> Result<Command, CommandError> {
-    Ok(Command::MGet {
-        keys: args.collect(),
-    })
-}
-
-/// `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity error, as Redis.
-pub(super) fn mset(args: Args, nx: bool) -> Result<Command, CommandError> {
-    if !args.len().is_multiple_of(2) {
-        return Err(CommandError::WrongArgumentCount {
-            command: if nx { "msetnx" } else { "mset" },
-        });
+/// The values of `MSET`/`MSETNX key value [key value ...]`: an odd count is an arity
+/// error, as Redis.
+fn mset(args: &mut Args, command: &'static str) -> Result<Vec<Bytes>, CommandError> {
+    if args.argc().is_multiple_of(2) {
+        return Err(CommandError::WrongArgumentCount { command });
     }
-    let mut pairs = Vec::with_capacity(args.len() / 2);
-    let mut args = args;
-    while let (Some(k), Some(v)) = (args.next(), args.next()) {
-        pairs.push((k, v));
-    }
-    Ok(if nx {
-        Command::MSetNx { pairs }
-    } else {
-        Command::MSet { pairs }
-    })
+    Ok(args.collect())
 }
 
 /// `APPEND key value`.
-pub(super) fn append(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Append {
-        key: next(&mut args)?,
-        value: next(&mut args)?,
-    })
-}
-
-/// `STRLEN key`.
-pub(super) fn strlen(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::StrLen {
-        key: next(&mut args)?,
-    })
+fn append(args: &mut Args) -> Result<StringCommand, CommandError> {
+    Ok(StringCommand::Append { value: next(args)? })
 }
 
 /// `GETRANGE key start end` / `SUBSTR key start end`.
-pub(super) fn getrange(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let start = int(&next(&mut args)?)?;
-    let end = int(&next(&mut args)?)?;
-    Ok(Command::GetRange { key, start, end })
+fn getrange(args: &mut Args) -> Result<StringCommand, CommandError> {
+    let start = int(&next(args)?)?;
+    let end = int(&next(args)?)?;
+    Ok(StringCommand::GetRange { start, end })
 }
 
 /// `SETRANGE key offset value`.
-pub(super) fn setrange(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let offset = int(&next(&mut args)?)?;
-    let value = next(&mut args)?;
+fn setrange(args: &mut Args) -> Result<StringCommand, CommandError> {
+    let offset = int(&next(args)?)?;
+    let value = next(args)?;
     let offset = usize::try_from(offset).map_err(|_| CommandError::OffsetOutOfRange)?;
     // An empty value never grows the string, so Redis skips the size check for it.
     if !value.is_empty() && offset.saturating_add(value.len()) > MAX_STRING_LEN {
         return Err(CommandError::StringTooLong);
     }
-    Ok(Command::SetRange { key, offset, value })
+    Ok(StringCommand::SetRange { offset, value })
 }
 
-/// `INCR`, `DECR`, `INCRBY`, `DECRBY` (`sign` -1 for the decrements).
-pub(super) fn incrby(mut args: Args, sign: i64, explicit: bool) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let delta = if explicit {
-        let n = int(&next(&mut args)?)?;
-        if sign < 0 {
-            n.checked_neg().ok_or(CommandError::DecrementOverflow)?
-        } else {
-            n
-        }
+/// `INCRBY key n` and `DECRBY key n` (`sign` -1).
+fn incrby(args: &mut Args, sign: i64) -> Result<StringCommand, CommandError> {
+    let n = int(&next(args)?)?;
+    let delta = if sign < 0 {
+        n.checked_neg().ok_or(CommandError::DecrementOverflow)?
     } else {
-        sign
+        n
     };
-    Ok(Command::IncrBy { key, delta })
+    Ok(StringCommand::IncrBy { delta })
 }
 
 /// `INCRBYFLOAT key increment`.
-pub(super) fn incrbyfloat(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
-    let delta = parse_f64(&next(&mut args)?).ok_or(CommandError::NotFloat)?;
+fn incrbyfloat(args: &mut Args) -> Result<StringCommand, CommandError> {
+    let delta = parse_f64(&next(args)?).ok_or(CommandError::NotFloat)?;
     // Redis accepts `inf` as a number, then refuses the infinite sum it produces.
     if !delta.is_finite() {
         return Err(CommandError::NanOrInfinity);
     }
-    Ok(Command::IncrByFloat { key, delta })
+    Ok(StringCommand::IncrByFloat { delta })
 }
 
 /// `DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]`.
-pub(super) fn delex(mut args: Args) -> Result<Command, CommandError> {
-    let key = next(&mut args)?;
+fn delex(args: &mut Args) -> Result<StringCommand, CommandError> {
     let condition = match (args.next(), args.next(), args.next()) {
         (None, _, _) => None,
         (Some(opt), Some(arg), None) => {
@@ -407,12 +530,5 @@ pub(super) fn delex(mut args: Args) -> Result<Command, CommandError> {
         }
         _ => return Err(CommandError::Syntax),
     };
-    Ok(Command::DelEx { key, condition })
-}
-
-/// `DIGEST key`.
-pub(super) fn digest(mut args: Args) -> Result<Command, CommandError> {
-    Ok(Command::Digest {
-        key: next(&mut args)?,
-    })
+    Ok(StringCommand::DelEx { condition })
 }

@@ -1,27 +1,175 @@
-//! The command table: every command `Command::parse` accepts, with Redis's metadata.
+//! The command table: one row per command, the only place a command's facts are written.
 //!
-//! COMMAND COUNT/INFO/DOCS and cairn-cli's completion and hints read it, and parse takes
-//! its arity checks and its parsers from it, so the two never disagree. It holds only
-//! static data, built at compile time: no allocation, no initialisation at run time.
+//! A row ([`CommandSpec`]) holds the name, arity, flags, key positions, ACL categories and
+//! docs, and the parser of the arguments that are not keys. Each family file
+//! (`strings.rs`, `generic.rs`, ...) keeps its rows beside its parsers; this file merges them
+//! at compile time into one sorted table ([`COMMANDS`]), so the lookup needs no
+//! initialisation and allocates nothing. Everything else is derived from the rows: parse
+//! takes its arity checks and its key arguments from them, COMMAND and cairn-cli report
+//! them, and the server derives from the flags how a command runs (read, write or control;
+//! inside a pipelined round or alone; queued inside MULTI or at once).
+
+use bytes::Bytes;
 
 use super::args::Args;
-use super::{Command, CommandError};
+use super::{connection, generic, scan, server, strings, transactions};
+use super::{CommandError, Family};
 
-/// One command (or subcommand) as COMMAND INFO and COMMAND DOCS describe it.
+bitflags::bitflags! {
+    /// A command's flags. The first group is Redis's, reported by COMMAND INFO in this
+    /// order; the last group is Cairn's own, which COMMAND never shows.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Flags: u32 {
+        /// May change data.
+        const WRITE = 1;
+        /// Only reads data.
+        const READONLY = 1 << 1;
+        /// May grow memory use (refused under maxmemory in Redis).
+        const DENYOOM = 1 << 2;
+        /// Administrative: refused to users without the @admin category.
+        const ADMIN = 1 << 3;
+        /// Publish/subscribe.
+        const PUBSUB = 1 << 4;
+        /// Not allowed in scripts.
+        const NOSCRIPT = 1 << 5;
+        /// May block the client.
+        const BLOCKING = 1 << 6;
+        /// Allowed while the data set is loading.
+        const LOADING = 1 << 7;
+        /// Allowed on a replica with stale data.
+        const STALE = 1 << 8;
+        /// Not shown to MONITOR.
+        const SKIP_MONITOR = 1 << 9;
+        /// Not logged to the slow log.
+        const SKIP_SLOWLOG = 1 << 10;
+        /// Allowed on an importing cluster slot after ASKING.
+        const ASKING = 1 << 11;
+        /// O(1) or O(log n), never delays the server.
+        const FAST = 1 << 12;
+        /// Allowed before the client authenticates.
+        const NO_AUTH = 1 << 13;
+        /// Refused inside MULTI ("Command not allowed inside a transaction").
+        const NO_MULTI = 1 << 14;
+        /// Allowed while a script is busy.
+        const ALLOW_BUSY = 1 << 15;
+        /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
+        const SENTINEL = 1 << 16;
+
+        /// Cairn: runs outside a pipelined round. It compares versions (staged writes
+        /// have none yet), reads the engine as one snapshot, or writes batches of its
+        /// own, so the round's writes are committed before it, and its own right after.
+        const OWN_ROUND = 1 << 24;
+        /// Cairn: acts at once inside MULTI instead of being queued (MULTI, EXEC,
+        /// DISCARD, WATCH, QUIT, RESET, as Redis's `processCommand` lists them).
+        const RUNS_IN_MULTI = 1 << 25;
+        /// Cairn: native protocol only; no RESP name, never in [`COMMANDS`].
+        const NATIVE_ONLY = 1 << 26;
+    }
+}
+
+impl Flags {
+    /// Flags COMMAND INFO never shows: Redis hides SENTINEL; the rest are Cairn's own.
+    const HIDDEN: Flags = Flags::SENTINEL
+        .union(Flags::OWN_ROUND)
+        .union(Flags::RUNS_IN_MULTI)
+        .union(Flags::NATIVE_ONLY);
+
+    /// The flags COMMAND INFO shows, lower-case, in Redis's order.
+    pub fn reported(self) -> impl Iterator<Item = String> {
+        self.difference(Flags::HIDDEN)
+            .iter_names()
+            .map(|(name, _)| name.to_ascii_lowercase())
+    }
+}
+
+bitflags::bitflags! {
+    /// ACL categories, in the order Redis reports them. A row names the ones its flags
+    /// do not imply; [`CommandSpec::acl_categories`] adds the implied ones.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct AclCategories: u32 {
+        /// @keyspace: works on keys whatever their type.
+        const KEYSPACE = 1;
+        /// @read (implied by READONLY).
+        const READ = 1 << 1;
+        /// @write (implied by WRITE).
+        const WRITE = 1 << 2;
+        /// @set.
+        const SET = 1 << 3;
+        /// @sortedset.
+        const SORTEDSET = 1 << 4;
+        /// @list.
+        const LIST = 1 << 5;
+        /// @hash.
+        const HASH = 1 << 6;
+        /// @string.
+        const STRING = 1 << 7;
+        /// @bitmap.
+        const BITMAP = 1 << 8;
+        /// @hyperloglog.
+        const HYPERLOGLOG = 1 << 9;
+        /// @geo.
+        const GEO = 1 << 10;
+        /// @stream.
+        const STREAM = 1 << 11;
+        /// @pubsub (implied by PUBSUB).
+        const PUBSUB = 1 << 12;
+        /// @admin (implied by ADMIN).
+        const ADMIN = 1 << 13;
+        /// @fast (implied by FAST).
+        const FAST = 1 << 14;
+        /// @slow (implied by the absence of FAST).
+        const SLOW = 1 << 15;
+        /// @blocking (implied by BLOCKING).
+        const BLOCKING = 1 << 16;
+        /// @dangerous (implied by ADMIN).
+        const DANGEROUS = 1 << 17;
+        /// @connection.
+        const CONNECTION = 1 << 18;
+        /// @transaction.
+        const TRANSACTION = 1 << 19;
+        /// @scripting.
+        const SCRIPTING = 1 << 20;
+    }
+}
+
+impl AclCategories {
+    /// The categories as COMMAND INFO and ACL CAT name them: `@read`, `@string`, ...
+    pub fn names(self) -> impl Iterator<Item = String> {
+        self.iter_names()
+            .map(|(name, _)| format!("@{}", name.to_ascii_lowercase()))
+    }
+
+    /// The category `name` names (without its `@`, case-insensitive).
+    pub fn named(name: &[u8]) -> Option<AclCategories> {
+        AclCategories::all()
+            .iter_names()
+            .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
+            .map(|(_, category)| category)
+    }
+}
+
+/// A command's parser: the arguments that are not keys (its row took those out) to the
+/// family's command.
+pub(super) type Parser = fn(&mut Args) -> Result<Family, CommandError>;
+
+/// One command (or subcommand): what COMMAND INFO and COMMAND DOCS report, and how its
+/// request parses.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
     /// Lower-case name; subcommands are `parent|sub` as Redis 7 names them.
     pub name: &'static str,
     /// Argument count including the name (and the subcommand); negative = at least.
     pub arity: i32,
-    /// Flags as COMMAND INFO reports them (`write`, `readonly`, `fast`, ...).
-    pub flags: &'static [&'static str],
+    /// Redis's flags and Cairn's own.
+    pub flags: Flags,
     /// Position of the first key argument (0: no keys).
     pub first_key: i32,
-    /// Position of the last key argument (-1: the last argument).
+    /// Position of the last key argument (negative: counted from the end, -1 the last).
     pub last_key: i32,
     /// Step between key arguments.
     pub step: i32,
+    /// ACL categories the flags do not imply.
+    pub acl: AclCategories,
     /// Redis's command group (`string`, `generic`, ...; `cairn` for Cairn's own).
     pub group: &'static str,
     /// The Redis (or Cairn) version that introduced it.
@@ -34,12 +182,9 @@ pub struct CommandSpec {
     pub syntax: &'static str,
     /// Subcommands of a container command (CLIENT, CONFIG, COMMAND), sorted by name.
     pub subcommands: &'static [CommandSpec],
-    /// Builds the command from the arguments after the name (arity already checked).
+    /// Builds the command from its arguments that are not keys (arity already checked).
     pub(super) parse: Parser,
 }
-
-/// A command's parser: its own table entry and the arguments after the name.
-pub(super) type Parser = fn(&'static CommandSpec, Args) -> Result<Command, CommandError>;
 
 /// Two entries are equal when they describe the same command (names are unique).
 impl PartialEq for CommandSpec {
@@ -64,25 +209,185 @@ impl CommandSpec {
 
     /// The subcommand called `name` (case-insensitive), for a container command.
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        self.subcommands.iter().find(|sub| {
-            let short = sub.name.rsplit('|').next().unwrap_or(sub.name);
-            short.as_bytes().eq_ignore_ascii_case(name)
-        })
+        self.subcommands
+            .iter()
+            .find(|sub| sub.short_name().as_bytes().eq_ignore_ascii_case(name))
     }
 
-    /// The name without its parent, upper-case when displayed by callers
-    /// (`client|setname` gives `setname`).
+    /// The name without its parent (`client|setname` gives `setname`).
     pub fn short_name(&self) -> &'static str {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
+
+    /// The top-level command's name (`client|setname` gives `client`).
+    pub fn command_name(&self) -> &'static str {
+        self.name.split('|').next().unwrap_or(self.name)
+    }
+
+    /// Whether the command may change data.
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(Flags::WRITE)
+    }
+
+    /// Every ACL category: the row's own and those its flags imply, as Redis's
+    /// `setImplicitACLCategories` adds them.
+    pub fn acl_categories(&self) -> AclCategories {
+        let implied = [
+            (Flags::WRITE, AclCategories::WRITE),
+            (Flags::READONLY, AclCategories::READ),
+            (
+                Flags::ADMIN,
+                AclCategories::ADMIN.union(AclCategories::DANGEROUS),
+            ),
+            (Flags::PUBSUB, AclCategories::PUBSUB),
+            (Flags::FAST, AclCategories::FAST),
+            (Flags::BLOCKING, AclCategories::BLOCKING),
+        ];
+        let mut categories = self.acl;
+        for (flag, category) in implied {
+            if self.flags.contains(flag) {
+                categories |= category;
+            }
+        }
+        if !categories.contains(AclCategories::FAST) {
+            categories |= AclCategories::SLOW;
+        }
+        categories
+    }
+
+    /// Whether argument `i` of a request of `argc` arguments is a key.
+    #[inline]
+    pub(super) fn is_key_at(&self, i: usize, argc: usize) -> bool {
+        let (first, step) = (self.first_key as usize, self.step.max(1) as usize);
+        self.first_key > 0 && i >= first && i <= self.last_key_at(argc) && (i - first).is_multiple_of(step)
+    }
+
+    /// The position of the last key in a request of `argc` arguments.
+    fn last_key_at(&self, argc: usize) -> usize {
+        if self.last_key >= 0 {
+            self.last_key as usize
+        } else {
+            argc.saturating_sub(self.last_key.unsigned_abs() as usize)
+        }
+    }
+
+    /// The key arguments of `args` (name first), as the row's key positions name them.
+    pub fn keys_of<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> + 'a {
+        let spec = *self;
+        let argc = args.len();
+        args.iter()
+            .enumerate()
+            .filter(move |(i, _)| spec.is_key_at(*i, argc))
+            .map(|(_, arg)| arg)
+    }
 }
 
-mod specs;
+/// One row of the table, in the order the fields read: name, arity, flags, key positions
+/// (first, last, step), ACL categories beyond those the flags imply, group, since,
+/// summary, syntax, the parser of the arguments that are not keys, and subcommands.
+macro_rules! row {
+    ($name:literal, $arity:literal, [$($flag:ident),*], ($first:literal, $last:literal, $step:literal),
+     [$($acl:ident),*], $group:literal, $since:literal, $summary:literal, $syntax:literal,
+     $parse:expr $(, subcommands: $subs:expr)?) => {
+        $crate::protocol::command::table::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $crate::protocol::command::table::Flags::empty()
+                $(.union($crate::protocol::command::table::Flags::$flag))*,
+            first_key: $first,
+            last_key: $last,
+            step: $step,
+            acl: $crate::protocol::command::table::AclCategories::empty()
+                $(.union($crate::protocol::command::table::AclCategories::$acl))*,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            syntax: $syntax,
+            subcommands: row!(@subs $($subs)?),
+            parse: |args| ($parse)(args).map($crate::protocol::command::Family::from),
+        }
+    };
+    (@subs) => { &[] };
+    (@subs $subs:expr) => { $subs };
+}
+pub(super) use row;
 
-use specs::TABLE;
+/// Every family's rows; the table is their union.
+const FAMILIES: [&[CommandSpec]; 6] = [
+    strings::ROWS,
+    generic::ROWS,
+    scan::ROWS,
+    transactions::ROWS,
+    connection::ROWS,
+    server::ROWS,
+];
+
+const COUNT: usize = {
+    let mut count = 0;
+    let mut i = 0;
+    while i < FAMILIES.len() {
+        count += FAMILIES[i].len();
+        i += 1;
+    }
+    count
+};
+
+/// `a < b` by bytes, in a constant.
+const fn name_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+/// The families' rows in one array sorted by name; a duplicate name, a name that is not
+/// lower-case ASCII or longer than [`MAX_NAME`] fails the build.
+const fn merged() -> [CommandSpec; COUNT] {
+    let mut table = [FAMILIES[0][0]; COUNT];
+    let mut n = 0;
+    let mut f = 0;
+    while f < FAMILIES.len() {
+        let mut r = 0;
+        while r < FAMILIES[f].len() {
+            // Insertion sort: move the new row down to its place.
+            let row = FAMILIES[f][r];
+            let name = row.name.as_bytes();
+            assert!(name.len() <= MAX_NAME, "command name too long");
+            let mut c = 0;
+            while c < name.len() {
+                assert!(
+                    name[c].is_ascii_lowercase(),
+                    "command names are lower-case letters"
+                );
+                c += 1;
+            }
+            let mut at = n;
+            while at > 0 && name_less(row.name, table[at - 1].name) {
+                table[at] = table[at - 1];
+                at -= 1;
+            }
+            assert!(
+                at == 0 || name_less(table[at - 1].name, row.name),
+                "duplicate command name"
+            );
+            table[at] = row;
+            n += 1;
+            r += 1;
+        }
+        f += 1;
+    }
+    table
+}
+
+static TABLE: [CommandSpec; COUNT] = merged();
 
 /// Every RESP command Cairn accepts, sorted by name.
-pub static COMMANDS: &[CommandSpec] = TABLE;
+pub static COMMANDS: &[CommandSpec] = &TABLE;
 
 /// Longest command name in the table; longer input is rejected without a search.
 const MAX_NAME: usize = 16;
@@ -122,6 +427,53 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         })
 }
 
+/// The row a request's arguments name (a container's subcommand where it has one), with
+/// Redis's lookup errors: unknown command, wrong arity, unknown subcommand. Arity is the
+/// container's first, then the subcommand's.
+pub(super) fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
+    let Some(name) = args.first() else {
+        return Err(CommandError::Empty);
+    };
+    let Some(spec) = lookup(name) else {
+        return Err(CommandError::unknown_command(args));
+    };
+    if !spec.arity_accepts(args.len()) {
+        return Err(CommandError::WrongArity { command: spec.name });
+    }
+    let Some(sub) = args.get(1).filter(|_| !spec.subcommands.is_empty()) else {
+        return Ok(spec);
+    };
+    let found = spec
+        .subcommand(sub)
+        .ok_or_else(|| CommandError::unknown_subcommand(sub, spec.name))?;
+    if !found.arity_accepts(args.len()) {
+        return Err(CommandError::WrongArity {
+            command: found.name,
+        });
+    }
+    Ok(found)
+}
+
+/// COMMAND GETKEYS: the keys a request (`args[0]` its name) would name, with Redis's
+/// errors, checked in its order: an unknown command, one without keys, a wrong count.
+pub fn keys_of_request(args: &[Bytes]) -> Result<Vec<Bytes>, CommandError> {
+    let spec = args.first().and_then(|name| lookup(name));
+    let spec = match (spec, args.get(1)) {
+        (Some(parent), Some(sub)) if !parent.subcommands.is_empty() => parent.subcommand(sub),
+        (spec, _) => spec,
+    };
+    let Some(spec) = spec else {
+        return Err(CommandError::InvalidCommand);
+    };
+    if spec.first_key == 0 {
+        return Err(CommandError::NoKeyArguments);
+    }
+    if !spec.arity_accepts(args.len()) {
+        return Err(CommandError::InvalidArgumentCount);
+    }
+    Ok(spec.keys_of(args).cloned().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +491,7 @@ mod tests {
         for spec in COMMANDS {
             assert!(spec.name.len() <= MAX_NAME, "{}", spec.name);
             assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(!spec.flags.contains(Flags::NATIVE_ONLY), "{}", spec.name);
             for pair in spec.subcommands.windows(2) {
                 assert!(pair[0].name < pair[1].name);
             }
@@ -176,5 +529,51 @@ mod tests {
             client.subcommand(b"NO-EVICT").map(|s| s.short_name()),
             Some("no-evict")
         );
+        assert_eq!(
+            client.subcommand(b"id").map(|s| s.command_name()),
+            Some("client")
+        );
+    }
+
+    #[test]
+    fn flags_and_categories_report_as_redis_does() {
+        let get = lookup(b"get").expect("get");
+        assert_eq!(
+            get.flags.reported().collect::<Vec<_>>(),
+            ["readonly", "fast"]
+        );
+        assert_eq!(
+            get.acl_categories().names().collect::<Vec<_>>(),
+            ["@read", "@string", "@fast"]
+        );
+        let auth = lookup(b"auth").expect("auth");
+        assert!(!auth.flags.reported().any(|f| f == "sentinel"));
+        let shutdown = lookup(b"shutdown").expect("shutdown");
+        assert_eq!(
+            shutdown.acl_categories().names().collect::<Vec<_>>(),
+            ["@admin", "@slow", "@dangerous"]
+        );
+        assert_eq!(AclCategories::named(b"String"), Some(AclCategories::STRING));
+        assert_eq!(AclCategories::named(b"nope"), None);
+    }
+
+    #[test]
+    fn key_positions_pick_the_keys() {
+        let words = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let keys = |line: &str| keys_of_request(&words(line));
+        assert_eq!(keys("GET k"), Ok(words("k")));
+        assert_eq!(keys("MSET a 1 b 2"), Ok(words("a b")));
+        // Redis picks by position whatever the count: an odd MSET still names both keys.
+        assert_eq!(keys("MSET a 1 b"), Ok(words("a b")));
+        assert_eq!(keys("RENAME a b"), Ok(words("a b")));
+        assert_eq!(keys("nosuch a"), Err(CommandError::InvalidCommand));
+        assert_eq!(keys("PING"), Err(CommandError::NoKeyArguments));
+        assert_eq!(keys("CLIENT SETNAME x"), Err(CommandError::NoKeyArguments));
+        assert_eq!(keys("GET"), Err(CommandError::InvalidArgumentCount));
+        assert_eq!(keys("GET a b"), Err(CommandError::InvalidArgumentCount));
     }
 }

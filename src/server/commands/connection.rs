@@ -1,4 +1,5 @@
-//! Connection commands: PING, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT.
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT. Their
+//! rows and parsers are in `protocol/command/connection.rs`.
 //!
 //! These shape the session (protocol version, authentication, name) and the client
 //! registry; they never touch the data.
@@ -7,9 +8,11 @@ use bytes::Bytes;
 
 use crate::protocol::command::{
     validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
+    ConnectionCommand,
 };
 use crate::protocol::{Reply, RespVersion};
 use crate::server::clients::ClientInfo;
+use crate::server::dispatch::Context;
 use crate::server::session::Session;
 use crate::server::shared::Shared;
 
@@ -26,8 +29,27 @@ fn bulk(text: impl Into<String>) -> Reply {
     Reply::Bulk(Bytes::from(text.into()))
 }
 
+/// Runs a connection command.
+pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
+    let (shared, session) = (cx.shared, &mut *cx.session);
+    match command {
+        ConnectionCommand::Ping { message } => ping(message),
+        ConnectionCommand::Echo { message } => Reply::Bulk(message),
+        ConnectionCommand::Hello {
+            protover,
+            auth,
+            setname,
+        } => hello(shared, session, protover, auth, setname),
+        ConnectionCommand::Auth { username, password } => auth(shared, session, username, password),
+        ConnectionCommand::Select { index } => select(index),
+        ConnectionCommand::Quit => quit(session),
+        ConnectionCommand::Reset => reset(shared, session),
+        ConnectionCommand::Client(sub) => client(shared, session, sub),
+    }
+}
+
 /// PING [message]
-pub fn ping(message: Option<Bytes>) -> Reply {
+fn ping(message: Option<Bytes>) -> Reply {
     match message {
         Some(message) => Reply::Bulk(message),
         None => simple("PONG"),
@@ -51,12 +73,7 @@ fn check_password(shared: &Shared, username: Option<&[u8]>, password: &[u8]) -> 
 }
 
 /// AUTH [username] password
-pub fn auth(
-    shared: &Shared,
-    session: &mut Session,
-    username: Option<Bytes>,
-    password: Bytes,
-) -> Reply {
+fn auth(shared: &Shared, session: &mut Session, username: Option<Bytes>, password: Bytes) -> Reply {
     match check_password(shared, username.as_deref(), &password) {
         Ok(()) => {
             session.authenticated = true;
@@ -67,7 +84,7 @@ pub fn auth(
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME name]]
-pub fn hello(
+fn hello(
     shared: &Shared,
     session: &mut Session,
     protover: Option<i64>,
@@ -119,7 +136,7 @@ fn resp_number(version: RespVersion) -> u8 {
 }
 
 /// SELECT index: Cairn has one database (sharding spreads keys over servers instead).
-pub fn select(index: i64) -> Reply {
+fn select(index: i64) -> Reply {
     if index == 0 {
         Reply::ok()
     } else {
@@ -128,13 +145,13 @@ pub fn select(index: i64) -> Reply {
 }
 
 /// QUIT: answer OK, then close.
-pub fn quit(session: &mut Session) -> Reply {
+fn quit(session: &mut Session) -> Reply {
     session.closing = true;
     Reply::ok()
 }
 
 /// RESET: back to a fresh connection's state.
-pub fn reset(shared: &Shared, session: &mut Session) -> Reply {
+fn reset(shared: &Shared, session: &mut Session) -> Reply {
     session.multi = None;
     session.watched.clear();
     session.resp = RespVersion::Resp2;
@@ -154,7 +171,7 @@ fn listing(text: String) -> Reply {
 }
 
 /// CLIENT subcommands.
-pub fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Reply {
+fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Reply {
     let info = &session.info;
     match command {
         ClientCommand::Id => Reply::Integer(info.id as i64),

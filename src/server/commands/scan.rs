@@ -1,5 +1,5 @@
 //! Commands that walk the key space in order: SCAN, KEYS, DBSIZE, FLUSHDB and Cairn's
-//! ordered RANGE / RANGEKEYS.
+//! ordered RANGE / RANGEKEYS. Their rows and parsers are in `protocol/command/scan.rs`.
 //!
 //! Every walk reads one engine snapshot (`Db::range`), skips expired entries, and never
 //! holds key locks: writes go on while a scan runs.
@@ -8,7 +8,9 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
+use crate::protocol::command::ScanCommand;
 use crate::protocol::Reply;
+use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::pattern;
 use crate::server::shared::ScanCursors;
@@ -17,8 +19,38 @@ use crate::storage::{Db, WriteBatch};
 
 type Result = std::result::Result<Reply, ExecError>;
 
+/// Runs a scan command.
+pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
+    let ks = &*cx.ks;
+    match command {
+        ScanCommand::Keys { pattern } => keys(ks, &pattern),
+        ScanCommand::Scan {
+            cursor,
+            pattern,
+            count,
+            kind,
+        } => scan(
+            ks,
+            &cx.shared.cursors,
+            cursor,
+            pattern.as_deref(),
+            count,
+            kind.as_deref(),
+        ),
+        ScanCommand::DbSize => dbsize(ks),
+        ScanCommand::FlushDb | ScanCommand::FlushAll => flush_all(ks.db()),
+        ScanCommand::Range {
+            start,
+            end,
+            limit,
+            reverse,
+            keys_only,
+        } => range(ks, start, end, limit, reverse, keys_only),
+    }
+}
+
 /// Live (unexpired) entries of `range` in key order, or in reverse.
-pub fn live_entries(
+pub(crate) fn live_entries(
     db: &Db,
     range: (Bound<Bytes>, Bound<Bytes>),
     reverse: bool,
@@ -48,7 +80,7 @@ const DEFAULT_SCAN_COUNT: usize = 10;
 ///
 /// The cursor names the last key a previous call examined (see [`ScanCursors`]); a full
 /// iteration sees every key that existed throughout it, because keys are walked in order.
-pub fn scan(
+fn scan(
     ks: &Keyspace,
     cursors: &ScanCursors,
     cursor: u64,
@@ -90,7 +122,7 @@ pub fn scan(
 }
 
 /// KEYS pattern
-pub fn keys(ks: &Keyspace, pattern: &[u8]) -> Result {
+fn keys(ks: &Keyspace, pattern: &[u8]) -> Result {
     let mut keys = Vec::new();
     for item in live_entries(
         ks.db(),
@@ -108,7 +140,7 @@ pub fn keys(ks: &Keyspace, pattern: &[u8]) -> Result {
 
 /// DBSIZE: counts live keys (a walk, not a counter: the engine keeps none, and expired
 /// keys must not count).
-pub fn dbsize(ks: &Keyspace) -> Result {
+fn dbsize(ks: &Keyspace) -> Result {
     let mut n = 0;
     for item in live_entries(
         ks.db(),
@@ -127,7 +159,7 @@ const FLUSH_BATCH: usize = 10_000;
 
 /// FLUSHDB / FLUSHALL: deletes every key present when it starts (including expired ones,
 /// which frees their space).
-pub fn flush_all(db: &Db) -> Result {
+fn flush_all(db: &Db) -> Result {
     let mut batch = WriteBatch::new();
     let mut in_batch = 0;
     for item in db.range::<Bytes, _>(..) {
@@ -148,7 +180,7 @@ pub fn flush_all(db: &Db) -> Result {
 /// RANGE / RANGEKEYS start end [LIMIT n] [REV]: pairs (or keys) in key order from one
 /// snapshot, `start` inclusive and `end` exclusive. Pairs come as a flat array
 /// `[k1, v1, k2, v2, ...]` in both RESP versions.
-pub fn range(
+fn range(
     ks: &Keyspace,
     start: Bound<Bytes>,
     end: Bound<Bytes>,

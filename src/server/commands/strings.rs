@@ -1,22 +1,49 @@
 //! String commands: GET and SET with all their conditions and expiries, counters, ranges
 //! within a value, and Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST).
+//! Their rows and parsers are in `protocol/command/strings.rs`.
 //!
 //! Each function runs against a [`Keyspace`] and returns the reply; the dispatcher holds
 //! the key locks and commits what was staged.
 
 use bytes::{Bytes, BytesMut};
 
+use super::first;
 use crate::protocol::command::{
-    digest, digest_hex, Expiry, GetExExpiry, Set, SetCondition, ValueCondition,
+    digest, digest_hex, Expiry, GetExExpiry, Keys, Set, SetCondition, StringCommand, ValueCondition,
 };
 use crate::protocol::{Reply, RespVersion};
 use crate::server::keyspace::{ExecError, Keyspace};
+use crate::server::replies::Replies;
 use crate::server::value::Entry;
 
 /// Redis's largest string (proto-max-bulk-len), which APPEND and SETRANGE may not pass.
 const MAX_STRING: usize = 512 * 1024 * 1024;
 
 type Result = std::result::Result<Reply, ExecError>;
+
+/// Runs a string command on its keys.
+pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Result {
+    use StringCommand::*;
+    match command {
+        Get => get(ks, &first(keys)),
+        GetVersioned => get_versioned(ks, &first(keys)),
+        Set(cmd) => set(ks, first(keys), cmd),
+        SetNx { value } => setnx(ks, first(keys), value),
+        GetDel => getdel(ks, first(keys)),
+        GetEx { expiry } => getex(ks, first(keys), expiry),
+        MGet => mget(ks, &keys),
+        MSet { values } => mset(ks, keys.into_iter().zip(values)),
+        MSetNx { values } => msetnx(ks, keys.into_iter().zip(values).collect()),
+        Append { value } => append(ks, first(keys), value),
+        StrLen => strlen(ks, &first(keys)),
+        GetRange { start, end } => getrange(ks, &first(keys), start, end),
+        SetRange { offset, value } => setrange(ks, first(keys), offset, value),
+        IncrBy { delta } => incr_by(ks, first(keys), delta),
+        IncrByFloat { delta } => incr_by_float(ks, first(keys), delta),
+        DelEx { condition } => delex(ks, first(keys), condition),
+        Digest => digest_of(ks, &first(keys)),
+    }
+}
 
 fn bulk_or_null(entry: Option<Entry>) -> Reply {
     entry.map_or(Reply::Null, |e| Reply::Bulk(e.value))
@@ -60,7 +87,7 @@ fn store(ks: &mut Keyspace, key: Bytes, entry: Entry) {
 }
 
 /// GET key
-pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
+fn get(ks: &Keyspace, key: &[u8]) -> Result {
     Ok(bulk_or_null(ks.get(key)?))
 }
 
@@ -68,33 +95,33 @@ pub fn get(ks: &Keyspace, key: &[u8]) -> Result {
 /// `Reply` and no reference count on the value (see `Db::get_with`): how a RESP
 /// connection's round runs GET, the commonest request. A large value is copied after the
 /// engine's lock is released, so a big read never holds up writes.
-pub fn get_into(
+pub(crate) fn get_into(
     ks: &Keyspace,
     key: &[u8],
     version: RespVersion,
-    out: &mut BytesMut,
+    out: &mut Replies,
 ) -> std::result::Result<(), ExecError> {
     /// Values up to this size are copied into `out` under the engine's lock (a microsecond).
     const COPIED_IN_PLACE: usize = 16 * 1024;
     let large = ks.get_with(key, |entry| match entry {
         Some(entry) if entry.value().len() > COPIED_IN_PLACE => Some(entry.to_entry()),
         Some(entry) => {
-            Reply::encode_bulk(entry.value(), out);
+            out.bulk(entry.value());
             None
         }
         None => {
-            Reply::Null.encode(version, out);
+            out.reply(version, Reply::Null);
             None
         }
     })?;
     if let Some(entry) = large {
-        Reply::encode_bulk(&entry.value, out);
+        out.bulk(&entry.value);
     }
     Ok(())
 }
 
 /// The native protocol's versioned read: `[value, version]`, or nil.
-pub fn get_versioned(ks: &Keyspace, key: &[u8]) -> Result {
+fn get_versioned(ks: &Keyspace, key: &[u8]) -> Result {
     let Some((entry, version)) = ks.get_versioned(key)? else {
         return Ok(Reply::Null);
     };
@@ -105,14 +132,10 @@ pub fn get_versioned(ks: &Keyspace, key: &[u8]) -> Result {
 }
 
 /// SET key value [NX|XX|IFEQ|IFNE|IFDEQ|IFDNE] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]
-pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
+fn set(ks: &mut Keyspace, key: Bytes, cmd: Set) -> Result {
     let needs_current =
         cmd.get || cmd.condition.is_some() || matches!(cmd.expiry, Some(Expiry::KeepTtl));
-    let current = if needs_current {
-        ks.get(&cmd.key)?
-    } else {
-        None
-    };
+    let current = if needs_current { ks.get(&key)? } else { None };
     let allowed = match &cmd.condition {
         None => true,
         Some(SetCondition::Nx) => current.is_none(),
@@ -121,7 +144,7 @@ pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
         Some(SetCondition::IfNe(v)) => current.as_ref().is_none_or(|e| e.value != *v),
         Some(SetCondition::IfDeq(d)) => current.as_ref().is_some_and(|e| digest(&e.value) == *d),
         Some(SetCondition::IfDne(d)) => current.as_ref().is_none_or(|e| digest(&e.value) != *d),
-        Some(SetCondition::IfVersion(v)) => ks.version(&cmd.key)? == Some(*v),
+        Some(SetCondition::IfVersion(v)) => ks.version(&key)? == Some(*v),
     };
     let old = if cmd.get {
         bulk_or_null(current.clone())
@@ -140,7 +163,7 @@ pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
     };
     store(
         ks,
-        cmd.key,
+        key,
         Entry {
             value: cmd.value,
             expires_at,
@@ -150,7 +173,7 @@ pub fn set(ks: &mut Keyspace, cmd: Set) -> Result {
 }
 
 /// SETNX key value
-pub fn setnx(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
+fn setnx(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
     if ks.contains(&key)? {
         return Ok(Reply::Integer(0));
     }
@@ -159,7 +182,7 @@ pub fn setnx(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
 }
 
 /// GETDEL key
-pub fn getdel(ks: &mut Keyspace, key: Bytes) -> Result {
+fn getdel(ks: &mut Keyspace, key: Bytes) -> Result {
     let current = ks.get(&key)?;
     if current.is_some() {
         ks.delete(key);
@@ -168,7 +191,7 @@ pub fn getdel(ks: &mut Keyspace, key: Bytes) -> Result {
 }
 
 /// GETEX key [EX|PX|EXAT|PXAT|PERSIST]
-pub fn getex(ks: &mut Keyspace, key: Bytes, expiry: Option<GetExExpiry>) -> Result {
+fn getex(ks: &mut Keyspace, key: Bytes, expiry: Option<GetExExpiry>) -> Result {
     let Some(mut entry) = ks.get(&key)? else {
         return Ok(Reply::Null);
     };
@@ -193,7 +216,7 @@ pub fn getex(ks: &mut Keyspace, key: Bytes, expiry: Option<GetExExpiry>) -> Resu
 }
 
 /// MGET key [key ...]
-pub fn mget(ks: &Keyspace, keys: &[Bytes]) -> Result {
+fn mget(ks: &Keyspace, keys: &[Bytes]) -> Result {
     let mut values = Vec::with_capacity(keys.len());
     for key in keys {
         values.push(bulk_or_null(ks.get(key)?));
@@ -202,7 +225,7 @@ pub fn mget(ks: &Keyspace, keys: &[Bytes]) -> Result {
 }
 
 /// MSET key value [key value ...]
-pub fn mset(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
+fn mset(ks: &mut Keyspace, pairs: impl IntoIterator<Item = (Bytes, Bytes)>) -> Result {
     for (key, value) in pairs {
         ks.put(key, Entry::new(value));
     }
@@ -210,7 +233,7 @@ pub fn mset(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
 }
 
 /// MSETNX key value [key value ...]: all or none, only if none exists.
-pub fn msetnx(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
+fn msetnx(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
     for (key, _) in &pairs {
         if ks.contains(key)? {
             return Ok(Reply::Integer(0));
@@ -225,7 +248,7 @@ fn too_big() -> Reply {
 }
 
 /// APPEND key value
-pub fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
+fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
     let current = ks.get(&key)?;
     let (old, expires_at) = match &current {
         Some(e) => (e.value.clone(), e.expires_at),
@@ -249,7 +272,7 @@ pub fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
 }
 
 /// STRLEN key
-pub fn strlen(ks: &Keyspace, key: &[u8]) -> Result {
+fn strlen(ks: &Keyspace, key: &[u8]) -> Result {
     let len = ks.get_with(key, |entry| entry.map_or(0, |e| e.value().len()))?;
     Ok(Reply::Integer(len as i64))
 }
@@ -277,7 +300,7 @@ fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
 }
 
 /// GETRANGE key start end
-pub fn getrange(ks: &Keyspace, key: &[u8], start: i64, end: i64) -> Result {
+fn getrange(ks: &Keyspace, key: &[u8], start: i64, end: i64) -> Result {
     let value = ks.get(key)?.map(|e| e.value).unwrap_or_default();
     Ok(Reply::Bulk(match clamp_range(value.len(), start, end) {
         Some((from, to)) => value.slice(from..to),
@@ -286,7 +309,7 @@ pub fn getrange(ks: &Keyspace, key: &[u8], start: i64, end: i64) -> Result {
 }
 
 /// SETRANGE key offset value
-pub fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Result {
+fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Result {
     let current = ks.get(&key)?;
     let old_len = current.as_ref().map_or(0, |e| e.value.len());
     if value.is_empty() {
@@ -330,7 +353,7 @@ fn parse_i64(value: &[u8]) -> Option<i64> {
 }
 
 /// INCR, DECR, INCRBY, DECRBY
-pub fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
+fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
     // Read in place: the counter is parsed where it lies, not cloned.
     let current = ks.get_with(&key, |e| e.map(|e| (parse_i64(e.value()), e.expires_at)))?;
     let (old, expires_at) = match current {
@@ -354,7 +377,7 @@ pub fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
 }
 
 /// INCRBYFLOAT key increment
-pub fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
+fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
     let current = ks.get(&key)?;
     let (old, expires_at) = match &current {
         Some(e) => match std::str::from_utf8(&e.value)
@@ -390,7 +413,7 @@ pub fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
 }
 
 /// DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]
-pub fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<ValueCondition>) -> Result {
+fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<ValueCondition>) -> Result {
     let current = ks.get(&key)?;
     let Some(entry) = &current else {
         return Ok(Reply::Integer(0));
@@ -405,7 +428,7 @@ pub fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<ValueCondition>) -
 }
 
 /// DIGEST key: the value's XXH3-64 as 16 hex digits.
-pub fn digest_of(ks: &Keyspace, key: &[u8]) -> Result {
+fn digest_of(ks: &Keyspace, key: &[u8]) -> Result {
     Ok(match ks.get(key)? {
         Some(e) => Reply::Bulk(Bytes::from(digest_hex(digest(&e.value)))),
         None => Reply::Null,

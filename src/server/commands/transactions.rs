@@ -1,4 +1,6 @@
-//! MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH. Their rows are in
+//! `protocol/command/transactions.rs`; which commands are queued inside MULTI is the rows'
+//! `RUNS_IN_MULTI` flag, and the dispatcher applies it.
 //!
 //! EXEC runs every queued command against one keyspace under the locks of every key the
 //! transaction writes or watches, and commits all their writes as one atomic batch: after a
@@ -7,33 +9,31 @@
 
 use bytes::Bytes;
 
-use crate::protocol::command::Command;
+use crate::protocol::command::{Command, Keys, TransactionCommand};
 use crate::protocol::Reply;
-use crate::server::dispatch::{self, Access};
+use crate::server::dispatch::{self, Context};
 use crate::server::keyspace::Keyspace;
 use crate::server::session::{Session, Transaction};
 use crate::server::shared::Shared;
 
-/// Commands that act at once inside MULTI instead of being queued.
-pub fn runs_inside_multi(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Exec
-            | Command::Discard
-            | Command::Multi
-            | Command::Watch { .. }
-            | Command::Quit
-            | Command::Reset
-    )
+/// Runs a transaction command (WATCH on its keys).
+pub(crate) fn run(cx: &mut Context, keys: Keys, command: TransactionCommand) -> Reply {
+    match command {
+        TransactionCommand::Multi => multi(cx.session),
+        TransactionCommand::Exec => exec(cx.shared, cx.session),
+        TransactionCommand::Discard => discard(cx.session),
+        TransactionCommand::Watch => watch(cx.shared, cx.session, keys),
+        TransactionCommand::Unwatch => unwatch(cx.session),
+    }
 }
 
 /// The reply to a queued command.
-pub fn queued() -> Reply {
+pub(crate) fn queued() -> Reply {
     Reply::Simple(Bytes::from_static(b"QUEUED"))
 }
 
 /// Queues a command of an open MULTI.
-pub fn queue(session: &mut Session, command: Command) -> Reply {
+pub(crate) fn queue(session: &mut Session, command: Command) -> Reply {
     if let Some(tx) = &mut session.multi {
         tx.queued.push(Ok(command));
     }
@@ -41,7 +41,7 @@ pub fn queue(session: &mut Session, command: Command) -> Reply {
 }
 
 /// MULTI
-pub fn multi(session: &mut Session) -> Reply {
+fn multi(session: &mut Session) -> Reply {
     if session.multi.is_some() {
         return Reply::error("ERR MULTI calls can not be nested");
     }
@@ -50,7 +50,7 @@ pub fn multi(session: &mut Session) -> Reply {
 }
 
 /// DISCARD
-pub fn discard(session: &mut Session) -> Reply {
+fn discard(session: &mut Session) -> Reply {
     if session.multi.take().is_none() {
         return Reply::error("ERR DISCARD without MULTI");
     }
@@ -59,7 +59,7 @@ pub fn discard(session: &mut Session) -> Reply {
 }
 
 /// WATCH key [key ...]: remembers each key's current version.
-pub fn watch(shared: &Shared, session: &mut Session, keys: Vec<Bytes>) -> Reply {
+fn watch(shared: &Shared, session: &mut Session, keys: Keys) -> Reply {
     if session.multi.is_some() {
         return Reply::error("ERR WATCH inside MULTI is not allowed");
     }
@@ -74,14 +74,14 @@ pub fn watch(shared: &Shared, session: &mut Session, keys: Vec<Bytes>) -> Reply 
 }
 
 /// UNWATCH
-pub fn unwatch(session: &mut Session) -> Reply {
+fn unwatch(session: &mut Session) -> Reply {
     session.watched.clear();
     Reply::ok()
 }
 
 /// EXEC: nil if a watched key changed, EXECABORT if a command failed to queue, else the
 /// array of every command's reply.
-pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
+fn exec(shared: &Shared, session: &mut Session) -> Reply {
     let Some(tx) = session.multi.take() else {
         return Reply::error("ERR EXEC without MULTI");
     };
@@ -91,14 +91,14 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
     }
     let mut keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
     for command in tx.queued.iter().flatten() {
-        if let Access::Write = dispatch::access(command) {
-            keys.extend(command.keys().into_iter().cloned());
+        if command.is_write() {
+            keys.extend(command.keys().iter().cloned());
         }
     }
     let _locks = shared.locks.lock(&keys);
-    let mut keyspace = Keyspace::new(shared);
+    let mut ks = Keyspace::new(shared);
     for (key, version) in &watched {
-        match keyspace.version(key) {
+        match ks.version(key) {
             Ok(now) if now == *version => {}
             Ok(_) => return Reply::NullArray,
             Err(error) => return Reply::error(error.to_string()),
@@ -108,11 +108,22 @@ pub fn exec(shared: &Shared, session: &mut Session) -> Reply {
     for queued in tx.queued {
         replies.push(match queued {
             Err(error) => Reply::error(error.to_string()),
-            Ok(command) => match dispatch::access(&command) {
-                Access::Control => dispatch::control(shared, session, command),
-                Access::Read | Access::Write => dispatch::apply(&mut keyspace, shared, command),
-            },
+            Ok(command) => dispatch::run(
+                &mut Context {
+                    shared,
+                    session,
+                    ks: &mut ks,
+                },
+                command,
+            ),
         });
     }
-    dispatch::commit(keyspace, session, Reply::Array(replies))
+    match ks.commit() {
+        Ok(Some(ticket)) => {
+            session.pending_write = Some(ticket);
+            Reply::Array(replies)
+        }
+        Ok(None) => Reply::Array(replies),
+        Err(error) => Reply::error(error.to_string()),
+    }
 }

@@ -6,27 +6,30 @@ use super::*;
 
 #[test]
 fn connection_commands() {
-    assert_eq!(p("ECHO hi"), Ok(Command::Echo { message: b("hi") }));
+    assert_eq!(
+        f("ECHO hi"),
+        okf(ConnectionCommand::Echo { message: b("hi") })
+    );
     assert_eq!(e("ECHO"), arity("echo"));
     assert_eq!(e("ECHO a b"), arity("echo"));
     assert_eq!(
-        p("AUTH pw"),
-        Ok(Command::Auth {
+        f("AUTH pw"),
+        okf(ConnectionCommand::Auth {
             username: None,
             password: b("pw")
         })
     );
     assert_eq!(
-        p("auth user pw"),
-        Ok(Command::Auth {
+        f("auth user pw"),
+        okf(ConnectionCommand::Auth {
             username: Some(b("user")),
             password: b("pw")
         })
     );
     assert_eq!(e("AUTH a b c"), SYNTAX);
     assert_eq!(e("AUTH"), arity("auth"));
-    assert_eq!(p("SELECT 0"), Ok(Command::Select { index: 0 }));
-    assert_eq!(p("SELECT -3"), Ok(Command::Select { index: -3 }));
+    assert_eq!(f("SELECT 0"), okf(ConnectionCommand::Select { index: 0 }));
+    assert_eq!(f("SELECT -3"), okf(ConnectionCommand::Select { index: -3 }));
     assert_eq!(e("SELECT x"), NOT_INT);
     assert_eq!(
         e("SELECT 2147483648"),
@@ -37,16 +40,16 @@ fn connection_commands() {
         "ERR DB index is out of range"
     );
     assert_eq!(e("SELECT"), arity("select"));
-    assert_eq!(p("QUIT"), Ok(Command::Quit));
-    assert_eq!(p("QUIT now"), Ok(Command::Quit));
-    assert_eq!(p("RESET"), Ok(Command::Reset));
+    assert_eq!(f("QUIT"), okf(ConnectionCommand::Quit));
+    assert_eq!(f("QUIT now"), okf(ConnectionCommand::Quit));
+    assert_eq!(f("RESET"), okf(ConnectionCommand::Reset));
     assert_eq!(e("RESET x"), arity("reset"));
-    assert_eq!(p("TIME"), Ok(Command::Time));
+    assert_eq!(f("TIME"), okf(ServerCommand::Time));
     assert_eq!(e("TIME x"), arity("time"));
-    assert_eq!(p("INFO"), Ok(Command::Info { sections: vec![] }));
+    assert_eq!(f("INFO"), okf(ServerCommand::Info { sections: vec![] }));
     assert_eq!(
-        p("INFO server keyspace"),
-        Ok(Command::Info {
+        f("INFO server keyspace"),
+        okf(ServerCommand::Info {
             sections: vec![b("server"), b("keyspace")]
         })
     );
@@ -54,31 +57,31 @@ fn connection_commands() {
 
 #[test]
 fn hello_forms() {
-    let none = Command::Hello {
+    let none = ConnectionCommand::Hello {
         protover: None,
         auth: None,
         setname: None,
     };
-    assert_eq!(p("HELLO"), Ok(none));
+    assert_eq!(f("HELLO"), okf(none));
     assert_eq!(
-        p("hello 3"),
-        Ok(Command::Hello {
+        f("hello 3"),
+        okf(ConnectionCommand::Hello {
             protover: Some(3),
             auth: None,
             setname: None
         })
     );
     assert_eq!(
-        p("HELLO 2 AUTH u pw SETNAME me"),
-        Ok(Command::Hello {
+        f("HELLO 2 AUTH u pw SETNAME me"),
+        okf(ConnectionCommand::Hello {
             protover: Some(2),
             auth: Some((b("u"), b("pw"))),
             setname: Some(b("me"))
         })
     );
     assert_eq!(
-        p("HELLO 3 setname me auth u pw"),
-        Ok(Command::Hello {
+        f("HELLO 3 setname me auth u pw"),
+        okf(ConnectionCommand::Hello {
             protover: Some(3),
             auth: Some((b("u"), b("pw"))),
             setname: Some(b("me"))
@@ -86,16 +89,16 @@ fn hello_forms() {
     );
     // An unsupported version parses; options are not looked at (the server says NOPROTO).
     assert_eq!(
-        p("HELLO 4 garbage"),
-        Ok(Command::Hello {
+        f("HELLO 4 garbage"),
+        okf(ConnectionCommand::Hello {
             protover: Some(4),
             auth: None,
             setname: None
         })
     );
     assert_eq!(
-        p("HELLO -1"),
-        Ok(Command::Hello {
+        f("HELLO -1"),
+        okf(ConnectionCommand::Hello {
             protover: Some(-1),
             auth: None,
             setname: None
@@ -126,8 +129,8 @@ fn hello_forms() {
 
 #[test]
 fn client_subcommands() {
-    let c = |line: &str| match p(line) {
-        Ok(Command::Client(cmd)) => cmd,
+    let c = |line: &str| match f(line) {
+        Ok(Family::Connection(ConnectionCommand::Client(cmd))) => cmd,
         other => panic!("{line}: {other:?}"),
     };
     assert_eq!(c("CLIENT ID"), ClientCommand::Id);
@@ -139,8 +142,10 @@ fn client_subcommands() {
         ClientCommand::SetName(b("conn-1"))
     );
     assert_eq!(
-        pv(&[b"CLIENT", b"SETNAME", b""]),
-        Ok(Command::Client(ClientCommand::SetName(Bytes::new())))
+        pv(&[b"CLIENT", b"SETNAME", b""]).map(|cmd| cmd.into_parts().1),
+        okf(ConnectionCommand::Client(ClientCommand::SetName(
+            Bytes::new()
+        )))
     );
     let bad_name = "ERR Client names cannot contain spaces, newlines or special characters.";
     for name in [&b"a b"[..], b"a\nb", b"\x7f", b"\xc3\xa9"] {
@@ -276,8 +281,8 @@ fn client_subcommands() {
 
 #[test]
 fn command_subcommands() {
-    let q = |line: &str| match p(line) {
-        Ok(Command::CommandInfo(q)) => q,
+    let q = |line: &str| match f(line) {
+        Ok(Family::Server(ServerCommand::Command(q))) => q,
         other => panic!("{line}: {other:?}"),
     };
     assert_eq!(q("COMMAND"), CommandQuery::All);
@@ -315,8 +320,8 @@ fn command_subcommands() {
 
 #[test]
 fn config_subcommands() {
-    let c = |line: &str| match p(line) {
-        Ok(Command::Config(c)) => c,
+    let c = |line: &str| match f(line) {
+        Ok(Family::Server(ServerCommand::Config(c))) => c,
         other => panic!("{line}: {other:?}"),
     };
     assert_eq!(c("CONFIG GET save"), ConfigCommand::Get(vec![b("save")]));
@@ -348,10 +353,10 @@ fn config_subcommands() {
 
 #[test]
 fn shutdown_options() {
-    let s = |line: &str| p(line).map_err(|e| e.to_string());
+    let s = f;
     assert_eq!(
         s("SHUTDOWN"),
-        Ok(Command::Shutdown {
+        okf(ServerCommand::Shutdown {
             save: None,
             now: false,
             force: false,
@@ -360,7 +365,7 @@ fn shutdown_options() {
     );
     assert_eq!(
         s("shutdown nosave now force"),
-        Ok(Command::Shutdown {
+        okf(ServerCommand::Shutdown {
             save: Some(false),
             now: true,
             force: true,
@@ -369,7 +374,7 @@ fn shutdown_options() {
     );
     assert_eq!(
         s("SHUTDOWN SAVE"),
-        Ok(Command::Shutdown {
+        okf(ServerCommand::Shutdown {
             save: Some(true),
             now: false,
             force: false,
@@ -378,7 +383,7 @@ fn shutdown_options() {
     );
     assert_eq!(
         s("SHUTDOWN ABORT"),
-        Ok(Command::Shutdown {
+        okf(ServerCommand::Shutdown {
             save: None,
             now: false,
             force: false,

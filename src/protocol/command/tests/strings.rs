@@ -5,8 +5,8 @@ use bytes::Bytes;
 use super::*;
 
 fn set_of(line: &str) -> Set {
-    match p(line) {
-        Ok(Command::Set(set)) => set,
+    match f(line) {
+        Ok(Family::Strings(StringCommand::Set(set))) => set,
         other => panic!("{line:?}: {other:?}"),
     }
 }
@@ -79,24 +79,27 @@ fn set_options() {
     // The syntax is checked before the number, as in Redis.
     assert_eq!(e("SET k v EX abc FOO"), SYNTAX);
     assert_eq!(
-        pv(&[b"SET", b"\x00k", b"\xff"]),
-        Ok(Command::Set(Set {
-            key: Bytes::from_static(b"\x00k"),
-            value: Bytes::from_static(b"\xff"),
-            condition: None,
-            get: false,
-            expiry: None
-        }))
+        pv(&[b"SET", b"\x00k", b"\xff"]).map(|cmd| {
+            let (keys, family) = cmd.into_parts();
+            (keys.into_vec(), family)
+        }),
+        Ok((
+            vec![Bytes::from_static(b"\x00k")],
+            Family::from(StringCommand::Set(Set {
+                value: Bytes::from_static(b"\xff"),
+                condition: None,
+                get: false,
+                expiry: None
+            }))
+        ))
     );
 }
 
 #[test]
 fn setex_psetex_getset_setnx() {
     let s = set_of("SETEX k 10 v");
-    assert_eq!(
-        (s.key, s.value, s.expiry),
-        (b("k"), b("v"), Some(Expiry::Seconds(10)))
-    );
+    assert_eq!(pk("SETEX k 10 v").map(|(keys, _)| keys), Ok(vec![b("k")]));
+    assert_eq!((s.value, s.expiry), (b("v"), Some(Expiry::Seconds(10))));
     assert_eq!(set_of("psetex k 10 v").expiry, Some(Expiry::Millis(10)));
     assert_eq!(
         e("SETEX k 0 v"),
@@ -112,31 +115,27 @@ fn setex_psetex_getset_setnx() {
     assert!(s.get && s.condition.is_none() && s.expiry.is_none());
     assert_eq!(e("GETSET k"), arity("getset"));
     assert_eq!(
-        p("SETNX k v"),
-        Ok(Command::SetNx {
-            key: b("k"),
-            value: b("v")
-        })
+        pk("SETNX k v"),
+        ok(&["k"], StringCommand::SetNx { value: b("v") })
     );
     assert_eq!(e("SETNX k v x"), arity("setnx"));
 }
 
 #[test]
 fn getdel_getex() {
-    assert_eq!(p("GETDEL k"), Ok(Command::GetDel { key: b("k") }));
+    assert_eq!(pk("GETDEL k"), ok(&["k"], StringCommand::GetDel));
     assert_eq!(
-        p("GETEX k"),
-        Ok(Command::GetEx {
-            key: b("k"),
-            expiry: None
-        })
+        pk("GETEX k"),
+        ok(&["k"], StringCommand::GetEx { expiry: None })
     );
     assert_eq!(
-        p("getex k persist"),
-        Ok(Command::GetEx {
-            key: b("k"),
-            expiry: Some(GetExExpiry::Persist)
-        })
+        pk("getex k persist"),
+        ok(
+            &["k"],
+            StringCommand::GetEx {
+                expiry: Some(GetExExpiry::Persist)
+            }
+        )
     );
     for (line, exp) in [
         ("GETEX k EX 5", Expiry::Seconds(5)),
@@ -145,11 +144,13 @@ fn getdel_getex() {
         ("GETEX k PXAT 5", Expiry::UnixMillis(5)),
     ] {
         assert_eq!(
-            p(line),
-            Ok(Command::GetEx {
-                key: b("k"),
-                expiry: Some(GetExExpiry::Expire(exp))
-            })
+            pk(line),
+            ok(
+                &["k"],
+                StringCommand::GetEx {
+                    expiry: Some(GetExExpiry::Expire(exp))
+                }
+            )
         );
     }
     for bad in [
@@ -164,11 +165,10 @@ fn getdel_getex() {
         assert_eq!(e(bad), SYNTAX, "{bad}");
     }
     // Redis checks the number only for an existing key: the server decides.
-    let invalid = |line: &str| match p(line) {
-        Ok(Command::GetEx {
+    let invalid = |line: &str| match f(line) {
+        Ok(Family::Strings(StringCommand::GetEx {
             expiry: Some(GetExExpiry::Invalid(err)),
-            ..
-        }) => err.to_string(),
+        })) => err.to_string(),
         other => panic!("{line}: {other:?}"),
     };
     assert_eq!(
@@ -189,24 +189,25 @@ fn getdel_getex() {
 
 #[test]
 fn multi_key_strings() {
-    assert_eq!(
-        p("MGET a b"),
-        Ok(Command::MGet {
-            keys: vec![b("a"), b("b")]
-        })
-    );
+    assert_eq!(pk("MGET a b"), ok(&["a", "b"], StringCommand::MGet));
     assert_eq!(e("MGET"), arity("mget"));
     assert_eq!(
-        p("MSET a 1 b 2"),
-        Ok(Command::MSet {
-            pairs: vec![(b("a"), b("1")), (b("b"), b("2"))]
-        })
+        pk("MSET a 1 b 2"),
+        ok(
+            &["a", "b"],
+            StringCommand::MSet {
+                values: vec![b("1"), b("2")]
+            }
+        )
     );
     assert_eq!(
-        p("msetnx a 1"),
-        Ok(Command::MSetNx {
-            pairs: vec![(b("a"), b("1"))]
-        })
+        pk("msetnx a 1"),
+        ok(
+            &["a"],
+            StringCommand::MSetNx {
+                values: vec![b("1")]
+            }
+        )
     );
     assert_eq!(e("MSET a"), arity("mset"));
     assert_eq!(e("MSET a 1 b"), arity("mset"));
@@ -216,38 +217,29 @@ fn multi_key_strings() {
 #[test]
 fn append_strlen_ranges() {
     assert_eq!(
-        p("APPEND k v"),
-        Ok(Command::Append {
-            key: b("k"),
-            value: b("v")
-        })
+        pk("APPEND k v"),
+        ok(&["k"], StringCommand::Append { value: b("v") })
     );
-    assert_eq!(p("STRLEN k"), Ok(Command::StrLen { key: b("k") }));
+    assert_eq!(pk("STRLEN k"), ok(&["k"], StringCommand::StrLen));
     assert_eq!(
-        p("GETRANGE k 0 -1"),
-        Ok(Command::GetRange {
-            key: b("k"),
-            start: 0,
-            end: -1
-        })
+        pk("GETRANGE k 0 -1"),
+        ok(&["k"], StringCommand::GetRange { start: 0, end: -1 })
     );
     assert_eq!(
-        p("substr k -3 5"),
-        Ok(Command::GetRange {
-            key: b("k"),
-            start: -3,
-            end: 5
-        })
+        pk("substr k -3 5"),
+        ok(&["k"], StringCommand::GetRange { start: -3, end: 5 })
     );
     assert_eq!(e("GETRANGE k a 1"), NOT_INT);
     assert_eq!(e("GETRANGE k 0"), arity("getrange"));
     assert_eq!(
-        p("SETRANGE k 5 v"),
-        Ok(Command::SetRange {
-            key: b("k"),
-            offset: 5,
-            value: b("v")
-        })
+        pk("SETRANGE k 5 v"),
+        ok(
+            &["k"],
+            StringCommand::SetRange {
+                offset: 5,
+                value: b("v")
+            }
+        )
     );
     assert_eq!(e("SETRANGE k -1 v"), "ERR offset is out of range");
     assert_eq!(e("SETRANGE k x v"), NOT_INT);
@@ -267,8 +259,8 @@ fn append_strlen_ranges() {
 
 #[test]
 fn counters() {
-    let inc = |line: &str| match p(line) {
-        Ok(Command::IncrBy { key, delta }) => (key, delta),
+    let inc = |line: &str| match pk(line) {
+        Ok((keys, Family::Strings(StringCommand::IncrBy { delta }))) => (keys[0].clone(), delta),
         other => panic!("{line}: {other:?}"),
     };
     assert_eq!(inc("INCR k"), (b("k"), 1));
@@ -289,25 +281,16 @@ fn counters() {
     assert_eq!(e("INCR k 1"), arity("incr"));
     assert_eq!(e("DECRBY k"), arity("decrby"));
     assert_eq!(
-        p("INCRBYFLOAT k 1.5"),
-        Ok(Command::IncrByFloat {
-            key: b("k"),
-            delta: 1.5
-        })
+        pk("INCRBYFLOAT k 1.5"),
+        ok(&["k"], StringCommand::IncrByFloat { delta: 1.5 })
     );
     assert_eq!(
-        p("INCRBYFLOAT k -2e3"),
-        Ok(Command::IncrByFloat {
-            key: b("k"),
-            delta: -2000.0
-        })
+        pk("INCRBYFLOAT k -2e3"),
+        ok(&["k"], StringCommand::IncrByFloat { delta: -2000.0 })
     );
     assert_eq!(
-        p("INCRBYFLOAT k 3"),
-        Ok(Command::IncrByFloat {
-            key: b("k"),
-            delta: 3.0
-        })
+        pk("INCRBYFLOAT k 3"),
+        ok(&["k"], StringCommand::IncrByFloat { delta: 3.0 })
     );
     assert_eq!(e("INCRBYFLOAT k abc"), "ERR value is not a valid float");
     assert_eq!(e("INCRBYFLOAT k nan"), "ERR value is not a valid float");
@@ -328,42 +311,47 @@ fn counters() {
 #[test]
 fn delex_and_digest() {
     assert_eq!(
-        p("DELEX k"),
-        Ok(Command::DelEx {
-            key: b("k"),
-            condition: None
-        })
+        pk("DELEX k"),
+        ok(&["k"], StringCommand::DelEx { condition: None })
     );
     assert_eq!(
-        p("delex k ifeq v"),
-        Ok(Command::DelEx {
-            key: b("k"),
-            condition: Some(ValueCondition::IfEq(b("v")))
-        })
+        pk("delex k ifeq v"),
+        ok(
+            &["k"],
+            StringCommand::DelEx {
+                condition: Some(ValueCondition::IfEq(b("v")))
+            }
+        )
     );
     assert_eq!(
-        p("DELEX k IFNE v"),
-        Ok(Command::DelEx {
-            key: b("k"),
-            condition: Some(ValueCondition::IfNe(b("v")))
-        })
+        pk("DELEX k IFNE v"),
+        ok(
+            &["k"],
+            StringCommand::DelEx {
+                condition: Some(ValueCondition::IfNe(b("v")))
+            }
+        )
     );
     let d = digest(b"hello");
     let hex = digest_hex(d);
     assert_eq!(hex.len(), 16);
     assert_eq!(
-        p(&format!("DELEX k IFDEQ {hex}")),
-        Ok(Command::DelEx {
-            key: b("k"),
-            condition: Some(ValueCondition::IfDeq(d))
-        })
+        pk(&format!("DELEX k IFDEQ {hex}")),
+        ok(
+            &["k"],
+            StringCommand::DelEx {
+                condition: Some(ValueCondition::IfDeq(d))
+            }
+        )
     );
     assert_eq!(
-        p(&format!("DELEX k IFDNE {}", hex.to_uppercase())),
-        Ok(Command::DelEx {
-            key: b("k"),
-            condition: Some(ValueCondition::IfDne(d))
-        })
+        pk(&format!("DELEX k IFDNE {}", hex.to_uppercase())),
+        ok(
+            &["k"],
+            StringCommand::DelEx {
+                condition: Some(ValueCondition::IfDne(d))
+            }
+        )
     );
     assert_eq!(e("DELEX k IFEQ"), SYNTAX);
     assert_eq!(e("DELEX k FOO v"), SYNTAX);
@@ -371,7 +359,7 @@ fn delex_and_digest() {
     assert_eq!(e("DELEX k IFDEQ xyz"), "ERR invalid digest");
     assert_eq!(e("SET k v IFDEQ 12345678901234567"), "ERR invalid digest");
     assert_eq!(e("DELEX"), arity("delex"));
-    assert_eq!(p("DIGEST k"), Ok(Command::Digest { key: b("k") }));
+    assert_eq!(pk("DIGEST k"), ok(&["k"], StringCommand::Digest));
     assert_eq!(e("DIGEST"), arity("digest"));
 }
 

@@ -1,18 +1,53 @@
-//! Generic key commands: DEL, EXISTS, TYPE, the EXPIRE family and TTLs, PERSIST, RENAME.
+//! Commands on keys of any type: DEL, EXISTS, TYPE, the EXPIRE family and TTLs, PERSIST,
+//! RENAME, and the native protocol's atomic batch. Their rows and parsers are in
+//! `protocol/command/generic.rs`.
 //!
 //! Expiry is Redis's: a key whose deadline has passed is gone for every command, and
 //! setting a deadline in the past deletes the key at once.
 
 use bytes::Bytes;
 
-use crate::protocol::command::ExpireCondition;
+use super::first;
+use crate::protocol::command::{ExpireCondition, GenericCommand, Keys};
 use crate::protocol::Reply;
 use crate::server::keyspace::{ExecError, Keyspace};
+use crate::server::value::Entry;
 
 type Result = std::result::Result<Reply, ExecError>;
 
+/// Runs a generic command on its keys.
+pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: GenericCommand) -> Result {
+    use GenericCommand::*;
+    match command {
+        Del => del(ks, keys),
+        Exists => exists(ks, &keys),
+        Type => type_of(ks, &first(keys)),
+        Expire { when, condition } => match when.deadline_millis(ks.now() as i64) {
+            Ok(deadline) => expire(ks, first(keys), deadline, condition),
+            Err(error) => Ok(Reply::error(error.to_string())),
+        },
+        Ttl => ttl(ks, &first(keys), TtlForm::Seconds),
+        PTtl => ttl(ks, &first(keys), TtlForm::Millis),
+        ExpireTime => ttl(ks, &first(keys), TtlForm::UnixSeconds),
+        PExpireTime => ttl(ks, &first(keys), TtlForm::UnixMillis),
+        Persist => persist(ks, first(keys)),
+        Rename | RenameNx => {
+            // The row names two keys: the current name, then the new one.
+            let mut names = keys.into_iter();
+            let (from, to) = (names.next(), names.next());
+            rename(
+                ks,
+                from.unwrap_or_default(),
+                to.unwrap_or_default(),
+                command == RenameNx,
+            )
+        }
+        Batch { values } => batch(ks, keys.into_iter().zip(values)),
+    }
+}
+
 /// DEL / UNLINK key [key ...]: how many existed.
-pub fn del(ks: &mut Keyspace, keys: Vec<Bytes>) -> Result {
+fn del(ks: &mut Keyspace, keys: Keys) -> Result {
     let mut removed = 0;
     for key in keys {
         if ks.contains(&key)? {
@@ -24,7 +59,7 @@ pub fn del(ks: &mut Keyspace, keys: Vec<Bytes>) -> Result {
 }
 
 /// EXISTS key [key ...]: a key named twice counts twice, as in Redis.
-pub fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
+fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
     let mut found = 0;
     for key in keys {
         if ks.contains(key)? {
@@ -35,7 +70,7 @@ pub fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
 }
 
 /// TYPE key
-pub fn type_of(ks: &Keyspace, key: &[u8]) -> Result {
+fn type_of(ks: &Keyspace, key: &[u8]) -> Result {
     Ok(Reply::Simple(Bytes::from_static(if ks.contains(key)? {
         b"string"
     } else {
@@ -45,7 +80,7 @@ pub fn type_of(ks: &Keyspace, key: &[u8]) -> Result {
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT, with the deadline already made absolute
 /// (unix ms, possibly in the past or negative).
-pub fn expire(
+fn expire(
     ks: &mut Keyspace,
     key: Bytes,
     deadline: i64,
@@ -82,7 +117,7 @@ pub fn expire(
 
 /// What TTL-family commands report.
 #[derive(Debug, Clone, Copy)]
-pub enum TtlForm {
+enum TtlForm {
     /// TTL: seconds remaining.
     Seconds,
     /// PTTL: milliseconds remaining.
@@ -94,7 +129,7 @@ pub enum TtlForm {
 }
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 for no expiry.
-pub fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
+fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
     let Some(entry) = ks.get(key)? else {
         return Ok(Reply::Integer(-2));
     };
@@ -112,7 +147,7 @@ pub fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
 }
 
 /// PERSIST key
-pub fn persist(ks: &mut Keyspace, key: Bytes) -> Result {
+fn persist(ks: &mut Keyspace, key: Bytes) -> Result {
     match ks.get(&key)? {
         Some(mut entry) if entry.expires_at.is_some() => {
             entry.expires_at = None;
@@ -124,7 +159,7 @@ pub fn persist(ks: &mut Keyspace, key: Bytes) -> Result {
 }
 
 /// RENAME / RENAMENX from to: the value keeps its expiry.
-pub fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -> Result {
+fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -> Result {
     let Some(entry) = ks.get(&from)? else {
         return Ok(Reply::error("ERR no such key"));
     };
@@ -142,15 +177,15 @@ pub fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -
     })
 }
 
-/// The native protocol's atomic batch of puts and deletes.
-pub fn batch(ks: &mut Keyspace, ops: Vec<crate::protocol::command::BatchOp>) -> Result {
-    use crate::protocol::command::BatchOp;
-    let n = ops.len() as i64;
-    for op in ops {
-        match op {
-            BatchOp::Put { key, value } => ks.put(key, crate::server::value::Entry::new(value)),
-            BatchOp::Delete { key } => ks.delete(key),
+/// The native protocol's atomic batch: each key put (`Some`) or deleted (`None`).
+fn batch(ks: &mut Keyspace, writes: impl Iterator<Item = (Bytes, Option<Bytes>)>) -> Result {
+    let mut n = 0;
+    for (key, value) in writes {
+        match value {
+            Some(value) => ks.put(key, Entry::new(value)),
+            None => ks.delete(key),
         }
+        n += 1;
     }
     Ok(Reply::Integer(n))
 }

@@ -1,5 +1,5 @@
 //! Server commands: COMMAND (the table clients and redis-cli's hints read), CONFIG, INFO,
-//! TIME, SHUTDOWN.
+//! TIME, SHUTDOWN. Their rows and parsers are in `protocol/command/server.rs`.
 
 use std::fmt::Write as _;
 use std::ops::Bound;
@@ -9,9 +9,11 @@ use bytes::Bytes;
 use super::connection::{CAIRN_VERSION, REDIS_VERSION};
 use super::scan::live_entries;
 use crate::protocol::command::{
-    lookup, ArgSpec, CommandListFilter, CommandQuery, CommandSpec, ConfigCommand, COMMANDS,
+    keys_of_request, lookup, AclCategories, ArgSpec, CommandListFilter, CommandQuery, CommandSpec,
+    ConfigCommand, ServerCommand, COMMANDS,
 };
 use crate::protocol::Reply;
+use crate::server::dispatch::Context;
 use crate::server::keyspace::Keyspace;
 use crate::server::pattern;
 use crate::server::session::Session;
@@ -25,13 +27,24 @@ fn status(text: &'static str) -> Reply {
     Reply::Simple(Bytes::from_static(text.as_bytes()))
 }
 
-/// COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | HELP]
-pub fn command(query: CommandQuery) -> Reply {
+/// Runs a server command.
+pub(crate) fn run(cx: &mut Context, command: ServerCommand) -> Reply {
+    match command {
+        ServerCommand::Command(query) => self::command(query),
+        ServerCommand::Config(sub) => config(cx.shared, sub),
+        ServerCommand::Info { sections } => info(cx.shared, &sections),
+        ServerCommand::Time => time(),
+        ServerCommand::Shutdown { abort, .. } => shutdown(cx.shared, cx.session, abort),
+    }
+}
+
+/// COMMAND [COUNT | INFO ... | DOCS ... | LIST ... | GETKEYS ... | HELP]
+fn command(query: CommandQuery) -> Reply {
     let named = |names: Vec<Bytes>| -> Vec<Option<&'static CommandSpec>> {
         if names.is_empty() {
             COMMANDS.iter().map(Some).collect()
         } else {
-            names.iter().map(|n| lookup(n)).collect()
+            names.iter().map(|n| lookup_named(n)).collect()
         }
     };
     match query {
@@ -56,9 +69,8 @@ pub fn command(query: CommandQuery) -> Reply {
                 .filter(|spec| match &filter {
                     None => true,
                     Some(CommandListFilter::Module(_)) => false,
-                    Some(CommandListFilter::AclCat(cat)) => {
-                        cat.eq_ignore_ascii_case(spec.group.as_bytes())
-                    }
+                    Some(CommandListFilter::AclCat(cat)) => AclCategories::named(cat)
+                        .is_some_and(|cat| spec.acl_categories().contains(cat)),
                     Some(CommandListFilter::Pattern(p)) => {
                         pattern::matches(p, spec.name.as_bytes())
                     }
@@ -66,6 +78,10 @@ pub fn command(query: CommandQuery) -> Reply {
                 .map(|spec| bulk(spec.name))
                 .collect(),
         ),
+        CommandQuery::GetKeys(args) => match keys_of_request(&args) {
+            Ok(keys) => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+            Err(error) => Reply::error(error.to_string()),
+        },
         CommandQuery::Help => Reply::Array(
             [
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -79,6 +95,8 @@ pub fn command(query: CommandQuery) -> Reply {
                 "    Return details about the named commands.",
                 "DOCS [<command-name> ...]",
                 "    Return documentation details about the named commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
                 "HELP",
                 "    Print this help.",
             ]
@@ -89,16 +107,34 @@ pub fn command(query: CommandQuery) -> Reply {
     }
 }
 
+/// A command or subcommand by the name COMMAND INFO and DOCS take (`client|setname`).
+fn lookup_named(name: &[u8]) -> Option<&'static CommandSpec> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(bar) => lookup(&name[..bar])?.subcommand(&name[bar + 1..]),
+        None => lookup(name),
+    }
+}
+
 /// One command's entry in COMMAND / COMMAND INFO, in Redis 7's ten-field shape.
 fn command_info(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         bulk(spec.name),
-        Reply::Integer(spec.arity as i64),
-        Reply::Set(spec.flags.iter().map(|f| status(f)).collect()),
-        Reply::Integer(spec.first_key as i64),
-        Reply::Integer(spec.last_key as i64),
-        Reply::Integer(spec.step as i64),
-        Reply::Set(vec![bulk(format!("@{}", spec.group))]),
+        Reply::Integer(i64::from(spec.arity)),
+        Reply::Set(
+            spec.flags
+                .reported()
+                .map(|f| Reply::Simple(f.into()))
+                .collect(),
+        ),
+        Reply::Integer(i64::from(spec.first_key)),
+        Reply::Integer(i64::from(spec.last_key)),
+        Reply::Integer(i64::from(spec.step)),
+        Reply::Set(
+            spec.acl_categories()
+                .names()
+                .map(|c| Reply::Simple(c.into()))
+                .collect(),
+        ),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
         Reply::Array(spec.subcommands.iter().map(command_info).collect()),
@@ -160,7 +196,7 @@ fn argument_docs(arg: &ArgSpec) -> Reply {
 }
 
 /// CONFIG GET/SET/RESETSTAT/REWRITE/HELP over the settings that exist.
-pub fn config(shared: &Shared, command: ConfigCommand) -> Reply {
+fn config(shared: &Shared, command: ConfigCommand) -> Reply {
     match command {
         ConfigCommand::Get(patterns) => {
             let config = shared.config.read();
@@ -280,7 +316,7 @@ fn resident_bytes() -> u64 {
 }
 
 /// INFO [section ...]: server, clients, memory, persistence, stats, keyspace.
-pub fn info(shared: &Shared, sections: &[Bytes]) -> Reply {
+fn info(shared: &Shared, sections: &[Bytes]) -> Reply {
     const ALL: [&str; 6] = [
         "server",
         "clients",
@@ -438,7 +474,7 @@ fn keyspace_lines(shared: &Shared) -> Vec<(String, String)> {
 }
 
 /// TIME: unix seconds and microseconds.
-pub fn time() -> Reply {
+fn time() -> Reply {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -449,7 +485,7 @@ pub fn time() -> Reply {
 }
 
 /// SHUTDOWN: stop accepting, finish in-flight requests, sync, exit.
-pub fn shutdown(shared: &Shared, session: &mut Session, abort: bool) -> Reply {
+fn shutdown(shared: &Shared, session: &mut Session, abort: bool) -> Reply {
     if abort {
         return Reply::error("ERR No shutdown in progress.");
     }
