@@ -817,3 +817,26 @@ fn port_in_use_and_locked_directory_fail_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use"), "{stderr}");
 }
+
+#[test]
+fn row_flags_gate_auth_and_multi_as_redis_does() {
+    // RESET is `no_auth` in Redis: it answers before AUTH, and leaves the client
+    // unauthenticated.
+    let server = TestServer::start(&["--requirepass", "s3cret"]);
+    let reply = raw(&server, b"RESET\r\nGET a\r\n", 42);
+    assert_eq!(reply, b"+RESET\r\n-NOAUTH Authentication required.\r\n");
+    // SHUTDOWN is `no_multi`: refused inside MULTI, which it dooms; WATCH and MULTI act at
+    // once (and refuse), PING is queued.
+    let server = TestServer::start(&[]);
+    let reply = raw(
+        &server,
+        b"MULTI\r\nWATCH a\r\nMULTI\r\nSHUTDOWN\r\nPING\r\nEXEC\r\n",
+        199,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n-ERR MULTI calls can not be nested\r\n\
+         -ERR Command not allowed inside a transaction\r\n+QUEUED\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+}

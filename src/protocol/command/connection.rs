@@ -66,7 +66,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "A container for client connection commands.",
         "", |_| Err::<ConnectionCommand, _>(CommandError::Syntax),
         subcommands: CLIENT_SUBCOMMANDS),
-    row!("echo", 2, [FAST], (0, 0, 0), [CONNECTION], "connection", "1.0.0",
+    row!("echo", 2, [LOADING, STALE, FAST], (0, 0, 0), [CONNECTION], "connection", "1.0.0",
         "Returns the given string.",
         "message", |a| Ok(ConnectionCommand::Echo { message: next(a)? })),
     row!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, SENTINEL, ALLOW_BUSY], (0, 0, 0),

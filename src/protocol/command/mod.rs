@@ -17,6 +17,7 @@ mod args;
 mod connection;
 mod docs;
 mod error;
+mod flags;
 mod generic;
 mod native;
 mod scan;

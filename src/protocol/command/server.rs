@@ -112,7 +112,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     row!("command|docs", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "7.0.0",
         "Returns documentary information about one, multiple or all commands.",
         "[command-name [command-name ...]]", |a: &mut Args| command(CommandQuery::Docs(a.collect()))),
-    row!("command|getkeys", -3, [LOADING, STALE], (0, 0, 0), [CONNECTION], "server", "2.8.13",
+    row!("command|getkeys", -4, [LOADING, STALE], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Extracts the key names from an arbitrary command.",
         "command [arg [arg ...]]", |a: &mut Args| command(CommandQuery::GetKeys(a.collect()))),
     row!("command|help", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "5.0.0",

@@ -63,9 +63,11 @@ fn command(query: CommandQuery) -> Reply {
                 .map(|spec| (bulk(spec.name), command_docs(spec)))
                 .collect(),
         ),
+        // Subcommands are listed too, after their container, as Redis lists them.
         CommandQuery::List(filter) => Reply::Array(
             COMMANDS
                 .iter()
+                .flat_map(|spec| std::iter::once(spec).chain(spec.subcommands))
                 .filter(|spec| match &filter {
                     None => true,
                     Some(CommandListFilter::Module(_)) => false,
