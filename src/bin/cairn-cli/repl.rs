@@ -128,7 +128,8 @@ pub fn hint_for(line: &str) -> Option<String> {
             format!(" {text}")
         });
     }
-    let mut items = syntax_items(spec.syntax);
+    let usage = spec.usage();
+    let mut items = syntax_items(&usage);
     while typed > 0 && !items.is_empty() && !items[0].contains("...") {
         items.remove(0);
         typed -= 1;
@@ -181,7 +182,10 @@ pub fn help(topic: Option<&str>) -> String {
     let describe = |spec: &CommandSpec, name: String| {
         format!(
             "\n  {name} {}\n  summary: {}\n  since: {}\n  group: {}\n",
-            spec.syntax, spec.summary, spec.since, spec.group
+            spec.usage(),
+            spec.summary,
+            spec.since,
+            spec.group
         )
     };
     if let Some(group) = topic.strip_prefix('@') {

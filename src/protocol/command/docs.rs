@@ -84,13 +84,26 @@ impl ArgSpec {
 }
 
 impl CommandSpec {
+    /// The syntax as a user reads it (hints, HELP): [`CommandSpec::syntax`] without the
+    /// `:type` a name may carry for COMMAND DOCS.
+    pub fn usage(&self) -> String {
+        let mut usage = String::with_capacity(self.syntax.len());
+        let mut rest = self.syntax;
+        while let Some(at) = rest.find(|c: char| " []<>|".contains(c)) {
+            usage.push_str(split_type(&rest[..at]).0);
+            usage.push_str(&rest[at..=at]);
+            rest = &rest[at + 1..];
+        }
+        usage.push_str(split_type(rest).0);
+        usage
+    }
+
     /// The argument tree of COMMAND DOCS, derived from [`CommandSpec::syntax`].
     pub fn arguments(&self) -> Vec<ArgSpec> {
         let toks = tokenize(self.syntax);
         let mut parser = SyntaxParser {
             toks: &toks,
             pos: 0,
-            command: self.name,
         };
         // The syntax strings are static and checked by a test; an unparsable one
         // would only cost its hints, so it degrades to no arguments.
@@ -148,7 +161,6 @@ fn tokenize(s: &'static str) -> Vec<Tok> {
 struct SyntaxParser<'t> {
     toks: &'t [Tok],
     pos: usize,
-    command: &'static str,
 }
 
 impl SyntaxParser<'_> {
@@ -169,7 +181,7 @@ impl SyntaxParser<'_> {
         while let Some(&tok) = self.toks.get(self.pos) {
             match tok {
                 Tok::Word(w) => {
-                    elems.push(self.word(w));
+                    elems.push(Self::word(w));
                     self.pos += 1;
                 }
                 Tok::Open(open) => {
@@ -222,16 +234,18 @@ impl SyntaxParser<'_> {
         })
     }
 
-    fn word(&self, w: &'static str) -> ArgSpec {
+    /// A literal token (upper-case) or a named value, `name` or `name:type`.
+    fn word(w: &'static str) -> ArgSpec {
         let is_token =
             w.bytes().any(|b| b.is_ascii_uppercase()) && !w.bytes().any(|b| b.is_ascii_lowercase());
-        let (kind, token) = if is_token {
-            (ArgKind::PureToken, Some(w))
+        let (name, kind, token) = if is_token {
+            (w, ArgKind::PureToken, Some(w))
         } else {
-            (kind_of(self.command, w), None)
+            let (name, kind) = split_type(w);
+            (name, kind.unwrap_or_else(|| kind_of(name)), None)
         };
         ArgSpec {
-            name: w.to_ascii_lowercase(),
+            name: name.to_ascii_lowercase(),
             kind,
             token,
             optional: false,
@@ -240,20 +254,41 @@ impl SyntaxParser<'_> {
     }
 }
 
-/// The type of an argument by its name (and command, for the one ambiguous name).
-fn kind_of(command: &str, name: &str) -> ArgKind {
+/// The type of an argument by its name, following Redis's naming (`key`, `destkey`,
+/// `key1`: keys; `count`, `seconds`, ...: integers); a syntax string names any other type
+/// after a colon (`increment:double`).
+fn kind_of(name: &str) -> ArgKind {
+    let numbered_key = name
+        .strip_prefix("key")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     match name {
-        "key" | "newkey" => ArgKind::Key,
+        _ if name.ends_with("key") || numbered_key => ArgKind::Key,
         "pattern" => ArgKind::Pattern,
         "unix-time-seconds" | "unix-time-milliseconds" => ArgKind::UnixTime,
-        "increment" if command == "incrbyfloat" => ArgKind::Double,
-        "start" | "end" if command.starts_with("range") => ArgKind::String,
         "seconds" | "milliseconds" | "count" | "offset" | "start" | "end" | "index"
         | "increment" | "decrement" | "protover" | "client-id" | "maxage" | "cursor" => {
             ArgKind::Integer
         }
         _ => ArgKind::String,
     }
+}
+
+/// A syntax word's name and the type it names after a colon, if any (`increment:double`);
+/// a colon followed by anything else is part of the name (`ip:port`).
+fn split_type(word: &str) -> (&str, Option<ArgKind>) {
+    let Some((name, kind)) = word.rsplit_once(':') else {
+        return (word, None);
+    };
+    let kind = match kind {
+        "key" => ArgKind::Key,
+        "string" => ArgKind::String,
+        "integer" => ArgKind::Integer,
+        "double" => ArgKind::Double,
+        "pattern" => ArgKind::Pattern,
+        "unix-time" => ArgKind::UnixTime,
+        _ => return (word, None),
+    };
+    (name, Some(kind))
 }
 
 /// A sequence as one argument: itself if alone, `TOKEN value` as a value with a
@@ -374,7 +409,6 @@ mod tests {
             let mut parser = SyntaxParser {
                 toks: &toks,
                 pos: 0,
-                command: spec.name,
             };
             let parsed = parser.top();
             assert!(
@@ -386,6 +420,19 @@ mod tests {
             let want_args = spec.syntax.is_empty();
             assert_eq!(spec.arguments().is_empty(), want_args, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn a_type_after_a_colon_is_for_docs_only() {
+        let spec = |name: &str| lookup(name.as_bytes()).expect("command");
+        assert_eq!(spec("incrbyfloat").usage(), "key increment");
+        assert_eq!(spec("range").usage(), "start end [LIMIT count] [REV]");
+        let kill = spec("client").subcommand(b"kill").expect("kill");
+        assert!(kill.usage().starts_with("<ip:port|<[ID client-id]"));
+        assert_eq!(split_type("ip:port"), ("ip:port", None));
+        assert_eq!(kind_of("destkey"), ArgKind::Key);
+        assert_eq!(kind_of("key2"), ArgKind::Key);
+        assert_eq!(kind_of("keyword"), ArgKind::String);
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     RANGE,
     row!("rangekeys", -3, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "cairn", "0.1.0",
         "Returns the keys in [start, end) in key order, from one snapshot (Cairn).",
-        "start end [LIMIT count] [REV]", |a| range(a, true)),
+        "start:string end:string [LIMIT count] [REV]", |a| range(a, true)),
     row!("scan", -2, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "generic", "2.8.0",
         "Iterates over the key names in the database.",
         "cursor [MATCH pattern] [COUNT count] [TYPE type]", scan),
@@ -85,7 +85,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
 pub(super) const RANGE: CommandSpec =
     row!("range", -3, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "cairn", "0.1.0",
         "Returns the keys and values in [start, end) in key order, from one snapshot (Cairn).",
-        "start end [LIMIT count] [REV]", |a| range(a, false));
+        "start:string end:string [LIMIT count] [REV]", |a| range(a, false));
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`, as Redis's
 /// `scanGenericCommand`: the cursor first, then options in any order, repeats allowed.

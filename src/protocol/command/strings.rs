@@ -130,7 +130,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     INCRBY,
     row!("incrbyfloat", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "2.6.0",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        "key increment", incrbyfloat),
+        "key increment:double", incrbyfloat),
     row!("mget", -2, [READONLY, FAST], (1, -1, 1), [STRING], "string", "1.0.0",
         "Atomically returns the string values of one or more keys.",
         "key [key ...]", |_| Ok(StringCommand::MGet)),
