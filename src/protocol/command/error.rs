@@ -130,6 +130,10 @@ pub enum CommandError {
     /// An IFDEQ/IFDNE digest that is not 1 to 16 hexadecimal digits.
     #[error("ERR invalid digest")]
     InvalidDigest,
+    /// An error only one command gives, worded beside its parser in the command's family
+    /// file (the whole line, code included: `ERR If you want both ...`).
+    #[error("{0}")]
+    Invalid(&'static str),
     /// COMMAND GETKEYS of a command Cairn does not know.
     #[error("ERR Invalid command specified")]
     InvalidCommand,
