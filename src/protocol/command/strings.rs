@@ -87,6 +87,18 @@ pub enum StringCommand {
     },
     /// `DIGEST key` (Redis 8.4): XXH3-64 of the value, see [`digest`](super::digest).
     Digest,
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: the longest common
+    /// subsequence of two strings, its length, or the matching ranges.
+    Lcs {
+        /// LEN: reply with the length only.
+        len: bool,
+        /// IDX: reply with the matching ranges and the length.
+        idx: bool,
+        /// MINMATCHLEN: leave out ranges shorter than this (a negative one is 0).
+        min_match_len: u64,
+        /// WITHMATCHLEN: give each range's length.
+        with_match_len: bool,
+    },
     /// Read a key with its version (the sequence number of its last write), for
     /// compare-by-version with [`SetCondition::IfVersion`]. Native protocol only.
     GetVersioned,
@@ -131,6 +143,9 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("incrbyfloat", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "2.6.0",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
         "key increment:double", incrbyfloat),
+    row!("lcs", -3, [READONLY], (1, 2, 1), [STRING], "string", "7.0.0",
+        "Finds the longest common substring.",
+        "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len:integer] [WITHMATCHLEN]", lcs),
     row!("mget", -2, [READONLY, FAST], (1, -1, 1), [STRING], "string", "1.0.0",
         "Atomically returns the string values of one or more keys.",
         "key [key ...]", |_| Ok(StringCommand::MGet)),
@@ -519,6 +534,36 @@ fn incrbyfloat(args: &mut Args) -> Result<StringCommand, CommandError> {
         return Err(CommandError::NanOrInfinity);
     }
     Ok(StringCommand::IncrByFloat { delta })
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`, as Redis's
+/// `lcsCommand`: options in any order, repeats allowed, LEN and IDX not together.
+fn lcs(args: &mut Args) -> Result<StringCommand, CommandError> {
+    let (mut len, mut idx, mut min_match_len, mut with_match_len) = (false, false, 0, false);
+    while let Some(opt) = args.next() {
+        if is(&opt, "LEN") {
+            len = true;
+        } else if is(&opt, "IDX") {
+            idx = true;
+        } else if is(&opt, "WITHMATCHLEN") {
+            with_match_len = true;
+        } else if is(&opt, "MINMATCHLEN") && args.len() > 0 {
+            min_match_len = int(&next(args)?)?.max(0).unsigned_abs();
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if len && idx {
+        return Err(CommandError::Invalid(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    Ok(StringCommand::Lcs {
+        len,
+        idx,
+        min_match_len,
+        with_match_len,
+    })
 }
 
 /// `DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]`.

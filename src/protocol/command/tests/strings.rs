@@ -398,3 +398,35 @@ fn expiry_deadlines() {
     assert_eq!(ExpireAt::UnixSeconds(3).deadline_millis(1), Ok(3000));
     assert_eq!(ExpireAt::UnixMillis(-3).deadline_millis(1), Ok(-3));
 }
+
+#[test]
+fn lcs_options() {
+    let lcs = |len, idx, min_match_len, with_match_len| StringCommand::Lcs {
+        len,
+        idx,
+        min_match_len,
+        with_match_len,
+    };
+    assert_eq!(pk("LCS a b"), ok(&["a", "b"], lcs(false, false, 0, false)));
+    assert_eq!(
+        pk("lcs a b len"),
+        ok(&["a", "b"], lcs(true, false, 0, false))
+    );
+    assert_eq!(
+        pk("LCS a b IDX MINMATCHLEN 4 WITHMATCHLEN"),
+        ok(&["a", "b"], lcs(false, true, 4, true))
+    );
+    // A negative minimum is no minimum, as in Redis.
+    assert_eq!(
+        pk("LCS a b IDX MINMATCHLEN -2"),
+        ok(&["a", "b"], lcs(false, true, 0, false))
+    );
+    assert_eq!(
+        e("LCS a b LEN IDX"),
+        "ERR If you want both the length and indexes, please just use IDX."
+    );
+    assert_eq!(e("LCS a b MINMATCHLEN"), SYNTAX);
+    assert_eq!(e("LCS a b MINMATCHLEN x"), NOT_INT);
+    assert_eq!(e("LCS a b FOO"), SYNTAX);
+    assert_eq!(e("LCS a"), arity("lcs"));
+}
