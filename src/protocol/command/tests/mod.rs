@@ -312,3 +312,57 @@ fn keys_follow_the_table_key_positions() {
     }
     assert!(checked >= 30, "{checked}");
 }
+
+/// The command list of docs/protocol.md, as the table renders it.
+fn commands_markdown() -> String {
+    let mut out =
+        String::from("| command | arguments | group | what it does |\n| --- | --- | --- | --- |\n");
+    for spec in COMMANDS {
+        let arguments = if spec.subcommands.is_empty() {
+            match spec.usage() {
+                usage if usage.is_empty() => "–".to_string(),
+                usage => format!("`{}`", usage.replace('|', "\\|")),
+            }
+        } else {
+            let subs: Vec<String> = spec
+                .subcommands
+                .iter()
+                .map(|sub| sub.short_name().to_ascii_uppercase())
+                .collect();
+            format!("`<subcommand>` ({})", subs.join(", "))
+        };
+        out.push_str(&format!(
+            "| {} | {arguments} | {} | {} |\n",
+            spec.name.to_ascii_uppercase(),
+            spec.group,
+            spec.summary
+        ));
+    }
+    out
+}
+
+/// docs/protocol.md lists every command from the table; `CAIRN_WRITE_DOCS=1` rewrites the
+/// list after a row changes.
+#[test]
+fn protocol_md_lists_the_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/protocol.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/protocol.md");
+    let start = doc
+        .find("| command | arguments | group | what it does |")
+        .expect("the command list");
+    let end = doc[start..]
+        .find("\n\n")
+        .map_or(doc.len(), |n| start + n + 1);
+    let want = commands_markdown();
+    if doc[start..end] != want {
+        if std::env::var_os("CAIRN_WRITE_DOCS").is_some() {
+            let mut doc = doc.clone();
+            doc.replace_range(start..end, &want);
+            std::fs::write(&path, doc).expect("write docs/protocol.md");
+        } else {
+            panic!(
+                "docs/protocol.md's command list is not the table's; rerun with CAIRN_WRITE_DOCS=1:\n{want}"
+            );
+        }
+    }
+}
