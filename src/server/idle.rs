@@ -3,9 +3,8 @@
 //! next requests usually arrive meanwhile, so the worker finds them without having slept,
 //! and the clients sending them need not wake it. Waking a sleeping thread costs the
 //! sender a scheduler wake-up: under redis-benchmark's unpipelined GETs the server slept
-//! once per 25 requests where Redis, busier per request, slept once per 50, and the
-//! client spent 0.3 us more system time per request on Cairn; that was the client's whole
-//! gap to Redis. A worker does not linger when its last sleep was long (light load: an
+//! twice as often as Redis, which is busier per request, and the client's extra system
+//! time for those wake-ups was its whole gap to Redis (docs/benchmarks.md). A worker does not linger when its last sleep was long (light load: an
 //! idle server burns nothing) or when a connection waits for an fsync (what wakes it then
 //! is the WAL syncer, not a client, and lingering would take the core from the syncer).
 

@@ -4,7 +4,7 @@
 //!
 //! Workers are thread-per-core: one single-threaded tokio runtime per worker thread, each
 //! connection living on one worker for its whole life. Nothing migrates between threads, so
-//! a request costs no cross-thread wake-ups (a work-stealing runtime spent about a sixth of
+//! a request costs no cross-thread wake-ups (a work-stealing runtime spent a large share of
 //! its CPU waking and parking workers under redis-benchmark); connections are spread over
 //! the workers round-robin as they are accepted.
 
@@ -131,8 +131,8 @@ impl Workers {
     /// Starts `count` workers (0 = half the cores, at least one).
     ///
     /// Fewer workers than cores is deliberate: each worker finds more clients ready per
-    /// wake-up, so it sleeps and wakes less per request. On two cores shared with
-    /// redis-benchmark one worker used 3.6 us of CPU per GET where two used 4.6.
+    /// wake-up, so it sleeps and wakes less per request; on two cores shared with
+    /// redis-benchmark one worker used less CPU per GET than two (docs/benchmarks.md).
     fn start(count: usize) -> Result<Workers, ServerError> {
         let count = match count {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),

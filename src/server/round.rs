@@ -35,7 +35,7 @@ pub struct Round<'a> {
     /// A commit failed: the replies produced so far must not be sent.
     failed: Option<ExecError>,
     /// The clock, read once for the whole round: a round lasts microseconds, and a read
-    /// per command was 2% of a worker serving pipelined GETs.
+    /// per command was a measurable share of a worker serving pipelined GETs.
     now: Option<u64>,
 }
 
