@@ -215,19 +215,24 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Ok(Some((id, request))) => {
                     processed += 1;
                     let mut out = Replies::new(&mut self.output, self.framing, id);
-                    let command = match dispatch::parse(&mut self.session, request) {
-                        Ok(command) => command,
-                        Err(reply) => {
-                            out.reply(self.session.resp, reply);
-                            continue;
+                    match dispatch::parse(&mut self.session, request) {
+                        Ok(command) => {
+                            if let Some(range) =
+                                RangeStream::of(&self.session, self.framing, id, &command)
+                            {
+                                pause = Some(Pause::Stream(range));
+                                break;
+                            }
+                            dispatch::execute(
+                                shared,
+                                &mut self.session,
+                                &mut round,
+                                command,
+                                &mut out,
+                            );
                         }
-                    };
-                    if let Some(range) = RangeStream::of(&self.session, self.framing, id, &command)
-                    {
-                        pause = Some(Pause::Stream(range));
-                        break;
+                        Err(reply) => out.reply(self.session.resp, reply),
                     }
-                    dispatch::execute(shared, &mut self.session, &mut round, command, &mut out);
                     if let Some(error) = round.take_failure() {
                         // What the round encoded is dropped with the connection.
                         return Err(unacknowledged(&error));
