@@ -10,7 +10,6 @@ mod conn;
 mod format;
 mod pager;
 mod repl;
-mod split;
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -18,12 +17,13 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bytes::Bytes;
 use clap::{ArgAction, Parser};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
-use cairn::protocol::Reply;
+use cairn::protocol::{resp, Reply};
 use conn::{Conn, Target, Unreachable};
 
 /// The Cairn command-line shell.
@@ -82,7 +82,7 @@ enum Output {
     Raw,
 }
 
-fn print_reply(output: Output, args: &[Vec<u8>], reply: &Reply) {
+fn print_reply(output: Output, args: &[Bytes], reply: &Reply) {
     let text = match output {
         _ if format::prints_verbatim(args) && !matches!(reply, Reply::Error(_)) => {
             format::verbatim(reply)
@@ -109,7 +109,7 @@ enum Ran {
 
 /// Runs one command line (already split): local words (`help`, `quit`, `clear`) or a
 /// server command.
-fn run(conn: &mut Conn, output: Output, args: &[Vec<u8>]) -> Ran {
+fn run(conn: &mut Conn, output: Output, args: &[Bytes]) -> Ran {
     let Some(name) = args.first() else {
         return Ran::Ok;
     };
@@ -167,7 +167,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
     loop {
         match editor.readline(prompt) {
             Ok(line) => {
-                let Some(args) = split::split_args(line.as_bytes()) else {
+                let Ok(args) = resp::split_args(line.as_bytes()) else {
                     println!("Invalid argument(s)");
                     continue;
                 };
@@ -212,7 +212,7 @@ fn script(conn: &mut Conn, output: Output) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        let Some(args) = split::split_args(&line) else {
+        let Ok(args) = resp::split_args(&line) else {
             eprintln!("Invalid argument(s)");
             failed = true;
             continue;
@@ -244,7 +244,11 @@ fn main() -> ExitCode {
     } else {
         Output::Tty
     };
-    let command: Vec<Vec<u8>> = args.command.into_iter().map(|a| a.into_vec()).collect();
+    let command: Vec<Bytes> = args
+        .command
+        .into_iter()
+        .map(|a| Bytes::from(a.into_vec()))
+        .collect();
     // `help` needs no server.
     if command
         .first()
@@ -274,7 +278,7 @@ fn main() -> ExitCode {
 }
 
 /// `help [topic]`, printed without a server.
-fn print_help(topic: &[Vec<u8>]) {
+fn print_help(topic: &[Bytes]) {
     let topic = topic
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())

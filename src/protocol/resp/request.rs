@@ -15,6 +15,16 @@ enum Arg {
     Owned(Vec<u8>),
 }
 
+impl Arg {
+    /// The argument's bytes: a slice of `line` (what it was split from), or its own copy.
+    fn into_bytes(self, line: &Bytes) -> Bytes {
+        match self {
+            Arg::Span(start, end) => line.slice(start..end),
+            Arg::Owned(v) => Bytes::from(v),
+        }
+    }
+}
+
 /// Inline arguments; most requests have few, kept on the stack.
 type Args = SmallVec<[Arg; 8]>;
 
@@ -55,14 +65,19 @@ pub fn parse_request(
         return Ok(None);
     };
     let frame = buf.split_to(len).freeze();
-    let mut out = Vec::with_capacity(args.len());
-    for arg in args {
-        out.push(match arg {
-            Arg::Span(start, end) => frame.slice(start..end),
-            Arg::Owned(v) => Bytes::from(v),
-        });
-    }
-    Ok(Some(out))
+    Ok(Some(
+        args.into_iter().map(|a| a.into_bytes(&frame)).collect(),
+    ))
+}
+
+/// A command line split into arguments by the rules of an inline request (see
+/// [`parse_request`]), for a shell that reads lines as `redis-cli` does. The line needs no
+/// terminator: `\r` and `\n` separate arguments wherever they stand. Unquoted arguments are
+/// slices of one copy of `line`. `Err` is [`ProtocolError::UnbalancedQuotes`].
+pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    let args = split_inline(line)?;
+    let line = Bytes::copy_from_slice(line);
+    Ok(args.into_iter().map(|a| a.into_bytes(&line)).collect())
 }
 
 /// Argument spans of a RESP array request; most requests have few, kept on the stack.
