@@ -53,6 +53,11 @@ impl<'l> Body<'l> {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// A signed integer, as `put_i64_le` wrote it: the same eight bytes, two's complement.
+    pub(super) fn i64(&mut self, what: &'static str) -> Result<i64, ProtocolError> {
+        Ok(self.u64(what)?.cast_signed())
+    }
+
     /// A presence or boolean byte: 0 or 1.
     pub(super) fn flag(&mut self, what: &'static str) -> Result<bool, ProtocolError> {
         match self.u8(what)? {
@@ -132,7 +137,7 @@ impl<'l> Body<'l> {
                 }
                 Reply::Error(text)
             }
-            tag::INTEGER => Reply::Integer(self.u64("integer")? as i64),
+            tag::INTEGER => Reply::Integer(self.i64("integer")?),
             tag::BULK => Reply::Bulk(self.bytes("bulk string")?),
             tag::NULL => Reply::Null,
             tag::NULL_ARRAY => Reply::NullArray,

@@ -86,21 +86,18 @@ type Spans = SmallVec<[(usize, usize); 8]>;
 /// `*<n>\r\n` then n times `$<len>\r\n<bytes>\r\n`. Returns the frame length; the
 /// argument spans (relative to `buf`) are pushed to `spans`.
 fn multibulk(buf: &[u8], limits: &Limits, spans: &mut Spans) -> Result<usize, nom::Err<PErr>> {
-    let (mut input, count) = match fast_len_line(&buf[1..], limits.max_inline_len) {
-        Some((rest, n)) => (rest, i64::try_from(n).ok()),
-        None => {
-            let (rest, line) = crlf_line(
-                &buf[1..],
-                limits.max_inline_len,
-                ProtocolError::MultibulkCountTooBig,
-            )?;
-            (rest, parse_strict_i64(line))
-        }
-    };
+    let (mut input, count) = len_line(
+        &buf[1..],
+        limits.max_inline_len,
+        ProtocolError::MultibulkCountTooBig,
+    )?;
     let count = match count {
         Some(n) if n <= 0 => return Ok(buf.len() - input.len()),
-        Some(n) if n as u64 <= limits.max_array_len as u64 => n as usize,
-        _ => return fail(ProtocolError::InvalidMultibulkLength),
+        Some(n) => usize::try_from(n).ok(),
+        None => None,
+    };
+    let Some(count) = count.filter(|&n| n <= limits.max_array_len) else {
+        return fail(ProtocolError::InvalidMultibulkLength);
     };
     for _ in 0..count {
         let (rest, span) = bulk_arg(buf, input, limits)?;
@@ -117,28 +114,32 @@ fn bulk_arg<'a>(buf: &[u8], input: &'a [u8], limits: &Limits) -> PResult<'a, (us
         Some(b'$') => {}
         Some(&got) => return fail(ProtocolError::ExpectedBulk { got }),
     }
-    let (input, len) = match fast_len_line(&input[1..], limits.max_inline_len) {
-        Some((rest, n)) => (rest, Some(n)),
-        None => {
-            let (rest, line) = crlf_line(
-                &input[1..],
-                limits.max_inline_len,
-                ProtocolError::BulkCountTooBig,
-            )?;
-            (
-                rest,
-                parse_strict_i64(line).and_then(|n| u64::try_from(n).ok()),
-            )
-        }
-    };
-    let len = match len {
-        Some(n) if n <= limits.max_bulk_len as u64 => n as usize,
-        _ => return fail(ProtocolError::InvalidBulkLength),
+    let (input, len) = len_line(
+        &input[1..],
+        limits.max_inline_len,
+        ProtocolError::BulkCountTooBig,
+    )?;
+    let Some(len) = len
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= limits.max_bulk_len)
+    else {
+        return fail(ProtocolError::InvalidBulkLength);
     };
     let (input, data) = take(len)(input)?;
     let (input, ()) = crlf(input)?;
     let start = buf.len() - input.len() - 2 - data.len();
     Ok((input, (start, start + data.len())))
+}
+
+/// A count or length line (after its `*` or `$`), `None` if it is not a number: the fast
+/// path for plain digits, else the strict parse, which decides every other case.
+#[inline]
+fn len_line(input: &[u8], max: usize, too_long: ProtocolError) -> PResult<'_, Option<i64>> {
+    if let Some((rest, n)) = fast_len_line(input, max) {
+        return Ok((rest, i64::try_from(n).ok()));
+    }
+    let (rest, line) = crlf_line(input, max, too_long)?;
+    Ok((rest, parse_strict_i64(line)))
 }
 
 /// An inline command: a line ending in `\n` (an `\r` before it is dropped), split into
