@@ -27,6 +27,8 @@ use cairn::protocol::{resp, Reply};
 use conn::{Conn, Target, Unreachable};
 
 /// The Cairn command-line shell.
+// Each bool is a command-line switch of its own, as clap derives them, not encoded state.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(
     name = "cairn-cli",
@@ -150,7 +152,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
     let config = rustyline::Config::builder()
         .auto_add_history(false)
         .max_history_size(1000)
-        .map(|b| b.build())
+        .map(rustyline::config::Builder::build)
         .unwrap_or_default();
     let mut editor: Editor<repl::CliHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
@@ -186,7 +188,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
                 }
             }
             // Ctrl-C clears the line; Ctrl-D leaves.
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {}
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("cairn-cli: {e}");
