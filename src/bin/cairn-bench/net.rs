@@ -139,7 +139,7 @@ async fn connection(plan: Arc<Plan>, shared: Arc<Shared>, index: usize) -> RunSt
     stats
 }
 
-/// Connects, sets TCP_NODELAY, and completes the protocol's opening (native handshake or
+/// Connects, sets `TCP_NODELAY`, and completes the protocol's opening (native handshake or
 /// RESP `AUTH`).
 async fn connect(plan: &Plan) -> Result<TcpStream> {
     let mut stream = TcpStream::connect(&plan.addr)
