@@ -2,6 +2,9 @@
 //! codes, redis-cli's output formats), piped standard input, `--resp` against redis-cli's
 //! own output, and an unreachable server.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::ffi::OsString;
