@@ -2,9 +2,10 @@
 //! hints, redis-cli's output), a one-shot command runner (`cairn-cli SET k v`), and a
 //! script runner when standard input is not a terminal.
 //!
-//! It owns the command line, the line editor and the printing of replies; it talks to the
-//! server through the client library (native protocol) or plain RESP (`--resp`), never
-//! through the server's code.
+//! It owns the command line, the line editor and the printing of replies. A typed line is
+//! split by the same code as the server's inline requests (`protocol::resp::split_args`),
+//! so it means the same in both; it talks to the server through the client library (native
+//! protocol) or plain RESP (`--resp`), never through the server's code.
 
 mod conn;
 mod format;

@@ -1,6 +1,6 @@
-//! Paging of long replies in the REPL: a RANGE, SCAN or KEYS answer taller than the
-//! terminal is shown a screenful at a time, as `more` does, instead of scrolling its head
-//! out of sight.
+//! Paging of long replies in the REPL: any reply taller than the terminal (a RANGE, SCAN
+//! or KEYS answer, most often) is shown a screenful at a time, as `more` does, instead of
+//! scrolling its head out of sight.
 //!
 //! It owns the terminal size query and the one-key prompt between pages (the terminal in
 //! non-canonical mode only while that prompt waits); it never formats a reply and is never

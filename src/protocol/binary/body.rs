@@ -1,4 +1,5 @@
-//! A bounds-checked cursor over one complete frame body, and value decoding.
+//! A bounds-checked cursor over one complete frame body, and value decoding. It reads only
+//! inside the frame it was given (which `frame` has already measured) and never encodes.
 
 use std::ops::Bound;
 

@@ -1,4 +1,5 @@
-//! The client side's reply parser: every RESP2 and RESP3 type.
+//! The client side's reply parser: every RESP2 and RESP3 type. The server never reads
+//! replies; it only encodes them (`reply`).
 
 use bytes::{Bytes, BytesMut};
 use nom::bytes::streaming::{tag, take};

@@ -1,5 +1,6 @@
-//! Client requests: RESP arrays of bulk strings and inline command lines, and the client's
-//! request encoder.
+//! Client requests: RESP arrays of bulk strings and inline command lines, the inline
+//! splitter that cairn-cli shares ([`split_args`]), and the client's request encoder. It
+//! only splits a request into arguments: what they mean is `command`'s.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use nom::bytes::streaming::{take, take_until};
