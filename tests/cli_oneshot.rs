@@ -159,13 +159,12 @@ fn lines_split_as_the_server_splits_inline_requests() {
         b"\x0bSET \"k\"\x0bv\nGET k\nSET t a\x0bb\nSTRLEN t\n",
         &[],
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stdout(&out),
-        "OK\nv\nOK\n3\n",
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+        (stdout(&out).as_str(), out.status.code()),
+        ("OK\nv\nOK\n3\n", Some(0)),
+        "{stderr}"
     );
-    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]

@@ -64,46 +64,49 @@ impl ReplyParser<'_> {
         )
     }
 
-    /// A length line: an integer, `-1` for null.
-    fn len_line<'a>(&self, input: &'a [u8], err: ProtocolError) -> PResult<'a, i64> {
+    /// A length line: `None` for `-1` (null), else a length of at most `max`; anything
+    /// else is `err`.
+    fn len_line<'a>(
+        &self,
+        input: &'a [u8],
+        max: usize,
+        err: ProtocolError,
+    ) -> PResult<'a, Option<usize>> {
         let (rest, line) = crlf_line(input, self.limits.max_inline_len, err.clone())?;
         match parse_strict_i64(line) {
-            Some(n) if n >= -1 => Ok((rest, n)),
-            _ => fail(err),
+            Some(-1) => Ok((rest, None)),
+            Some(n) => match usize::try_from(n) {
+                Ok(n) if n <= max => Ok((rest, Some(n))),
+                _ => fail(err),
+            },
+            None => fail(err),
         }
     }
 
     /// An aggregate's element count, `None` for `-1`.
     fn count<'a>(&self, input: &'a [u8], depth: usize) -> PResult<'a, Option<usize>> {
-        let (rest, n) = self.len_line(input, ProtocolError::InvalidMultibulkLength)?;
-        if n == -1 {
-            return Ok((rest, None));
-        }
-        let Some(n) = usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= self.limits.max_array_len)
-        else {
-            return fail(ProtocolError::InvalidMultibulkLength);
-        };
-        if depth + 1 > self.limits.max_depth {
+        let (rest, n) = self.len_line(
+            input,
+            self.limits.max_array_len,
+            ProtocolError::InvalidMultibulkLength,
+        )?;
+        if n.is_some() && depth + 1 > self.limits.max_depth {
             return fail(ProtocolError::TooDeep {
                 max: self.limits.max_depth,
             });
         }
-        Ok((rest, Some(n)))
+        Ok((rest, n))
     }
 
     /// A length-prefixed string's bytes, `None` for `-1`.
     fn blob<'a>(&self, input: &'a [u8]) -> PResult<'a, Option<&'a [u8]>> {
-        let (input, n) = self.len_line(input, ProtocolError::InvalidBulkLength)?;
-        if n == -1 {
+        let (input, len) = self.len_line(
+            input,
+            self.limits.max_bulk_len,
+            ProtocolError::InvalidBulkLength,
+        )?;
+        let Some(len) = len else {
             return Ok((input, None));
-        }
-        let Some(len) = usize::try_from(n)
-            .ok()
-            .filter(|&len| len <= self.limits.max_bulk_len)
-        else {
-            return fail(ProtocolError::InvalidBulkLength);
         };
         let (input, data) = take(len)(input)?;
         let (input, ()) = crlf(input)?;
