@@ -1,6 +1,9 @@
 //! Protocol throughput: parsing and encoding RESP requests and replies, and native binary
 //! frames. Figures are recorded in docs/benchmarks.md ("Protocol (criterion)").
 
+// A benchmark whose set-up fails should stop loudly: expect and unwrap are its checks.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use bytes::{Bytes, BytesMut};
 use cairn::protocol::binary::{self, Op, Request, Response};
 use cairn::protocol::resp::{encode_request, parse_reply, parse_request};
@@ -48,7 +51,7 @@ fn bench_parse_requests(c: &mut Criterion) {
                     buf
                 },
                 BatchSize::SmallInput,
-            )
+            );
         });
     }
     // The server's steady state: one long-lived read buffer, refilled and drained. The
@@ -62,7 +65,7 @@ fn bench_parse_requests(c: &mut Criterion) {
             while let Ok(Some(args)) = parse_request(&mut buf, &limits) {
                 black_box(args);
             }
-        })
+        });
     });
     g.finish();
 }
@@ -78,7 +81,7 @@ fn bench_encode_requests(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 encode_request(black_box(args), &mut out);
-            })
+            });
         });
     }
     g.finish();
@@ -108,7 +111,7 @@ fn bench_replies(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 black_box(&reply).encode(RespVersion::Resp2, &mut out);
-            })
+            });
         });
     }
     g.finish();
@@ -125,7 +128,7 @@ fn bench_replies(c: &mut Criterion) {
                     buf
                 },
                 BatchSize::SmallInput,
-            )
+            );
         });
     }
     g.finish();
@@ -160,7 +163,7 @@ fn bench_binary(c: &mut Criterion) {
                 buf
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     let resp = Response {
         id: 1,
@@ -175,7 +178,7 @@ fn bench_binary(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             binary::encode_response(black_box(&resp), &mut out);
-        })
+        });
     });
     g.bench_function("parse_response/bulk_100b", |b| {
         b.iter_batched(
@@ -185,7 +188,7 @@ fn bench_binary(c: &mut Criterion) {
                 buf
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     g.finish();
 }
@@ -201,11 +204,11 @@ fn thread_cpu_now() -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (Ok(secs), Ok(nanos)) if rc == 0 => Duration::new(secs, nanos),
+        _ => Duration::ZERO,
     }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 static WALL: WallTime = WallTime;
@@ -248,7 +251,7 @@ fn bench_cpu_time(c: &mut Criterion<ThreadCpuTime>) {
                 buf
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     let mut buf = BytesMut::with_capacity(64 * 1024);
     g.bench_function("resp/parse_request/pipeline_16_set_100b_read_buffer", |b| {
@@ -257,7 +260,7 @@ fn bench_cpu_time(c: &mut Criterion<ThreadCpuTime>) {
             while let Ok(Some(args)) = parse_request(&mut buf, &limits) {
                 black_box(args);
             }
-        })
+        });
     });
     g.finish();
 }

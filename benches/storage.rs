@@ -2,6 +2,9 @@
 //! and 16 threads under `Always`), point gets, and 100-pair range scans.
 //! Run with `cargo bench --bench storage`; figures are in docs/benchmarks.md.
 
+// A benchmark whose set-up fails should stop loudly: expect and unwrap are its checks.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,7 +60,7 @@ fn puts(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             db.put(&key(i), &VALUE).expect("put");
-        })
+        });
     });
     drop(db);
 
@@ -72,7 +75,7 @@ fn puts(c: &mut Criterion) {
             b.iter(|| {
                 f.write_all(&[7u8; 128]).expect("write");
                 f.sync_data().expect("fdatasync");
-            })
+            });
         });
     }
     for threads in [1u64, 4, 16] {
@@ -103,7 +106,7 @@ fn puts(c: &mut Criterion) {
                     start
                         .elapsed()
                         .mul_f64(iters as f64 / (per_thread * threads) as f64)
-                })
+                });
             },
         );
         // The disk's latency varies a lot here; batches per fsync is what group commit
@@ -144,7 +147,7 @@ fn reads(c: &mut Criterion) {
             let k = key(rng.gen_range(0..PRELOAD));
             let v = db.get(&k).expect("get");
             assert!(v.is_some());
-        })
+        });
     });
     g.throughput(Throughput::Elements(100));
     g.bench_function("range100", |b| {
@@ -152,14 +155,14 @@ fn reads(c: &mut Criterion) {
             let start = key(rng.gen_range(0..PRELOAD - 100));
             let n = db.range(start.as_slice()..).take(100).count();
             assert_eq!(n, 100);
-        })
+        });
     });
     g.bench_function("range100_rev", |b| {
         b.iter(|| {
             let end = key(rng.gen_range(100..PRELOAD));
             let n = db.range(..end.as_slice()).rev().take(100).count();
             assert_eq!(n, 100);
-        })
+        });
     });
     g.finish();
 }
@@ -207,7 +210,7 @@ fn always_ratio() {
     eprintln!(
         "put/always_ratio: 16 vs 1 writers, median of {} alternating rounds: {:.1}x (min {:.1}x, max {:.1}x)",
         ratios.len(),
-        (ratios[3] + ratios[4]) / 2.0,
+        f64::midpoint(ratios[3], ratios[4]),
         ratios[0],
         ratios[ratios.len() - 1],
     );

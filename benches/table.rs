@@ -3,6 +3,9 @@
 //! filter), and 100-key forward scans from a random key.
 //! Run with `cargo bench --bench table`; figures are in docs/benchmarks.md.
 
+// A benchmark whose set-up fails should stop loudly: expect and unwrap are its checks.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use cairn::storage::bench_support::{BenchTable, BenchTableWriter};
@@ -64,20 +67,20 @@ fn table(c: &mut Criterion) {
         b.iter(|| {
             let k = key(2 * rng.gen_range(0..ENTRIES));
             t.get(&k).expect("get").expect("present")
-        })
+        });
     });
     g.bench_function("get_missing", |b| {
         b.iter(|| {
             let k = key(2 * rng.gen_range(0..ENTRIES) + 1);
             t.get(&k).expect("get")
-        })
+        });
     });
     let mut out = Vec::with_capacity(100);
     g.bench_function("scan_100", |b| {
         b.iter(|| {
             let k = key(2 * rng.gen_range(0..ENTRIES));
             t.scan(&k, 100, &mut out).expect("scan")
-        })
+        });
     });
     g.finish();
 }

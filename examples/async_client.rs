@@ -5,7 +5,7 @@ use cairn::client::{Batch, Client, SetCondition, SetOptions};
 use futures::TryStreamExt;
 
 #[tokio::main]
-async fn main() -> Result<(), cairn::client::Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7379".into());
@@ -19,7 +19,11 @@ async fn main() -> Result<(), cairn::client::Error> {
     );
 
     // Compare-and-set on the version read.
-    let current = client.get_versioned("user:1").await?.expect("just written");
+    // Another client may have deleted it since.
+    let Some(current) = client.get_versioned("user:1").await? else {
+        println!("user:1 is gone already");
+        return Ok(());
+    };
     let only_if_unchanged = SetOptions {
         condition: SetCondition::IfVersionEquals(current.version),
         ..SetOptions::default()
@@ -50,7 +54,7 @@ async fn main() -> Result<(), cairn::client::Error> {
         })
         .collect();
     for task in tasks {
-        task.await.expect("task")?;
+        task.await??;
     }
     println!("visits = {:?}", client.command(["GET", "visits"]).await?);
     Ok(())

@@ -1,6 +1,9 @@
 //! cairn-bench end to end: short runs against real servers in both protocols, in embedded
 //! mode, and against a closed port; the JSON report must account for every request.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
@@ -371,7 +374,7 @@ fn server_killed_mid_run_counts_requests_in_flight_as_errors() {
     std::thread::sleep(std::time::Duration::from_millis(800));
     // Frozen first, so every connection surely has requests sent and unanswered.
     // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-    unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+    unsafe { libc::kill(libc::pid_t::try_from(server.pid()).unwrap(), libc::SIGSTOP) };
     std::thread::sleep(std::time::Duration::from_millis(300));
     server.kill();
     let out = child.wait_with_output().expect("cairn-bench finished");

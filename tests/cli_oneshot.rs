@@ -2,6 +2,9 @@
 //! codes, redis-cli's output formats), piped standard input, `--resp` against redis-cli's
 //! own output, and an unreachable server.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::ffi::OsString;
@@ -23,6 +26,20 @@ fn cli_os(server: &TestServer, args: &[OsString]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run cairn-cli")
+}
+
+/// cairn-cli reading `input` from a pipe, as a script.
+fn cli_piped(server: &TestServer, input: &[u8], extra: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-cli"))
+        .args(["-p", &server.addr.port().to_string()])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -108,23 +125,7 @@ fn one_shot_commands_exit_codes_and_formats() {
 #[test]
 fn piped_stdin_runs_each_line() {
     let server = TestServer::start(&["--fsync", "never"]);
-    let run = |input: &str, extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-cli"))
-            .args(["-p", &server.addr.port().to_string()])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |input: &str, extra: &[&str]| cli_piped(&server, input.as_bytes(), extra);
     let out = run(
         "SET greeting \"hello \\\"world\\\"\\n\"\nGET greeting\n\n  SET 'it''s' x\nset single 'it\\'s'\nGET single\nINCR n\n",
         &["--no-raw"],
@@ -145,6 +146,24 @@ fn piped_stdin_runs_each_line() {
     assert_eq!(
         stdout(&out),
         "hello \"world\"\n\nERR value is not an integer or out of range\n\nPONG\n"
+    );
+}
+
+#[test]
+fn lines_split_as_the_server_splits_inline_requests() {
+    // A vertical tab separates after a closing quote and before an argument, as in Redis's
+    // inline requests; inside an unquoted argument it is an ordinary byte.
+    let server = TestServer::start(&["--fsync", "never"]);
+    let out = cli_piped(
+        &server,
+        b"\x0bSET \"k\"\x0bv\nGET k\nSET t a\x0bb\nSTRLEN t\n",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        (stdout(&out).as_str(), out.status.code()),
+        ("OK\nv\nOK\n3\n", Some(0)),
+        "{stderr}"
     );
 }
 

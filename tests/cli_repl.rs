@@ -1,6 +1,9 @@
 //! The cairn-cli REPL driven through a pseudo-terminal, as a person types: the prompt, a
 //! tab completion, a greyed hint, formatted replies, Ctrl-C, Ctrl-D and the history file.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

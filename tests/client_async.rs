@@ -2,6 +2,9 @@
 //! concurrent requests on one connection, streamed ranges, a server restarted mid-stream,
 //! timeouts, authentication and client-side validation.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -22,6 +25,8 @@ fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
+// One walk through every method against one server; the steps build on each other's keys.
+#[allow(clippy::too_many_lines)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_method() {
     let server = TestServer::start(&[]);
@@ -346,7 +351,7 @@ async fn server_restarted_mid_stream() {
     // Freeze the server first, so every worker surely has a request in flight (sent,
     // unanswered) when it dies; a plain kill may land between answers and new requests.
     // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-    unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+    unsafe { libc::kill(libc::pid_t::try_from(server.pid()).unwrap(), libc::SIGSTOP) };
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill();
     for w in workers {

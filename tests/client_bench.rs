@@ -4,6 +4,9 @@
 //! `cargo test --release --test client_bench -- --ignored --nocapture`.
 //! docs/client.md ("Performance") records its figures.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,9 @@
 //! The blocking client against a real server process: its methods, range iteration across
 //! streamed chunks, threads sharing one connection, and errors.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -74,7 +77,7 @@ fn range_iterates_across_chunks_and_threads_share_the_connection() {
             std::thread::spawn(move || {
                 for i in 0..100 {
                     c.incr_by(format!("t{t}"), 1).unwrap();
-                    assert!(c.get(format!("r{:03}", i)).unwrap().is_some());
+                    assert!(c.get(format!("r{i:03}")).unwrap().is_some());
                 }
             })
         })
@@ -96,7 +99,7 @@ fn unreachable_server_is_a_connect_error() {
         .port();
     match Client::connect(format!("127.0.0.1:{port}")) {
         Err(Error::Connect { source, .. }) => {
-            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused)
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
         }
         other => panic!("{other:?}"),
     }

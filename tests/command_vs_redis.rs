@@ -7,6 +7,9 @@
 //! answer the very same error line, and where Cairn accepts one, Redis must not answer
 //! with a syntax, arity or unknown-command error.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -260,8 +263,8 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> std::io::Result<String> {
     match line.as_bytes().first() {
         Some(b'$') => {
             let n: i64 = line[1..].parse().unwrap_or(-1);
-            if n >= 0 {
-                let mut buf = vec![0u8; n as usize + 2];
+            if let Ok(n) = usize::try_from(n) {
+                let mut buf = vec![0u8; n + 2];
                 std::io::Read::read_exact(r, &mut buf)?;
             }
             Ok("$".into())
@@ -501,7 +504,7 @@ fn parse_agrees_with_redis() {
     let addr = redis.addr.clone();
     let _one_at_a_time = SERVER
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut w = TcpStream::connect(addr).expect("connect to the scratch Redis");
     let mut r = BufReader::new(w.try_clone().expect("clone"));
     let mut failures = Vec::new();
@@ -559,7 +562,7 @@ fn random_requests_agree_with_redis() {
     let addr = redis.addr.clone();
     let _one_at_a_time = SERVER
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rounds: usize = std::env::var("CAIRN_REDIS_DIFF_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -2,6 +2,9 @@
 //! downgrade, native binary), every binary request and response, and parsing that does not
 //! depend on where the bytes were split.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::ops::Bound;
 
 use bytes::{Bytes, BytesMut};
@@ -200,7 +203,7 @@ fn wire_request() -> impl Strategy<Value = (Vec<Bytes>, Vec<u8>)> {
             let mut line = Vec::new();
             for a in &args {
                 line.push(b'"');
-                for b in a.iter() {
+                for b in a {
                     line.extend_from_slice(format!("\\x{b:02x}").as_bytes());
                 }
                 line.extend_from_slice(b"\" ");

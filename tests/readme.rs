@@ -1,6 +1,9 @@
 //! The README's promises kept in step with the code: exactly two set-up commands, and the
 //! client example it shows is `examples/readme.rs`, which `cargo test` compiles.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -1,6 +1,9 @@
 //! Every command family against a real server process, through the `redis` crate (RESP2 and
 //! RESP3) and raw sockets where the exact bytes matter.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -47,7 +50,7 @@ fn strings_get_set_and_options() {
     // Values on both sides of the size GET copies under the engine's lock (16 KiB), and
     // one with an expiry, read back whole.
     for len in [16 * 1024, 16 * 1024 + 1, 1 << 20] {
-        let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let value: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect();
         let _: () = c.set("big", &value).unwrap();
         assert_eq!(c.get::<_, Vec<u8>>("big").unwrap(), value, "{len} bytes");
         let _: () = c.set_ex("big", &value, 100).unwrap();
@@ -253,6 +256,8 @@ fn compare_and_set_digest_and_delex() {
     );
 }
 
+// One walk through the key commands against one server; the steps build on each other.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn keys_expiry_and_ttl() {
     let server = TestServer::start(&[]);
@@ -490,6 +495,9 @@ fn transactions_and_watch() {
     );
 }
 
+// One walk through the connection and server commands on one connection, whose state
+// (client name, selected database, protocol) the steps build on.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn connection_and_server_commands() {
     let server = TestServer::start(&[]);

@@ -1,6 +1,9 @@
 //! What must survive: acknowledged writes across SIGKILL with `--fsync always`, transactions
 //! all-or-nothing across SIGKILL, and SCAN completeness while writes go on.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

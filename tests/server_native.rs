@@ -1,6 +1,9 @@
 //! The native binary protocol against a real server: handshake, every opcode, versions,
 //! streamed ranges, errors, and authentication.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -58,7 +61,7 @@ impl Native {
     }
 
     fn fill(&mut self) {
-        let mut buf = [0u8; 65536];
+        let mut buf = vec![0u8; 65536];
         let n = self.stream.read(&mut buf).expect("read");
         assert!(n > 0, "server closed the connection");
         self.input.extend_from_slice(&buf[..n]);
@@ -97,6 +100,8 @@ fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
+// One walk through every opcode on one connection; the steps build on each other's keys.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn every_opcode() {
     let server = TestServer::start(&["--fsync", "always"]);
@@ -127,11 +132,19 @@ fn every_opcode() {
         panic!("no version")
     };
     assert_eq!(
-        c.call(set("k", "v3", Condition::IfVersionEquals(version as u64))),
+        c.call(set(
+            "k",
+            "v3",
+            Condition::IfVersionEquals(u64::try_from(version).unwrap())
+        )),
         Reply::ok()
     );
     assert_eq!(
-        c.call(set("k", "v4", Condition::IfVersionEquals(version as u64))),
+        c.call(set(
+            "k",
+            "v4",
+            Condition::IfVersionEquals(u64::try_from(version).unwrap())
+        )),
         Reply::Null
     );
     assert_eq!(c.call(Op::Get { key: b("k") }), Reply::Bulk(b("v3")));

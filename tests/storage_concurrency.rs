@@ -1,6 +1,9 @@
 //! Concurrency: many writers and readers at once, snapshot stability while writes go
 //! on, write tickets (blocking and as futures), versions, and the directory lock.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,7 +272,7 @@ fn tickets_visible_before_durable_and_awaitable() {
             tickets.push(ticket);
         }
         if sync != SyncPolicy::Always {
-            assert!(tickets.iter().all(|t| t.is_complete()));
+            assert!(tickets.iter().all(cairn::storage::WriteTicket::is_complete));
         }
         let last = tickets.pop().expect("ticket");
         for (n, t) in tickets.into_iter().enumerate() {

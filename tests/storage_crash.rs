@@ -3,6 +3,9 @@
 //! parent SIGKILLs it at random moments, reopens the directory and checks that every
 //! acknowledged write is there and that every batch is all-or-nothing.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -85,11 +88,11 @@ fn crash_child() {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
+    const KILLS: usize = 12;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rng = rand::thread_rng();
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut acked_batches: BTreeMap<String, String> = BTreeMap::new();
-    const KILLS: usize = 12;
     for generation in 0..KILLS {
         let lines = common::crash::run_and_kill(
             "crash_child",

@@ -1,6 +1,9 @@
 //! The engine on disk: data sets many times the memtable, flushes and compactions under
 //! SIGKILL, the compaction filter, and what the directory holds afterwards.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -41,9 +44,10 @@ fn table_files(dir: &Path) -> (u64, Vec<String>) {
     let mut temps = Vec::new();
     for e in std::fs::read_dir(dir).expect("read dir") {
         let name = e.expect("entry").file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sst") {
+        let extension = Path::new(&name).extension();
+        if extension.is_some_and(|e| e == "sst") {
             ssts += 1;
-        } else if name.ends_with(".tmp") {
+        } else if extension.is_some_and(|e| e == "tmp") {
             temps.push(name);
         }
     }

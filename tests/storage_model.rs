@@ -2,6 +2,9 @@
 //! snapshots, reopens, flushes and compactions, checked against a `BTreeMap` model. The
 //! memtable is tiny, so tables, level-0 piles and several levels form within one case.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -94,9 +97,8 @@ fn model_range(m: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<
     // BTreeMap::range panics on inverted bounds; the engine must return nothing.
     let inverted = match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l > h,
-        (Bound::Included(l), Bound::Excluded(h))
-        | (Bound::Excluded(l), Bound::Included(h))
-        | (Bound::Excluded(l), Bound::Excluded(h)) => l >= h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
+        | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
         _ => false,
     };
     if inverted {
@@ -160,15 +162,12 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 let mut b = WriteBatch::new();
                 let before = db.last_sequence();
                 for (k, v) in &ops {
-                    match v {
-                        Some(v) => {
-                            b.put(k, v);
-                            model.insert(k.clone(), v.clone());
-                        }
-                        None => {
-                            b.delete(k);
-                            model.remove(k);
-                        }
+                    if let Some(v) = v {
+                        b.put(k, v);
+                        model.insert(k.clone(), v.clone());
+                    } else {
+                        b.delete(k);
+                        model.remove(k);
                     }
                 }
                 db.write(b).expect("write");

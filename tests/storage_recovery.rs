@@ -1,6 +1,9 @@
 //! Recovery through `Db::open` from damaged WAL files: a torn tail of the newest segment
 //! is cut off, damage anywhere else stops the open with an error naming file and offset.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};

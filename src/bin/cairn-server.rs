@@ -4,6 +4,9 @@
 //! overriding the one before. The server prints the address it listens on (useful with
 //! `--port 0`), stops on SIGINT/SIGTERM or SHUTDOWN after finishing in-flight requests and
 //! syncing the data, and exits non-zero with one clear line when it cannot start.
+//!
+//! It owns settings, logging, the allocator and signals; it never serves a request itself:
+//! listening, connections and commands are `cairn::server`'s.
 
 use std::path::PathBuf;
 
@@ -13,8 +16,9 @@ use clap::Parser;
 use cairn::server::{Config, Fsync, Server};
 
 /// mimalloc rather than glibc's malloc: the server allocates and frees small buffers on every
-/// request, and glibc's per-thread arenas kept growing and trimming their heaps
-/// (`mprotect`/`munmap` system calls, about one per 15 requests under redis-benchmark SET).
+/// request, and glibc's per-thread arenas kept growing and trimming their heaps with
+/// `mprotect`/`munmap` system calls, often enough to show in the request rate (the strace
+/// count is in docs/benchmarks.md, "Figures moved out of code comments").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -84,18 +84,18 @@ struct Shared {
 
 impl Shared {
     /// Marks the connection dead, fails every request in flight and stops both tasks.
-    fn fail(&self, reason: String) {
+    fn fail(&self, reason: &str) {
         let drained: Vec<Pending> = {
             let mut state = self.state.lock();
             if state.closed.is_some() {
                 return;
             }
-            state.closed = Some(reason.clone());
+            state.closed = Some(reason.to_owned());
             self.closed.store(true, Ordering::Release);
             state.pending.drain().map(|(_, p)| p).collect()
         };
         for p in drained {
-            p.fail(Error::lost(reason.clone()));
+            p.fail(Error::lost(reason));
         }
         for task in self.tasks.lock().drain(..) {
             task.abort();
@@ -245,7 +245,7 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.shared.fail("connection closed by the client".into());
+        self.shared.fail("connection closed by the client");
     }
 }
 
@@ -331,7 +331,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             binary::encode_request(&request, &mut out);
             if out.len() >= WRITE_BATCH_BYTES {
                 if let Err(e) = writer.write_all(&out).await {
-                    shared.fail(format!("write failed: {e}"));
+                    shared.fail(&format!("write failed: {e}"));
                     return;
                 }
                 out.clear();
@@ -339,7 +339,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         }
         if !out.is_empty() {
             if let Err(e) = writer.write_all(&out).await {
-                shared.fail(format!("write failed: {e}"));
+                shared.fail(&format!("write failed: {e}"));
                 return;
             }
             out.clear();
@@ -367,14 +367,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
                             Reply::Error(m) => String::from_utf8_lossy(m).into_owned(),
                             other => format!("unexpected response with id 0: {other:?}"),
                         };
-                        shared.fail(format!("the server closed the connection: {reason}"));
+                        shared.fail(&format!("the server closed the connection: {reason}"));
                         return;
                     }
                     shared.deliver(response.id, response.more, response.body);
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    shared.fail(format!("protocol violation: {e}"));
+                    shared.fail(&format!("protocol violation: {e}"));
                     return;
                 }
             }
@@ -382,12 +382,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
         input.reserve(READ_CHUNK);
         match reader.read_buf(&mut input).await {
             Ok(0) => {
-                shared.fail("the server closed the connection".into());
+                shared.fail("the server closed the connection");
                 return;
             }
             Ok(_) => {}
             Err(e) => {
-                shared.fail(format!("read failed: {e}"));
+                shared.fail(&format!("read failed: {e}"));
                 return;
             }
         }

@@ -163,10 +163,10 @@ impl Client {
         match reply {
             Reply::Null | Reply::NullArray => Ok(None),
             Reply::Array(items) => match <[Reply; 2]>::try_from(items) {
-                Ok([Reply::Bulk(value), Reply::Integer(version)]) => Ok(Some(Versioned {
-                    value,
-                    version: version as u64,
-                })),
+                Ok([Reply::Bulk(value), Reply::Integer(version)]) => match u64::try_from(version) {
+                    Ok(version) => Ok(Some(Versioned { value, version })),
+                    Err(_) => Err(unexpected("GET_VERSIONED", &Reply::Integer(version))),
+                },
                 Ok(other) => Err(unexpected("GET_VERSIONED", &Reply::Array(other.into()))),
                 Err(items) => Err(unexpected("GET_VERSIONED", &Reply::Array(items))),
             },
@@ -317,15 +317,15 @@ impl Client {
         validate(&op, &self.inner.options.limits)?;
         let (tx, rx) = oneshot::channel();
         let (conn, id) = self.submit(op, Pending::One(tx)).await?;
-        let answer = match self.inner.options.request_timeout {
-            Some(after) => match tokio::time::timeout(after, rx).await {
-                Ok(answer) => answer,
-                Err(_) => {
-                    conn.forget(id);
-                    return Err(Error::Timeout { after });
-                }
-            },
-            None => rx.await,
+        let answer = if let Some(after) = self.inner.options.request_timeout {
+            if let Ok(answer) = tokio::time::timeout(after, rx).await {
+                answer
+            } else {
+                conn.forget(id);
+                return Err(Error::Timeout { after });
+            }
+        } else {
+            rx.await
         };
         match answer {
             Ok(Ok(Reply::Error(message))) => Err(Error::Server {

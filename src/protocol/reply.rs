@@ -110,9 +110,8 @@ impl Reply {
             Reply::Error(s) => line(out, b'-', s),
             Reply::Integer(n) => int_line(out, b':', *n),
             Reply::Bulk(b) => bulk(out, b'$', b),
-            Reply::Null if resp3 => out.put_slice(b"_\r\n"),
+            Reply::Null | Reply::NullArray if resp3 => out.put_slice(b"_\r\n"),
             Reply::Null => out.put_slice(b"$-1\r\n"),
-            Reply::NullArray if resp3 => out.put_slice(b"_\r\n"),
             Reply::NullArray => out.put_slice(b"*-1\r\n"),
             Reply::Array(items) => {
                 len_line(out, b'*', items.len());
@@ -272,9 +271,9 @@ mod tests {
         out.to_vec()
     }
 
-    fn both(r: Reply, resp2: &[u8], resp3: &[u8]) {
-        assert_eq!(enc(&r, RespVersion::Resp2), resp2, "RESP2 of {r:?}");
-        assert_eq!(enc(&r, RespVersion::Resp3), resp3, "RESP3 of {r:?}");
+    fn both(r: &Reply, resp2: &[u8], resp3: &[u8]) {
+        assert_eq!(enc(r, RespVersion::Resp2), resp2, "RESP2 of {r:?}");
+        assert_eq!(enc(r, RespVersion::Resp3), resp3, "RESP3 of {r:?}");
     }
 
     fn b(s: &'static str) -> Bytes {
@@ -283,21 +282,21 @@ mod tests {
 
     #[test]
     fn simple_error_integer_bulk() {
-        both(Reply::ok(), b"+OK\r\n", b"+OK\r\n");
+        both(&Reply::ok(), b"+OK\r\n", b"+OK\r\n");
         both(
-            Reply::error("ERR syntax error"),
+            &Reply::error("ERR syntax error"),
             b"-ERR syntax error\r\n",
             b"-ERR syntax error\r\n",
         );
-        both(Reply::Integer(0), b":0\r\n", b":0\r\n");
+        both(&Reply::Integer(0), b":0\r\n", b":0\r\n");
         both(
-            Reply::Integer(i64::MIN),
+            &Reply::Integer(i64::MIN),
             b":-9223372036854775808\r\n",
             b":-9223372036854775808\r\n",
         );
-        both(Reply::Bulk(b("")), b"$0\r\n\r\n", b"$0\r\n\r\n");
+        both(&Reply::Bulk(b("")), b"$0\r\n\r\n", b"$0\r\n\r\n");
         both(
-            Reply::Bulk(b("a\r\nb")),
+            &Reply::Bulk(b("a\r\nb")),
             b"$4\r\na\r\nb\r\n",
             b"$4\r\na\r\nb\r\n",
         );
@@ -318,34 +317,34 @@ mod tests {
     #[test]
     fn newlines_in_line_values_become_spaces() {
         both(
-            Reply::error("ERR unknown command 'a\r\nb'"),
+            &Reply::error("ERR unknown command 'a\r\nb'"),
             b"-ERR unknown command 'a  b'\r\n",
             b"-ERR unknown command 'a  b'\r\n",
         );
-        both(Reply::Simple(b("x\ny")), b"+x y\r\n", b"+x y\r\n");
+        both(&Reply::Simple(b("x\ny")), b"+x y\r\n", b"+x y\r\n");
     }
 
     #[test]
     fn nulls() {
-        both(Reply::Null, b"$-1\r\n", b"_\r\n");
-        both(Reply::NullArray, b"*-1\r\n", b"_\r\n");
+        both(&Reply::Null, b"$-1\r\n", b"_\r\n");
+        both(&Reply::NullArray, b"*-1\r\n", b"_\r\n");
     }
 
     #[test]
     fn aggregates() {
-        both(Reply::Array(vec![]), b"*0\r\n", b"*0\r\n");
+        both(&Reply::Array(vec![]), b"*0\r\n", b"*0\r\n");
         both(
-            Reply::Array(vec![Reply::Integer(1), Reply::Bulk(b("x")), Reply::Null]),
+            &Reply::Array(vec![Reply::Integer(1), Reply::Bulk(b("x")), Reply::Null]),
             b"*3\r\n:1\r\n$1\r\nx\r\n$-1\r\n",
             b"*3\r\n:1\r\n$1\r\nx\r\n_\r\n",
         );
         both(
-            Reply::Map(vec![(Reply::Bulk(b("proto")), Reply::Integer(3))]),
+            &Reply::Map(vec![(Reply::Bulk(b("proto")), Reply::Integer(3))]),
             b"*2\r\n$5\r\nproto\r\n:3\r\n",
             b"%1\r\n$5\r\nproto\r\n:3\r\n",
         );
         both(
-            Reply::Set(vec![Reply::Bulk(b("a"))]),
+            &Reply::Set(vec![Reply::Bulk(b("a"))]),
             b"*1\r\n$1\r\na\r\n",
             b"~1\r\n$1\r\na\r\n",
         );
@@ -353,18 +352,18 @@ mod tests {
 
     #[test]
     fn doubles() {
-        both(Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
-        both(Reply::Double(3.0), b"$1\r\n3\r\n", b",3\r\n");
-        both(Reply::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
+        both(&Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
+        both(&Reply::Double(3.0), b"$1\r\n3\r\n", b",3\r\n");
+        both(&Reply::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
         both(
-            Reply::Double(f64::NEG_INFINITY),
+            &Reply::Double(f64::NEG_INFINITY),
             b"$4\r\n-inf\r\n",
             b",-inf\r\n",
         );
-        both(Reply::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
-        both(Reply::Double(1e300), b"$5\r\n1e300\r\n", b",1e300\r\n");
+        both(&Reply::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
+        both(&Reply::Double(1e300), b"$5\r\n1e300\r\n", b",1e300\r\n");
         both(
-            Reply::Double(-2.5e-7),
+            &Reply::Double(-2.5e-7),
             b"$7\r\n-2.5e-7\r\n",
             b",-2.5e-7\r\n",
         );
@@ -375,23 +374,27 @@ mod tests {
             f64::MIN_POSITIVE,
             -f64::MIN_POSITIVE / 3.0,
             1.0 / 3.0,
-            -123456789.12345678,
-            99999999999999990.0,
-            0.000012345678901234567,
+            -123_456_789.123_456_78,
+            99_999_999_999_999_990.0,
+            0.000_012_345_678_901_234_567,
         ] {
             let mut buf = DoubleBuf::new();
             let text = std::str::from_utf8(buf.format(d)).unwrap().to_string();
             assert!(text.len() <= DOUBLE_MAX, "{text}");
-            assert_eq!(text.parse::<f64>().unwrap(), d, "{text}");
+            assert_eq!(
+                text.parse::<f64>().unwrap().to_bits(),
+                d.to_bits(),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn booleans_verbatim_bignumber() {
-        both(Reply::Boolean(true), b":1\r\n", b"#t\r\n");
-        both(Reply::Boolean(false), b":0\r\n", b"#f\r\n");
+        both(&Reply::Boolean(true), b":1\r\n", b"#t\r\n");
+        both(&Reply::Boolean(false), b":0\r\n", b"#f\r\n");
         both(
-            Reply::Verbatim {
+            &Reply::Verbatim {
                 format: *b"txt",
                 text: b("hi"),
             },
@@ -399,7 +402,7 @@ mod tests {
             b"=6\r\ntxt:hi\r\n",
         );
         both(
-            Reply::BigNumber(b("123456789012345678901234567890")),
+            &Reply::BigNumber(b("123456789012345678901234567890")),
             b"$30\r\n123456789012345678901234567890\r\n",
             b"(123456789012345678901234567890\r\n",
         );
@@ -409,7 +412,7 @@ mod tests {
     fn protocol_error_becomes_error_reply() {
         let r = Reply::from(ProtocolError::InvalidBulkLength);
         both(
-            r,
+            &r,
             b"-ERR Protocol error: invalid bulk length\r\n",
             b"-ERR Protocol error: invalid bulk length\r\n",
         );

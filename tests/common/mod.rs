@@ -20,7 +20,7 @@ pub struct TestServer {
     /// Its data directory.
     pub dir: PathBuf,
     /// Keeps the temporary directory alive (when the test did not give one).
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -29,7 +29,7 @@ impl TestServer {
         let temp = tempfile::tempdir().expect("temp dir");
         let dir = temp.path().to_path_buf();
         let mut server = TestServer::start_in(&dir, args);
-        server._temp = Some(temp);
+        server.temp = Some(temp);
         server
     }
 
@@ -59,7 +59,7 @@ impl TestServer {
             child: Some(child),
             addr,
             dir: dir.to_path_buf(),
-            _temp: None,
+            temp: None,
         }
     }
 
@@ -83,7 +83,7 @@ impl TestServer {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+        self.child.as_ref().map_or(0, std::process::Child::id)
     }
 
     /// SIGKILL, and wait for the process to be gone.
@@ -98,7 +98,7 @@ impl TestServer {
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server already stopped");
         // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(libc::pid_t::try_from(child.id()).unwrap(), libc::SIGTERM) };
         for _ in 0..200 {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;

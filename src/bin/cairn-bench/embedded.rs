@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use crate::stats::RunStats;
 use crate::workload::{KeyChooser, KeyFormat, KeyPattern, OpKind, ValuePool};
 
-/// The db_bench benchmarks this tool knows.
+/// The `db_bench` benchmarks this tool knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bench {
     FillSeq,

@@ -13,6 +13,7 @@ mod stats;
 mod wire;
 mod workload;
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -132,69 +133,30 @@ impl Progress {
 // Network mode
 // ---------------------------------------------------------------------------------------
 
-fn network_main(args: &Args) -> Result<bool> {
-    if args.clients == 0 || args.pipeline == 0 {
-        return Err(anyhow!("--clients and --pipeline must be at least 1"));
-    }
-    let (mix, workload_name) = match (&args.workload, args.ratio) {
-        (Some(w), _) => (Mix::named(w).map_err(anyhow::Error::msg)?, w.clone()),
-        (None, Some(m)) => (m, format!("ratio {}", m.describe())),
-        (None, None) => (
-            Mix {
-                weights: [1, 1, 0, 0],
-            },
-            "ratio set=1 get=1".into(),
-        ),
-    };
-    let pattern = args.key_pattern.clone().unwrap_or(match &args.workload {
-        Some(w) if w.to_ascii_lowercase().starts_with("ycsb") => KeyPattern::Zipfian(0.99),
-        _ => KeyPattern::Uniform,
-    });
-    let stop = match (args.requests, args.duration) {
-        (Some(n), _) => net::Stop::Requests(n),
-        (None, Some(d)) => net::Stop::Duration(d),
-        (None, None) => net::Stop::Duration(Duration::from_secs(10)),
-    };
-    let rounds = args
-        .rounds
-        .unwrap_or(if args.compare.is_some() { 3 } else { 1 })
-        .max(1);
-    let mut targets = vec![args.addr.clone()];
-    targets.extend(args.compare.clone());
-    // Names for reports: --labels, else the addresses.
-    let names: Vec<String> = match &args.labels {
-        Some(l) => {
-            let l: Vec<String> = l.split(',').map(|s| s.trim().to_string()).collect();
-            if l.len() != targets.len() {
-                return Err(anyhow!(
-                    "--labels names {} servers, but there are {}",
-                    l.len(),
-                    targets.len()
-                ));
-            }
-            l
-        }
-        None => targets.clone(),
-    };
+/// What network mode runs, from the flags: the servers, their names for reports, and the
+/// plan every run starts from.
+struct Network {
+    targets: Vec<String>,
+    names: Vec<String>,
+    workload_name: String,
+    /// `resp` or `native`.
+    protocol: &'static str,
+    pattern: KeyPattern,
+    rounds: usize,
+    base: net::Plan,
+}
 
-    let mut rng = SmallRng::seed_from_u64(args.seed);
-    let values = ValuePool::new(args.value_size, &mut rng);
-    let format = KeyFormat::new(&args.key_prefix, args.keyspace);
-    let base = net::Plan {
-        addr: String::new(),
-        resp: args.resp,
-        auth: args.auth.clone(),
-        clients: args.clients,
-        pipeline: args.pipeline,
-        stop,
-        warmup: args.warmup,
-        mix,
-        keys: KeyChooser::new(&pattern, args.keyspace).map_err(anyhow::Error::msg)?,
-        format,
-        values,
-        scan_length: args.scan_length,
-        seed: args.seed,
-    };
+/// What the measured rounds gave: every run's JSON, each target's first-round span (the
+/// timeline drawn) and its stats summed over the rounds.
+struct Rounds {
+    ok: bool,
+    runs_json: Vec<Value>,
+    first_elapsed: Vec<f64>,
+    summary: Vec<RunStats>,
+}
+
+fn network_main(args: &Args) -> Result<bool> {
+    let setup = Network::from_args(args)?;
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -205,96 +167,44 @@ fn network_main(args: &Args) -> Result<bool> {
             .enable_all()
             .build()?
     };
-    let protocol = if args.resp { "resp" } else { "native" };
     println!(
-        "cairn-bench: {} over {protocol}, {} clients x pipeline {}, {} threads, {}, keys {} ({}), values {} B{}",
-        names.join(" vs "),
+        "cairn-bench: {} over {}, {} clients x pipeline {}, {} threads, {}, keys {} ({}), values {} B{}",
+        setup.names.join(" vs "),
+        setup.protocol,
         args.clients,
         args.pipeline,
         args.threads.max(1),
-        workload_name,
+        setup.workload_name,
         args.keyspace,
-        pattern.describe(),
+        setup.pattern.describe(),
         args.value_size.describe(),
-        match stop {
+        match setup.base.stop {
             net::Stop::Requests(n) => format!(", {n} operations"),
             net::Stop::Duration(d) => format!(", {:.1} s", d.as_secs_f64()),
         }
     );
 
-    let mut ok = true;
-    let mut load_json = Vec::new();
-    if args.load {
-        for t in &targets {
-            let plan = net::Plan {
-                addr: t.clone(),
-                stop: net::Stop::Requests(args.keyspace),
-                warmup: Duration::ZERO,
-                mix: Mix {
-                    weights: [1, 0, 0, 0],
-                },
-                keys: KeyChooser::new(&KeyPattern::Sequential, args.keyspace)
-                    .map_err(anyhow::Error::msg)?,
-                ..base.clone()
-            };
-            let s = run_network(&runtime, plan, args.quiet, format!("load {t}"))?;
-            println!(
-                "loaded {} keys into {t} in {:.2} s ({} ops/s){}",
-                s.ops[OpKind::Set.index()].ok,
-                s.elapsed.as_secs_f64(),
-                group(s.total_ops_per_sec()),
-                if s.total_errors() > 0 {
-                    ", with errors:"
-                } else {
-                    ""
-                }
-            );
-            if s.total_errors() > 0 {
-                ok = false;
-                print!("{}", s.table(&format!("load {t}")));
-            }
-            load_json.push(json!({ "target": t, "stats": s.json() }));
-        }
-    }
-
-    let mut runs_json = Vec::new();
-    let mut runs_first_elapsed = vec![0.0; targets.len()];
-    let mut summary: Vec<RunStats> = vec![RunStats::default(); targets.len()];
-    for round in 1..=rounds {
-        for (i, t) in targets.iter().enumerate() {
-            let plan = net::Plan {
-                addr: t.clone(),
-                ..base.clone()
-            };
-            let label = match (rounds > 1, names[i] != *t) {
-                (true, true) => format!("round {round}/{rounds} {} ({t})", names[i]),
-                (true, false) => format!("round {round}/{rounds} {t}"),
-                (false, true) => format!("{} ({t})", names[i]),
-                (false, false) => t.clone(),
-            };
-            let s = run_network(&runtime, plan, args.quiet, label.clone())?;
-            print!("\n{}", s.table(&label));
-            ok &= s.total_errors() == 0;
-            runs_json
-                .push(json!({ "target": t, "name": names[i], "round": round, "stats": s.json() }));
-            if round == 1 {
-                runs_first_elapsed[i] = s.elapsed.as_secs_f64();
-            }
-            summary[i].accumulate(&s);
-        }
-    }
-    if rounds > 1 {
-        for (t, s) in names.iter().zip(&summary) {
+    let (mut ok, load_json) = if args.load {
+        load(args, &runtime, &setup)?
+    } else {
+        (true, Vec::new())
+    };
+    let rounds = run_rounds(args, &runtime, &setup);
+    ok &= rounds.ok;
+    let Network { targets, names, .. } = &setup;
+    if setup.rounds > 1 {
+        for (t, s) in names.iter().zip(&rounds.summary) {
             print!(
                 "\n{}",
                 s.table(&format!(
-                    "{t}, all {rounds} rounds (latencies over every round)"
+                    "{t}, all {} rounds (latencies over every round)",
+                    setup.rounds
                 ))
             );
         }
     }
     let compare = if targets.len() == 2 {
-        let c = comparison(&names, &summary[0], &summary[1]);
+        let c = comparison(names, &rounds.summary[0], &rounds.summary[1]);
         print!("\n{}", c.0);
         c.1
     } else {
@@ -302,6 +212,7 @@ fn network_main(args: &Args) -> Result<bool> {
     };
 
     if let Some(path) = &args.json {
+        let (mix, stop) = (setup.base.mix, setup.base.stop);
         let doc = json!({
             "tool": "cairn-bench",
             "version": env!("CARGO_PKG_VERSION"),
@@ -309,61 +220,34 @@ fn network_main(args: &Args) -> Result<bool> {
             "config": {
                 "targets": targets,
                 "names": names,
-                "protocol": protocol,
+                "protocol": setup.protocol,
                 "clients": args.clients,
                 "threads": args.threads.max(1),
                 "pipeline": args.pipeline,
                 "requests": args.requests,
-                "duration_s": match stop { net::Stop::Duration(d) => Some(d.as_secs_f64()), _ => None },
+                "duration_s": match stop { net::Stop::Duration(d) => Some(d.as_secs_f64()), net::Stop::Requests(_) => None },
                 "warmup_s": args.warmup.as_secs_f64(),
                 "keyspace": args.keyspace,
-                "key_pattern": pattern.describe(),
+                "key_pattern": setup.pattern.describe(),
                 "key_prefix": args.key_prefix,
-                "workload": workload_name,
+                "workload": setup.workload_name,
                 "mix": { "set": mix.weights[0], "get": mix.weights[1], "scan": mix.weights[2], "rmw": mix.weights[3] },
                 "value_size": { "min": args.value_size.min, "max": args.value_size.max },
                 "scan_length": args.scan_length,
                 "load": args.load,
-                "rounds": rounds,
+                "rounds": setup.rounds,
                 "seed": args.seed,
             },
             "load": load_json,
-            "runs": runs_json,
-            "summary": targets.iter().zip(&names).zip(&summary).map(|((t, n), s)| json!({"target": t, "name": n, "stats": s.json()})).collect::<Vec<_>>(),
+            "runs": rounds.runs_json,
+            "summary": targets.iter().zip(names).zip(&rounds.summary).map(|((t, n), s)| json!({"target": t, "name": n, "stats": s.json()})).collect::<Vec<_>>(),
             "compare": compare,
             "ok": ok,
         });
         write_json(path, &doc)?;
     }
     if let Some(path) = &args.plot {
-        let mut series = Vec::new();
-        for (group, (t, s)) in names.iter().zip(&summary).enumerate() {
-            // The timeline drawn is the first round's.
-            let span = runs_first_elapsed[group];
-            for (shade, (k, op)) in s.present().enumerate() {
-                let label = if targets.len() > 1 {
-                    format!("{} {t}", k.name())
-                } else {
-                    k.name().to_string()
-                };
-                series.push(plot::Series {
-                    label,
-                    stats: op,
-                    group,
-                    shade,
-                    span,
-                });
-            }
-        }
-        let title = format!(
-            "cairn-bench {workload_name} ({protocol}, {} clients, pipeline {}, {} keys {}, {} B values)",
-            args.clients,
-            args.pipeline,
-            args.keyspace,
-            pattern.describe(),
-            args.value_size.describe()
-        );
-        plot::draw(path, &title, &series).map_err(|e| anyhow!("plot {}: {e}", path.display()))?;
+        network_plot(args, &setup, &rounds, path)?;
     }
     if !ok {
         eprintln!("cairn-bench: some requests failed (see the errors above)");
@@ -371,12 +255,209 @@ fn network_main(args: &Args) -> Result<bool> {
     Ok(ok)
 }
 
+impl Network {
+    fn from_args(args: &Args) -> Result<Network> {
+        if args.clients == 0 || args.pipeline == 0 {
+            return Err(anyhow!("--clients and --pipeline must be at least 1"));
+        }
+        let (mix, workload_name) = match (&args.workload, args.ratio) {
+            (Some(w), _) => (Mix::named(w).map_err(anyhow::Error::msg)?, w.clone()),
+            (None, Some(m)) => (m, format!("ratio {}", m.describe())),
+            (None, None) => (
+                Mix {
+                    weights: [1, 1, 0, 0],
+                },
+                "ratio set=1 get=1".into(),
+            ),
+        };
+        let pattern = args.key_pattern.clone().unwrap_or(match &args.workload {
+            Some(w) if w.to_ascii_lowercase().starts_with("ycsb") => KeyPattern::Zipfian(0.99),
+            _ => KeyPattern::Uniform,
+        });
+        let stop = match (args.requests, args.duration) {
+            (Some(n), _) => net::Stop::Requests(n),
+            (None, Some(d)) => net::Stop::Duration(d),
+            (None, None) => net::Stop::Duration(Duration::from_secs(10)),
+        };
+        let rounds = args
+            .rounds
+            .unwrap_or(if args.compare.is_some() { 3 } else { 1 })
+            .max(1);
+        let mut targets = vec![args.addr.clone()];
+        targets.extend(args.compare.clone());
+        // Names for reports: --labels, else the addresses.
+        let names: Vec<String> = match &args.labels {
+            Some(l) => {
+                let l: Vec<String> = l.split(',').map(|s| s.trim().to_string()).collect();
+                if l.len() != targets.len() {
+                    return Err(anyhow!(
+                        "--labels names {} servers, but there are {}",
+                        l.len(),
+                        targets.len()
+                    ));
+                }
+                l
+            }
+            None => targets.clone(),
+        };
+
+        let mut rng = SmallRng::seed_from_u64(args.seed);
+        let values = ValuePool::new(args.value_size, &mut rng);
+        let format = KeyFormat::new(&args.key_prefix, args.keyspace);
+        let base = net::Plan {
+            addr: String::new(),
+            resp: args.resp,
+            auth: args.auth.clone(),
+            clients: args.clients,
+            pipeline: args.pipeline,
+            stop,
+            warmup: args.warmup,
+            mix,
+            keys: KeyChooser::new(&pattern, args.keyspace).map_err(anyhow::Error::msg)?,
+            format,
+            values,
+            scan_length: args.scan_length,
+            seed: args.seed,
+        };
+        Ok(Network {
+            targets,
+            names,
+            workload_name,
+            protocol: if args.resp { "resp" } else { "native" },
+            pattern,
+            rounds,
+            base,
+        })
+    }
+}
+
+/// `--load`: writes every key once into each target, in order. Whether all writes
+/// succeeded, and each load's JSON.
+fn load(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    setup: &Network,
+) -> Result<(bool, Vec<Value>)> {
+    let mut ok = true;
+    let mut load_json = Vec::new();
+    for t in &setup.targets {
+        let plan = net::Plan {
+            addr: t.clone(),
+            stop: net::Stop::Requests(args.keyspace),
+            warmup: Duration::ZERO,
+            mix: Mix {
+                weights: [1, 0, 0, 0],
+            },
+            keys: KeyChooser::new(&KeyPattern::Sequential, args.keyspace)
+                .map_err(anyhow::Error::msg)?,
+            ..setup.base.clone()
+        };
+        let s = run_network(runtime, plan, args.quiet, format!("load {t}"));
+        println!(
+            "loaded {} keys into {t} in {:.2} s ({} ops/s){}",
+            s.ops[OpKind::Set.index()].ok,
+            s.elapsed.as_secs_f64(),
+            group(s.total_ops_per_sec()),
+            if s.total_errors() > 0 {
+                ", with errors:"
+            } else {
+                ""
+            }
+        );
+        if s.total_errors() > 0 {
+            ok = false;
+            print!("{}", s.table(&format!("load {t}")));
+        }
+        load_json.push(json!({ "target": t, "stats": s.json() }));
+    }
+    Ok((ok, load_json))
+}
+
+/// The measured rounds: each target in turn, every round, each run's table printed.
+fn run_rounds(args: &Args, runtime: &tokio::runtime::Runtime, setup: &Network) -> Rounds {
+    let Network {
+        targets,
+        names,
+        rounds,
+        ..
+    } = setup;
+    let mut out = Rounds {
+        ok: true,
+        runs_json: Vec::new(),
+        first_elapsed: vec![0.0; targets.len()],
+        summary: vec![RunStats::default(); targets.len()],
+    };
+    for round in 1..=*rounds {
+        for (i, t) in targets.iter().enumerate() {
+            let plan = net::Plan {
+                addr: t.clone(),
+                ..setup.base.clone()
+            };
+            let label = match (*rounds > 1, names[i] != *t) {
+                (true, true) => format!("round {round}/{rounds} {} ({t})", names[i]),
+                (true, false) => format!("round {round}/{rounds} {t}"),
+                (false, true) => format!("{} ({t})", names[i]),
+                (false, false) => t.clone(),
+            };
+            let s = run_network(runtime, plan, args.quiet, label.clone());
+            print!("\n{}", s.table(&label));
+            out.ok &= s.total_errors() == 0;
+            out.runs_json
+                .push(json!({ "target": t, "name": names[i], "round": round, "stats": s.json() }));
+            if round == 1 {
+                out.first_elapsed[i] = s.elapsed.as_secs_f64();
+            }
+            out.summary[i].accumulate(&s);
+        }
+    }
+    out
+}
+
+/// `--plot`: each target's operations over the first round.
+fn network_plot(
+    args: &Args,
+    setup: &Network,
+    rounds: &Rounds,
+    path: &std::path::Path,
+) -> Result<()> {
+    let mut series = Vec::new();
+    for (group, (t, s)) in setup.names.iter().zip(&rounds.summary).enumerate() {
+        // The timeline drawn is the first round's.
+        let span = rounds.first_elapsed[group];
+        for (shade, (k, op)) in s.present().enumerate() {
+            let label = if setup.targets.len() > 1 {
+                format!("{} {t}", k.name())
+            } else {
+                k.name().to_string()
+            };
+            series.push(plot::Series {
+                label,
+                stats: op,
+                group,
+                shade,
+                span,
+            });
+        }
+    }
+    let title = format!(
+        "cairn-bench {} ({}, {} clients, pipeline {}, {} keys {}, {} B values)",
+        setup.workload_name,
+        setup.protocol,
+        args.clients,
+        args.pipeline,
+        args.keyspace,
+        setup.pattern.describe(),
+        args.value_size.describe()
+    );
+    plot::draw(path, &title, &series).map_err(|e| anyhow!("plot {}: {e}", path.display()))
+}
+
 fn run_network(
     runtime: &tokio::runtime::Runtime,
     plan: net::Plan,
     quiet: bool,
     label: String,
-) -> Result<RunStats> {
+) -> RunStats {
     let plan = Arc::new(plan);
     let shared = Arc::new(net::Shared::new(&plan));
     let goal = match plan.stop {
@@ -389,7 +470,7 @@ fn run_network(
     });
     let stats = runtime.block_on(net::run(plan, shared));
     progress.finish();
-    Ok(stats)
+    stats
 }
 
 /// The side-by-side table and its JSON: A / B for throughput, and for latencies.
@@ -408,8 +489,10 @@ fn comparison(targets: &[String], a: &RunStats, b: &RunStats) -> (String, Value)
         let (ta, tb) = (a.ops_per_sec(sa), b.ops_per_sec(sb));
         let (p50a, p50b) = (sa.quantile_us(0.5), sb.quantile_us(0.5));
         let (p99a, p99b) = (sa.quantile_us(0.99), sb.quantile_us(0.99));
-        out.push_str(&format!(
-            "{:<6}{:>13}{:>13}{:>8.2}{:>10.1}{:>10.1}{:>8.2}{:>10.1}{:>10.1}{:>8.2}\n",
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{:<6}{:>13}{:>13}{:>8.2}{:>10.1}{:>10.1}{:>8.2}{:>10.1}{:>10.1}{:>8.2}",
             k.name(),
             group(ta),
             group(tb),
@@ -420,7 +503,7 @@ fn comparison(targets: &[String], a: &RunStats, b: &RunStats) -> (String, Value)
             p99a,
             p99b,
             ratio(p99a, p99b)
-        ));
+        );
         ops.insert(
             k.name().into(),
             json!({
@@ -431,13 +514,14 @@ fn comparison(targets: &[String], a: &RunStats, b: &RunStats) -> (String, Value)
         );
     }
     let (ta, tb) = (a.total_ops_per_sec(), b.total_ops_per_sec());
-    out.push_str(&format!(
-        "{:<6}{:>13}{:>13}{:>8.2}\n",
+    let _ = writeln!(
+        out,
+        "{:<6}{:>13}{:>13}{:>8.2}",
         "all",
         group(ta),
         group(tb),
         ratio(ta, tb)
-    ));
+    );
     let doc = json!({
         "a": targets[0], "b": targets[1], "ops": ops,
         "total": { "a_ops_per_sec": ta, "b_ops_per_sec": tb, "throughput_ratio": ratio(ta, tb) },
@@ -534,27 +618,37 @@ fn embedded_main(args: &Args) -> Result<bool> {
         write_json(path, &doc)?;
     }
     if let Some(path) = &args.plot {
-        let series: Vec<plot::Series> = runs
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (b, s))| {
-                s.present().map(move |(_, op)| plot::Series {
-                    label: b.name().to_string(),
-                    stats: op,
-                    group: i / 2,
-                    shade: i % 2,
-                    span: s.elapsed.as_secs_f64(),
-                })
-            })
-            .collect();
-        let title = format!(
-            "cairn-bench embedded ({} ops, {} threads, fsync {}, {} B values)",
-            plan.num,
-            plan.threads,
-            args.fsync,
-            args.value_size.describe()
-        );
-        plot::draw(path, &title, &series).map_err(|e| anyhow!("plot {}: {e}", path.display()))?;
+        embedded_plot(args, &plan, &runs, path)?;
     }
     Ok(ok)
+}
+
+/// `--plot`: every benchmark's operations, two shades of a colour per pair of benchmarks.
+fn embedded_plot(
+    args: &Args,
+    plan: &embedded::Plan,
+    runs: &[(embedded::Bench, RunStats)],
+    path: &std::path::Path,
+) -> Result<()> {
+    let series: Vec<plot::Series> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (b, s))| {
+            s.present().map(move |(_, op)| plot::Series {
+                label: b.name().to_string(),
+                stats: op,
+                group: i / 2,
+                shade: i % 2,
+                span: s.elapsed.as_secs_f64(),
+            })
+        })
+        .collect();
+    let title = format!(
+        "cairn-bench embedded ({} ops, {} threads, fsync {}, {} B values)",
+        plan.num,
+        plan.threads,
+        args.fsync,
+        args.value_size.describe()
+    );
+    plot::draw(path, &title, &series).map_err(|e| anyhow!("plot {}: {e}", path.display()))
 }

@@ -2,8 +2,9 @@
 //! requests in flight over the native protocol or RESP.
 //!
 //! It speaks the wire formats through `cairn::protocol` (handshake, reply parsers, RESP
-//! request encoder) and never uses the client library: a benchmark must not measure a
-//! client's overheads. Per request it allocates nothing: keys are formatted into one reused
+//! request encoder) and `wire` (native request frames written in place, small replies read
+//! in place), and never uses the client library: a benchmark must not measure a client's
+//! overheads. Per request it allocates nothing: keys are formatted into one reused
 //! buffer, requests encoded into one write buffer, replies parsed in bulk from one read
 //! buffer, and in-flight requests live in a fixed slot table.
 
@@ -139,7 +140,7 @@ async fn connection(plan: Arc<Plan>, shared: Arc<Shared>, index: usize) -> RunSt
     stats
 }
 
-/// Connects, sets TCP_NODELAY, and completes the protocol's opening (native handshake or
+/// Connects, sets `TCP_NODELAY`, and completes the protocol's opening (native handshake or
 /// RESP `AUTH`).
 async fn connect(plan: &Plan) -> Result<TcpStream> {
     let mut stream = TcpStream::connect(&plan.addr)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::stats::{OpStats, TICK};
+use crate::stats::{OpStats, TICK, TICKS_PER_SECOND};
 
 /// One line on both panels.
 pub struct Series<'a> {
@@ -57,11 +57,7 @@ fn color(s: &Series) -> RGBColor {
 /// partial buckets at the end are left out.
 fn throughput_points(s: &Series, whole_seconds: bool) -> Vec<(f64, f64)> {
     let tick = TICK.as_secs_f64();
-    let per = if whole_seconds {
-        (1.0 / tick).round() as usize
-    } else {
-        1
-    };
+    let per = if whole_seconds { TICKS_PER_SECOND } else { 1 };
     let width = tick * per as f64;
     s.stats
         .timeline
@@ -77,14 +73,17 @@ fn throughput_points(s: &Series, whole_seconds: bool) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A non-negative axis value rounded up to a whole number.
+// Axis values are small and non-negative; `as` saturates besides.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(x: f64) -> usize {
+    x.ceil() as usize
+}
+
 /// Percentile `1 - 10^-x` as text: 0 -> "0%", 1 -> "90%", 3 -> "99.9%".
 fn nines_label(x: f64) -> String {
     let q = (1.0 - 10f64.powf(-x)) * 100.0;
-    let decimals = if x <= 2.0 {
-        0
-    } else {
-        (x - 2.0).ceil() as usize
-    };
+    let decimals = if x <= 2.0 { 0 } else { whole(x - 2.0) };
     format!("{q:.decimals$}%")
 }
 
@@ -132,7 +131,7 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn E
         .configure_mesh()
         .x_desc("percentile")
         .y_desc("latency (µs, log scale)")
-        .x_labels(max_x as usize + 1)
+        .x_labels(whole(max_x) + 1)
         .x_label_formatter(&|x| nines_label(*x))
         .y_label_formatter(&|y| format_num(*y))
         .label_style(("sans-serif", 15))

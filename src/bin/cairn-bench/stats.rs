@@ -2,6 +2,7 @@
 //! kept per connection (no sharing on the hot path) and merged at the end; and their
 //! reports, as a table for people and JSON for machines.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -11,6 +12,9 @@ use crate::workload::OpKind;
 
 /// Width of a timeline bucket.
 pub const TICK: Duration = Duration::from_millis(100);
+/// Timeline buckets in a second.
+pub const TICKS_PER_SECOND: usize = 10;
+const _: () = assert!(TICK.as_millis() * TICKS_PER_SECOND as u128 == 1000);
 /// Distinct error messages kept as examples.
 const ERROR_SAMPLES: usize = 5;
 
@@ -201,8 +205,10 @@ impl RunStats {
             "errors"
         );
         for (k, s) in self.present() {
-            out.push_str(&format!(
-                "{:<6}{:>13}{:>9.2}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>11}{:>9}\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{:<6}{:>13}{:>9.2}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>11}{:>9}",
                 k.name(),
                 group(self.ops_per_sec(s)),
                 s.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9) / 1e6,
@@ -214,20 +220,16 @@ impl RunStats {
                 s.sent,
                 s.ok,
                 s.errors
-            ));
+            );
         }
         if self.present().count() > 1 {
-            out.push_str(&format!(
-                "{:<6}{:>13}\n",
-                "all",
-                group(self.total_ops_per_sec())
-            ));
+            let _ = writeln!(out, "{:<6}{:>13}", "all", group(self.total_ops_per_sec()));
         }
         if self.conn_errors > 0 {
-            out.push_str(&format!("connection errors: {}\n", self.conn_errors));
+            let _ = writeln!(out, "connection errors: {}", self.conn_errors);
         }
         for e in &self.error_samples {
-            out.push_str(&format!("error: {e}\n"));
+            let _ = writeln!(out, "error: {e}");
         }
         out
     }
@@ -291,8 +293,7 @@ fn per_sec(n: u64, d: Duration) -> f64 {
 /// Operations completed in each whole second of the run (a partial last second is left
 /// out).
 pub fn per_second(t: &[u64], elapsed: Duration) -> Vec<u64> {
-    let per = (1.0 / TICK.as_secs_f64()).round() as usize;
-    t.chunks(per)
+    t.chunks(TICKS_PER_SECOND)
         .take(elapsed.as_secs() as usize)
         .map(|c| c.iter().sum())
         .collect()
@@ -356,7 +357,7 @@ mod tests {
 
     #[test]
     fn groups_digits() {
-        assert_eq!(group(1234567.4), "1,234,567");
+        assert_eq!(group(1_234_567.4), "1,234,567");
         assert_eq!(group(999.0), "999");
         assert_eq!(group(0.0), "0");
     }

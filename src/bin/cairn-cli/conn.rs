@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use cairn::client::{blocking, ClientOptions, Error};
 use cairn::protocol::{resp, Limits, Reply};
 
@@ -76,7 +76,7 @@ impl Conn {
 
     /// Runs one command. `Ok` holds the reply (error replies included); `Err` a line about
     /// the connection.
-    pub fn call(&mut self, args: &[Vec<u8>]) -> Result<Reply, String> {
+    pub fn call(&mut self, args: &[Bytes]) -> Result<Reply, String> {
         match self {
             Conn::Native(c) => match c.command(args) {
                 Ok(reply) => Ok(reply),
@@ -151,7 +151,7 @@ impl RespConn {
         Ok(())
     }
 
-    fn exchange(&mut self, args: &[Vec<u8>]) -> io::Result<Reply> {
+    fn exchange<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Reply> {
         let stream = self
             .stream
             .as_mut()
@@ -178,7 +178,7 @@ impl RespConn {
         }
     }
 
-    fn call(&mut self, args: &[Vec<u8>]) -> Result<Reply, String> {
+    fn call(&mut self, args: &[Bytes]) -> Result<Reply, String> {
         if self.stream.is_none() {
             self.connect().map_err(|Unreachable(line)| line)?;
         }

@@ -1,6 +1,7 @@
 //! Replies printed exactly as redis-cli prints them: its TTY form (quoted strings,
 //! `(integer) 7`, numbered nested arrays) and its `--raw` form (values as they are).
 
+use bytes::Bytes;
 use cairn::protocol::Reply;
 
 /// redis-cli's `sdscatrepr`: a double-quoted string with C escapes for what is not
@@ -126,7 +127,7 @@ pub fn verbatim(reply: &Reply) -> Vec<u8> {
 }
 
 /// Commands whose reply redis-cli always prints verbatim (`cliSendCommand`).
-pub fn prints_verbatim(args: &[Vec<u8>]) -> bool {
+pub fn prints_verbatim(args: &[Bytes]) -> bool {
     let is = |i: usize, s: &str| {
         args.get(i)
             .is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()))

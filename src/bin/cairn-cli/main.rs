@@ -2,15 +2,15 @@
 //! hints, redis-cli's output), a one-shot command runner (`cairn-cli SET k v`), and a
 //! script runner when standard input is not a terminal.
 //!
-//! It owns the command line, the line editor and the printing of replies; it talks to the
-//! server through the client library (native protocol) or plain RESP (`--resp`), never
-//! through the server's code.
+//! It owns the command line, the line editor and the printing of replies. A typed line is
+//! split by the same code as the server's inline requests (`protocol::resp::split_args`),
+//! so it means the same in both; it talks to the server through the client library (native
+//! protocol) or plain RESP (`--resp`), never through the server's code.
 
 mod conn;
 mod format;
 mod pager;
 mod repl;
-mod split;
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -18,15 +18,18 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bytes::Bytes;
 use clap::{ArgAction, Parser};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
-use cairn::protocol::Reply;
+use cairn::protocol::{resp, Reply};
 use conn::{Conn, Target, Unreachable};
 
 /// The Cairn command-line shell.
+// Each bool is a command-line switch of its own, as clap derives them, not encoded state.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(
     name = "cairn-cli",
@@ -82,7 +85,7 @@ enum Output {
     Raw,
 }
 
-fn print_reply(output: Output, args: &[Vec<u8>], reply: &Reply) {
+fn print_reply(output: Output, args: &[Bytes], reply: &Reply) {
     let text = match output {
         _ if format::prints_verbatim(args) && !matches!(reply, Reply::Error(_)) => {
             format::verbatim(reply)
@@ -109,7 +112,7 @@ enum Ran {
 
 /// Runs one command line (already split): local words (`help`, `quit`, `clear`) or a
 /// server command.
-fn run(conn: &mut Conn, output: Output, args: &[Vec<u8>]) -> Ran {
+fn run(conn: &mut Conn, output: Output, args: &[Bytes]) -> Ran {
     let Some(name) = args.first() else {
         return Ran::Ok;
     };
@@ -150,7 +153,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
     let config = rustyline::Config::builder()
         .auto_add_history(false)
         .max_history_size(1000)
-        .map(|b| b.build())
+        .map(rustyline::config::Builder::build)
         .unwrap_or_default();
     let mut editor: Editor<repl::CliHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
@@ -167,7 +170,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
     loop {
         match editor.readline(prompt) {
             Ok(line) => {
-                let Some(args) = split::split_args(line.as_bytes()) else {
+                let Ok(args) = resp::split_args(line.as_bytes()) else {
                     println!("Invalid argument(s)");
                     continue;
                 };
@@ -186,7 +189,7 @@ fn repl(conn: &mut Conn, prompt: &str) -> ExitCode {
                 }
             }
             // Ctrl-C clears the line; Ctrl-D leaves.
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {}
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("cairn-cli: {e}");
@@ -212,7 +215,7 @@ fn script(conn: &mut Conn, output: Output) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        let Some(args) = split::split_args(&line) else {
+        let Ok(args) = resp::split_args(&line) else {
             eprintln!("Invalid argument(s)");
             failed = true;
             continue;
@@ -244,7 +247,11 @@ fn main() -> ExitCode {
     } else {
         Output::Tty
     };
-    let command: Vec<Vec<u8>> = args.command.into_iter().map(|a| a.into_vec()).collect();
+    let command: Vec<Bytes> = args
+        .command
+        .into_iter()
+        .map(|a| Bytes::from(a.into_vec()))
+        .collect();
     // `help` needs no server.
     if command
         .first()
@@ -274,7 +281,7 @@ fn main() -> ExitCode {
 }
 
 /// `help [topic]`, printed without a server.
-fn print_help(topic: &[Vec<u8>]) {
+fn print_help(topic: &[Bytes]) {
     let topic = topic
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())

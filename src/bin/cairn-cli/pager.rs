@@ -1,6 +1,6 @@
-//! Paging of long replies in the REPL: a RANGE, SCAN or KEYS answer taller than the
-//! terminal is shown a screenful at a time, as `more` does, instead of scrolling its head
-//! out of sight.
+//! Paging of long replies in the REPL: any reply taller than the terminal (a RANGE, SCAN
+//! or KEYS answer, most often) is shown a screenful at a time, as `more` does, instead of
+//! scrolling its head out of sight.
 //!
 //! It owns the terminal size query and the one-key prompt between pages (the terminal in
 //! non-canonical mode only while that prompt waits); it never formats a reply and is never
@@ -17,9 +17,14 @@ fn prompt(shown: usize, total: usize) -> String {
 
 /// The terminal's rows, if stdout is a terminal that says.
 fn rows() -> Option<usize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a `winsize` into the struct we pass, nothing else.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &raw mut size) };
     (r == 0 && size.ws_row > 0).then_some(usize::from(size.ws_row))
 }
 
@@ -49,34 +54,39 @@ struct KeyMode {
 impl KeyMode {
     fn enter() -> Option<KeyMode> {
         let fd = libc::STDIN_FILENO;
-        // SAFETY: tcgetattr/tcsetattr read and write the `termios` we own.
+        // SAFETY: `termios` is a plain C struct of integers and integer arrays, for which
+        // all-zero bytes are a valid value (tcgetattr overwrites it).
         let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        // SAFETY: tcgetattr writes the `termios` we own and pass, nothing else.
+        if unsafe { libc::tcgetattr(fd, &raw mut saved) } != 0 {
             return None;
         }
         let mut raw = saved;
         raw.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG);
         raw.c_cc[libc::VMIN] = 1;
         raw.c_cc[libc::VTIME] = 0;
-        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) } != 0 {
+        // SAFETY: tcsetattr only reads the `termios` we pass.
+        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw const raw) } != 0 {
             return None;
         }
         Some(KeyMode { saved })
     }
+}
 
-    fn read_key(&self) -> Option<u8> {
-        let mut byte = [0u8; 1];
-        match io::stdin().lock().read(&mut byte) {
-            Ok(1) => Some(byte[0]),
-            _ => None,
-        }
+/// One byte from standard input, `None` at its end or on an error; one key while a
+/// [`KeyMode`] lives.
+fn read_key() -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match io::stdin().lock().read(&mut byte) {
+        Ok(1) => Some(byte[0]),
+        _ => None,
     }
 }
 
 impl Drop for KeyMode {
     fn drop(&mut self) {
-        // SAFETY: as in `enter`.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
+        // SAFETY: tcsetattr only reads the `termios` we pass, the one `enter` saved.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw const self.saved) };
     }
 }
 
@@ -108,7 +118,7 @@ pub fn show(text: &[u8]) {
         let mode = KeyMode::enter();
         let _ = out.write_all(prompt(shown, lines.len()).as_bytes());
         let _ = out.flush();
-        let key = key_of(mode.as_ref().and_then(KeyMode::read_key));
+        let key = key_of(mode.as_ref().and_then(|_| read_key()));
         drop(mode);
         let _ = out.write_all(b"\r\x1b[K");
         next = match key {

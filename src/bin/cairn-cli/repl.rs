@@ -55,7 +55,11 @@ impl Completer for CliHelper {
                 COMMANDS.iter().map(|c| c.name).collect()
             }
             [first] => match lookup(first.as_bytes()) {
-                Some(spec) => spec.subcommands.iter().map(|s| s.short_name()).collect(),
+                Some(spec) => spec
+                    .subcommands
+                    .iter()
+                    .map(CommandSpec::short_name)
+                    .collect(),
                 None => Vec::new(),
             },
             _ => Vec::new(),
@@ -207,18 +211,16 @@ pub fn help(topic: Option<&str>) -> String {
         return format!("No help for '{topic}': unknown command\n");
     };
     let mut out = String::new();
-    match words.get(1).and_then(|w| spec.subcommand(w.as_bytes())) {
-        Some(sub) => {
-            let name = sub.name.replace('|', " ").to_ascii_uppercase();
-            out.push_str(&describe(sub, name));
-        }
-        None => {
-            out.push_str(&describe(spec, spec.name.to_ascii_uppercase()));
-            for sub in spec.subcommands {
-                let name = sub.name.replace('|', " ").to_ascii_uppercase();
-                out.push_str(&describe(sub, name));
-            }
-        }
+    // One subcommand when named, else the command and all of its subcommands.
+    let subs = if let Some(sub) = words.get(1).and_then(|w| spec.subcommand(w.as_bytes())) {
+        std::slice::from_ref(sub)
+    } else {
+        out.push_str(&describe(spec, spec.name.to_ascii_uppercase()));
+        spec.subcommands
+    };
+    for sub in subs {
+        let name = sub.name.replace('|', " ").to_ascii_uppercase();
+        out.push_str(&describe(sub, name));
     }
     out.push('\n');
     out

@@ -1,4 +1,5 @@
-//! A bounds-checked cursor over one complete frame body, and value decoding.
+//! A bounds-checked cursor over one complete frame body, and value decoding. It reads only
+//! inside the frame it was given (which `frame` has already measured) and never encodes.
 
 use std::ops::Bound;
 
@@ -51,6 +52,11 @@ impl<'l> Body<'l> {
         let mut b = [0; 8];
         b.copy_from_slice(self.take(8, what)?);
         Ok(u64::from_le_bytes(b))
+    }
+
+    /// A signed integer, as `put_i64_le` wrote it: the same eight bytes, two's complement.
+    pub(super) fn i64(&mut self, what: &'static str) -> Result<i64, ProtocolError> {
+        Ok(self.u64(what)?.cast_signed())
     }
 
     /// A presence or boolean byte: 0 or 1.
@@ -132,7 +138,7 @@ impl<'l> Body<'l> {
                 }
                 Reply::Error(text)
             }
-            tag::INTEGER => Reply::Integer(self.u64("integer")? as i64),
+            tag::INTEGER => Reply::Integer(self.i64("integer")?),
             tag::BULK => Reply::Bulk(self.bytes("bulk string")?),
             tag::NULL => Reply::Null,
             tag::NULL_ARRAY => Reply::NullArray,

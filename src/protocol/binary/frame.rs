@@ -72,7 +72,9 @@ fn frame(
 }
 
 fn is_request_opcode(op: u8) -> bool {
-    use opcode::*;
+    use opcode::{
+        AUTH, BATCH, DELETE, EXPIRE, GET, GET_VERSIONED, INCR_BY, PING, RANGE, RESP, SET,
+    };
     matches!(
         op,
         PING | AUTH | GET | GET_VERSIONED | SET | DELETE | INCR_BY | EXPIRE | BATCH | RANGE | RESP
@@ -263,6 +265,58 @@ pub fn encode_request(req: &Request, out: &mut BytesMut) {
     end_frame(out, at);
 }
 
+/// A SET request's body: key, value, condition, optional expiry.
+fn set_op(r: &mut Body<'_>) -> Result<Op, ProtocolError> {
+    let key = r.bytes("key")?;
+    let value = r.bytes("value")?;
+    let condition = match r.u8("set condition")? {
+        0 => Condition::None,
+        1 => Condition::IfAbsent,
+        2 => Condition::IfPresent,
+        3 => Condition::IfValueEquals(r.bytes("set condition value")?),
+        4 => Condition::IfVersionEquals(r.u64("set condition version")?),
+        _ => {
+            return Err(ProtocolError::Invalid {
+                what: "set condition",
+            })
+        }
+    };
+    let expiry_ms = if r.flag("set expiry flag")? {
+        Some(r.u64("set expiry")?)
+    } else {
+        None
+    };
+    Ok(Op::Set {
+        key,
+        value,
+        condition,
+        expiry_ms,
+    })
+}
+
+/// A BATCH request's body: a count, then that many puts and deletes.
+fn batch_op(r: &mut Body<'_>) -> Result<Op, ProtocolError> {
+    let n = r.count("batch count", 5)?;
+    let mut ops = Vec::with_capacity(n.min(r.remaining() / 5));
+    for _ in 0..n {
+        ops.push(match r.u8("batch op kind")? {
+            1 => BatchOp::Put {
+                key: r.bytes("batch key")?,
+                value: r.bytes("batch value")?,
+            },
+            2 => BatchOp::Delete {
+                key: r.bytes("batch key")?,
+            },
+            _ => {
+                return Err(ProtocolError::Invalid {
+                    what: "batch op kind",
+                })
+            }
+        });
+    }
+    Ok(Op::Batch { ops })
+}
+
 /// Server side: one request frame from the front of `buf`. `Ok(None)`: incomplete, nothing
 /// consumed.
 /// `Err`: reply with the error (request id 0 if it is unknown), then close the connection.
@@ -298,65 +352,19 @@ pub fn parse_request(
         opcode::GET_VERSIONED => Op::GetVersioned {
             key: r.bytes("key")?,
         },
-        opcode::SET => {
-            let key = r.bytes("key")?;
-            let value = r.bytes("value")?;
-            let condition = match r.u8("set condition")? {
-                0 => Condition::None,
-                1 => Condition::IfAbsent,
-                2 => Condition::IfPresent,
-                3 => Condition::IfValueEquals(r.bytes("set condition value")?),
-                4 => Condition::IfVersionEquals(r.u64("set condition version")?),
-                _ => {
-                    return Err(ProtocolError::Invalid {
-                        what: "set condition",
-                    })
-                }
-            };
-            let expiry_ms = if r.flag("set expiry flag")? {
-                Some(r.u64("set expiry")?)
-            } else {
-                None
-            };
-            Op::Set {
-                key,
-                value,
-                condition,
-                expiry_ms,
-            }
-        }
+        opcode::SET => set_op(&mut r)?,
         opcode::DELETE => Op::Delete {
             key: r.bytes("key")?,
         },
         opcode::INCR_BY => Op::IncrBy {
             key: r.bytes("key")?,
-            delta: r.u64("incrby delta")? as i64,
+            delta: r.i64("incrby delta")?,
         },
         opcode::EXPIRE => Op::Expire {
             key: r.bytes("key")?,
             ttl_ms: r.u64("expire ttl")?,
         },
-        opcode::BATCH => {
-            let n = r.count("batch count", 5)?;
-            let mut ops = Vec::with_capacity(n.min(r.remaining() / 5));
-            for _ in 0..n {
-                ops.push(match r.u8("batch op kind")? {
-                    1 => BatchOp::Put {
-                        key: r.bytes("batch key")?,
-                        value: r.bytes("batch value")?,
-                    },
-                    2 => BatchOp::Delete {
-                        key: r.bytes("batch key")?,
-                    },
-                    _ => {
-                        return Err(ProtocolError::Invalid {
-                            what: "batch op kind",
-                        })
-                    }
-                });
-            }
-            Op::Batch { ops }
-        }
+        opcode::BATCH => batch_op(&mut r)?,
         opcode::RANGE => Op::Range {
             start: r.bound("range start")?,
             end: r.bound("range end")?,

@@ -54,9 +54,9 @@ fn short_bytes(input: &[u8]) -> NomResult<'_, &[u8]> {
 
 fn put_short_bytes(out: &mut BytesMut, b: &[u8]) {
     // Credentials and handshake texts are at most 64 KiB by format; longer ones are cut.
-    let b = &b[..b.len().min(usize::from(u16::MAX))];
-    out.put_u16_le(b.len() as u16);
-    out.put_slice(b);
+    let len = u16::try_from(b.len()).unwrap_or(u16::MAX);
+    out.put_u16_le(len);
+    out.put_slice(&b[..usize::from(len)]);
 }
 
 /// Client side: the handshake, appended to `out`. Credentials longer than 65,535 bytes

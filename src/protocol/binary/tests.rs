@@ -11,9 +11,9 @@ fn b(s: &'static str) -> Bytes {
     Bytes::from_static(s.as_bytes())
 }
 
-fn roundtrip_request(req: Request) {
+fn roundtrip_request(req: &Request) {
     let mut out = BytesMut::new();
-    encode_request(&req, &mut out);
+    encode_request(req, &mut out);
     let whole = out.clone();
     assert_eq!(
         parse_request(&mut out, &Limits::default()),
@@ -31,9 +31,9 @@ fn roundtrip_request(req: Request) {
     }
 }
 
-fn roundtrip_response(resp: Response) {
+fn roundtrip_response(resp: &Response) {
     let mut out = BytesMut::new();
-    encode_response(&resp, &mut out);
+    encode_response(resp, &mut out);
     let whole = out.clone();
     assert_eq!(
         parse_response(&mut out, &Limits::default()),
@@ -130,7 +130,7 @@ fn all_ops() -> Vec<Op> {
 #[test]
 fn every_op_round_trips_and_waits_when_cut() {
     for (i, op) in all_ops().into_iter().enumerate() {
-        roundtrip_request(Request {
+        roundtrip_request(&Request {
             id: i as u64 * 0x0101_0101_0101,
             op,
         });
@@ -161,7 +161,7 @@ fn every_value_round_trips() {
         Reply::BigNumber(b("-1234567890123456789012")),
     ];
     for (i, body) in values.into_iter().enumerate() {
-        roundtrip_response(Response {
+        roundtrip_response(&Response {
             id: i as u64,
             more: i % 2 == 0,
             body,
@@ -267,7 +267,7 @@ fn unknown_opcode_is_refused_from_the_header() {
 /// A frame with the given opcode, flags and body.
 fn raw(opcode: u8, flags: u8, body: &[u8]) -> BytesMut {
     let mut out = BytesMut::new();
-    out.put_u32_le(body.len() as u32);
+    out.put_u32_le(u32::try_from(body.len()).expect("a test body under 4 GiB"));
     out.put_u8(opcode);
     out.put_u8(flags);
     out.put_u64_le(9);

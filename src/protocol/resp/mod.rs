@@ -1,14 +1,16 @@
 //! RESP framing: client requests (arrays of bulk strings and inline lines) and replies.
 //!
-//! It owns the byte-level RESP2/RESP3 syntax on the reading side, and the request encoding
-//! a client needs. Parsers are nom streaming parsers over the connection's read buffer:
-//! an incomplete frame consumes nothing and asks for more bytes; a complete one is split
-//! off the buffer once and its values are `Bytes` slices of it, never copies (only inline
+//! It owns the byte-level RESP2/RESP3 syntax on the reading side, the request encoding a
+//! client needs, and the inline splitter ([`split_args`]) that a shell shares with the
+//! server. Parsers are nom streaming parsers over the connection's read buffer: an
+//! incomplete frame consumes nothing and asks for more bytes; a complete one is split off
+//! the buffer once and its values are `Bytes` slices of it, never copies (only inline
 //! arguments that needed unescaping are copied). It never interprets commands (that is
 //! `command`) and never encodes replies (that is `reply`).
 //!
-//! Every length is checked against [`Limits`](crate::protocol::Limits) before the parser waits for, or allocates
-//! for, what the length claims. Element counts are never used to size an allocation.
+//! Every length is checked against [`Limits`](crate::protocol::Limits) before the parser
+//! waits for, or allocates for, what the length claims. Element counts are never used to
+//! size an allocation.
 
 use nom::bytes::streaming::{tag, take_until};
 use nom::error::{ErrorKind, ParseError};
@@ -19,7 +21,7 @@ mod reply_parser;
 mod request;
 
 pub use reply_parser::parse_reply;
-pub use request::{encode_request, parse_request};
+pub use request::{encode_request, parse_request, split_args};
 
 /// nom's error type for these parsers: always a `ProtocolError`, raised as `Failure`
 /// because no RESP parser backtracks.

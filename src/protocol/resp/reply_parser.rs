@@ -1,4 +1,5 @@
-//! The client side's reply parser: every RESP2 and RESP3 type.
+//! The client side's reply parser: every RESP2 and RESP3 type. The server never reads
+//! replies; it only encodes them (`reply`).
 
 use bytes::{Bytes, BytesMut};
 use nom::bytes::streaming::{tag, take};
@@ -63,36 +64,50 @@ impl ReplyParser<'_> {
         )
     }
 
-    /// A length line: an integer, `-1` for null.
-    fn len_line<'a>(&self, input: &'a [u8], err: ProtocolError) -> PResult<'a, i64> {
+    /// A length line: `None` for `-1` (null), else a length of at most `max`; anything
+    /// else is `err`.
+    fn len_line<'a>(
+        &self,
+        input: &'a [u8],
+        max: usize,
+        err: ProtocolError,
+    ) -> PResult<'a, Option<usize>> {
         let (rest, line) = crlf_line(input, self.limits.max_inline_len, err.clone())?;
         match parse_strict_i64(line) {
-            Some(n) if n >= -1 => Ok((rest, n)),
-            _ => fail(err),
+            Some(-1) => Ok((rest, None)),
+            Some(n) => match usize::try_from(n) {
+                Ok(n) if n <= max => Ok((rest, Some(n))),
+                _ => fail(err),
+            },
+            None => fail(err),
         }
     }
 
+    /// An aggregate's element count, `None` for `-1`.
     fn count<'a>(&self, input: &'a [u8], depth: usize) -> PResult<'a, Option<usize>> {
-        let (rest, n) = self.len_line(input, ProtocolError::InvalidMultibulkLength)?;
-        if n >= 0 && n as u64 > self.limits.max_array_len as u64 {
-            return fail(ProtocolError::InvalidMultibulkLength);
-        }
-        if n >= 0 && depth + 1 > self.limits.max_depth {
+        let (rest, n) = self.len_line(
+            input,
+            self.limits.max_array_len,
+            ProtocolError::InvalidMultibulkLength,
+        )?;
+        if n.is_some() && depth + 1 > self.limits.max_depth {
             return fail(ProtocolError::TooDeep {
                 max: self.limits.max_depth,
             });
         }
-        Ok((rest, usize::try_from(n).ok()))
+        Ok((rest, n))
     }
 
+    /// A length-prefixed string's bytes, `None` for `-1`.
     fn blob<'a>(&self, input: &'a [u8]) -> PResult<'a, Option<&'a [u8]>> {
-        let (input, n) = self.len_line(input, ProtocolError::InvalidBulkLength)?;
-        let Ok(len) = usize::try_from(n) else {
+        let (input, len) = self.len_line(
+            input,
+            self.limits.max_bulk_len,
+            ProtocolError::InvalidBulkLength,
+        )?;
+        let Some(len) = len else {
             return Ok((input, None));
         };
-        if len > self.limits.max_bulk_len {
-            return fail(ProtocolError::InvalidBulkLength);
-        }
         let (input, data) = take(len)(input)?;
         let (input, ()) = crlf(input)?;
         Ok((input, Some(data)))
@@ -116,12 +131,16 @@ impl ReplyParser<'_> {
         Ok((input, items))
     }
 
+    /// `r` when building, nothing when only measuring.
+    fn some(&self, r: Reply) -> Option<Reply> {
+        self.frame.map(|_| r)
+    }
+
     fn value<'a>(&self, input: &'a [u8], depth: usize) -> PResult<'a, Option<Reply>> {
         let Some((&kind, input)) = input.split_first() else {
             return Err(nom::Err::Incomplete(nom::Needed::new(1)));
         };
-        let building = self.frame.is_some();
-        let some = |r: Reply| if building { Some(r) } else { None };
+        let some = |r: Reply| self.some(r);
         match kind {
             b'+' | b'-' | b'(' => {
                 let (rest, line) = self.text_line(input)?;
@@ -202,46 +221,44 @@ impl ReplyParser<'_> {
                     }),
                 }
             }
-            b'*' | b'>' | b'~' => {
-                let (rest, n) = self.count(input, depth)?;
-                let Some(n) = n else {
-                    if kind == b'*' {
-                        return Ok((rest, some(Reply::NullArray)));
-                    }
-                    return fail(ProtocolError::InvalidMultibulkLength);
-                };
-                let (rest, items) = self.items(rest, n, depth + 1)?;
-                let items = items.unwrap_or_default();
-                Ok((
-                    rest,
-                    some(if kind == b'~' {
-                        Reply::Set(items)
-                    } else {
-                        Reply::Array(items)
-                    }),
-                ))
-            }
-            b'%' | b'|' => {
-                let (mut rest, n) = self.count(input, depth)?;
-                let Some(n) = n else {
-                    return fail(ProtocolError::InvalidMultibulkLength);
-                };
-                let mut pairs = Vec::new();
-                for _ in 0..n {
-                    let (r, k) = self.value(rest, depth + 1)?;
-                    let (r, v) = self.value(r, depth + 1)?;
-                    if let (Some(k), Some(v)) = (k, v) {
-                        pairs.push((k, v));
-                    }
-                    rest = r;
-                }
-                if kind == b'|' {
-                    // An attribute annotates the reply that follows it: skip to that one.
-                    return self.value(rest, depth);
-                }
-                Ok((rest, some(Reply::Map(pairs))))
-            }
+            b'*' | b'>' | b'~' | b'%' | b'|' => self.aggregate(kind, input, depth),
             got => fail(ProtocolError::InvalidReplyType { got }),
         }
+    }
+
+    /// An array, push or set (`*`, `>`, `~`), a map (`%`), or an attribute (`|`), which is
+    /// skipped for the value after it.
+    fn aggregate<'a>(&self, kind: u8, input: &'a [u8], depth: usize) -> PResult<'a, Option<Reply>> {
+        let (mut rest, n) = self.count(input, depth)?;
+        let Some(n) = n else {
+            if kind == b'*' {
+                return Ok((rest, self.some(Reply::NullArray)));
+            }
+            return fail(ProtocolError::InvalidMultibulkLength);
+        };
+        if kind != b'%' && kind != b'|' {
+            let (rest, items) = self.items(rest, n, depth + 1)?;
+            let items = items.unwrap_or_default();
+            let reply = if kind == b'~' {
+                Reply::Set(items)
+            } else {
+                Reply::Array(items)
+            };
+            return Ok((rest, self.some(reply)));
+        }
+        let mut pairs = Vec::new();
+        for _ in 0..n {
+            let (r, k) = self.value(rest, depth + 1)?;
+            let (r, v) = self.value(r, depth + 1)?;
+            if let (Some(k), Some(v)) = (k, v) {
+                pairs.push((k, v));
+            }
+            rest = r;
+        }
+        if kind == b'|' {
+            // An attribute annotates the reply that follows it: skip to that one.
+            return self.value(rest, depth);
+        }
+        Ok((rest, self.some(Reply::Map(pairs))))
     }
 }

@@ -1,5 +1,6 @@
-//! Client requests: RESP arrays of bulk strings and inline command lines, and the client's
-//! request encoder.
+//! Client requests: RESP arrays of bulk strings and inline command lines, the inline
+//! splitter that cairn-cli shares ([`split_args`]), and the client's request encoder. It
+//! only splits a request into arguments: what they mean is `command`'s.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use nom::bytes::streaming::{take, take_until};
@@ -13,6 +14,16 @@ use crate::protocol::{Limits, ProtocolError};
 enum Arg {
     Span(usize, usize),
     Owned(Vec<u8>),
+}
+
+impl Arg {
+    /// The argument's bytes: a slice of `line` (what it was split from), or its own copy.
+    fn into_bytes(self, line: &Bytes) -> Bytes {
+        match self {
+            Arg::Span(start, end) => line.slice(start..end),
+            Arg::Owned(v) => Bytes::from(v),
+        }
+    }
 }
 
 /// Inline arguments; most requests have few, kept on the stack.
@@ -55,14 +66,19 @@ pub fn parse_request(
         return Ok(None);
     };
     let frame = buf.split_to(len).freeze();
-    let mut out = Vec::with_capacity(args.len());
-    for arg in args {
-        out.push(match arg {
-            Arg::Span(start, end) => frame.slice(start..end),
-            Arg::Owned(v) => Bytes::from(v),
-        });
-    }
-    Ok(Some(out))
+    Ok(Some(
+        args.into_iter().map(|a| a.into_bytes(&frame)).collect(),
+    ))
+}
+
+/// A command line split into arguments by the rules of an inline request (see
+/// [`parse_request`]), for a shell that reads lines as `redis-cli` does. The line needs no
+/// terminator: `\r` and `\n` separate arguments wherever they stand. Unquoted arguments are
+/// slices of one copy of `line`. `Err` is [`ProtocolError::UnbalancedQuotes`].
+pub fn split_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    let args = split_inline(line)?;
+    let line = Bytes::copy_from_slice(line);
+    Ok(args.into_iter().map(|a| a.into_bytes(&line)).collect())
 }
 
 /// Argument spans of a RESP array request; most requests have few, kept on the stack.
@@ -71,21 +87,18 @@ type Spans = SmallVec<[(usize, usize); 8]>;
 /// `*<n>\r\n` then n times `$<len>\r\n<bytes>\r\n`. Returns the frame length; the
 /// argument spans (relative to `buf`) are pushed to `spans`.
 fn multibulk(buf: &[u8], limits: &Limits, spans: &mut Spans) -> Result<usize, nom::Err<PErr>> {
-    let (mut input, count) = match fast_len_line(&buf[1..], limits.max_inline_len) {
-        Some((rest, n)) => (rest, i64::try_from(n).ok()),
-        None => {
-            let (rest, line) = crlf_line(
-                &buf[1..],
-                limits.max_inline_len,
-                ProtocolError::MultibulkCountTooBig,
-            )?;
-            (rest, parse_strict_i64(line))
-        }
-    };
+    let (mut input, count) = len_line(
+        &buf[1..],
+        limits.max_inline_len,
+        ProtocolError::MultibulkCountTooBig,
+    )?;
     let count = match count {
         Some(n) if n <= 0 => return Ok(buf.len() - input.len()),
-        Some(n) if n as u64 <= limits.max_array_len as u64 => n as usize,
-        _ => return fail(ProtocolError::InvalidMultibulkLength),
+        Some(n) => usize::try_from(n).ok(),
+        None => None,
+    };
+    let Some(count) = count.filter(|&n| n <= limits.max_array_len) else {
+        return fail(ProtocolError::InvalidMultibulkLength);
     };
     for _ in 0..count {
         let (rest, span) = bulk_arg(buf, input, limits)?;
@@ -102,28 +115,32 @@ fn bulk_arg<'a>(buf: &[u8], input: &'a [u8], limits: &Limits) -> PResult<'a, (us
         Some(b'$') => {}
         Some(&got) => return fail(ProtocolError::ExpectedBulk { got }),
     }
-    let (input, len) = match fast_len_line(&input[1..], limits.max_inline_len) {
-        Some((rest, n)) => (rest, Some(n)),
-        None => {
-            let (rest, line) = crlf_line(
-                &input[1..],
-                limits.max_inline_len,
-                ProtocolError::BulkCountTooBig,
-            )?;
-            (
-                rest,
-                parse_strict_i64(line).and_then(|n| u64::try_from(n).ok()),
-            )
-        }
-    };
-    let len = match len {
-        Some(n) if n <= limits.max_bulk_len as u64 => n as usize,
-        _ => return fail(ProtocolError::InvalidBulkLength),
+    let (input, len) = len_line(
+        &input[1..],
+        limits.max_inline_len,
+        ProtocolError::BulkCountTooBig,
+    )?;
+    let Some(len) = len
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= limits.max_bulk_len)
+    else {
+        return fail(ProtocolError::InvalidBulkLength);
     };
     let (input, data) = take(len)(input)?;
     let (input, ()) = crlf(input)?;
     let start = buf.len() - input.len() - 2 - data.len();
     Ok((input, (start, start + data.len())))
+}
+
+/// A count or length line (after its `*` or `$`), `None` if it is not a number: the fast
+/// path for plain digits, else the strict parse, which decides every other case.
+#[inline]
+fn len_line(input: &[u8], max: usize, too_long: ProtocolError) -> PResult<'_, Option<i64>> {
+    if let Some((rest, n)) = fast_len_line(input, max) {
+        return Ok((rest, i64::try_from(n).ok()));
+    }
+    let (rest, line) = crlf_line(input, max, too_long)?;
+    Ok((rest, parse_strict_i64(line)))
 }
 
 /// An inline command: a line ending in `\n` (an `\r` before it is dropped), split into

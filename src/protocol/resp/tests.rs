@@ -237,6 +237,67 @@ fn inline_unbalanced_quotes() {
     assert_eq!(err(b"SET \"a\\\r\n"), e);
 }
 
+/// `split_args` as strings, `None` for an error.
+fn split(line: &str) -> Option<Vec<String>> {
+    let args = split_args(line.as_bytes()).ok()?;
+    Some(
+        args.iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+#[test]
+fn split_args_quoting() {
+    // The cases of cairn-cli's own splitter, which this one replaced.
+    assert_eq!(
+        split("  set k  v "),
+        Some(vec!["set".into(), "k".into(), "v".into()])
+    );
+    assert_eq!(
+        split(r#"set "a b" 'c d'"#),
+        Some(vec!["set".into(), "a b".into(), "c d".into()])
+    );
+    assert_eq!(
+        split(r#""\x41\n\"" 'it\'s'"#),
+        Some(vec!["A\n\"".into(), "it's".into()])
+    );
+    assert_eq!(
+        split_args(br#""\xff""#).ok(),
+        Some(vec![Bytes::from_static(b"\xff")])
+    );
+    assert_eq!(split(r#""unterminated"#), None);
+    assert_eq!(split(r#""a"b"#), None);
+    assert_eq!(split(""), Some(vec![]));
+    assert_eq!(split(r#""""#), Some(vec![String::new()]));
+}
+
+#[test]
+fn split_args_agrees_with_inline_requests() {
+    // Vertical tab is C's isspace: it separates after a closing quote and before an
+    // argument (Redis agrees), but not inside an unquoted one.
+    assert_eq!(
+        split("\x0bECHO \"a\"\x0bb"),
+        Some(vec!["ECHO".into(), "a".into(), "b".into()])
+    );
+    assert_eq!(split("a\x0bb"), Some(vec!["a\x0bb".into()]));
+    // NUL is an ordinary byte; a line end, as read from a script, is a separator.
+    assert_eq!(split("a\0b\r\n"), Some(vec!["a\0b".into()]));
+    for line in [
+        &b"SET \"a b\"\x0b'c'"[..],
+        b"\x0bab\"c d\" \"\\x41\"",
+        b"a\rb\tc",
+    ] {
+        let mut framed = line.to_vec();
+        framed.extend_from_slice(b"\r\n");
+        assert_eq!(
+            split_args(line),
+            Ok(args(&framed).into_iter().map(Bytes::from).collect())
+        );
+    }
+    assert_eq!(split_args(b"'a"), Err(ProtocolError::UnbalancedQuotes));
+}
+
 #[test]
 fn encode_request_round_trips() {
     let mut out = BytesMut::new();
