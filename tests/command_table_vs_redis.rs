@@ -7,6 +7,9 @@
 //! The Redis is a scratch `redis-server` (.ci/run installs it; under CI a missing one fails
 //! the test, elsewhere the test says so and passes), or `CAIRN_REDIS_DIFF`.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,9 @@
 //! The Redis is a scratch `redis-server` (.ci/run installs it; under CI a missing one fails
 //! the test, elsewhere the test says so and passes), or `CAIRN_REDIS_DIFF`.
 
+// A failing test should fail loudly: expect and unwrap are its assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -44,7 +47,7 @@ impl Raw {
                 let len = self.buf.len() - probe.len();
                 return self.buf.split_to(len).to_vec();
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk).expect("read");
             assert!(n > 0, "the server closed the connection");
             self.buf.extend_from_slice(&chunk[..n]);

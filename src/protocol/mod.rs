@@ -7,6 +7,8 @@
 //! `server`. Every [`ProtocolError`] means: send it as an error reply, then close the
 //! connection.
 
+#![warn(clippy::cast_possible_truncation)]
+
 pub mod binary;
 pub mod command;
 pub mod error;

@@ -69,6 +69,12 @@ impl Reply {
         Reply::Error(msg.into())
     }
 
+    /// An integer reply of an unsigned count, length, id or time: RESP integers are signed,
+    /// and one past `i64::MAX` (which no count reaches) is sent as `i64::MAX`.
+    pub fn count(n: impl TryInto<i64>) -> Reply {
+        Reply::Integer(n.try_into().unwrap_or(i64::MAX))
+    }
+
     /// Append this reply's RESP encoding for `version` to `out`, reserving room once.
     pub fn encode(&self, version: RespVersion, out: &mut BytesMut) {
         out.reserve(self.encoded_len_hint());

@@ -75,7 +75,7 @@ impl KillWatch<'_> {
 
     /// Completes once the switch is thrown.
     pub async fn thrown(&mut self) {
-        self.notified.as_mut().await
+        self.notified.as_mut().await;
     }
 }
 

@@ -208,10 +208,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 // Redis ignores an empty RESP request (`*0`, a blank line); a native frame
                 // always gets its answer.
                 Ok(Some((_, Request::Args(args))))
-                    if args.is_empty() && self.framing == Framing::Resp =>
-                {
-                    continue
-                }
+                    if args.is_empty() && self.framing == Framing::Resp => {}
                 Ok(Some((id, request))) => {
                     processed += 1;
                     let mut out = Replies::new(&mut self.output, self.framing, id);

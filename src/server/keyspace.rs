@@ -73,7 +73,7 @@ impl<'a> Keyspace<'a> {
 
     /// The live entry under `key`, if any.
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, ExecError> {
-        self.get_with(key, |entry| entry.map(|entry| entry.to_entry()))
+        self.get_with(key, |entry| entry.map(EntryRef::to_entry))
     }
 
     /// Whether a live entry is under `key` (the value is neither copied nor counted).

@@ -74,10 +74,10 @@ impl Server {
         let (alive, mut all_done) = mpsc::channel::<()>(1);
         loop {
             tokio::select! {
-                _ = shared.shutdown.wait() => break,
+                () = shared.shutdown.wait() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        admit(&shared, stream, peer, workers.next(), alive.clone()).await
+                        admit(&shared, stream, peer, workers.next(), alive.clone()).await;
                     }
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.

@@ -88,12 +88,11 @@ impl<'a> Round<'a> {
             if self.held.iter().any(|(held, _)| *held == stripe) {
                 continue;
             }
-            match locks.try_lock_stripe(stripe) {
-                Some(guard) => self.held.push((stripe, guard)),
-                None => {
-                    contended = true;
-                    break;
-                }
+            if let Some(guard) = locks.try_lock_stripe(stripe) {
+                self.held.push((stripe, guard));
+            } else {
+                contended = true;
+                break;
             }
         }
         if contended {

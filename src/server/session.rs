@@ -33,7 +33,7 @@ pub struct Session {
     pub authenticated: bool,
     /// An open MULTI.
     pub multi: Option<Transaction>,
-    /// WATCHed keys with their versions when watched (`None` = missing).
+    /// Keys under WATCH, with their versions when watched (`None` = missing).
     pub watched: Vec<(Bytes, Option<u64>)>,
     /// Completes when this client's latest write is durable; replies wait for it.
     pub pending_write: Option<WriteTicket>,

@@ -2,6 +2,7 @@
 //! counters, SCAN cursors and the key locks that make read-modify-write commands atomic.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,7 +38,7 @@ pub struct Shared {
     pub limits: Limits,
     /// When the server started.
     pub started: Instant,
-    /// A random id of this server run (INFO server run_id).
+    /// A random id of this server run (INFO server's `run_id`).
     pub run_id: String,
 }
 
@@ -203,7 +204,7 @@ fn random_u64() -> u64 {
 fn random_hex(len: usize) -> String {
     let mut out = String::with_capacity(len);
     while out.len() < len {
-        out.push_str(&format!("{:016x}", random_u64()));
+        let _ = write!(out, "{:016x}", random_u64());
     }
     out.truncate(len);
     out

@@ -91,7 +91,8 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         if v > i64::MAX as u64 + 1 {
             return None;
         }
-        Some((v as i64).wrapping_neg())
+        // v is at most 2^63: as i64 it is i64::MIN, its own negation.
+        Some(v.cast_signed().wrapping_neg())
     } else {
         i64::try_from(v).ok()
     }

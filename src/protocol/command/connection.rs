@@ -106,46 +106,41 @@ pub(super) const PING: CommandSpec =
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     row!("client|getname", 2, [NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "2.6.9",
         "Returns the name of the connection.",
-        "", |_| client(ClientCommand::GetName)),
+        "", |_| Ok(ClientCommand::GetName)),
     row!("client|help", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "5.0.0",
         "Returns helpful text about the different subcommands.",
-        "", |_| client(ClientCommand::Help)),
+        "", |_| Ok(ClientCommand::Help)),
     row!("client|id", 2, [NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "5.0.0",
         "Returns the unique client ID of the connection.",
-        "", |_| client(ClientCommand::Id)),
+        "", |_| Ok(ClientCommand::Id)),
     row!("client|info", 2, [NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "6.2.0",
         "Returns information about the connection.",
-        "", |_| client(ClientCommand::Info)),
+        "", |_| Ok(ClientCommand::Info)),
     row!("client|kill", -3, [ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "2.4.0",
         "Terminates open connections.",
         "<ip:port|<[ID client-id] [TYPE <NORMAL|MASTER|SLAVE|REPLICA|PUBSUB>] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME <YES|NO>] [MAXAGE maxage]>>",
-        |a| client(ClientCommand::Kill(client_kill(a)?))),
+        |a| Ok(ClientCommand::Kill(client_kill(a)?))),
     row!("client|list", -2, [ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "2.4.0",
         "Lists open connections.",
         "[TYPE <NORMAL|MASTER|REPLICA|PUBSUB>] [ID client-id [client-id ...]]",
-        |a| client(client_list(a)?)),
+        client_list),
     row!("client|no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "7.0.0",
         "Sets the client eviction mode of the connection.",
-        "ON|OFF", |a| client(ClientCommand::NoEvict(on_off(&next(a)?)?))),
+        "ON|OFF", |a| Ok(ClientCommand::NoEvict(on_off(&next(a)?)?))),
     row!("client|no-touch", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), [CONNECTION], "connection", "7.2.0",
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-        "ON|OFF", |a| client(ClientCommand::NoTouch(on_off(&next(a)?)?))),
+        "ON|OFF", |a| Ok(ClientCommand::NoTouch(on_off(&next(a)?)?))),
     row!("client|setinfo", 4, [NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "7.2.0",
         "Sets information specific to the client or connection.",
-        "LIB-NAME libname|LIB-VER libver", |a| client(client_setinfo(a)?)),
+        "LIB-NAME libname|LIB-VER libver", client_setinfo),
     row!("client|setname", 3, [NOSCRIPT, LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "connection", "2.6.9",
         "Sets the connection name.",
         "connection-name", |a| {
             let name = next(a)?;
             validate_client_name(&name)?;
-            client(ClientCommand::SetName(name))
+            Ok(ClientCommand::SetName(name))
         }),
 ];
-
-/// A CLIENT subcommand as a connection command.
-fn client(command: ClientCommand) -> Result<ConnectionCommand, CommandError> {
-    Ok(ConnectionCommand::Client(command))
-}
 
 /// `PING [message]`: Redis's arity is -1 but more than one argument is an arity error.
 fn ping(args: &mut Args) -> Result<ConnectionCommand, CommandError> {

@@ -163,6 +163,24 @@ macro_rules! family_from {
     };
 }
 
+/// A container's subcommand as its family's command (CLIENT's are connection commands,
+/// COMMAND's and CONFIG's server commands), so their rows' parsers return it directly.
+macro_rules! subcommand_from {
+    ($($variant:ident($family:ident::$sub:ident($command:ty))),*) => {
+        $(impl From<$command> for Family {
+            fn from(command: $command) -> Family {
+                Family::$variant($family::$sub(command))
+            }
+        })*
+    };
+}
+
+subcommand_from!(
+    Connection(ConnectionCommand::Client(ClientCommand)),
+    Server(ServerCommand::Command(CommandQuery)),
+    Server(ServerCommand::Config(ConfigCommand))
+);
+
 family_from!(
     Strings(StringCommand),
     Generic(GenericCommand),

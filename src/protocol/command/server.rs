@@ -85,7 +85,7 @@ pub enum ConfigCommand {
 pub(super) const ROWS: &[CommandSpec] = &[
     row!("command", -1, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Returns detailed information about all commands.",
-        "", |_| command(CommandQuery::All),
+        "", |_| Ok(CommandQuery::All),
         subcommands: COMMAND_SUBCOMMANDS),
     row!("config", -2, [], (0, 0, 0), [], "server", "2.0.0",
         "A container for server configuration commands.",
@@ -108,23 +108,23 @@ pub(super) const ROWS: &[CommandSpec] = &[
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     row!("command|count", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Returns a count of commands.",
-        "", |_| command(CommandQuery::Count)),
+        "", |_| Ok(CommandQuery::Count)),
     row!("command|docs", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "7.0.0",
         "Returns documentary information about one, multiple or all commands.",
-        "[command-name [command-name ...]]", |a: &mut Args| command(CommandQuery::Docs(a.collect()))),
+        "[command-name [command-name ...]]", |a: &mut Args| Ok(CommandQuery::Docs(a.collect()))),
     row!("command|getkeys", -4, [LOADING, STALE], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Extracts the key names from an arbitrary command.",
-        "command [arg [arg ...]]", |a: &mut Args| command(CommandQuery::GetKeys(a.collect()))),
+        "command [arg [arg ...]]", |a: &mut Args| Ok(CommandQuery::GetKeys(a.collect()))),
     row!("command|help", 2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "5.0.0",
         "Returns helpful text about the different subcommands.",
-        "", |_| command(CommandQuery::Help)),
+        "", |_| Ok(CommandQuery::Help)),
     row!("command|info", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Returns information about one, multiple or all commands.",
-        "[command-name [command-name ...]]", |a: &mut Args| command(CommandQuery::Info(a.collect()))),
+        "[command-name [command-name ...]]", |a: &mut Args| Ok(CommandQuery::Info(a.collect()))),
     row!("command|list", -2, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "7.0.0",
         "Returns a list of command names.",
         "[FILTERBY <MODULE module-name|ACLCAT category|PATTERN pattern>]",
-        |a| command(CommandQuery::List(command_list_filter(a)?))),
+        |a| Ok(CommandQuery::List(command_list_filter(a)?))),
 ];
 
 /// CONFIG's subcommands, sorted by name.
@@ -132,34 +132,24 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     row!("config|get", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
         "Returns the effective values of configuration parameters.",
-        "parameter [parameter ...]", |a: &mut Args| config(ConfigCommand::Get(a.collect()))),
+        "parameter [parameter ...]", |a: &mut Args| Ok(ConfigCommand::Get(a.collect()))),
     row!("config|help", 2, [LOADING, STALE], (0, 0, 0), [], "server", "5.0.0",
         "Returns helpful text about the different subcommands.",
-        "", |_| config(ConfigCommand::Help)),
+        "", |_| Ok(ConfigCommand::Help)),
     row!("config|resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
         "Resets the server's statistics.",
-        "", |_| config(ConfigCommand::ResetStat)),
+        "", |_| Ok(ConfigCommand::ResetStat)),
     row!("config|rewrite", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.8.0",
         "Persists the effective configuration to file.",
-        "", |_| config(ConfigCommand::Rewrite)),
+        "", |_| Ok(ConfigCommand::Rewrite)),
     row!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), [], "server", "2.0.0",
         "Sets configuration parameters in-flight.",
         "parameter value [parameter value ...]", config_set),
 ];
 
-/// A COMMAND subcommand as a server command.
-fn command(query: CommandQuery) -> Result<ServerCommand, CommandError> {
-    Ok(ServerCommand::Command(query))
-}
-
-/// A CONFIG subcommand as a server command.
-fn config(command: ConfigCommand) -> Result<ServerCommand, CommandError> {
-    Ok(ServerCommand::Config(command))
-}
-
 /// `CONFIG SET parameter value [parameter value ...]`: Redis 7.0 checks the pairing
 /// itself and calls a dangling name a syntax error.
-fn config_set(args: &mut Args) -> Result<ServerCommand, CommandError> {
+fn config_set(args: &mut Args) -> Result<ConfigCommand, CommandError> {
     if !args.argc().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
@@ -167,7 +157,7 @@ fn config_set(args: &mut Args) -> Result<ServerCommand, CommandError> {
     while let (Some(k), Some(v)) = (args.next(), args.next()) {
         pairs.push((k, v));
     }
-    config(ConfigCommand::Set(pairs))
+    Ok(ConfigCommand::Set(pairs))
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: ABORT alone; not both SAVE and NOSAVE.

@@ -127,17 +127,19 @@ impl CommandSpec {
     /// Whether argument `i` of a request of `argc` arguments is a key.
     #[inline]
     pub(super) fn is_key_at(&self, i: usize, argc: usize) -> bool {
-        let (first, step) = (self.first_key as usize, self.step.max(1) as usize);
-        self.first_key > 0
-            && i >= first
-            && i <= self.last_key_at(argc)
-            && (i - first).is_multiple_of(step)
+        let (Ok(first @ 1..), Ok(step)) = (
+            usize::try_from(self.first_key),
+            usize::try_from(self.step.max(1)),
+        ) else {
+            return false;
+        };
+        i >= first && i <= self.last_key_at(argc) && (i - first).is_multiple_of(step)
     }
 
     /// The position of the last key in a request of `argc` arguments.
     fn last_key_at(&self, argc: usize) -> usize {
-        if self.last_key >= 0 {
-            self.last_key as usize
+        if let Ok(last) = usize::try_from(self.last_key) {
+            last
         } else {
             argc.saturating_sub(self.last_key.unsigned_abs() as usize)
         }
@@ -267,7 +269,10 @@ const MAX_NAME: usize = 16;
 /// For each first letter `a`..=`z`, the range of [`COMMANDS`] starting with it.
 static BY_LETTER: [(u8, u8); 26] = by_letter();
 
+// The table has fewer than 256 rows (asserted), so its indexes fit the `u8`s.
+#[allow(clippy::cast_possible_truncation)]
 const fn by_letter() -> [(u8, u8); 26] {
+    assert!(TABLE.len() < 256, "BY_LETTER's ranges are u8");
     let mut ranges = [(0u8, 0u8); 26];
     let mut i = 0;
     while i < TABLE.len() {
@@ -398,11 +403,11 @@ mod tests {
         );
         assert!(client.subcommand(b"nope").is_none());
         assert_eq!(
-            client.subcommand(b"NO-EVICT").map(|s| s.short_name()),
+            client.subcommand(b"NO-EVICT").map(CommandSpec::short_name),
             Some("no-evict")
         );
         assert_eq!(
-            client.subcommand(b"id").map(|s| s.command_name()),
+            client.subcommand(b"id").map(CommandSpec::command_name),
             Some("client")
         );
     }

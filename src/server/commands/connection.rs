@@ -40,7 +40,9 @@ pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
             auth,
             setname,
         } => hello(shared, session, protover, auth, setname),
-        ConnectionCommand::Auth { username, password } => auth(shared, session, username, password),
+        ConnectionCommand::Auth { username, password } => {
+            auth(shared, session, username.as_deref(), &password)
+        }
         ConnectionCommand::Select { index } => select(index),
         ConnectionCommand::Quit => quit(session),
         ConnectionCommand::Reset => reset(shared, session),
@@ -73,8 +75,8 @@ fn check_password(shared: &Shared, username: Option<&[u8]>, password: &[u8]) -> 
 }
 
 /// AUTH [username] password
-fn auth(shared: &Shared, session: &mut Session, username: Option<Bytes>, password: Bytes) -> Reply {
-    match check_password(shared, username.as_deref(), &password) {
+fn auth(shared: &Shared, session: &mut Session, username: Option<&[u8]>, password: &[u8]) -> Reply {
+    match check_password(shared, username, password) {
         Ok(()) => {
             session.authenticated = true;
             Reply::ok()
@@ -120,8 +122,11 @@ fn hello(
         (bulk("server"), bulk("cairn")),
         (bulk("version"), bulk(REDIS_VERSION)),
         (bulk("cairn_version"), bulk(CAIRN_VERSION)),
-        (bulk("proto"), Reply::Integer(resp_number(version) as i64)),
-        (bulk("id"), Reply::Integer(session.info.id as i64)),
+        (
+            bulk("proto"),
+            Reply::Integer(i64::from(resp_number(version))),
+        ),
+        (bulk("id"), Reply::count(session.info.id)),
         (bulk("mode"), bulk("standalone")),
         (bulk("role"), bulk("master")),
         (bulk("modules"), Reply::Array(Vec::new())),
@@ -174,7 +179,7 @@ fn listing(text: String) -> Reply {
 fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Reply {
     let info = &session.info;
     match command {
-        ClientCommand::Id => Reply::Integer(info.id as i64),
+        ClientCommand::Id => Reply::count(info.id),
         ClientCommand::SetName(name) => {
             info.details.lock().name = (!name.is_empty()).then_some(name);
             Reply::ok()
@@ -198,7 +203,10 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
             let mut text = String::new();
             for client in shared.clients.list() {
                 let type_matches = kind.is_none_or(|k| k == ClientType::Normal);
-                if type_matches && (ids.is_empty() || ids.contains(&(client.id as i64))) {
+                if type_matches
+                    && (ids.is_empty()
+                        || i64::try_from(client.id).is_ok_and(|id| ids.contains(&id)))
+                {
                     text.push_str(&client.describe());
                     text.push('\n');
                 }
@@ -226,7 +234,7 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
             if !filter.skip_me && kill_filter_matches(&filter, info, u64::MAX) {
                 session.closing = true;
             }
-            Reply::Integer(killed as i64)
+            Reply::count(killed)
         }
         ClientCommand::Help => Reply::Array(
             [
@@ -273,7 +281,7 @@ fn kill_filter_matches(filter: &ClientKillFilter, client: &ClientInfo, me: u64) 
             .user
             .as_ref()
             .is_none_or(|u| u.as_ref() == b"default")
-        && filter
-            .max_age
-            .is_none_or(|age| client.connected.elapsed().as_secs() as i64 >= age)
+        && filter.max_age.is_none_or(|age| {
+            i64::try_from(client.connected.elapsed().as_secs()).unwrap_or(i64::MAX) >= age
+        })
 }

@@ -17,12 +17,15 @@ type Result = std::result::Result<Reply, ExecError>;
 
 /// Runs a generic command on its keys.
 pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: GenericCommand) -> Result {
-    use GenericCommand::*;
+    use GenericCommand::{
+        Batch, Del, Exists, Expire, ExpireTime, PExpireTime, PTtl, Persist, Rename, RenameNx, Ttl,
+        Type,
+    };
     match command {
         Del => del(ks, keys),
         Exists => exists(ks, &keys),
         Type => type_of(ks, &first(keys)),
-        Expire { when, condition } => match when.deadline_millis(ks.now() as i64) {
+        Expire { when, condition } => match when.deadline_millis(signed(ks.now())) {
             Ok(deadline) => expire(ks, first(keys), deadline, condition),
             Err(error) => Ok(Reply::error(error.to_string())),
         },
@@ -42,7 +45,7 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: GenericCommand) -> Res
                 command == RenameNx,
             )
         }
-        Batch { values } => batch(ks, keys.into_iter().zip(values)),
+        Batch { values } => Ok(batch(ks, keys.into_iter().zip(values))),
     }
 }
 
@@ -91,25 +94,24 @@ fn expire(
     };
     // A key without expiry has an infinite TTL for GT and LT.
     let allowed = match (condition, entry.expires_at) {
-        (None, _) => true,
         (Some(ExpireCondition::Nx), current) => current.is_none(),
         (Some(ExpireCondition::Xx), current) => current.is_some(),
         (Some(ExpireCondition::Gt | ExpireCondition::XxGt), Some(current)) => {
-            deadline > current as i64
+            deadline > signed(current)
         }
-        (Some(ExpireCondition::Gt | ExpireCondition::XxGt), None) => false,
-        (Some(ExpireCondition::Lt), Some(current)) => deadline < current as i64,
-        (Some(ExpireCondition::Lt), None) => true,
-        (Some(ExpireCondition::XxLt), Some(current)) => deadline < current as i64,
-        (Some(ExpireCondition::XxLt), None) => false,
+        (Some(ExpireCondition::Lt | ExpireCondition::XxLt), Some(current)) => {
+            deadline < signed(current)
+        }
+        (None, _) | (Some(ExpireCondition::Lt), None) => true,
+        (Some(ExpireCondition::Gt | ExpireCondition::XxGt | ExpireCondition::XxLt), None) => false,
     };
     if !allowed {
         return Ok(Reply::Integer(0));
     }
-    if deadline <= ks.now() as i64 {
+    if deadline <= signed(ks.now()) {
         ks.delete(key);
     } else {
-        entry.expires_at = Some(deadline as u64);
+        entry.expires_at = Some(deadline.unsigned_abs());
         ks.put(key, entry);
     }
     Ok(Reply::Integer(1))
@@ -137,12 +139,12 @@ fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
         return Ok(Reply::Integer(-1));
     };
     let left = at.saturating_sub(ks.now());
-    Ok(Reply::Integer(match form {
+    Ok(Reply::count(match form {
         // Redis rounds seconds to the nearest one.
-        TtlForm::Seconds => (left.saturating_add(500) / 1000) as i64,
-        TtlForm::Millis => left as i64,
-        TtlForm::UnixSeconds => (at.saturating_add(500) / 1000) as i64,
-        TtlForm::UnixMillis => at as i64,
+        TtlForm::Seconds => left.saturating_add(500) / 1000,
+        TtlForm::Millis => left,
+        TtlForm::UnixSeconds => at.saturating_add(500) / 1000,
+        TtlForm::UnixMillis => at,
     }))
 }
 
@@ -177,8 +179,14 @@ fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -> Re
     })
 }
 
+/// A unix time in milliseconds as the signed number EXPIRE's arithmetic uses (every
+/// time this server sees is far below `i64::MAX`).
+fn signed(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
 /// The native protocol's atomic batch: each key put (`Some`) or deleted (`None`).
-fn batch(ks: &mut Keyspace, writes: impl Iterator<Item = (Bytes, Option<Bytes>)>) -> Result {
+fn batch(ks: &mut Keyspace, writes: impl Iterator<Item = (Bytes, Option<Bytes>)>) -> Reply {
     let mut n = 0;
     for (key, value) in writes {
         match value {
@@ -187,5 +195,5 @@ fn batch(ks: &mut Keyspace, writes: impl Iterator<Item = (Bytes, Option<Bytes>)>
         }
         n += 1;
     }
-    Ok(Reply::Integer(n))
+    Reply::Integer(n)
 }

@@ -1,23 +1,21 @@
 //! Server commands: COMMAND (the table clients and redis-cli's hints read), CONFIG, INFO,
-//! TIME, SHUTDOWN. Their rows and parsers are in `protocol/command/server.rs`.
+//! TIME, SHUTDOWN. Their rows and parsers are in `protocol/command/server.rs`; CONFIG and INFO
+//! have files of their own under `server/`.
 
-use std::fmt::Write as _;
-use std::ops::Bound;
+mod config;
+mod info;
 
 use bytes::Bytes;
 
-use super::connection::{CAIRN_VERSION, REDIS_VERSION};
-use super::scan::live_entries;
 use crate::protocol::command::{
     keys_of_request, lookup, AclCategories, ArgSpec, CommandListFilter, CommandQuery, CommandSpec,
-    ConfigCommand, ServerCommand, COMMANDS,
+    ServerCommand, COMMANDS,
 };
 use crate::protocol::Reply;
 use crate::server::dispatch::Context;
-use crate::server::keyspace::Keyspace;
 use crate::server::pattern;
 use crate::server::session::Session;
-use crate::server::shared::{Shared, Stats};
+use crate::server::shared::Shared;
 
 fn bulk(text: impl Into<String>) -> Reply {
     Reply::Bulk(Bytes::from(text.into()))
@@ -31,8 +29,8 @@ fn status(text: &'static str) -> Reply {
 pub(crate) fn run(cx: &mut Context, command: ServerCommand) -> Reply {
     match command {
         ServerCommand::Command(query) => self::command(query),
-        ServerCommand::Config(sub) => config(cx.shared, sub),
-        ServerCommand::Info { sections } => info(cx.shared, &sections),
+        ServerCommand::Config(sub) => config::config(cx.shared, sub),
+        ServerCommand::Info { sections } => info::info(cx.shared, &sections),
         ServerCommand::Time => time(),
         ServerCommand::Shutdown { abort, .. } => shutdown(cx.shared, cx.session, abort),
     }
@@ -49,7 +47,7 @@ fn command(query: CommandQuery) -> Reply {
     };
     match query {
         CommandQuery::All => Reply::Array(COMMANDS.iter().map(command_info).collect()),
-        CommandQuery::Count => Reply::Integer(COMMANDS.len() as i64),
+        CommandQuery::Count => Reply::count(COMMANDS.len()),
         CommandQuery::Info(names) => Reply::Array(
             named(names)
                 .into_iter()
@@ -195,284 +193,6 @@ fn argument_docs(arg: &ArgSpec) -> Reply {
         ));
     }
     Reply::Map(fields)
-}
-
-/// CONFIG GET/SET/RESETSTAT/REWRITE/HELP over the settings that exist.
-fn config(shared: &Shared, command: ConfigCommand) -> Reply {
-    match command {
-        ConfigCommand::Get(patterns) => {
-            let config = shared.config.read();
-            let settings: Vec<(&str, String)> = vec![
-                ("bind", config.bind.clone()),
-                ("port", config.port.to_string()),
-                ("dir", config.dir.display().to_string()),
-                ("appendonly", "yes".into()),
-                (
-                    "appendfsync",
-                    match config.fsync.name() {
-                        "never" => "no".into(),
-                        other => other.into(),
-                    },
-                ),
-                ("save", String::new()),
-                (
-                    "requirepass",
-                    config.requirepass.clone().unwrap_or_default(),
-                ),
-                ("maxclients", config.maxclients.to_string()),
-                ("timeout", config.timeout.to_string()),
-                ("databases", "1".into()),
-                ("maxmemory", "0".into()),
-                ("proto-max-bulk-len", shared.limits.max_bulk_len.to_string()),
-            ];
-            Reply::Map(
-                settings
-                    .into_iter()
-                    .filter(|(name, _)| {
-                        patterns
-                            .iter()
-                            .any(|p| pattern::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-                    })
-                    .map(|(name, value)| (bulk(name), bulk(value)))
-                    .collect(),
-            )
-        }
-        ConfigCommand::Set(pairs) => {
-            // Validate everything before changing anything, as Redis does.
-            let mut config = shared.config.read().clone();
-            for (name, value) in &pairs {
-                let name_text = String::from_utf8_lossy(name).to_ascii_lowercase();
-                let value_text = String::from_utf8_lossy(value).into_owned();
-                let number = || {
-                    value_text.parse::<u64>().map_err(|_| {
-                        Reply::error(format!(
-                            "ERR CONFIG SET failed (possibly related to argument '{name_text}') - argument couldn't be parsed into an integer"
-                        ))
-                    })
-                };
-                let outcome = match name_text.as_str() {
-                    "maxclients" => number().map(|n| config.maxclients = n as usize),
-                    "timeout" => number().map(|n| config.timeout = n),
-                    "requirepass" => {
-                        config.requirepass = (!value_text.is_empty()).then_some(value_text);
-                        Ok(())
-                    }
-                    "save" | "appendonly" => Ok(()),
-                    "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
-                    | "proto-max-bulk-len" => Err(Reply::error(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
-                    ))),
-                    _ => Err(Reply::error(format!(
-                        "ERR Unknown option or number of arguments for CONFIG SET - '{name_text}'"
-                    ))),
-                };
-                if let Err(reply) = outcome {
-                    return reply;
-                }
-            }
-            *shared.config.write() = config;
-            Reply::ok()
-        }
-        ConfigCommand::ResetStat => {
-            let stats = &shared.stats;
-            for counter in [
-                &stats.commands_processed,
-                &stats.connections_received,
-                &stats.rejected_connections,
-                &stats.keyspace_hits,
-                &stats.keyspace_misses,
-                &stats.expired_keys,
-            ] {
-                counter.store(0, std::sync::atomic::Ordering::Relaxed);
-            }
-            Reply::ok()
-        }
-        ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
-        ConfigCommand::Help => Reply::Array(
-            [
-                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET <pattern>",
-                "    Return parameters matching the glob-like <pattern> and their values.",
-                "SET <directive> <value>",
-                "    Set the configuration <directive> to <value>.",
-                "RESETSTAT",
-                "    Reset statistics reported by the INFO command.",
-                "REWRITE",
-                "    Rewrite the configuration file.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .into_iter()
-            .map(status)
-            .collect(),
-        ),
-    }
-}
-
-/// Resident memory of this process in bytes, from /proc (0 where unavailable).
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
-/// INFO [section ...]: server, clients, memory, persistence, stats, keyspace.
-fn info(shared: &Shared, sections: &[Bytes]) -> Reply {
-    const ALL: [&str; 6] = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "keyspace",
-    ];
-    let wanted = |name: &str| {
-        sections.is_empty()
-            || sections.iter().any(|s| {
-                s.eq_ignore_ascii_case(name.as_bytes())
-                    || s.eq_ignore_ascii_case(b"all")
-                    || s.eq_ignore_ascii_case(b"default")
-                    || s.eq_ignore_ascii_case(b"everything")
-            })
-    };
-    let config = shared.config.read().clone();
-    let stats = &shared.stats;
-    let mut out = String::new();
-    for section in ALL.iter().filter(|s| wanted(s)) {
-        if !out.is_empty() {
-            out.push_str("\r\n");
-        }
-        let uptime = shared.started.elapsed().as_secs();
-        let lines: Vec<(String, String)> = match *section {
-            "server" => vec![
-                ("redis_version".into(), REDIS_VERSION.into()),
-                ("cairn_version".into(), CAIRN_VERSION.into()),
-                ("redis_mode".into(), "standalone".into()),
-                (
-                    "os".into(),
-                    format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-                ),
-                ("arch_bits".into(), (usize::BITS).to_string()),
-                ("process_id".into(), std::process::id().to_string()),
-                ("run_id".into(), shared.run_id.clone()),
-                ("tcp_port".into(), config.port.to_string()),
-                ("uptime_in_seconds".into(), uptime.to_string()),
-                ("uptime_in_days".into(), (uptime / 86_400).to_string()),
-                (
-                    "executable".into(),
-                    std::env::current_exe()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                ),
-            ],
-            "clients" => vec![
-                (
-                    "connected_clients".into(),
-                    shared.clients.count().to_string(),
-                ),
-                ("maxclients".into(), config.maxclients.to_string()),
-            ],
-            "memory" => {
-                let rss = resident_bytes();
-                vec![
-                    ("used_memory".into(), rss.to_string()),
-                    (
-                        "used_memory_human".into(),
-                        format!("{:.2}M", rss as f64 / 1048576.0),
-                    ),
-                    ("used_memory_rss".into(), rss.to_string()),
-                    ("maxmemory".into(), "0".into()),
-                ]
-            }
-            "persistence" => {
-                let engine = shared.db.stats();
-                let tables: Vec<String> = engine.tables.iter().map(u64::to_string).collect();
-                vec![
-                    ("loading".into(), "0".into()),
-                    ("aof_enabled".into(), "1".into()),
-                    ("cairn_fsync".into(), config.fsync.name().into()),
-                    (
-                        "cairn_last_sequence".into(),
-                        engine.last_sequence.to_string(),
-                    ),
-                    ("cairn_dir".into(), config.dir.display().to_string()),
-                    (
-                        "cairn_memtable_bytes".into(),
-                        engine.memtable_bytes.to_string(),
-                    ),
-                    ("cairn_table_bytes".into(), engine.table_bytes.to_string()),
-                    // Tables per level, level 0 first.
-                    ("cairn_tables_per_level".into(), tables.join(",")),
-                    ("cairn_wal_fsyncs".into(), engine.wal_syncs.to_string()),
-                ]
-            }
-            "stats" => vec![
-                (
-                    "total_connections_received".into(),
-                    Stats::get(&stats.connections_received).to_string(),
-                ),
-                (
-                    "total_commands_processed".into(),
-                    Stats::get(&stats.commands_processed).to_string(),
-                ),
-                (
-                    "rejected_connections".into(),
-                    Stats::get(&stats.rejected_connections).to_string(),
-                ),
-                (
-                    "expired_keys".into(),
-                    Stats::get(&stats.expired_keys).to_string(),
-                ),
-                (
-                    "keyspace_hits".into(),
-                    Stats::get(&stats.keyspace_hits).to_string(),
-                ),
-                (
-                    "keyspace_misses".into(),
-                    Stats::get(&stats.keyspace_misses).to_string(),
-                ),
-            ],
-            _ => keyspace_lines(shared),
-        };
-        let _ = write!(
-            out,
-            "# {}{}\r\n",
-            section[..1].to_ascii_uppercase(),
-            &section[1..]
-        );
-        for (name, value) in lines {
-            let _ = write!(out, "{name}:{value}\r\n");
-        }
-    }
-    Reply::Verbatim {
-        format: *b"txt",
-        text: Bytes::from(out),
-    }
-}
-
-/// `db0:keys=N,expires=M,avg_ttl=0`, counted by a walk (the engine keeps no key count).
-fn keyspace_lines(shared: &Shared) -> Vec<(String, String)> {
-    let ks = Keyspace::new(shared);
-    let (mut keys, mut expires) = (0u64, 0u64);
-    for (_, entry) in live_entries(
-        ks.db(),
-        (Bound::Unbounded, Bound::Unbounded),
-        false,
-        ks.now(),
-    )
-    .flatten()
-    {
-        keys += 1;
-        expires += u64::from(entry.expires_at.is_some());
-    }
-    if keys == 0 {
-        return Vec::new();
-    }
-    vec![(
-        "db0".into(),
-        format!("keys={keys},expires={expires},avg_ttl=0"),
-    )]
 }
 
 /// TIME: unix seconds and microseconds.

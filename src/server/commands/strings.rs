@@ -24,7 +24,10 @@ type Result = std::result::Result<Reply, ExecError>;
 
 /// Runs a string command on its keys.
 pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Result {
-    use StringCommand::*;
+    use StringCommand::{
+        Append, DelEx, Digest, Get, GetDel, GetEx, GetRange, GetVersioned, IncrBy, IncrByFloat,
+        Lcs, MGet, MSet, MSetNx, Set, SetNx, SetRange, StrLen,
+    };
     match command {
         Get => get(ks, &first(keys)),
         GetVersioned => get_versioned(ks, &first(keys)),
@@ -33,15 +36,15 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Resu
         GetDel => getdel(ks, first(keys)),
         GetEx { expiry } => getex(ks, first(keys), expiry),
         MGet => mget(ks, &keys),
-        MSet { values } => mset(ks, keys.into_iter().zip(values)),
+        MSet { values } => Ok(mset(ks, keys.into_iter().zip(values))),
         MSetNx { values } => msetnx(ks, keys.into_iter().zip(values).collect()),
-        Append { value } => append(ks, first(keys), value),
+        Append { value } => append(ks, first(keys), &value),
         StrLen => strlen(ks, &first(keys)),
         GetRange { start, end } => getrange(ks, &first(keys), start, end),
-        SetRange { offset, value } => setrange(ks, first(keys), offset, value),
+        SetRange { offset, value } => setrange(ks, first(keys), offset, &value),
         IncrBy { delta } => incr_by(ks, first(keys), delta),
         IncrByFloat { delta } => incr_by_float(ks, first(keys), delta),
-        DelEx { condition } => delex(ks, first(keys), condition),
+        DelEx { condition } => delex(ks, first(keys), condition.as_ref()),
         Digest => digest_of(ks, &first(keys)),
         Lcs {
             len,
@@ -51,7 +54,7 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Resu
         } => lcs(
             ks,
             &keys,
-            LcsOptions {
+            &LcsOptions {
                 len,
                 idx,
                 min_match_len,
@@ -241,11 +244,11 @@ fn mget(ks: &Keyspace, keys: &[Bytes]) -> Result {
 }
 
 /// MSET key value [key value ...]
-fn mset(ks: &mut Keyspace, pairs: impl IntoIterator<Item = (Bytes, Bytes)>) -> Result {
+fn mset(ks: &mut Keyspace, pairs: impl IntoIterator<Item = (Bytes, Bytes)>) -> Reply {
     for (key, value) in pairs {
         ks.put(key, Entry::new(value));
     }
-    Ok(Reply::ok())
+    Reply::ok()
 }
 
 /// MSETNX key value [key value ...]: all or none, only if none exists.
@@ -255,7 +258,7 @@ fn msetnx(ks: &mut Keyspace, pairs: Vec<(Bytes, Bytes)>) -> Result {
             return Ok(Reply::Integer(0));
         }
     }
-    mset(ks, pairs)?;
+    mset(ks, pairs);
     Ok(Reply::Integer(1))
 }
 
@@ -264,7 +267,7 @@ fn too_big() -> Reply {
 }
 
 /// APPEND key value
-fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
+fn append(ks: &mut Keyspace, key: Bytes, value: &[u8]) -> Result {
     let current = ks.get(&key)?;
     let (old, expires_at) = match &current {
         Some(e) => (e.value.clone(), e.expires_at),
@@ -275,8 +278,8 @@ fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
     }
     let mut joined = BytesMut::with_capacity(old.len() + value.len());
     joined.extend_from_slice(&old);
-    joined.extend_from_slice(&value);
-    let len = joined.len() as i64;
+    joined.extend_from_slice(value);
+    let len = joined.len();
     ks.put(
         key,
         Entry {
@@ -284,18 +287,18 @@ fn append(ks: &mut Keyspace, key: Bytes, value: Bytes) -> Result {
             expires_at,
         },
     );
-    Ok(Reply::Integer(len))
+    Ok(Reply::count(len))
 }
 
 /// STRLEN key
 fn strlen(ks: &Keyspace, key: &[u8]) -> Result {
     let len = ks.get_with(key, |entry| entry.map_or(0, |e| e.value().len()))?;
-    Ok(Reply::Integer(len as i64))
+    Ok(Reply::count(len))
 }
 
 /// The byte range GETRANGE selects, with Redis's handling of negative and outsized offsets.
 fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
-    let len = len as i64;
+    let len = i64::try_from(len).ok()?;
     if len == 0 {
         return None;
     }
@@ -312,7 +315,11 @@ fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
     if start > end || start >= len {
         return None;
     }
-    Some((start as usize, end as usize + 1))
+    // Both are now within 0..len.
+    Some((
+        start.unsigned_abs() as usize,
+        end.unsigned_abs() as usize + 1,
+    ))
 }
 
 /// GETRANGE key start end
@@ -325,11 +332,11 @@ fn getrange(ks: &Keyspace, key: &[u8], start: i64, end: i64) -> Result {
 }
 
 /// SETRANGE key offset value
-fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Result {
+fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: &[u8]) -> Result {
     let current = ks.get(&key)?;
     let old_len = current.as_ref().map_or(0, |e| e.value.len());
     if value.is_empty() {
-        return Ok(Reply::Integer(old_len as i64));
+        return Ok(Reply::count(old_len));
     }
     let Some(new_len) = offset
         .checked_add(value.len())
@@ -342,8 +349,8 @@ fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Resul
     if let Some(e) = &current {
         bytes[..old_len].copy_from_slice(&e.value);
     }
-    bytes[offset..new_len].copy_from_slice(&value);
-    let len = bytes.len() as i64;
+    bytes[offset..new_len].copy_from_slice(value);
+    let len = bytes.len();
     ks.put(
         key,
         Entry {
@@ -351,7 +358,7 @@ fn setrange(ks: &mut Keyspace, key: Bytes, offset: usize, value: Bytes) -> Resul
             expires_at,
         },
     );
-    Ok(Reply::Integer(len))
+    Ok(Reply::count(len))
 }
 
 /// Parses a stored value as Redis's string2ll does: optional '-', digits, no spaces or '+',
@@ -432,12 +439,12 @@ fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
 }
 
 /// DELEX key [IFEQ v|IFNE v|IFDEQ d|IFDNE d]
-fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<ValueCondition>) -> Result {
+fn delex(ks: &mut Keyspace, key: Bytes, condition: Option<&ValueCondition>) -> Result {
     let current = ks.get(&key)?;
     let Some(entry) = &current else {
         return Ok(Reply::Integer(0));
     };
-    if let Some(condition) = &condition {
+    if let Some(condition) = condition {
         if !value_condition_holds(condition, Some(entry)) {
             return Ok(Reply::Integer(0));
         }

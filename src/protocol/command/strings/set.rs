@@ -88,7 +88,7 @@ impl Expiry {
             Expiry::UnixMillis(m) => Some(m),
         };
         match ms {
-            Some(ms) if ms <= i64::MAX as u64 => Ok(Some(ms)),
+            Some(ms) if i64::try_from(ms).is_ok() => Ok(Some(ms)),
             _ => Err(invalid),
         }
     }

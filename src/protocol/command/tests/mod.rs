@@ -50,11 +50,13 @@ pub(super) fn f(line: &str) -> Result<Family, CommandError> {
 }
 
 /// The expected parse of a request without keys, for comparing with [`f`].
+#[allow(clippy::unnecessary_wraps)] // compared with parse results, which are `Result`s
 pub(super) fn okf(family: impl Into<Family>) -> Result<Family, CommandError> {
     Ok(family.into())
 }
 
 /// The expected parse of a request naming `keys`, for comparing with [`pk`].
+#[allow(clippy::unnecessary_wraps)] // compared with parse results, which are `Result`s
 pub(super) fn ok(
     keys: &[&str],
     family: impl Into<Family>,
@@ -315,6 +317,7 @@ fn keys_follow_the_table_key_positions() {
 
 /// The command list of docs/protocol.md, as the table renders it.
 fn commands_markdown() -> String {
+    use std::fmt::Write as _;
     let mut out =
         String::from("| command | arguments | group | what it does |\n| --- | --- | --- | --- |\n");
     for spec in COMMANDS {
@@ -331,12 +334,13 @@ fn commands_markdown() -> String {
                 .collect();
             format!("`<subcommand>` ({})", subs.join(", "))
         };
-        out.push_str(&format!(
-            "| {} | {arguments} | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| {} | {arguments} | {} | {} |",
             spec.name.to_ascii_uppercase(),
             spec.group,
             spec.summary
-        ));
+        );
     }
     out
 }

@@ -128,6 +128,7 @@ fn hello_forms() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one case after another, as Redis's tests list them
 fn client_subcommands() {
     let c = |line: &str| match f(line) {
         Ok(Family::Connection(ConnectionCommand::Client(cmd))) => cmd,

@@ -73,7 +73,7 @@ fn set_options() {
     );
     assert_eq!(
         set_of("SET k v EX 9223372036854775").expiry,
-        Some(Expiry::Seconds(9223372036854775))
+        Some(Expiry::Seconds(9_223_372_036_854_775))
     );
     assert_eq!(e("SET k v EX 99999999999999999999"), NOT_INT);
     // The syntax is checked before the number, as in Redis.
@@ -245,7 +245,7 @@ fn append_strlen_ranges() {
     assert_eq!(e("SETRANGE k x v"), NOT_INT);
     let max = MAX_STRING_LEN;
     assert_eq!(
-        e(&format!("SETRANGE k {} v", max)),
+        e(&format!("SETRANGE k {max} v")),
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
     );
     assert!(p(&format!("SETRANGE k {} v", max - 1)).is_ok());

@@ -20,7 +20,7 @@ pub(super) struct LcsOptions {
 /// end that collects the subsequence and the matching ranges (last first). A missing key
 /// is the empty string. The table takes 4 bytes per pair of positions, refused past
 /// proto-max-bulk-len as Redis refuses it.
-pub(super) fn lcs(ks: &Keyspace, keys: &[Bytes], opts: LcsOptions) -> Result<Reply, ExecError> {
+pub(super) fn lcs(ks: &Keyspace, keys: &[Bytes], opts: &LcsOptions) -> Result<Reply, ExecError> {
     let value = |i: usize| -> Result<Bytes, ExecError> {
         let key = keys.get(i).map_or(&b""[..], |k| &k[..]);
         Ok(ks.get(key)?.map(|e| e.value).unwrap_or_default())
@@ -91,17 +91,14 @@ pub(super) fn lcs(ks: &Keyspace, keys: &[Bytes], opts: LcsOptions) -> Result<Rep
         }
         if emit {
             if let Some((a_start, a_end, b_start, b_end)) = range.take() {
-                let length = (a_end - a_start + 1) as u64;
-                if opts.idx && length >= opts.min_match_len {
+                let length = a_end - a_start + 1;
+                if opts.idx && u64::try_from(length).is_ok_and(|n| n >= opts.min_match_len) {
                     let pair = |start: usize, end: usize| {
-                        Reply::Array(vec![
-                            Reply::Integer(start as i64),
-                            Reply::Integer(end as i64),
-                        ])
+                        Reply::Array(vec![Reply::count(start), Reply::count(end)])
                     };
                     let mut entry = vec![pair(a_start, a_end), pair(b_start, b_end)];
                     if opts.with_match_len {
-                        entry.push(Reply::Integer(length as i64));
+                        entry.push(Reply::count(length));
                     }
                     ranges.push(Reply::Array(entry));
                 }

@@ -1,0 +1,133 @@
+//! CONFIG: GET and SET over the settings that exist (some of them live), RESETSTAT, and
+//! REWRITE (refused: the server does not keep its config file's text).
+
+use bytes::Bytes;
+
+use super::{bulk, status};
+use crate::protocol::command::ConfigCommand;
+use crate::protocol::Reply;
+use crate::server::pattern;
+use crate::server::shared::{Shared, Stats};
+
+/// CONFIG GET/SET/RESETSTAT/REWRITE/HELP.
+pub(super) fn config(shared: &Shared, command: ConfigCommand) -> Reply {
+    match command {
+        ConfigCommand::Get(patterns) => get(shared, &patterns),
+        ConfigCommand::Set(pairs) => set(shared, &pairs),
+        ConfigCommand::ResetStat => reset_stat(&shared.stats),
+        ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
+        ConfigCommand::Help => help(),
+    }
+}
+
+/// CONFIG GET pattern [pattern ...]: the settings whose names match, as a map.
+fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
+    let config = shared.config.read();
+    let appendfsync = match config.fsync.name() {
+        "never" => "no",
+        other => other,
+    };
+    let settings: Vec<(&str, String)> = vec![
+        ("bind", config.bind.clone()),
+        ("port", config.port.to_string()),
+        ("dir", config.dir.display().to_string()),
+        ("appendonly", "yes".into()),
+        ("appendfsync", appendfsync.into()),
+        ("save", String::new()),
+        (
+            "requirepass",
+            config.requirepass.clone().unwrap_or_default(),
+        ),
+        ("maxclients", config.maxclients.to_string()),
+        ("timeout", config.timeout.to_string()),
+        ("databases", "1".into()),
+        ("maxmemory", "0".into()),
+        ("proto-max-bulk-len", shared.limits.max_bulk_len.to_string()),
+    ];
+    Reply::Map(
+        settings
+            .into_iter()
+            .filter(|(name, _)| {
+                patterns
+                    .iter()
+                    .any(|p| pattern::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            })
+            .map(|(name, value)| (bulk(name), bulk(value)))
+            .collect(),
+    )
+}
+
+/// CONFIG SET parameter value [parameter value ...]: every pair is checked before any is
+/// applied, as Redis does, so a bad one changes nothing.
+fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
+    let mut config = shared.config.read().clone();
+    for (name, value) in pairs {
+        let name_text = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let value_text = String::from_utf8_lossy(value).into_owned();
+        let number = || {
+            value_text.parse::<u64>().map_err(|_| {
+                Reply::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name_text}') - argument couldn't be parsed into an integer"
+                ))
+            })
+        };
+        let outcome = match name_text.as_str() {
+            "maxclients" => number().map(|n| config.maxclients = n as usize),
+            "timeout" => number().map(|n| config.timeout = n),
+            "requirepass" => {
+                config.requirepass = (!value_text.is_empty()).then_some(value_text);
+                Ok(())
+            }
+            "save" | "appendonly" => Ok(()),
+            "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
+            | "proto-max-bulk-len" => Err(Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
+            ))),
+            _ => Err(Reply::error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name_text}'"
+            ))),
+        };
+        if let Err(reply) = outcome {
+            return reply;
+        }
+    }
+    *shared.config.write() = config;
+    Reply::ok()
+}
+
+/// CONFIG RESETSTAT: the INFO stats counters back to zero.
+fn reset_stat(stats: &Stats) -> Reply {
+    for counter in [
+        &stats.commands_processed,
+        &stats.connections_received,
+        &stats.rejected_connections,
+        &stats.keyspace_hits,
+        &stats.keyspace_misses,
+        &stats.expired_keys,
+    ] {
+        counter.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+    Reply::ok()
+}
+
+/// CONFIG HELP
+fn help() -> Reply {
+    Reply::Array(
+        [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Print this help.",
+        ]
+        .into_iter()
+        .map(status)
+        .collect(),
+    )
+}
