@@ -10,6 +10,8 @@
 //! - [`server`]: the tokio listener, connections and the dispatcher.
 //! - [`client`]: the async client (native protocol) and a blocking wrapper.
 //!
+//! Beside them, [`tls`] reads the TLS files both the server and the client use.
+//!
 //! This file only re-exports the layers; see docs/architecture.md for the map.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -18,3 +20,4 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 pub mod storage;
+pub mod tls;

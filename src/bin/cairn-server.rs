@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use cairn::server::{Config, Fsync, Server};
+use cairn::server::{Config, Fsync, Server, TlsAuthClients};
 
 /// mimalloc rather than glibc's malloc: the server allocates and frees small buffers on every
 /// request, and glibc's per-thread arenas kept growing and trimming their heaps with
@@ -36,9 +36,27 @@ struct Args {
     /// Address to listen on [default: 127.0.0.1].
     #[arg(long)]
     bind: Option<String>,
-    /// TCP port; 0 picks a free one [default: 7379].
+    /// TCP port; 0 picks a free one, or with --tls-port turns plaintext off [default: 7379].
     #[arg(long)]
     port: Option<u16>,
+    /// TCP port for TLS clients (needs --tls-cert-file and --tls-key-file); 0 picks a free one.
+    #[arg(long, value_name = "PORT")]
+    tls_port: Option<u16>,
+    /// PEM certificate chain the server presents.
+    #[arg(long, value_name = "FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates that client certificates must chain to.
+    #[arg(long, value_name = "FILE")]
+    tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: yes (required), optional, or no [default: yes].
+    #[arg(long, value_name = "yes|optional|no")]
+    tls_auth_clients: Option<TlsAuthClients>,
+    /// Replicas connect to their primary over TLS: yes or no [default: no].
+    #[arg(long, value_name = "yes|no", value_parser = yes_no)]
+    tls_replication: Option<bool>,
     /// Data directory [default: ./cairn-data].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -78,10 +96,24 @@ impl Args {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = v; } )* };
         }
         take!(bind, port, dir, fsync, maxclients, timeout, log_level, threads);
+        take!(tls_auth_clients, tls_replication);
+        macro_rules! take_some {
+            ($($field:ident),*) => { $( if self.$field.is_some() { config.$field = self.$field; } )* };
+        }
+        take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
         if self.requirepass.is_some() {
             config.requirepass = self.requirepass;
         }
         Ok(config)
+    }
+}
+
+/// Redis's spelling of a boolean setting.
+fn yes_no(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("'{other}' is not yes or no")),
     }
 }
 
@@ -114,10 +146,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let fsync = config.fsync;
     let dir = config.dir.clone();
     let server = Server::bind(config).await?;
-    let addr = server.local_addr()?;
-    // Tests and scripts read this line to learn the port.
-    println!("cairn-server listening on {addr}");
-    tracing::info!(%addr, dir = %dir.display(), fsync = fsync.name(), "ready");
+    // Tests and scripts read these lines to learn the ports.
+    if let Some(addr) = server.plain_addr() {
+        println!("cairn-server listening on {addr}");
+    }
+    if let Some(addr) = server.tls_addr() {
+        println!("cairn-server listening on {addr} (tls)");
+    }
+    let (plain, tls) = (server.plain_addr(), server.tls_addr());
+    tracing::info!(?plain, ?tls, dir = %dir.display(), fsync = fsync.name(), "ready");
     let stop = server.stop_handle();
     tokio::spawn(async move {
         wait_for_signal().await;

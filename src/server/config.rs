@@ -57,14 +57,55 @@ impl FromStr for Fsync {
     }
 }
 
+/// Whether TLS clients must present a certificate (`tls-auth-clients`, Redis's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsAuthClients {
+    /// A client without a certificate signed by `tls-ca-cert-file` is refused (Redis's
+    /// default).
+    Yes,
+    /// Any client is accepted; a certificate it presents must still be valid.
+    Optional,
+    /// No client certificate is asked for.
+    No,
+}
+
+impl FromStr for TlsAuthClients {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "yes" => Ok(TlsAuthClients::Yes),
+            "optional" => Ok(TlsAuthClients::Optional),
+            "no" => Ok(TlsAuthClients::No),
+            other => Err(format!("'{other}' is not yes, optional or no")),
+        }
+    }
+}
+
 /// Everything the server is configured with. Field names are the TOML keys (kebab-case).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Address to listen on.
     pub bind: String,
-    /// TCP port; 0 picks a free one (the chosen port is logged and printed).
+    /// TCP port for plaintext clients; 0 picks a free one (the chosen port is printed), or,
+    /// when `tls-port` is set, means no plaintext listener at all (as in Redis).
     pub port: u16,
+    /// TCP port for TLS clients; `None` = no TLS. 0 picks a free one.
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain the server presents (leaf first).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates client certificates must chain to.
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate.
+    pub tls_auth_clients: TlsAuthClients,
+    /// Replicas connect to their primary over TLS (kept for when replication exists).
+    pub tls_replication: bool,
+    /// Longest a TLS handshake may take before the connection is closed, in milliseconds.
+    pub tls_handshake_timeout_ms: u64,
     /// Data directory.
     pub dir: PathBuf,
     /// WAL fsync policy.
@@ -90,6 +131,13 @@ impl Default for Config {
         Config {
             bind: "127.0.0.1".into(),
             port: 7379,
+            tls_port: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_replication: false,
+            tls_handshake_timeout_ms: 10_000,
             dir: PathBuf::from("./cairn-data"),
             fsync: Fsync::Always,
             requirepass: None,

@@ -32,6 +32,8 @@ use crate::protocol::{binary, resp, Limits, ProtocolError, Reply};
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
 /// Initial size of the read buffer.
 const READ_CHUNK: usize = 16 * 1024;
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Why a connection ends; only for the log.
 #[derive(Debug)]
@@ -104,6 +106,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             Ok(true) => {}
             Ok(false) => return End::Normal,
             Err(end) => return end,
+        }
+        if self.input.first() == Some(&TLS_HANDSHAKE) {
+            // Neither protocol starts so: a TLS client on a plaintext port.
+            let peer = self.session.info.addr;
+            tracing::warn!(%peer, "a TLS handshake on a plaintext port; closed");
+            return End::Normal;
         }
         if self.input.first() == Some(&binary::MAGIC) {
             self.framing = Framing::Native;
@@ -291,10 +299,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             if !waits {
                 let_others_run_first().await;
             }
-            self.stream
-                .write_all(&self.output)
-                .await
-                .map_err(|e| End::Failed(e.to_string()))?;
+            // A TLS stream encrypts into a buffer of its own: flush sends it.
+            let written = async {
+                self.stream.write_all(&self.output).await?;
+                self.stream.flush().await
+            };
+            written.await.map_err(|e| End::Failed(e.to_string()))?;
             self.output.clear();
         }
         Ok(())

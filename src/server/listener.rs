@@ -19,6 +19,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::shared::{Shared, Stats};
+use super::tls::Acceptor;
 use super::{connection, idle, ServerError};
 use crate::server::config::Config;
 use crate::storage::{Db, Options};
@@ -29,7 +30,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A bound, ready-to-run server.
 pub struct Server {
     shared: Arc<Shared>,
-    listener: TcpListener,
+    /// Plaintext clients; `None` with `port 0` and a TLS port, as in Redis.
+    plain: Option<TcpListener>,
+    /// TLS clients, and the acceptor that runs their handshakes.
+    tls: Option<(TcpListener, Acceptor)>,
 }
 
 impl Server {
@@ -45,20 +49,32 @@ impl Server {
             path: config.dir.clone(),
             source,
         })?;
+        // TLS files are read before anything opens, so a bad one fails fast and alone.
+        let acceptor = Acceptor::new(&config)?;
         let db = Db::open(&config.dir, options)?;
-        let addr = format!("{}:{}", config.bind, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let plain = match (config.port, &acceptor) {
+            (0, Some(_)) => None,
+            (port, _) => Some(listen(&config.bind, port).await?),
+        };
+        let tls = match (config.tls_port, acceptor) {
+            (Some(port), Some(acceptor)) => Some((listen(&config.bind, port).await?, acceptor)),
+            _ => None,
+        };
         Ok(Server {
             shared: Arc::new(Shared::new(db, config)),
-            listener,
+            plain,
+            tls,
         })
     }
 
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    /// The address plaintext clients connect to (useful with port 0), if they may.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The address TLS clients connect to, if TLS is on.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// What stops the server from outside (a signal handler), as SHUTDOWN does.
@@ -68,27 +84,31 @@ impl Server {
 
     /// Serves until shutdown is triggered, then drains connections and syncs the engine.
     pub async fn run(self) -> Result<(), ServerError> {
-        let Server { shared, listener } = self;
+        let Server { shared, plain, tls } = self;
         let workers = Workers::start(shared.config.read().threads)?;
         // Every connection task holds a sender; when all are dropped, recv() returns None.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
+        let (tls_listener, acceptor) = tls.unzip();
         loop {
-            tokio::select! {
+            let (accepted, acceptor) = tokio::select! {
                 () = shared.shutdown.wait() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        admit(&shared, stream, peer, workers.next(), alive.clone()).await;
-                    }
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+                accepted = accept(plain.as_ref()) => (accepted, None),
+                accepted = accept(tls_listener.as_ref()) => (accepted, acceptor.clone()),
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let worker = workers.next();
+                    admit(&shared, stream, peer, acceptor, worker, alive.clone()).await;
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
         tracing::info!("shutting down: closing connections after their in-flight requests");
-        drop(listener);
+        drop((plain, tls_listener));
         drop(alive);
         shared.clients.kill_where(|_| true);
         if tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv())
@@ -181,10 +201,29 @@ impl Workers {
     }
 }
 
+/// Binds a listening socket on `bind`:`port`.
+async fn listen(bind: &str, port: u16) -> Result<TcpListener, ServerError> {
+    let addr = format!("{bind}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// The next connection on `listener`; never, without one.
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Registers an accepted connection and hands it to `worker`, which runs its TLS handshake
+/// first if `tls` is given (on the worker, so a slow handshake holds up no one else).
 async fn admit(
     shared: &Arc<Shared>,
     mut stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<Acceptor>,
     worker: &Handle,
     alive: mpsc::Sender<()>,
 ) {
@@ -192,9 +231,12 @@ async fn admit(
     let maxclients = shared.config.read().maxclients;
     if shared.clients.count() >= maxclients {
         Stats::add(&shared.stats.rejected_connections, 1);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        // A TLS client could not read a plaintext line: it is just closed.
+        if tls.is_none() {
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        }
         return;
     }
     // Replies are already batched per read; Nagle would only add latency.
@@ -212,9 +254,19 @@ async fn admit(
         }
     };
     worker.spawn(async move {
-        match TcpStream::from_std(stream) {
-            Ok(stream) => connection::serve(shared, stream, registration).await,
-            Err(error) => tracing::warn!(%error, "worker cannot adopt a connection"),
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "worker cannot adopt a connection");
+                return;
+            }
+        };
+        match tls {
+            None => connection::serve(shared, stream, registration).await,
+            Some(acceptor) => match acceptor.handshake(stream).await {
+                Ok(stream) => connection::serve(shared, stream, registration).await,
+                Err(reason) => tracing::warn!(%peer, %reason, "TLS handshake failed; closed"),
+            },
         }
         drop(alive);
     });

@@ -20,9 +20,10 @@ mod round;
 mod session;
 mod shared;
 mod shutdown;
+mod tls;
 mod value;
 
-pub use config::{Config, Fsync};
+pub use config::{Config, Fsync, TlsAuthClients};
 pub use listener::{Server, StopHandle};
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ pub enum ServerError {
     /// The engine failed to open (locked by another server, corrupt, unreadable) or to sync.
     #[error(transparent)]
     Storage(#[from] crate::storage::Error),
+    /// The TLS settings are incomplete, or their files unreadable or mismatched.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A background task failed during shutdown.
     #[error("shutdown failed: {0}")]
     Shutdown(String),
