@@ -66,9 +66,11 @@ pub fn parse_request(
         return Ok(None);
     };
     let frame = buf.split_to(len).freeze();
-    Ok(Some(
-        args.into_iter().map(|a| a.into_bytes(&frame)).collect(),
-    ))
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        out.push(arg.into_bytes(&frame));
+    }
+    Ok(Some(out))
 }
 
 /// A command line split into arguments by the rules of an inline request (see
@@ -87,11 +89,14 @@ type Spans = SmallVec<[(usize, usize); 8]>;
 /// `*<n>\r\n` then n times `$<len>\r\n<bytes>\r\n`. Returns the frame length; the
 /// argument spans (relative to `buf`) are pushed to `spans`.
 fn multibulk(buf: &[u8], limits: &Limits, spans: &mut Spans) -> Result<usize, nom::Err<PErr>> {
-    let (mut input, count) = len_line(
-        &buf[1..],
-        limits.max_inline_len,
-        ProtocolError::MultibulkCountTooBig,
-    )?;
+    let (mut input, count) = match fast_len_line(&buf[1..], limits.max_inline_len) {
+        Some((rest, n)) => (rest, i64::try_from(n).ok()),
+        None => len_line(
+            &buf[1..],
+            limits.max_inline_len,
+            ProtocolError::MultibulkCountTooBig,
+        )?,
+    };
     let count = match count {
         Some(n) if n <= 0 => return Ok(buf.len() - input.len()),
         Some(n) => usize::try_from(n).ok(),
@@ -115,15 +120,15 @@ fn bulk_arg<'a>(buf: &[u8], input: &'a [u8], limits: &Limits) -> PResult<'a, (us
         Some(b'$') => {}
         Some(&got) => return fail(ProtocolError::ExpectedBulk { got }),
     }
-    let (input, len) = len_line(
-        &input[1..],
-        limits.max_inline_len,
-        ProtocolError::BulkCountTooBig,
-    )?;
-    let Some(len) = len
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= limits.max_bulk_len)
-    else {
+    let (input, len) = match fast_len_line(&input[1..], limits.max_inline_len) {
+        Some((rest, n)) => (rest, usize::try_from(n).ok()),
+        None => len_line(
+            &input[1..],
+            limits.max_inline_len,
+            ProtocolError::BulkCountTooBig,
+        )?,
+    };
+    let Some(len) = len.filter(|&n| n <= limits.max_bulk_len) else {
         return fail(ProtocolError::InvalidBulkLength);
     };
     let (input, data) = take(len)(input)?;
@@ -132,15 +137,18 @@ fn bulk_arg<'a>(buf: &[u8], input: &'a [u8], limits: &Limits) -> PResult<'a, (us
     Ok((input, (start, start + data.len())))
 }
 
-/// A count or length line (after its `*` or `$`), `None` if it is not a number: the fast
-/// path for plain digits, else the strict parse, which decides every other case.
-#[inline]
-fn len_line(input: &[u8], max: usize, too_long: ProtocolError) -> PResult<'_, Option<i64>> {
-    if let Some((rest, n)) = fast_len_line(input, max) {
-        return Ok((rest, i64::try_from(n).ok()));
-    }
+/// A count or length line that `fast_len_line` did not take: the strict parse, which
+/// decides every other case; `None` if it is not a number, or not one a `T` can hold.
+fn len_line<T: TryFrom<i64>>(
+    input: &[u8],
+    max: usize,
+    too_long: ProtocolError,
+) -> PResult<'_, Option<T>> {
     let (rest, line) = crlf_line(input, max, too_long)?;
-    Ok((rest, parse_strict_i64(line)))
+    Ok((
+        rest,
+        parse_strict_i64(line).and_then(|n| T::try_from(n).ok()),
+    ))
 }
 
 /// An inline command: a line ending in `\n` (an `\r` before it is dropped), split into
