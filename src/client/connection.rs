@@ -8,8 +8,8 @@
 //! `Error::ConnectionLost` and the connection refuses new ones; reconnecting is the
 //! client's business, never this module's.
 //!
-//! The tasks are generic over `AsyncRead`/`AsyncWrite` halves so a TLS stream can slot in
-//! where the TCP stream is opened ([`Connection::open`]), with no change here.
+//! The tasks are generic over `AsyncRead`/`AsyncWrite` halves, so a TLS stream (the
+//! client's [`Tls`] wraps the TCP stream in [`Connection::open`]) runs the same tasks.
 
 use std::collections::HashMap;
 use std::io;
@@ -137,14 +137,15 @@ pub(crate) struct Connection {
 /// How to open a connection.
 pub(crate) struct Dial<'a> {
     pub addr: &'a str,
+    pub tls: Option<&'a Tls>,
     pub credentials: Option<Credentials>,
     pub connect_timeout: Duration,
     pub limits: Limits,
 }
 
 impl Connection {
-    /// Resolves `addr`, connects over TCP and exchanges the handshake, all within the
-    /// connect timeout. This is where a TLS connector would wrap the stream.
+    /// Resolves `addr`, connects over TCP (then TLS, if asked) and exchanges the
+    /// handshake, all within the connect timeout.
     pub(crate) async fn open(dial: Dial<'_>) -> Result<Connection> {
         let connect_error = |source: io::Error| Error::Connect {
             addr: dial.addr.to_string(),
@@ -153,14 +154,21 @@ impl Connection {
         let opening = async {
             let stream = connect_tcp(dial.addr).await.map_err(connect_error)?;
             stream.set_nodelay(true).map_err(connect_error)?;
-            let (mut reader, mut writer) = stream.into_split();
-            let leftover = handshake(&mut reader, &mut writer, dial.credentials, &dial.limits)
-                .await
-                .map_err(|e| match e {
-                    HandshakeError::Io(source) => connect_error(source),
-                    HandshakeError::Other(e) => e,
-                })?;
-            Ok(Connection::start(reader, writer, leftover, dial.limits))
+            match dial.tls {
+                None => {
+                    let (reader, writer) = stream.into_split();
+                    Connection::over(reader, writer, dial.credentials, dial.limits).await
+                }
+                Some(tls) => {
+                    let stream = tls.connector.connect(tls.name.clone(), stream).await;
+                    let (reader, writer) = tokio::io::split(stream.map_err(connect_error)?);
+                    Connection::over(reader, writer, dial.credentials, dial.limits).await
+                }
+            }
+            .map_err(|e| match e {
+                HandshakeError::Io(source) => connect_error(source),
+                HandshakeError::Other(e) => e,
+            })
         };
         match tokio::time::timeout(dial.connect_timeout, opening).await {
             Ok(result) => result,
@@ -169,6 +177,21 @@ impl Connection {
                 format!("no connection within {:?}", dial.connect_timeout),
             ))),
         }
+    }
+
+    /// Exchanges the native handshake over a connected stream, then starts the tasks.
+    async fn over<R, W>(
+        mut reader: R,
+        mut writer: W,
+        credentials: Option<Credentials>,
+        limits: Limits,
+    ) -> Result<Connection, HandshakeError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let leftover = handshake(&mut reader, &mut writer, credentials, &limits).await?;
+        Ok(Connection::start(reader, writer, leftover, limits))
     }
 
     /// Spawns the reader and writer tasks over an established, handshaken stream.
@@ -262,6 +285,22 @@ async fn connect_tcp(addr: &str) -> io::Result<TcpStream> {
     }))
 }
 
+/// A client's TLS: the connector built from its `TlsOptions`, and the server name to check.
+pub(crate) struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls_pki_types::ServerName<'static>,
+}
+
+impl Tls {
+    /// Reads `options`' files and settles the name to check for `addr`.
+    pub(crate) fn new(options: &crate::tls::TlsOptions, addr: &str) -> Result<Tls> {
+        Ok(Tls {
+            connector: tokio_rustls::TlsConnector::from(crate::tls::client_config(options)?),
+            name: crate::tls::server_name(options, addr)?,
+        })
+    }
+}
+
 enum HandshakeError {
     Io(io::Error),
     Other(Error),
@@ -293,8 +332,16 @@ where
         &mut out,
     );
     writer.write_all(&out).await?;
+    writer.flush().await?;
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     loop {
+        // A TLS alert or handshake record: this port wants TLS.
+        if matches!(input.first(), Some(0x15 | 0x16)) {
+            return Err(HandshakeError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the server answered in TLS: this is its TLS port (connect with TLS options)",
+            )));
+        }
         match binary::parse_handshake_reply(&mut input, limits) {
             Ok(Some(HandshakeReply::Accepted { .. })) => return Ok(input),
             Ok(Some(HandshakeReply::Rejected { message })) => {
@@ -338,7 +385,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if !out.is_empty() {
-            if let Err(e) = writer.write_all(&out).await {
+            // A TLS stream encrypts into a buffer of its own: flush sends it.
+            let written = async {
+                writer.write_all(&out).await?;
+                writer.flush().await
+            };
+            if let Err(e) = written.await {
                 shared.fail(&format!("write failed: {e}"));
                 return;
             }

@@ -56,6 +56,10 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The TLS options cannot be used: a file missing, unreadable or not what it should
+    /// be, a certificate without its key. Nothing was sent.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The request was refused before anything was sent: a key or value over the protocol's
     /// size limits, too many operations in a batch, an empty command.
     #[error("invalid input: {message}")]

@@ -37,11 +37,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::binary::{Condition, Credentials, Op};
 use crate::protocol::Reply;
-use connection::{Connection, Dial, Pending};
+use connection::{Connection, Dial, Pending, Tls};
 pub use error::{Error, Result};
 use options::bytes_of;
 pub use options::{
-    Batch, ClientOptions, RangeOptions, SetCondition, SetOptions, Versioned, DEFAULT_PORT,
+    Batch, ClientOptions, RangeOptions, SetCondition, SetOptions, TlsOptions, Versioned,
+    DEFAULT_PORT,
 };
 pub use range::RangeStream;
 use validate::{millis, validate};
@@ -59,6 +60,8 @@ pub struct Client {
 struct Inner {
     addr: String,
     options: ClientOptions,
+    /// Built once from `options.tls`, so every reconnection reuses it.
+    tls: Option<Tls>,
     /// Credentials for the next handshake: the options', or the last successful `auth`.
     credentials: Mutex<Option<Credentials>>,
     current: Mutex<Option<Arc<Connection>>>,
@@ -90,10 +93,16 @@ impl Client {
             username: options.username.as_ref().map(|u| Bytes::from(u.clone())),
             password: Bytes::from(p.clone()),
         });
+        let addr = addr.to_string();
+        let tls = match &options.tls {
+            Some(tls) => Some(Tls::new(tls, &addr)?),
+            None => None,
+        };
         let client = Client {
             inner: Arc::new(Inner {
-                addr: addr.to_string(),
+                addr,
                 options,
+                tls,
                 credentials: Mutex::new(credentials),
                 current: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
@@ -369,6 +378,7 @@ impl Client {
         let credentials = self.inner.credentials.lock().clone();
         let conn = Connection::open(Dial {
             addr: &self.inner.addr,
+            tls: self.inner.tls.as_ref(),
             credentials,
             connect_timeout: self.inner.options.connect_timeout,
             limits: self.inner.options.limits,

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::protocol::binary;
 use crate::protocol::Limits;
+pub use crate::tls::TlsOptions;
 
 /// The port a Cairn server listens on by default.
 pub const DEFAULT_PORT: u16 = 7379;
@@ -28,6 +29,8 @@ pub struct ClientOptions {
     /// Sizes the client refuses to send and to receive. Default: the protocol's defaults,
     /// which are the server's.
     pub limits: Limits,
+    /// Speak TLS to the server (its `tls-port`); `None`, the default, is plaintext.
+    pub tls: Option<TlsOptions>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("limits", &self.limits)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -51,6 +55,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Some(Duration::from_secs(30)),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }

@@ -24,6 +24,21 @@ pub struct Args {
     /// Password to authenticate with (native handshake, or RESP AUTH).
     #[arg(long)]
     pub auth: Option<String>,
+    /// Connect over TLS (to the server's tls-port), in either protocol.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: the CA certificates (PEM) the server's certificate must chain to.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+    /// With --tls: the client certificate (PEM) to present, with --key.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cert: Option<PathBuf>,
+    /// With --tls: the private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub key: Option<PathBuf>,
+    /// With --tls: the server name to check and send (default: the host).
+    #[arg(long, value_name = "HOST", requires = "tls")]
+    pub sni: Option<String>,
     /// Connections.
     #[arg(short = 'c', long, default_value_t = 50)]
     pub clients: usize,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
+use cairn::client::TlsOptions;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
@@ -304,9 +305,26 @@ impl Network {
         let mut rng = SmallRng::seed_from_u64(args.seed);
         let values = ValuePool::new(args.value_size, &mut rng);
         let format = KeyFormat::new(&args.key_prefix, args.keyspace);
+        let tls = match (args.tls, &args.cacert) {
+            (false, _) => None,
+            (true, None) => {
+                anyhow::bail!("--tls needs --cacert: the CA the server's certificate must chain to")
+            }
+            (true, Some(ca_file)) => {
+                let options = TlsOptions {
+                    ca_file: ca_file.clone(),
+                    cert_file: args.cert.clone(),
+                    key_file: args.key.clone(),
+                    server_name: args.sni.clone(),
+                };
+                let config = cairn::tls::client_config(&options)?;
+                Some(net::Tls { options, config })
+            }
+        };
         let base = net::Plan {
             addr: String::new(),
             resp: args.resp,
+            tls,
             auth: args.auth.clone(),
             clients: args.clients,
             pipeline: args.pipeline,

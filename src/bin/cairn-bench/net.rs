@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BytesMut};
+use cairn::client::TlsOptions;
 use cairn::protocol::binary::{self, Credentials, Handshake, HandshakeReply};
 use cairn::protocol::{resp, Limits, Reply};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::stats::RunStats;
@@ -35,11 +36,30 @@ pub enum Stop {
     Duration(Duration),
 }
 
+/// `--tls`: the options, and the client configuration read from their files once.
+#[derive(Clone)]
+pub struct Tls {
+    pub options: TlsOptions,
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.options.fmt(f)
+    }
+}
+
+/// What a connection reads and writes: a TCP stream, or TLS over one.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
 /// Everything a network run needs; shared by its connections.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub addr: String,
     pub resp: bool,
+    pub tls: Option<Tls>,
     pub auth: Option<String>,
     pub clients: usize,
     pub pipeline: usize,
@@ -140,13 +160,25 @@ async fn connection(plan: Arc<Plan>, shared: Arc<Shared>, index: usize) -> RunSt
     stats
 }
 
-/// Connects, sets `TCP_NODELAY`, and completes the protocol's opening (native handshake or
-/// RESP `AUTH`).
-async fn connect(plan: &Plan) -> Result<TcpStream> {
-    let mut stream = TcpStream::connect(&plan.addr)
+/// Connects, sets `TCP_NODELAY`, runs the TLS handshake with `--tls`, and completes the
+/// protocol's opening (native handshake or RESP `AUTH`).
+async fn connect(plan: &Plan) -> Result<Box<dyn Stream>> {
+    let tcp = TcpStream::connect(&plan.addr)
         .await
         .with_context(|| format!("connect to {}", plan.addr))?;
-    stream.set_nodelay(true)?;
+    tcp.set_nodelay(true)?;
+    let mut stream: Box<dyn Stream> = match &plan.tls {
+        None => Box::new(tcp),
+        Some(tls) => {
+            let name = cairn::tls::server_name(&tls.options, &plan.addr)?;
+            let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .with_context(|| format!("TLS handshake with {}", plan.addr))?;
+            Box::new(stream)
+        }
+    };
     let limits = Limits::default();
     let mut out = BytesMut::new();
     let mut input = BytesMut::with_capacity(4096);
@@ -156,6 +188,7 @@ async fn connect(plan: &Plan) -> Result<TcpStream> {
         };
         resp::encode_request(&[b"AUTH".as_slice(), pass.as_bytes()], &mut out);
         stream.write_all(&out).await?;
+        stream.flush().await?;
         loop {
             if let Some(reply) = resp::parse_reply(&mut input, &limits)? {
                 if let Reply::Error(e) = reply {
@@ -177,6 +210,7 @@ async fn connect(plan: &Plan) -> Result<TcpStream> {
     };
     binary::encode_handshake(&hs, &mut out);
     stream.write_all(&out).await?;
+    stream.flush().await?;
     loop {
         match binary::parse_handshake_reply(&mut input, &limits)? {
             Some(HandshakeReply::Accepted { .. }) if input.is_empty() => return Ok(stream),
@@ -213,7 +247,7 @@ struct Slot {
 struct Conn<'a> {
     plan: &'a Plan,
     shared: &'a Shared,
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     rng: SmallRng,
     limits: Limits,
     out: BytesMut,
@@ -228,7 +262,7 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(plan: &'a Plan, shared: &'a Shared, stream: TcpStream, seed: u64) -> Conn<'a> {
+    fn new(plan: &'a Plan, shared: &'a Shared, stream: Box<dyn Stream>, seed: u64) -> Conn<'a> {
         let depth = plan.pipeline.max(1);
         let idle = Slot {
             busy: false,
@@ -272,6 +306,8 @@ impl<'a> Conn<'a> {
             }
             if !self.out.is_empty() {
                 self.stream.write_all(&self.out).await?;
+                // A TLS stream encrypts into a buffer of its own: flush sends it.
+                self.stream.flush().await?;
                 self.out.clear();
             }
             loop {

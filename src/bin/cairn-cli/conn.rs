@@ -1,14 +1,18 @@
 //! The two ways cairn-cli talks to a server: the native protocol through the blocking
 //! client (commands go as the `Resp` op, answers come in RESP3 shapes), or plain RESP2
-//! (`--resp`, optionally RESP3 with `-3`) over a TCP stream, as redis-cli does.
+//! (`--resp`, optionally RESP3 with `-3`) over a TCP stream, as redis-cli does; either over
+//! TLS with `--tls`.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use cairn::client::{blocking, ClientOptions, Error};
+use cairn::client::{blocking, ClientOptions, Error, TlsOptions};
 use cairn::protocol::{resp, Limits, Reply};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls_pki_types::ServerName;
 
 /// A failure to reach the server, as the one line to print.
 pub struct Unreachable(pub String);
@@ -36,6 +40,7 @@ pub struct Target {
     pub password: Option<String>,
     pub resp: bool,
     pub resp3: bool,
+    pub tls: Option<TlsOptions>,
 }
 
 pub enum Conn {
@@ -46,11 +51,21 @@ pub enum Conn {
 impl Conn {
     pub fn open(target: &Target) -> Result<Conn, Unreachable> {
         if target.resp {
+            let tls = match &target.tls {
+                Some(options) => Some(Tls {
+                    config: cairn::tls::client_config(options)
+                        .map_err(|e| Unreachable(e.to_string()))?,
+                    name: cairn::tls::server_name(options, &target.addr)
+                        .map_err(|e| Unreachable(e.to_string()))?,
+                }),
+                None => None,
+            };
             let mut conn = RespConn {
                 addr: target.addr.clone(),
                 user: target.user.clone(),
                 password: target.password.clone(),
                 resp3: target.resp3,
+                tls,
                 stream: None,
                 input: BytesMut::new(),
             };
@@ -62,6 +77,7 @@ impl Conn {
             password: target.password.clone(),
             // A person waits at the prompt; long commands (KEYS on a big database) may run.
             request_timeout: None,
+            tls: target.tls.clone(),
             ..ClientOptions::default()
         };
         match blocking::Client::connect_with(&target.addr, options) {
@@ -92,13 +108,25 @@ impl Conn {
     }
 }
 
+/// What a RESP connection reads and writes: a TCP stream, or TLS over one.
+trait Stream: Read + Write {}
+
+impl<S: Read + Write> Stream for S {}
+
+/// `--tls`'s client configuration, read once.
+struct Tls {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+}
+
 /// A RESP connection, reopened on the next command after it breaks.
 pub struct RespConn {
     addr: String,
     user: Option<String>,
     password: Option<String>,
     resp3: bool,
-    stream: Option<TcpStream>,
+    tls: Option<Tls>,
+    stream: Option<Box<dyn Stream>>,
     input: BytesMut,
 }
 
@@ -109,20 +137,35 @@ impl RespConn {
             .to_socket_addrs()
             .map_err(|e| unreachable(&self.addr, &e))?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        let mut socket = None;
         for a in addrs {
             match TcpStream::connect_timeout(&a, Duration::from_secs(5)) {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
-                    self.stream = Some(s);
-                    self.input.clear();
+                    socket = Some(s);
                     break;
                 }
                 Err(e) => last = e,
             }
         }
-        if self.stream.is_none() {
+        let Some(mut socket) = socket else {
             return Err(unreachable(&self.addr, &last));
-        }
+        };
+        self.input.clear();
+        self.stream = Some(match &self.tls {
+            None => Box::new(socket),
+            Some(tls) => {
+                let mut session = ClientConnection::new(tls.config.clone(), tls.name.clone())
+                    .map_err(|e| Unreachable(format!("TLS: {e}")))?;
+                // Handshake now, so a refused certificate is said at connect.
+                while session.is_handshaking() {
+                    session
+                        .complete_io(&mut socket)
+                        .map_err(|e| unreachable(&self.addr, &e))?;
+                }
+                Box::new(StreamOwned::new(session, socket))
+            }
+        });
         for (i, setup) in [self.password.is_some(), self.resp3]
             .into_iter()
             .enumerate()
@@ -159,6 +202,7 @@ impl RespConn {
         let mut out = BytesMut::new();
         resp::encode_request(args, &mut out);
         stream.write_all(&out)?;
+        stream.flush()?;
         let limits = Limits::default();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

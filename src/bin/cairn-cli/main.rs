@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
+use cairn::client::TlsOptions;
 use clap::{ArgAction, Parser};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -58,6 +59,21 @@ struct Args {
     /// With --resp: switch to RESP3 (HELLO 3).
     #[arg(short = '3')]
     resp3: bool,
+    /// Connect over TLS (to the server's tls-port).
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: the CA certificates (PEM) the server's certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// With --tls: the client certificate (PEM) to present, with --key.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// With --tls: the private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// With --tls: the server name to check and send (default: the host).
+    #[arg(long, value_name = "HOST")]
+    sni: Option<String>,
     /// Print values plainly, one per line (the default when stdout is not a terminal).
     #[arg(long)]
     raw: bool,
@@ -235,12 +251,26 @@ fn script(conn: &mut Conn, output: Output) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let tls = match (args.tls, args.cacert.clone()) {
+        (false, _) => None,
+        (true, Some(ca_file)) => Some(TlsOptions {
+            ca_file,
+            cert_file: args.cert.clone(),
+            key_file: args.key.clone(),
+            server_name: args.sni.clone(),
+        }),
+        (true, None) => {
+            eprintln!("--tls needs --cacert: the CA the server's certificate must chain to");
+            return ExitCode::FAILURE;
+        }
+    };
     let target = Target {
         addr: format!("{}:{}", args.host, args.port),
         user: args.user.clone(),
         password: args.password.clone(),
         resp: args.resp,
         resp3: args.resp3,
+        tls,
     };
     let output = if args.raw || (!io::stdout().is_terminal() && !args.no_raw) {
         Output::Raw
