@@ -3,6 +3,7 @@
 //! a scratch `redis-server` (`scratch_redis`); crash tests' child processes (`crash`).
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod crash;
 pub mod scratch_redis;
 
@@ -15,8 +16,10 @@ use std::time::Duration;
 /// A running server process; killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
-    /// Where it listens.
+    /// Where it listens: its plaintext port, or its TLS port when plaintext is off.
     pub addr: SocketAddr,
+    /// Its TLS port, when it has one.
+    pub tls_addr: Option<SocketAddr>,
     /// Its data directory.
     pub dir: PathBuf,
     /// Keeps the temporary directory alive (when the test did not give one).
@@ -45,19 +48,34 @@ impl TestServer {
             .spawn()
             .expect("spawn cairn-server");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("server did not report its address: {line:?}"));
+        let mut stdout = BufReader::new(stdout);
+        // One line per listener: plaintext first (unless `--port 0` with TLS turned it
+        // off), then `... (tls)`.
+        let tls = args.contains(&"--tls-port");
+        let mut addrs = Vec::new();
+        for _ in 0..if tls { 2 } else { 1 } {
+            let mut line = String::new();
+            stdout
+                .read_line(&mut line)
+                .expect("read the listening line");
+            let is_tls = line.trim_end().ends_with("(tls)");
+            let addr: SocketAddr = line
+                .trim()
+                .trim_end_matches(" (tls)")
+                .rsplit(' ')
+                .next()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("server did not report its address: {line:?}"));
+            addrs.push((addr, is_tls));
+            if is_tls {
+                break;
+            }
+        }
+        let tls_addr = addrs.iter().find(|(_, t)| *t).map(|(a, _)| *a);
         TestServer {
             child: Some(child),
-            addr,
+            addr: addrs[0].0,
+            tls_addr,
             dir: dir.to_path_buf(),
             temp: None,
         }
