@@ -186,6 +186,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
     }
 
     /// The next complete request in the input, with its native id (0 under RESP).
+    #[inline]
     fn next_request(&mut self) -> Result<Option<(u64, Request)>, ProtocolError> {
         match self.framing {
             Framing::Resp => {
@@ -222,9 +223,11 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     let mut out = Replies::new(&mut self.output, self.framing, id);
                     match dispatch::parse(&mut self.session, request) {
                         Ok(command) => {
-                            if let Some(range) =
-                                RangeStream::of(&self.session, self.framing, id, &command)
-                            {
+                            let range = match self.framing {
+                                Framing::Resp => None,
+                                Framing::Native => RangeStream::of(&self.session, id, &command),
+                            };
+                            if let Some(range) = range {
                                 pause = Some(Pause::Stream(range));
                                 break;
                             }

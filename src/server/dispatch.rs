@@ -36,6 +36,7 @@ pub(crate) struct Context<'c, 'k> {
 /// Errors come in Redis's order: an unknown command, subcommand or wrong arity is answered
 /// before authentication is checked, and dooms an open MULTI; any other argument error
 /// comes after the NOAUTH check and, inside MULTI, is queued and reported by EXEC.
+#[inline]
 pub(crate) fn parse(session: &mut Session, request: Request) -> Result<Command, Reply> {
     let args = match request {
         Request::Command(command) => return Ok(command),
@@ -69,7 +70,7 @@ pub(crate) fn execute(
     command: Command,
     out: &mut Replies,
 ) {
-    session.ran(command.name());
+    session.ran(command.spec());
     // GET, the commonest request, encodes its value into `out` where it lies, without a
     // `Reply` holding it (a reference count on the value was a large share of the server's
     // time under pipelined GETs). A session that is not authenticated or is inside MULTI
@@ -93,7 +94,7 @@ fn noauth() -> Reply {
 /// Runs one parsed command on its own, committing its writes before returning (the
 /// native handshake's AUTH).
 pub(crate) fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
-    session.ran(command.name());
+    session.ran(command.spec());
     let mut round = Round::new(shared);
     let reply = execute_in_round(shared, session, &mut round, command);
     let failed = round.take_failure();

@@ -16,10 +16,9 @@ use super::commands::scan::live_entries;
 use super::connection::{Connection, End, FLUSH_AT};
 use super::dispatch;
 use super::keyspace::Keyspace;
-use super::replies::Framing;
 use super::session::Session;
 use crate::protocol::binary::{self, HandshakeReply, Response};
-use crate::protocol::command::{Command, Family, ScanCommand};
+use crate::protocol::command::{Command, CommandSpec, Family, ScanCommand};
 use crate::protocol::{Reply, RespVersion};
 
 /// Pairs per streamed range chunk.
@@ -81,6 +80,7 @@ where
 
 /// A native RANGE request to stream: its id and bounds.
 pub(super) struct RangeStream {
+    spec: &'static CommandSpec,
     id: u64,
     range: (Bound<Bytes>, Bound<Bytes>),
     limit: Option<usize>,
@@ -88,31 +88,23 @@ pub(super) struct RangeStream {
 }
 
 impl RangeStream {
-    /// The range `command` asks for, if it is one to stream now: a native connection's
-    /// RANGE (typed, or by name through the `Resp` op) from an authenticated session
+    /// The range `command`, on a native connection, asks for, if it is one to stream now:
+    /// a RANGE (typed, or by name through the `Resp` op) from an authenticated session
     /// outside MULTI (otherwise it runs as any command: NOAUTH, or queued).
-    pub(super) fn of(
-        session: &Session,
-        framing: Framing,
-        id: u64,
-        command: &Command,
-    ) -> Option<RangeStream> {
-        let Family::Scan(ScanCommand::Range {
-            start,
-            end,
-            limit,
-            reverse,
-            keys_only: false,
-        }) = command.family()
-        else {
+    pub(super) fn of(session: &Session, id: u64, command: &Command) -> Option<RangeStream> {
+        let Family::Scan(ScanCommand::Range(range)) = command.family() else {
             return None;
         };
-        let now = framing == Framing::Native && session.authenticated && session.multi.is_none();
+        if range.keys_only {
+            return None;
+        }
+        let now = session.authenticated && session.multi.is_none();
         now.then(|| RangeStream {
+            spec: command.spec(),
             id,
-            range: (start.clone(), end.clone()),
-            limit: *limit,
-            reverse: *reverse,
+            range: (range.start.clone(), range.end.clone()),
+            limit: range.limit,
+            reverse: range.reverse,
         })
     }
 }
@@ -126,7 +118,7 @@ pub(super) async fn stream_range<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    conn.session.ran("range");
+    conn.session.ran(stream.spec);
     let now = Keyspace::new(conn.shared).now();
     let id = stream.id;
     let mut entries = live_entries(&conn.shared.db, stream.range, stream.reverse, now)

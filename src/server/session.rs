@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::clients::ClientInfo;
-use crate::protocol::command::{Command, CommandError};
+use crate::protocol::command::{Command, CommandError, CommandSpec};
 use crate::protocol::RespVersion;
 use crate::storage::WriteTicket;
 
@@ -40,7 +40,7 @@ pub struct Session {
     /// Close the connection after the replies already produced (QUIT).
     pub closing: bool,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
-    last_command: &'static str,
+    last_command: Option<&'static CommandSpec>,
 }
 
 impl Session {
@@ -54,17 +54,20 @@ impl Session {
             watched: Vec::new(),
             pending_write: None,
             closing: false,
-            last_command: "",
+            last_command: None,
         }
     }
 
-    /// Records `command` (its lowercase name) as the last this client ran, for CLIENT
-    /// LIST's `cmd`. The registry's lock is taken only when the name changes: a client
-    /// sending one kind of command takes it once.
-    pub fn ran(&mut self, command: &'static str) {
-        if self.last_command != command {
-            self.last_command = command;
-            self.info.details.lock().last_command = command;
+    /// Records `command` as the last this client ran, for CLIENT LIST's `cmd`. The
+    /// registry's lock is taken only when the command changes: a client sending one kind
+    /// of command takes it once.
+    pub fn ran(&mut self, command: &'static CommandSpec) {
+        if !self
+            .last_command
+            .is_some_and(|last| std::ptr::eq(last, command))
+        {
+            self.last_command = Some(command);
+            self.info.details.lock().last_command = command.command_name();
         }
     }
 }

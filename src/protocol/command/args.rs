@@ -18,11 +18,8 @@ pub(crate) struct Args {
 
 impl Args {
     /// `rest` of a request of `argc` arguments in all.
-    pub(crate) fn new(rest: Vec<Bytes>, argc: usize) -> Args {
-        Args {
-            rest: rest.into_iter(),
-            argc,
-        }
+    pub(crate) fn new(rest: std::vec::IntoIter<Bytes>, argc: usize) -> Args {
+        Args { rest, argc }
     }
 
     /// How many arguments the whole request has, name and keys included (Redis's `argc`).

@@ -32,8 +32,9 @@ pub enum ConnectionCommand {
     Hello {
         /// The requested protocol version, if given.
         protover: Option<i64>,
-        /// `(username, password)` from AUTH.
-        auth: Option<(Bytes, Bytes)>,
+        /// `(username, password)` from AUTH. Boxed, so that every command stays small (see
+        /// `Set::condition`).
+        auth: Option<Box<(Bytes, Bytes)>>,
         /// The name from SETNAME.
         setname: Option<Bytes>,
     },
@@ -169,7 +170,7 @@ fn hello(args: &mut Args) -> Result<ConnectionCommand, CommandError> {
         while let Some(opt) = args.next() {
             let more = args.len();
             if is(&opt, "AUTH") && more >= 2 {
-                auth = Some((next(args)?, next(args)?));
+                auth = Some(Box::new((next(args)?, next(args)?)));
             } else if is(&opt, "SETNAME") && more >= 1 {
                 // Redis 7.2 validates the name while reading options, before AUTH runs.
                 let name = next(args)?;
@@ -293,8 +294,9 @@ pub enum ClientType {
 pub enum ClientKill {
     /// `CLIENT KILL ip:port`: replies OK or an error; may kill the caller itself.
     Addr(Bytes),
-    /// `CLIENT KILL <filter> <value> ...`: replies the number killed.
-    Filter(ClientKillFilter),
+    /// `CLIENT KILL <filter> <value> ...`: replies the number killed. Boxed, so that every
+    /// command stays small (see `Set::condition`).
+    Filter(Box<ClientKillFilter>),
 }
 
 /// Filters of the new CLIENT KILL form; all given ones must match.
@@ -425,5 +427,5 @@ fn client_kill(args: &mut Args) -> Result<ClientKill, CommandError> {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(ClientKill::Filter(filter))
+    Ok(ClientKill::Filter(Box::new(filter)))
 }

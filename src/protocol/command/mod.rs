@@ -41,7 +41,7 @@ pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
 pub use native::Request;
-pub use scan::ScanCommand;
+pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
@@ -79,8 +79,8 @@ pub enum Family {
     Server(ServerCommand),
 }
 
-/// A command's key arguments in argument order; most commands have one or two.
-pub type Keys = SmallVec<[Bytes; 2]>;
+/// A command's key arguments in argument order; most commands have one, kept inline.
+pub type Keys = SmallVec<[Bytes; 1]>;
 
 impl Command {
     /// Parses a request; `args[0]` is the command name, case-insensitive. Never panics.
@@ -90,21 +90,41 @@ impl Command {
     /// parser sees only the other arguments. Arguments are moved into the result, never
     /// copied.
     pub fn parse(mut args: Vec<Bytes>) -> Result<Command, CommandError> {
-        let spec = table::resolve(&args)?;
+        let (spec, words) = table::resolve(&args)?;
         let argc = args.len();
+        // The name (and a container's subcommand) and the keys are not the parser's: `skip`
+        // counts the leading arguments it does not see.
         let mut keys = Keys::new();
-        // The name, and the subcommand of a container, are not arguments of the parser.
-        let words = if spec.name.contains('|') { 2 } else { 1 };
-        let mut i = 0;
-        args.retain_mut(|arg| {
-            let is_key = spec.is_key_at(i, argc);
-            if is_key {
-                keys.push(std::mem::take(arg));
+        let skip = match spec.key_span(argc) {
+            None => words,
+            // Keys right after the name (GET, SET, DEL, RENAME, ...), the common case:
+            // taken where they lie, and skipped with the name.
+            Some((first, last, 1)) if first == words => {
+                keys.extend(args[first..=last].iter_mut().map(std::mem::take));
+                last + 1
             }
-            i += 1;
-            i > words && !is_key
-        });
-        let mut rest = Args::new(args, argc);
+            // Keys side by side further on: one move of the arguments after them.
+            Some((first, last, 1)) => {
+                keys.extend(args.drain(first..=last));
+                words
+            }
+            // Keys between values (MSET): taken out, then the gaps closed.
+            Some((first, last, step)) => {
+                for i in (first..=last).step_by(step) {
+                    keys.push(std::mem::take(&mut args[i]));
+                }
+                let mut i = 0;
+                args.retain(|_| {
+                    let key = (first..=last).contains(&i) && (i - first).is_multiple_of(step);
+                    i += 1;
+                    !key
+                });
+                words
+            }
+        };
+        let mut rest = args.into_iter();
+        rest.nth(skip - 1);
+        let mut rest = Args::new(rest, argc);
         let family = (spec.parse)(&mut rest)?;
         Ok(Command { spec, keys, family })
     }

@@ -48,7 +48,7 @@ impl From<Op> for Request {
                 };
                 let set = Set {
                     value,
-                    condition,
+                    condition: condition.map(Box::new),
                     get: false,
                     expiry: expiry_ms.map(Expiry::Millis),
                 };
@@ -81,13 +81,13 @@ impl From<Op> for Request {
                 limit,
                 reverse,
             } => {
-                let range = ScanCommand::Range {
+                let range = ScanCommand::Range(Box::new(scan::Range {
                     start,
                     end,
                     limit: limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                     reverse,
                     keys_only: false,
-                };
+                }));
                 Command::new(&scan::RANGE, Keys::new(), range)
             }
             Op::Ping => Command::new(

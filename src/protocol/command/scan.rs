@@ -13,7 +13,8 @@ use super::args::{int, is, next, parse_u64_cursor, Args};
 use super::table::{row, CommandSpec};
 use super::CommandError;
 
-/// A command that walks the key space.
+/// A command that walks the key space. SCAN's and RANGE's arguments are boxed, so that
+/// every command stays small (see `Set::condition`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanCommand {
     /// `KEYS pattern` (glob-style).
@@ -22,38 +23,45 @@ pub enum ScanCommand {
         pattern: Bytes,
     },
     /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
-    Scan {
-        /// The cursor, 0 to start.
-        cursor: u64,
-        /// Glob filter; `MATCH *` is normalised to `None` as Redis does.
-        pattern: Option<Bytes>,
-        /// COUNT hint, at least 1.
-        count: Option<usize>,
-        /// TYPE filter as sent (Redis 7 does not validate the name: an unknown one
-        /// simply matches nothing).
-        kind: Option<Bytes>,
-    },
+    Scan(Box<Scan>),
     /// `DBSIZE`.
     DbSize,
     /// `FLUSHDB [ASYNC | SYNC]` (the mode makes no difference in Cairn).
     FlushDb,
     /// `FLUSHALL [ASYNC | SYNC]` (the mode makes no difference in Cairn).
     FlushAll,
-    /// Cairn's `RANGE start end [LIMIT n] [REV]` and `RANGEKEYS start end [LIMIT n] [REV]`:
-    /// the keys in `[start, end)` in key order (descending with REV, same bounds), as one
-    /// snapshot. `-` as start and `+` as end mean unbounded.
-    Range {
-        /// `Included(start)`, or `Unbounded` for `-`.
-        start: Bound<Bytes>,
-        /// `Excluded(end)`, or `Unbounded` for `+`.
-        end: Bound<Bytes>,
-        /// Return at most this many entries.
-        limit: Option<usize>,
-        /// Descending key order.
-        reverse: bool,
-        /// `RANGEKEYS`: keys only, no values.
-        keys_only: bool,
-    },
+    /// Cairn's `RANGE start end [LIMIT n] [REV]` and `RANGEKEYS start end [LIMIT n] [REV]`.
+    Range(Box<Range>),
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// The cursor, 0 to start.
+    pub cursor: u64,
+    /// Glob filter; `MATCH *` is normalised to `None` as Redis does.
+    pub pattern: Option<Bytes>,
+    /// COUNT hint, at least 1.
+    pub count: Option<usize>,
+    /// TYPE filter as sent (Redis 7 does not validate the name: an unknown one simply
+    /// matches nothing).
+    pub kind: Option<Bytes>,
+}
+
+/// Cairn's `RANGE`/`RANGEKEYS`: the keys in `[start, end)` in key order (descending with
+/// REV, same bounds), as one snapshot. `-` as start and `+` as end mean unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    /// `Included(start)`, or `Unbounded` for `-`.
+    pub start: Bound<Bytes>,
+    /// `Excluded(end)`, or `Unbounded` for `+`.
+    pub end: Bound<Bytes>,
+    /// Return at most this many entries.
+    pub limit: Option<usize>,
+    /// Descending key order.
+    pub reverse: bool,
+    /// `RANGEKEYS`: keys only, no values.
+    pub keys_only: bool,
 }
 
 /// The scan commands' rows.
@@ -112,12 +120,12 @@ fn scan(args: &mut Args) -> Result<ScanCommand, CommandError> {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(ScanCommand::Scan {
+    Ok(ScanCommand::Scan(Box::new(Scan {
         cursor,
         pattern,
         count,
         kind,
-    })
+    })))
 }
 
 /// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.
@@ -156,11 +164,11 @@ fn range(args: &mut Args, keys_only: bool) -> Result<ScanCommand, CommandError> 
             return Err(CommandError::Syntax);
         }
     }
-    Ok(ScanCommand::Range {
+    Ok(ScanCommand::Range(Box::new(Range {
         start,
         end,
         limit,
         reverse,
         keys_only,
-    })
+    })))
 }

@@ -124,35 +124,30 @@ impl CommandSpec {
         categories
     }
 
-    /// Whether argument `i` of a request of `argc` arguments is a key.
+    /// Where the keys of a request of `argc` arguments are: the first and last positions
+    /// and the step between them; `None` for a command without keys.
     #[inline]
-    pub(super) fn is_key_at(&self, i: usize, argc: usize) -> bool {
-        let (Ok(first @ 1..), Ok(step)) = (
-            usize::try_from(self.first_key),
-            usize::try_from(self.step.max(1)),
-        ) else {
-            return false;
+    pub(super) fn key_span(&self, argc: usize) -> Option<(usize, usize, usize)> {
+        let first = usize::try_from(self.first_key).ok().filter(|&f| f > 0)?;
+        let last = match usize::try_from(self.last_key) {
+            Ok(last) => last,
+            // Negative: counted from the end, -1 the last argument.
+            Err(_) => argc.checked_sub(self.last_key.unsigned_abs() as usize)?,
         };
-        i >= first && i <= self.last_key_at(argc) && (i - first).is_multiple_of(step)
-    }
-
-    /// The position of the last key in a request of `argc` arguments.
-    fn last_key_at(&self, argc: usize) -> usize {
-        if let Ok(last) = usize::try_from(self.last_key) {
-            last
-        } else {
-            argc.saturating_sub(self.last_key.unsigned_abs() as usize)
-        }
+        let last = last.min(argc.checked_sub(1)?);
+        let step = usize::try_from(self.step)
+            .ok()
+            .filter(|&s| s > 0)
+            .unwrap_or(1);
+        (first <= last).then_some((first, last, step))
     }
 
     /// The key arguments of `args` (name first), as the row's key positions name them.
     pub fn keys_of<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> + 'a {
-        let spec = *self;
-        let argc = args.len();
-        args.iter()
-            .enumerate()
-            .filter(move |(i, _)| spec.is_key_at(*i, argc))
-            .map(|(_, arg)| arg)
+        let span = self.key_span(args.len());
+        span.into_iter()
+            .flat_map(|(first, last, step)| (first..=last).step_by(step))
+            .filter_map(|i| args.get(i))
     }
 }
 
@@ -304,10 +299,11 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         })
 }
 
-/// The row a request's arguments name (a container's subcommand where it has one), with
-/// Redis's lookup errors: unknown command, wrong arity, unknown subcommand. Arity is the
-/// container's first, then the subcommand's.
-pub(super) fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
+/// The row a request's arguments name (a container's subcommand where it has one) and how
+/// many of its words name it (1, or 2 for a subcommand), with Redis's lookup errors:
+/// unknown command, wrong arity, unknown subcommand. Arity is the container's first, then
+/// the subcommand's.
+pub(super) fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, usize), CommandError> {
     let Some(name) = args.first() else {
         return Err(CommandError::Empty);
     };
@@ -318,7 +314,7 @@ pub(super) fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, CommandErr
         return Err(CommandError::WrongArity { command: spec.name });
     }
     let Some(sub) = args.get(1).filter(|_| !spec.subcommands.is_empty()) else {
-        return Ok(spec);
+        return Ok((spec, 1));
     };
     let found = spec
         .subcommand(sub)
@@ -328,7 +324,7 @@ pub(super) fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, CommandErr
             command: found.name,
         });
     }
-    Ok(found)
+    Ok((found, 2))
 }
 
 /// COMMAND GETKEYS: the keys a request (`args[0]` its name) would name, with Redis's

@@ -39,7 +39,7 @@ pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
             protover,
             auth,
             setname,
-        } => hello(shared, session, protover, auth, setname),
+        } => hello(shared, session, protover, auth.as_deref(), setname),
         ConnectionCommand::Auth { username, password } => {
             auth(shared, session, username.as_deref(), &password)
         }
@@ -90,7 +90,7 @@ fn hello(
     shared: &Shared,
     session: &mut Session,
     protover: Option<i64>,
-    auth: Option<(Bytes, Bytes)>,
+    auth: Option<&(Bytes, Bytes)>,
     setname: Option<Bytes>,
 ) -> Reply {
     let version = match protover {
@@ -100,7 +100,7 @@ fn hello(
         Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
     };
     if let Some((username, password)) = auth {
-        if let Err(reply) = check_password(shared, Some(&username), &password) {
+        if let Err(reply) = check_password(shared, Some(username), password) {
             return reply;
         }
         session.authenticated = true;

@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
-use crate::protocol::command::ScanCommand;
+use crate::protocol::command::{Range, ScanCommand};
 use crate::protocol::Reply;
 use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
@@ -24,28 +24,26 @@ pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
     let ks = &*cx.ks;
     match command {
         ScanCommand::Keys { pattern } => keys(ks, &pattern),
-        ScanCommand::Scan {
-            cursor,
-            pattern,
-            count,
-            kind,
-        } => scan(
+        ScanCommand::Scan(args) => scan(
             ks,
             &cx.shared.cursors,
-            cursor,
-            pattern.as_deref(),
-            count,
-            kind.as_deref(),
+            args.cursor,
+            args.pattern.as_deref(),
+            args.count,
+            args.kind.as_deref(),
         ),
         ScanCommand::DbSize => dbsize(ks),
         ScanCommand::FlushDb | ScanCommand::FlushAll => flush_all(ks.db()),
-        ScanCommand::Range {
-            start,
-            end,
-            limit,
-            reverse,
-            keys_only,
-        } => range(ks, start, end, limit, reverse, keys_only),
+        ScanCommand::Range(args) => {
+            let Range {
+                start,
+                end,
+                limit,
+                reverse,
+                keys_only,
+            } = *args;
+            range(ks, start, end, limit, reverse, keys_only)
+        }
     }
 }
 

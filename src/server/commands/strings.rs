@@ -155,7 +155,7 @@ fn set(ks: &mut Keyspace, key: Bytes, cmd: Set) -> Result {
     let needs_current =
         cmd.get || cmd.condition.is_some() || matches!(cmd.expiry, Some(Expiry::KeepTtl));
     let current = if needs_current { ks.get(&key)? } else { None };
-    let allowed = match &cmd.condition {
+    let allowed = match cmd.condition.as_deref() {
         None => true,
         Some(SetCondition::Nx) => current.is_none(),
         Some(SetCondition::Xx) => current.is_some(),

@@ -13,8 +13,11 @@ use crate::protocol::command::CommandError;
 pub struct Set {
     /// The new value.
     pub value: Bytes,
-    /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE).
-    pub condition: Option<SetCondition>,
+    /// Write only if this holds (NX, XX, IFEQ, IFNE, IFDEQ, IFDNE). Boxed: most SETs have
+    /// none, and every command stays small enough (at most 128 bytes) to be moved without
+    /// a `memcpy` call as it passes from parse to dispatch to its family, which it does
+    /// several times per request (docs/benchmarks.md).
+    pub condition: Option<Box<SetCondition>>,
     /// GET: reply with the old value (nil if none) instead of OK.
     pub get: bool,
     /// The new TTL; `None` removes any TTL, `Some(KeepTtl)` keeps the old one.
@@ -209,7 +212,7 @@ pub(super) fn set(args: &mut Args) -> Result<StringCommand, CommandError> {
     };
     Ok(StringCommand::Set(Set {
         value,
-        condition,
+        condition: condition.map(Box::new),
         get,
         expiry,
     }))

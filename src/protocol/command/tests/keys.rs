@@ -10,13 +10,13 @@ fn range_bounds() {
         pk("RANGE - + LIMIT 10 REV"),
         ok(
             &[],
-            ScanCommand::Range {
+            ScanCommand::Range(Box::new(Range {
                 start: Bound::Unbounded,
                 end: Bound::Unbounded,
                 limit: Some(10),
                 reverse: true,
                 keys_only: false
-            }
+            }))
         )
     );
 }
@@ -117,48 +117,48 @@ fn scan_options() {
         pk("SCAN 0"),
         ok(
             &[],
-            ScanCommand::Scan {
+            ScanCommand::Scan(Box::new(Scan {
                 cursor: 0,
                 pattern: None,
                 count: None,
                 kind: None
-            }
+            }))
         )
     );
     assert_eq!(
         pk("scan 18446744073709551615 match a* count 10 type string"),
         ok(
             &[],
-            ScanCommand::Scan {
+            ScanCommand::Scan(Box::new(Scan {
                 cursor: u64::MAX,
                 pattern: Some(b("a*")),
                 count: Some(10),
                 kind: Some(b("string"))
-            }
+            }))
         )
     );
     assert_eq!(
         pk("SCAN 5 MATCH *"),
         ok(
             &[],
-            ScanCommand::Scan {
+            ScanCommand::Scan(Box::new(Scan {
                 cursor: 5,
                 pattern: None,
                 count: None,
                 kind: None
-            }
+            }))
         )
     );
     assert_eq!(
         pk("SCAN 5 COUNT 1 COUNT 7 TYPE whatever"),
         ok(
             &[],
-            ScanCommand::Scan {
+            ScanCommand::Scan(Box::new(Scan {
                 cursor: 5,
                 pattern: None,
                 count: Some(7),
                 kind: Some(b("whatever"))
-            }
+            }))
         )
     );
     assert_eq!(e("SCAN abc"), "ERR invalid cursor");
@@ -167,12 +167,12 @@ fn scan_options() {
         pk("SCAN -1"),
         ok(
             &[],
-            ScanCommand::Scan {
+            ScanCommand::Scan(Box::new(Scan {
                 cursor: u64::MAX,
                 pattern: None,
                 count: None,
                 kind: None
-            }
+            }))
         )
     );
     assert_eq!(e("SCAN 18446744073709551616"), "ERR invalid cursor");
@@ -192,26 +192,26 @@ fn range_and_rangekeys() {
         pk("RANGE a z"),
         ok(
             &[],
-            ScanCommand::Range {
+            ScanCommand::Range(Box::new(Range {
                 start: Bound::Included(b("a")),
                 end: Bound::Excluded(b("z")),
                 limit: None,
                 reverse: false,
                 keys_only: false
-            }
+            }))
         )
     );
     assert_eq!(
         pk("rangekeys - z rev limit 0"),
         ok(
             &[],
-            ScanCommand::Range {
+            ScanCommand::Range(Box::new(Range {
                 start: Bound::Unbounded,
                 end: Bound::Excluded(b("z")),
                 limit: Some(0),
                 reverse: true,
                 keys_only: true
-            }
+            }))
         )
     );
     assert_eq!(p("RANGEKEYS a +").map(|c| c.name()), Ok("rangekeys"));

@@ -75,7 +75,7 @@ fn hello_forms() {
         f("HELLO 2 AUTH u pw SETNAME me"),
         okf(ConnectionCommand::Hello {
             protover: Some(2),
-            auth: Some((b("u"), b("pw"))),
+            auth: Some(Box::new((b("u"), b("pw")))),
             setname: Some(b("me"))
         })
     );
@@ -83,7 +83,7 @@ fn hello_forms() {
         f("HELLO 3 setname me auth u pw"),
         okf(ConnectionCommand::Hello {
             protover: Some(3),
-            auth: Some((b("u"), b("pw"))),
+            auth: Some(Box::new((b("u"), b("pw")))),
             setname: Some(b("me"))
         })
     );
@@ -229,7 +229,7 @@ fn client_subcommands() {
     );
     assert_eq!(
         kill,
-        ClientCommand::Kill(ClientKill::Filter(ClientKillFilter {
+        ClientCommand::Kill(ClientKill::Filter(Box::new(ClientKillFilter {
             id: Some(7),
             kind: Some(ClientType::Normal),
             addr: Some(b("1.2.3.4:5")),
@@ -237,7 +237,7 @@ fn client_subcommands() {
             user: Some(b("bob")),
             skip_me: false,
             max_age: Some(30),
-        }))
+        })))
     );
     match c("CLIENT KILL ID 1") {
         ClientCommand::Kill(ClientKill::Filter(f)) => assert!(f.skip_me),

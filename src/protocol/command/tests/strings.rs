@@ -14,11 +14,17 @@ fn set_of(line: &str) -> Set {
 #[test]
 fn set_options() {
     let s = set_of("set k v nx get ex 10");
-    assert_eq!(s.condition, Some(SetCondition::Nx));
+    assert_eq!(s.condition.as_deref(), Some(&SetCondition::Nx));
     assert!(s.get);
     assert_eq!(s.expiry, Some(Expiry::Seconds(10)));
-    assert_eq!(set_of("SET k v XX").condition, Some(SetCondition::Xx));
-    assert_eq!(set_of("SET k v NX NX").condition, Some(SetCondition::Nx));
+    assert_eq!(
+        set_of("SET k v XX").condition.as_deref(),
+        Some(&SetCondition::Xx)
+    );
+    assert_eq!(
+        set_of("SET k v NX NX").condition.as_deref(),
+        Some(&SetCondition::Nx)
+    );
     assert_eq!(set_of("SET k v PX 5").expiry, Some(Expiry::Millis(5)));
     assert_eq!(
         set_of("SET k v EXAT 5").expiry,
@@ -28,20 +34,20 @@ fn set_options() {
     assert_eq!(set_of("SET k v KEEPTTL").expiry, Some(Expiry::KeepTtl));
     assert_eq!(set_of("SET k v EX 1 EX 2").expiry, Some(Expiry::Seconds(2)));
     assert_eq!(
-        set_of("SET k v IFEQ old").condition,
-        Some(SetCondition::IfEq(b("old")))
+        set_of("SET k v IFEQ old").condition.as_deref(),
+        Some(&SetCondition::IfEq(b("old")))
     );
     assert_eq!(
-        set_of("SET k v ifne old").condition,
-        Some(SetCondition::IfNe(b("old")))
+        set_of("SET k v ifne old").condition.as_deref(),
+        Some(&SetCondition::IfNe(b("old")))
     );
     assert_eq!(
-        set_of("SET k v IFDEQ 00ff").condition,
-        Some(SetCondition::IfDeq(255))
+        set_of("SET k v IFDEQ 00ff").condition.as_deref(),
+        Some(&SetCondition::IfDeq(255))
     );
     assert_eq!(
-        set_of("SET k v IFDNE FF").condition,
-        Some(SetCondition::IfDne(255))
+        set_of("SET k v IFDNE FF").condition.as_deref(),
+        Some(&SetCondition::IfDne(255))
     );
     for bad in [
         "SET k v NX XX",
