@@ -21,6 +21,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use cairn::client::{blocking, Client, ClientOptions, Error, TlsOptions};
+use cairn::protocol::Reply;
 use common::certs::Certs;
 use common::TestServer;
 
@@ -124,8 +125,19 @@ async fn clients_and_tools_speak_tls_with_a_client_certificate() {
         .await
         .expect_err("a server certificate from an untrusted CA");
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
-    // The server is unharmed.
+    // The server is unharmed, and says how it is set up.
     assert_eq!(client.get("n").await.unwrap().as_deref(), Some(&b"5"[..]));
+    let config = client
+        .command(["CONFIG", "GET", "tls-auth-clients"])
+        .await
+        .unwrap();
+    assert_eq!(
+        config,
+        Reply::Map(vec![(
+            Reply::Bulk("tls-auth-clients".into()),
+            Reply::Bulk("yes".into())
+        )])
+    );
 
     // cairn-cli, native and RESP.
     let path = |p: &Path| p.display().to_string();

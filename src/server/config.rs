@@ -70,6 +70,17 @@ pub enum TlsAuthClients {
     No,
 }
 
+impl TlsAuthClients {
+    /// The name used on the command line, in TOML and by CONFIG GET.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+            TlsAuthClients::No => "no",
+        }
+    }
+}
+
 impl FromStr for TlsAuthClients {
     type Err = String;
 

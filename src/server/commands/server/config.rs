@@ -43,6 +43,15 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
         ("databases", "1".into()),
         ("maxmemory", "0".into()),
         ("proto-max-bulk-len", shared.limits.max_bulk_len.to_string()),
+        ("tls-port", config.tls_port.unwrap_or(0).to_string()),
+        ("tls-cert-file", path(config.tls_cert_file.as_deref())),
+        ("tls-key-file", path(config.tls_key_file.as_deref())),
+        ("tls-ca-cert-file", path(config.tls_ca_cert_file.as_deref())),
+        ("tls-auth-clients", config.tls_auth_clients.name().into()),
+        (
+            "tls-replication",
+            if config.tls_replication { "yes" } else { "no" }.into(),
+        ),
     ];
     Reply::Map(
         settings
@@ -55,6 +64,11 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
             .map(|(name, value)| (bulk(name), bulk(value)))
             .collect(),
     )
+}
+
+/// A file setting as CONFIG GET shows it: the path, or empty when unset.
+fn path(file: Option<&std::path::Path>) -> String {
+    file.map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 /// CONFIG SET parameter value [parameter value ...]: every pair is checked before any is
@@ -80,7 +94,8 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
             }
             "save" | "appendonly" => Ok(()),
             "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
-            | "proto-max-bulk-len" => Err(Reply::error(format!(
+            | "proto-max-bulk-len" | "tls-port" | "tls-cert-file" | "tls-key-file"
+            | "tls-ca-cert-file" | "tls-auth-clients" | "tls-replication" => Err(Reply::error(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
             ))),
             _ => Err(Reply::error(format!(
