@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::memtable::Source;
+use super::source::Source;
 use super::table::{Table, TableBuilder};
 use super::Result;
 

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::error::Result;
-use super::memtable::{above_hi, below_lo, Memtable, ScanEntry};
+use super::memtable::Memtable;
+use super::source::{above_hi, below_lo, ScanEntry};
 use super::table::{KeyArena, ScanCursor, Table};
 use super::view::View;
 

@@ -1,6 +1,4 @@
-//! The memtable: the recent writes held in memory, and the `Source` trait that every
-//! ordered store of internal entries (memtables now, sorted tables later) implements so
-//! that reads can consult and merge them.
+//! The memtable: the recent writes held in memory.
 //!
 //! Each key keeps its versions in sequence order (sequence number, value; a delete is a `None`
 //! value, a tombstone), so a snapshot (a sequence number) sees one point in time. Point
@@ -23,38 +21,7 @@ use smallvec::SmallVec;
 
 use super::batch::{Op, Ops};
 use super::error::Result;
-
-/// The newest version of a key visible at some snapshot, as one source knows it.
-#[derive(Debug, Clone)]
-pub(crate) struct Visible {
-    /// Sequence number of the write that produced it.
-    pub seq: u64,
-    /// The value, or `None` for a tombstone.
-    pub value: Option<Bytes>,
-}
-
-/// One user key and its visible version, as produced by a scan.
-pub(crate) type ScanEntry = (Bytes, Visible);
-
-/// An ordered store of internal-key entries that reads consult.
-///
-/// `get` returns the newest version of `key` with a sequence number at most `snap`
-/// (tombstones included, so that they hide older sources). The scan returns, per user
-/// key inside the bounds, that same newest visible version, in reverse key order, at most
-/// `limit` keys; it returns `true` if it stopped because of the limit (more keys may
-/// follow), `false` if the range is exhausted. (Forward reads stream through per-source
-/// cursors instead, see `storage::cursor`; a memtable's is its `scan_forward` in chunks.)
-pub(crate) trait Source: Send + Sync {
-    fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>>;
-    fn scan_backward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool>;
-}
+use super::source::{as_slice_bound, valid_range, ScanEntry, Source, Visible};
 
 /// What a memtable must know of its readers to drop versions nobody can read any more.
 /// One per `Db`, shared by the committer (which publishes `visible`), every memtable, and
@@ -561,41 +528,6 @@ impl Iterator for MemtableEntries<'_> {
             }
         }
         self.current.pop()
-    }
-}
-
-fn as_slice_bound(bound: &Bound<Bytes>) -> Bound<&[u8]> {
-    match bound {
-        Bound::Unbounded => Bound::Unbounded,
-        Bound::Included(k) => Bound::Included(&k[..]),
-        Bound::Excluded(k) => Bound::Excluded(&k[..]),
-    }
-}
-
-/// Whether `lo..hi` is a range `BTreeSet::range` accepts (it panics on an inverted or
-/// empty-excluded range).
-pub(crate) fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(l), Bound::Included(h)) => l <= h,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
-        | (Bound::Excluded(l), Bound::Included(h)) => l < h,
-        _ => true,
-    }
-}
-
-pub(crate) fn above_hi(key: &[u8], hi: &Bound<Bytes>) -> bool {
-    match hi {
-        Bound::Unbounded => false,
-        Bound::Included(h) => key > &h[..],
-        Bound::Excluded(h) => key >= &h[..],
-    }
-}
-
-pub(crate) fn below_lo(key: &[u8], lo: &Bound<Bytes>) -> bool {
-    match lo {
-        Bound::Unbounded => false,
-        Bound::Included(l) => key < &l[..],
-        Bound::Excluded(l) => key <= &l[..],
     }
 }
 

@@ -26,6 +26,7 @@ mod error;
 mod manifest;
 mod memtable;
 mod options;
+mod source;
 pub(crate) mod table;
 mod tree;
 mod version;

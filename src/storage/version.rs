@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::error::{Error, Result};
 use super::manifest::{self, Manifest, TableMeta, VersionEdit, LEVELS};
-use super::memtable::{below_lo, ScanEntry, Source, Visible};
+use super::source::{below_lo, ScanEntry, Source, Visible};
 use super::table::Table;
 use super::wal;
 

@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use super::cursor::ForwardMerge;
 use super::error::Result;
-use super::memtable::{below_lo, valid_range, Memtable, Pin, ScanEntry, Source, Visible};
+use super::memtable::{Memtable, Pin};
+use super::source::{below_lo, valid_range, ScanEntry, Source, Visible};
 use super::version::Version;
 
 /// The sources of one point in time, newest first.

@@ -20,7 +20,7 @@ use super::filter;
 use super::format::{self, Footer, Handle, Properties, BLOCK_TRAILER, FOOTER_LEN};
 use super::iter::{KeyArena, ScanCursor, TableIter};
 use crate::storage::error::{Error, Result};
-use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source, Visible};
+use crate::storage::source::{above_hi, below_lo, valid_range, ScanEntry, Source, Visible};
 
 /// One index entry: the last internal key of a data block and where the block lies.
 #[derive(Debug, Clone, Copy)]

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use super::format::{Footer, Handle, FOOTER_LEN};
 use super::{Table, TableBuilder};
 use crate::storage::error::Error;
-use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source};
+use crate::storage::source::{above_hi, below_lo, valid_range, ScanEntry, Source};
 
 fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     !below_lo(key, lo) && !above_hi(key, hi)
