@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::range;
 use super::source::Source;
-use super::table::{Table, TableBuilder};
+use super::table::{Table, TableBuilder, TableCursor};
 use super::Result;
 
 /// Writes a table file; see the crate-internal `TableBuilder`.
@@ -58,8 +59,16 @@ impl BenchTable {
     ) -> Result<usize> {
         let mut entries = Vec::with_capacity(limit);
         let lo = Bound::Included(Bytes::copy_from_slice(from));
-        self.0
-            .scan_forward(&lo, &Bound::Unbounded, u64::MAX, limit, &mut entries)?;
+        let cursor = TableCursor::new(self.0.clone());
+        range::scan(
+            cursor,
+            &lo,
+            &Bound::Unbounded,
+            u64::MAX,
+            limit,
+            false,
+            &mut entries,
+        )?;
         out.clear();
         out.extend(entries.into_iter().map(|(k, v)| (k, v.value)));
         Ok(out.len())

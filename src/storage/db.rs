@@ -14,9 +14,10 @@ use super::error::{Error, Result};
 use super::manifest::LEVELS;
 use super::memtable::{Memtable, Pin, Readers};
 use super::options::Options;
+use super::range::RangeIter;
 use super::tree::{Background, Tree};
 use super::version::VersionSet;
-use super::view::{RangeIter, View};
+use super::view::View;
 use super::wal::{self, Segment, Tail};
 use bytes::Bytes;
 

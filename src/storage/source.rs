@@ -24,23 +24,12 @@ pub(crate) struct Visible {
 /// One user key and its visible version, as a scan of one source lists them.
 pub(crate) type ScanEntry = (Bytes, Visible);
 
-/// A store of internal entries that reads consult.
+/// A store of internal entries that point reads consult.
 ///
 /// `get` returns the newest version of `key` with a sequence number at most `snap`
-/// (tombstones included, so that they hide older sources). The scan returns, per user
-/// key inside the bounds, that same newest visible version, in reverse key order, at most
-/// `limit` keys; it returns `true` if it stopped because of the limit (more keys may
-/// follow), `false` if the range is exhausted.
+/// (tombstones included, so that they hide older sources).
 pub(crate) trait Source: Send + Sync {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>>;
-    fn scan_backward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool>;
 }
 
 /// `bound` with its key borrowed.

@@ -9,8 +9,11 @@
 //! This module never touches files.
 
 mod arena;
+mod cursor;
 mod keys;
 mod versions;
+
+pub(crate) use cursor::MemCursor;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -25,10 +28,10 @@ use smallvec::SmallVec;
 
 use crate::storage::batch::Ops;
 use crate::storage::error::Result;
-use crate::storage::source::{as_slice_bound, valid_range, ScanEntry, Source, Visible};
+use crate::storage::source::{valid_range, Source, Visible};
 use arena::Arena;
 use keys::{IndexKey, OrderKey};
-use versions::Versions;
+use versions::{Version, Versions};
 
 /// What a memtable must know of its readers to drop versions nobody can read any more.
 /// One per `Db`, shared by the committer (which publishes `visible`), every memtable, and
@@ -266,29 +269,85 @@ impl Memtable {
         }
     }
 
-    /// Appends the visible version of each key `keys` yields, stopping after `limit`
-    /// (returns true if it stopped there with keys left).
-    fn collect<'a>(
+    /// Reads up to `limit` keys of `lo..hi`, in key order or (`backward`) from the top,
+    /// appending to `out` every version at or below `snap` of each: in internal-key order
+    /// when reading forwards, in exactly the reverse order when reading backwards. The
+    /// order set's read lock, which writers of new keys take, is held for this call only.
+    pub(super) fn read_keys(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        read: Read,
+        out: &mut Vec<Entry>,
+    ) -> KeysRead {
+        if !valid_range(&lo, &hi) {
+            return KeysRead::default();
+        }
+        let order = self.order.read();
+        let keys = order.range::<[u8], _>((lo, hi)).map(|k| &k.key);
+        if read.backward {
+            self.append_versions(keys.rev(), read, out)
+        } else {
+            self.append_versions(keys, read, out)
+        }
+    }
+
+    /// `read_keys` over the keys `keys` yields.
+    fn append_versions<'a>(
         &self,
         keys: impl Iterator<Item = &'a Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> bool {
-        let mut emitted = 0;
-        for key in keys {
-            // A key whose every version is newer than the snapshot did not exist then.
-            let Some(visible) = self.visible(key, snap) else {
+        read: Read,
+        out: &mut Vec<Entry>,
+    ) -> KeysRead {
+        let mut done = KeysRead::default();
+        let mut last: Option<&Bytes> = None;
+        for (n, key) in keys.enumerate() {
+            if n == read.limit.max(1) {
+                done.stopped_at = last.cloned();
+                break;
+            }
+            if done.first.is_none() {
+                done.first = Some(key.clone());
+            }
+            last = Some(key);
+            let shard = self.shard(key).read();
+            let Some(versions) = shard.get(&key[..]) else {
                 continue;
             };
-            if emitted == limit {
-                return true;
+            // Oldest first: reversed for a forward read, whose order is newest first.
+            let visible = versions.iter().filter(|(seq, _)| *seq <= read.snap);
+            let entry = |(seq, value): &Version| (key.clone(), *seq, value.clone());
+            if read.backward {
+                out.extend(visible.map(entry));
+            } else {
+                out.extend(visible.rev().map(entry));
             }
-            out.push((key.clone(), visible));
-            emitted += 1;
         }
-        false
+        done
     }
+}
+
+/// One internal entry: user key, sequence number, value (`None`: a tombstone).
+pub(crate) type Entry = (Bytes, u64, Option<Bytes>);
+
+/// How `Memtable::read_keys` reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Read {
+    /// Versions newer than this are left out.
+    pub snap: u64,
+    /// Keys to read at most (at least one).
+    pub limit: usize,
+    /// From the top of the range down.
+    pub backward: bool,
+}
+
+/// What `Memtable::read_keys` read: the first key it looked at and, if it stopped at its
+/// limit, the last (more keys may follow). Keys without a version at or below the
+/// snapshot count as read.
+#[derive(Debug, Default)]
+pub(super) struct KeysRead {
+    pub first: Option<Bytes>,
+    pub stopped_at: Option<Bytes>,
 }
 
 /// The entries of a memtable in internal-key order; see [`Memtable::entries`].
@@ -322,55 +381,6 @@ impl Iterator for MemtableEntries<'_> {
 impl Source for Memtable {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         Ok(self.visible(key, snap))
-    }
-
-    fn scan_backward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        Ok(self.scan(lo, hi, snap, limit, out, true))
-    }
-}
-
-impl Memtable {
-    /// The forward counterpart of `Source::scan_backward`, with the same contract.
-    pub(crate) fn scan_forward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> bool {
-        self.scan(lo, hi, snap, limit, out, false)
-    }
-
-    /// Both scans: the keys in bounds, in key order or reversed, through `collect`.
-    fn scan(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-        backward: bool,
-    ) -> bool {
-        if !valid_range(lo, hi) {
-            return false;
-        }
-        let order = self.order.read();
-        let keys = order
-            .range::<[u8], _>((as_slice_bound(lo), as_slice_bound(hi)))
-            .map(|k| &k.key);
-        if backward {
-            self.collect(keys.rev(), snap, limit, out)
-        } else {
-            self.collect(keys, snap, limit, out)
-        }
     }
 }
 

@@ -5,6 +5,24 @@ use super::arena::Arena;
 use super::keys::OrderKey;
 use super::*;
 use crate::storage::batch::{Op, WriteBatch};
+use crate::storage::cursor::testing::check_walks;
+use crate::storage::range::scan;
+use crate::storage::source::{self, ScanEntry};
+
+/// `mem` read through its cursor: the visible versions of up to `limit` keys of `lo..hi`
+/// at `snap`, in key order or (`backward`) from the top; true if it stopped at the limit
+/// with keys left.
+fn scan_mem(
+    mem: &Arc<Memtable>,
+    (lo, hi): (&Bound<Bytes>, &Bound<Bytes>),
+    snap: u64,
+    limit: usize,
+    backward: bool,
+    out: &mut Vec<ScanEntry>,
+) -> bool {
+    let c = MemCursor::new(mem.clone(), snap, lo.clone(), hi.clone());
+    scan(c, lo, hi, snap, limit, backward, out).unwrap()
+}
 
 fn apply(mem: &Memtable, first_seq: u64, ops: &[(&str, Option<&str>)]) {
     let mut batch = WriteBatch::new();
@@ -177,7 +195,7 @@ fn snapshots_see_their_own_version() {
 
 #[test]
 fn scans_are_ordered_bounded_and_snapshot_consistent() {
-    let mem = Memtable::new(Arc::default());
+    let mem = Arc::new(Memtable::new(Arc::default()));
     apply(
         &mem,
         1,
@@ -190,35 +208,92 @@ fn scans_are_ordered_bounded_and_snapshot_consistent() {
             .collect()
     };
     let mut out = Vec::new();
-    let more = mem.scan_forward(&Bound::Unbounded, &Bound::Unbounded, 3, 10, &mut out);
+    let more = scan_mem(
+        &mem,
+        (&Bound::Unbounded, &Bound::Unbounded),
+        3,
+        10,
+        false,
+        &mut out,
+    );
     assert!(!more);
     assert_eq!(keys(&out), ["a", "b", "c"], "d is newer than the snapshot");
     out.clear();
-    let more = mem.scan_forward(
-        &Bound::Excluded(Bytes::from("a")),
-        &Bound::Unbounded,
+    let more = scan_mem(
+        &mem,
+        (&Bound::Excluded(Bytes::from("a")), &Bound::Unbounded),
         9,
         2,
+        false,
         &mut out,
     );
     assert!(more);
     assert_eq!(keys(&out), ["b", "c"]);
     assert!(out[0].1.value.is_none(), "b is a tombstone at 9");
     out.clear();
-    mem.scan_backward(
-        &Bound::Unbounded,
-        &Bound::Excluded(Bytes::from("d")),
+    scan_mem(
+        &mem,
+        (&Bound::Unbounded, &Bound::Excluded(Bytes::from("d"))),
         9,
         10,
+        true,
         &mut out,
-    )
-    .unwrap();
+    );
     assert_eq!(keys(&out), ["c", "b", "a"]);
     out.clear();
     let inverted = (
         Bound::Included(Bytes::from("c")),
         Bound::Excluded(Bytes::from("a")),
     );
-    assert!(!mem.scan_forward(&inverted.0, &inverted.1, 9, 10, &mut out));
+    assert!(!scan_mem(
+        &mem,
+        (&inverted.0, &inverted.1),
+        9,
+        10,
+        false,
+        &mut out
+    ));
     assert!(out.is_empty());
+}
+
+/// A walk's key: from a few hundred, so walks cross the cursor's chunks.
+fn walk_key() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::strategy::Strategy;
+    (0u32..400).prop_map(|i| format!("k{i:03}").into_bytes())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+
+    /// A memtable cursor holds the versions at or below its snapshot of the keys within
+    /// its bounds, and walks them both ways across its chunks.
+    #[test]
+    fn cursors_walk_the_versions_a_snapshot_sees_both_ways(
+        writes in proptest::collection::vec((walk_key(), proptest::option::of(0u8..3)), 0..600),
+        // Small snapshots too, which see few keys: long runs of keys seen by none.
+        snap in proptest::prop_oneof![0u64..60, 0u64..700],
+        lo in proptest::option::of(walk_key()),
+        hi in proptest::option::of(walk_key()),
+        walks in proptest::collection::vec(
+            (0u8..3, walk_key(), proptest::collection::vec(proptest::bool::weighted(0.7), 0..300)),
+            1..5),
+    ) {
+        let mem = Arc::new(Memtable::new(Arc::default()));
+        let mut all = Vec::new();
+        for (i, (k, v)) in writes.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let v = v.map(|b| vec![b]);
+            let key = std::str::from_utf8(k).unwrap();
+            apply(&mem, seq, &[(key, v.as_ref().map(|_| "v"))]);
+            all.push((k.clone(), seq, v.map(|_| b"v".to_vec())));
+        }
+        let lo = lo.map_or(Bound::Unbounded, |k| Bound::Included(Bytes::from(k)));
+        let hi = hi.map_or(Bound::Unbounded, |k| Bound::Excluded(Bytes::from(k)));
+        all.retain(|(k, seq, _)| {
+            *seq <= snap && !source::below_lo(k, &lo) && !source::above_hi(k, &hi)
+        });
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut c = MemCursor::new(mem, snap, lo, hi);
+        check_walks(&mut c, &all, &walks);
+    }
 }

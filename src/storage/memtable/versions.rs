@@ -55,7 +55,7 @@ impl Versions {
     }
 
     /// Every version, oldest first.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Version> {
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &Version> {
         self.older.iter().chain(std::iter::once(&self.newest))
     }
 }

@@ -1,0 +1,130 @@
+//! Reading a cursor at a snapshot, one user key at a time: per key, its newest version at
+//! or below the snapshot's sequence number, tombstones included (whoever reads decides
+//! what a tombstone means to them). `Front` reads forwards, where a key's versions come
+//! newest first, so the first one the snapshot sees answers; `Back` reads backwards, where
+//! they come oldest first, so it walks all of a key's versions and keeps the last one the
+//! snapshot sees, as LevelDB's `DBIter` does. Neither looks at anything but its cursor.
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use crate::storage::cursor::Cursor;
+use crate::storage::error::Result;
+use crate::storage::source::{above_hi, Visible};
+
+/// A cursor read forwards at a snapshot.
+#[derive(Debug)]
+pub(crate) struct Front<C> {
+    cursor: C,
+    /// The user key answered last (at first, an excluded lower bound): its older
+    /// versions, which follow it, are skipped. Inline for short keys, so that a short scan
+    /// allocates less.
+    passed: SmallVec<[u8; 32]>,
+    has_passed: bool,
+}
+
+impl<C: Cursor> Front<C> {
+    /// Positions `cursor` at the start of `lo`.
+    pub(crate) fn new(mut cursor: C, lo: &Bound<Bytes>) -> Result<Self> {
+        let mut passed = SmallVec::new();
+        match lo {
+            Bound::Unbounded => cursor.seek(&[])?,
+            Bound::Included(k) => cursor.seek(k)?,
+            Bound::Excluded(k) => {
+                cursor.seek(k)?;
+                passed.extend_from_slice(k);
+            }
+        }
+        Ok(Front {
+            cursor,
+            has_passed: matches!(lo, Bound::Excluded(_)),
+            passed,
+        })
+    }
+
+    /// The next user key within `hi` and its newest version at or below `snap`; `None` at
+    /// the end. The cursor stays on that version until the next call.
+    pub(crate) fn next(
+        &mut self,
+        snap: u64,
+        hi: &Bound<Bytes>,
+    ) -> Result<Option<(&[u8], Visible)>> {
+        while self.cursor.valid() {
+            let (key, seq) = (self.cursor.key(), self.cursor.seq());
+            if above_hi(key, hi) {
+                break;
+            }
+            if seq > snap || (self.has_passed && key == &self.passed[..]) {
+                self.cursor.next()?;
+                continue;
+            }
+            self.passed.clear();
+            self.passed.extend_from_slice(key);
+            self.has_passed = true;
+            let value = self.cursor.value();
+            return Ok(Some((&self.passed[..], Visible { seq, value })));
+        }
+        Ok(None)
+    }
+
+    /// The last key answered (or the excluded lower bound): every key up to it is behind
+    /// this end.
+    pub(crate) fn passed(&self) -> Option<&[u8]> {
+        self.has_passed.then_some(&self.passed[..])
+    }
+}
+
+/// A cursor read backwards at a snapshot.
+#[derive(Debug)]
+pub(crate) struct Back<C> {
+    cursor: C,
+    /// The user key walked last.
+    key: Vec<u8>,
+}
+
+impl<C: Cursor> Back<C> {
+    /// Positions `cursor` on the last entry within `hi`.
+    pub(crate) fn new(mut cursor: C, hi: &Bound<Bytes>) -> Result<Self> {
+        match hi {
+            Bound::Unbounded => cursor.seek_to_last()?,
+            Bound::Excluded(k) => cursor.seek_before(k)?,
+            Bound::Included(k) => {
+                // The smallest key after `k`.
+                let mut after = Vec::with_capacity(k.len() + 1);
+                after.extend_from_slice(k);
+                after.push(0);
+                cursor.seek_before(&after)?;
+            }
+        }
+        Ok(Back {
+            cursor,
+            key: Vec::new(),
+        })
+    }
+
+    /// The user key `take` walks next; `None` at the end.
+    pub(crate) fn upcoming(&self) -> Option<&[u8]> {
+        self.cursor.valid().then(|| self.cursor.key())
+    }
+
+    /// Walks back over every version of the upcoming key and returns the key with its
+    /// newest version at or below `snap` (`None`: the snapshot sees none).
+    pub(crate) fn take(&mut self, snap: u64) -> Result<(&[u8], Option<Visible>)> {
+        self.key.clear();
+        self.key.extend_from_slice(self.cursor.key());
+        let mut newest = None;
+        while self.cursor.valid() && self.cursor.key() == &self.key[..] {
+            let seq = self.cursor.seq();
+            if seq <= snap {
+                newest = Some(Visible {
+                    seq,
+                    value: self.cursor.value(),
+                });
+            }
+            self.cursor.prev()?;
+        }
+        Ok((&self.key, newest))
+    }
+}
