@@ -1,120 +1,29 @@
-//! Compaction: choosing which tables to merge, and merging sorted runs of internal entries
-//! into new tables. A flush is the same merge with one run (a frozen memtable).
+//! Compaction: choosing which tables to merge, and writing a merge of them into new tables.
+//! A flush writes one frozen memtable the same way.
 //!
-//! The merge reads every input through a heap in internal-key order (user key ascending,
-//! newest version first) and keeps, per user key, every version newer than the oldest
+//! The input is a cursor (for a compaction, a `MergingCursor` over the input tables, the
+//! same merge range reads use), read in internal-key order (user key ascending, newest
+//! version first); writing keeps, per user key, every version newer than the oldest
 //! sequence number a reader may still use, plus the newest one at or below it; older
 //! versions are hidden from every reader and dropped. A tombstone (or a value the
 //! compaction filter removes) is dropped too when no deeper level may hold the key, so
 //! nothing older can resurface. Output tables are cut at user-key boundaries once they
 //! reach the target size, so a key's versions never straddle two tables of a level.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cursor::{Cursor, SourceCursor};
 use super::error::{Error, Result};
+use super::level::LevelCursor;
 use super::manifest::{self, LEVELS};
 use super::options::{CompactionFilter, Options};
-use super::table::{Table, TableBuilder, TableIter};
+use super::table::{Table, TableBuilder, TableCursor};
 use super::version::Version;
 use super::wal;
-
-/// One internal entry: user key, sequence number, value (`None`: a tombstone).
-pub(crate) type Entry = (Bytes, u64, Option<Bytes>);
-
-/// A sorted run of entries (a table, a memtable) that a merge reads.
-pub(crate) trait Run {
-    fn next_entry(&mut self) -> Result<Option<Entry>>;
-}
-
-impl Run for TableIter {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        TableIter::next_entry(self)
-    }
-}
-
-/// Any infallible iterator of entries in order (a memtable's) as a run.
-pub(crate) struct IterRun<I>(pub I);
-
-impl<I: Iterator<Item = Entry>> Run for IterRun<I> {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        Ok(self.0.next())
-    }
-}
-
-/// The head entry of one run, ordered so that `BinaryHeap` (a max-heap) pops the smallest
-/// internal key first; equal keys (impossible between distinct runs) by run index.
-struct Head {
-    entry: Entry,
-    run: usize,
-}
-
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .entry
-            .0
-            .cmp(&self.entry.0)
-            .then(self.entry.1.cmp(&other.entry.1))
-            .then(other.run.cmp(&self.run))
-    }
-}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-/// Several runs merged into one in internal-key order.
-pub(crate) struct Merge<'a> {
-    runs: Vec<Box<dyn Run + 'a>>,
-    heap: BinaryHeap<Head>,
-}
-
-impl<'a> Merge<'a> {
-    pub(crate) fn new(mut runs: Vec<Box<dyn Run + 'a>>) -> Result<Self> {
-        let mut heap = BinaryHeap::with_capacity(runs.len());
-        for (run, r) in runs.iter_mut().enumerate() {
-            if let Some(entry) = r.next_entry()? {
-                heap.push(Head { entry, run });
-            }
-        }
-        Ok(Merge { runs, heap })
-    }
-}
-
-impl Run for Merge<'_> {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        let Some(mut head) = self.heap.peek_mut() else {
-            return Ok(None);
-        };
-        let run = head.run;
-        match self.runs[run].next_entry()? {
-            Some(next) => {
-                let entry = std::mem::replace(&mut head.entry, next);
-                drop(head); // re-sifts
-                Ok(Some(entry))
-            }
-            None => Ok(Some(
-                std::collections::binary_heap::PeekMut::pop(head).entry,
-            )),
-        }
-    }
-}
 
 /// What a merge may drop.
 pub(crate) struct Rules<'a> {
@@ -138,75 +47,104 @@ pub(crate) struct Sink<'a> {
     pub stop: &'a AtomicBool,
 }
 
-/// Merges `input` under `rules` into new tables, each written under a temporary name,
-/// fsynced and renamed into place (the directory fsynced once at the end). Returns the
-/// opened tables, in key order.
-pub(crate) fn write_tables(
-    input: &mut dyn Run,
-    rules: &Rules<'_>,
-    sink: &mut Sink<'_>,
+/// Writes what `input` holds from where it is positioned on, under `rules`, into new
+/// tables, each written under a temporary name, fsynced and renamed into place (the
+/// directory fsynced once at the end). Returns the opened tables, in key order.
+pub(crate) fn write_tables<'a, C: Cursor>(
+    input: &mut C,
+    rules: &Rules<'a>,
+    sink: &mut Sink<'a>,
 ) -> Result<Vec<Arc<Table>>> {
-    let mut done = Vec::new();
-    let mut current: Option<(u64, TableBuilder)> = None;
-    let mut last_key: Option<Bytes> = None;
-    // Whether the current key already kept its newest version at or below the oldest
-    // snapshot (everything older is then invisible to all).
-    let mut kept_old = false;
+    let mut out = Output {
+        rules,
+        sink,
+        done: Vec::new(),
+        current: None,
+        last_key: None,
+        kept_old: false,
+    };
     let mut count = 0u64;
-    while let Some((key, seq, mut value)) = input.next_entry()? {
+    while input.valid() {
         count += 1;
-        if count.is_multiple_of(4096) && sink.stop.load(AtomicOrdering::Relaxed) {
+        if count.is_multiple_of(4096) && out.sink.stop.load(AtomicOrdering::Relaxed) {
             return Err(Error::io(
-                sink.dir,
+                out.sink.dir,
                 std::io::Error::other("merge interrupted by shutdown"),
             ));
         }
-        let new_key = last_key.as_ref() != Some(&key);
+        out.offer(input.key(), input.seq(), input.value())?;
+        input.next()?;
+    }
+    out.finish()
+}
+
+/// The tables a merge is writing, and what it has seen of the current user key.
+struct Output<'r, 's, 'a> {
+    rules: &'r Rules<'a>,
+    sink: &'s mut Sink<'a>,
+    done: Vec<Arc<Table>>,
+    current: Option<(u64, TableBuilder)>,
+    /// The user key of the last entry offered.
+    last_key: Option<Vec<u8>>,
+    /// Whether that key already kept its newest version at or below the oldest snapshot
+    /// (everything older is then invisible to all).
+    kept_old: bool,
+}
+
+impl Output<'_, '_, '_> {
+    /// Writes the next entry of the merge, unless the rules drop it.
+    fn offer(&mut self, key: &[u8], seq: u64, mut value: Option<Bytes>) -> Result<()> {
+        let new_key = self.last_key.as_deref() != Some(key);
         if new_key {
-            kept_old = false;
-            last_key = Some(key.clone());
+            self.kept_old = false;
+            let last = self.last_key.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(key);
         }
-        if seq <= rules.oldest_snapshot {
-            if kept_old {
-                continue;
+        if seq <= self.rules.oldest_snapshot {
+            if self.kept_old {
+                return Ok(());
             }
-            kept_old = true;
-            if let (Some(f), Some(v)) = (rules.filter, &value) {
-                if f.remove(&key, v) {
+            self.kept_old = true;
+            if let (Some(f), Some(v)) = (self.rules.filter, &value) {
+                if f.remove(key, v) {
                     value = None;
                 }
             }
-            if value.is_none() && (rules.bottommost)(&key) {
-                continue;
+            if value.is_none() && (self.rules.bottommost)(key) {
+                return Ok(());
             }
         }
+        let target = self.sink.target_bytes;
         if new_key {
-            if let Some((n, b)) = current.take_if(|(_, b)| b.estimated_size() >= sink.target_bytes)
-            {
-                done.push(finish_table(sink.dir, n, b)?);
+            if let Some((n, b)) = self.current.take_if(|(_, b)| b.estimated_size() >= target) {
+                self.done.push(finish_table(self.sink.dir, n, b)?);
             }
         }
-        let b = match &mut current {
+        let b = match &mut self.current {
             Some((_, b)) => b,
             empty => {
-                let n = (sink.new_number)();
+                let n = (self.sink.new_number)();
                 let b = TableBuilder::create(
-                    &temp_path(sink.dir, n),
-                    sink.options.block_bytes,
-                    sink.options.bloom_bits_per_key,
+                    &temp_path(self.sink.dir, n),
+                    self.sink.options.block_bytes,
+                    self.sink.options.bloom_bits_per_key,
                 )?;
                 &mut empty.insert((n, b)).1
             }
         };
-        b.add(&key, seq, value.as_deref())?;
+        b.add(key, seq, value.as_deref())
     }
-    if let Some((n, b)) = current {
-        done.push(finish_table(sink.dir, n, b)?);
+
+    fn finish(mut self) -> Result<Vec<Arc<Table>>> {
+        if let Some((n, b)) = self.current.take() {
+            self.done.push(finish_table(self.sink.dir, n, b)?);
+        }
+        if !self.done.is_empty() {
+            wal::sync_dir(self.sink.dir)?;
+        }
+        Ok(self.done)
     }
-    if !done.is_empty() {
-        wal::sync_dir(sink.dir)?;
-    }
-    Ok(done)
 }
 
 fn temp_path(dir: &Path, n: u64) -> std::path::PathBuf {
@@ -239,6 +177,31 @@ impl Compaction {
         let mut tables: Vec<_> = self.inputs.iter().map(|(_, t)| t.properties()).collect();
         tables.sort_by(|a, b| a.smallest.cmp(&b.smallest));
         tables.windows(2).all(|w| w[0].largest < w[1].smallest)
+    }
+
+    /// A cursor over each input, to merge: a level-0 table on its own, consecutive tables
+    /// of a sorted level of `version` (the version the inputs were picked from) as one run.
+    pub(crate) fn cursors(&self, version: &Arc<Version>) -> Vec<SourceCursor> {
+        let mut cursors = Vec::new();
+        for level in 0..LEVELS {
+            let tables = version.tables(level);
+            let mut places = Vec::new();
+            for (_, t) in self.inputs.iter().filter(|(l, _)| *l == level) {
+                match tables.iter().position(|x| Arc::ptr_eq(x, t)) {
+                    Some(i) if level > 0 => places.push(i),
+                    // Not in `version` (or in level 0): read on its own.
+                    _ => cursors.push(SourceCursor::Table(TableCursor::new(t.clone()))),
+                }
+            }
+            places.sort_unstable();
+            for run in places.chunk_by(|a, b| a + 1 == *b) {
+                if let (Some(first), Some(last)) = (run.first(), run.last()) {
+                    let c = LevelCursor::new(version.clone(), level, *first..last + 1);
+                    cursors.push(SourceCursor::Level(c));
+                }
+            }
+        }
+        cursors
     }
 
     /// Everything, merged into the deepest level that holds tables (level 1 at least):

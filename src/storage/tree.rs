@@ -13,6 +13,7 @@
 //! `versions` is held, so versions never reach the view out of order.
 
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,10 +24,12 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::commit::Committer;
-use super::compaction::{self, Compaction, IterRun, Merge, Rules, Run, Sink};
+use super::compaction::{self, Compaction, Rules, Sink};
+use super::cursor::Cursor;
 use super::error::{Error, Result};
 use super::manifest::{VersionEdit, LEVELS};
-use super::memtable::Memtable;
+use super::memtable::{MemCursor, Memtable};
+use super::merge::MergingCursor;
 use super::options::Options;
 use super::table::Table;
 use super::version::{meta_of, Version, VersionSet};
@@ -300,7 +303,9 @@ impl Tree {
         let tables = if mem.is_empty() {
             Vec::new()
         } else {
-            let mut input = IterRun(mem.entries());
+            let mut input =
+                MemCursor::new(mem.clone(), u64::MAX, Bound::Unbounded, Bound::Unbounded);
+            input.seek(&[])?;
             let mut new_number = || self.versions.lock().new_file_number();
             compaction::write_tables(
                 &mut input,
@@ -406,7 +411,7 @@ impl Tree {
     }
 
     /// Runs one compaction and installs its result.
-    fn compact(&self, committer: &Committer, version: &Version, c: Compaction) -> Result<()> {
+    fn compact(&self, committer: &Committer, version: &Arc<Version>, c: Compaction) -> Result<()> {
         let started = std::time::Instant::now();
         let out_level = c.output_level;
         let mut edit = VersionEdit::default();
@@ -429,11 +434,8 @@ impl Tree {
             return Ok(());
         }
         let oldest_snapshot = committer.visible();
-        let runs: Vec<Box<dyn Run>> = tables
-            .iter()
-            .map(|t| Box::new(t.iter()) as Box<dyn Run>)
-            .collect();
-        let mut input = Merge::new(runs)?;
+        let mut input = MergingCursor::new(c.cursors(version));
+        input.seek(&[])?;
         let bottommost = |key: &[u8]| !version.may_hold_below(out_level, key);
         let mut new_number = || self.versions.lock().new_file_number();
         let outputs = compaction::write_tables(

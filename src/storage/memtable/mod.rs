@@ -252,23 +252,6 @@ impl Memtable {
         self.order.read().is_empty()
     }
 
-    /// Every entry in internal-key order (user key ascending, newest version first), for
-    /// writing the memtable to a table. Meant for a frozen memtable: writes that arrive
-    /// while it runs may or may not be included.
-    pub(crate) fn entries(&self) -> MemtableEntries<'_> {
-        MemtableEntries {
-            mem: self,
-            keys: self
-                .order
-                .read()
-                .iter()
-                .map(|k| k.key.clone())
-                .collect::<Vec<_>>()
-                .into_iter(),
-            current: Vec::new(),
-        }
-    }
-
     /// Reads up to `limit` keys of `lo..hi`, in key order or (`backward`) from the top,
     /// appending to `out` every version at or below `snap` of each: in internal-key order
     /// when reading forwards, in exactly the reverse order when reading backwards. The
@@ -348,34 +331,6 @@ pub(super) struct Read {
 pub(super) struct KeysRead {
     pub first: Option<Bytes>,
     pub stopped_at: Option<Bytes>,
-}
-
-/// The entries of a memtable in internal-key order; see [`Memtable::entries`].
-pub(crate) struct MemtableEntries<'a> {
-    mem: &'a Memtable,
-    keys: std::vec::IntoIter<Bytes>,
-    /// The current key's versions not yet returned, oldest first (popped from the back).
-    current: Vec<(Bytes, u64, Option<Bytes>)>,
-}
-
-impl Iterator for MemtableEntries<'_> {
-    /// (user key, sequence number, value or `None` for a tombstone).
-    type Item = (Bytes, u64, Option<Bytes>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        while self.current.is_empty() {
-            let key = self.keys.next()?;
-            let shard = self.mem.shard(&key).read();
-            if let Some(versions) = shard.get(&key[..]) {
-                self.current.extend(
-                    versions
-                        .iter()
-                        .map(|(seq, value)| (key.clone(), *seq, value.clone())),
-                );
-            }
-        }
-        self.current.pop()
-    }
 }
 
 impl Source for Memtable {

@@ -6,8 +6,7 @@
 //! Parts: `block` (data and index blocks: prefix-compressed entries with restart points),
 //! `block_iter` (a block's entries, walked both ways), `filter` (the bloom filter over user
 //! keys), `format` (varints, block handles, properties, the footer), `builder` (writes a
-//! table), `reader` (`Table`, a `Source`), `cursor` (a table's entries as a `Cursor`),
-//! `iter` (the forward iterator compactions read).
+//! table), `reader` (`Table`, a `Source`), `cursor` (a table's entries as a `Cursor`).
 
 mod block;
 mod block_iter;
@@ -15,12 +14,10 @@ mod builder;
 mod cursor;
 mod filter;
 pub(crate) mod format;
-mod iter;
 mod reader;
 
 pub(crate) use builder::TableBuilder;
 pub(crate) use cursor::{TableCursor, TablePos};
-pub(crate) use iter::TableIter;
 pub(crate) use reader::Table;
 
 use std::cmp::Ordering;

@@ -18,7 +18,6 @@ use super::block_iter::BlockIter;
 use super::cmp_internal;
 use super::filter;
 use super::format::{self, Footer, Handle, Properties, BLOCK_TRAILER, FOOTER_LEN};
-use super::iter::TableIter;
 use crate::storage::error::{Error, Result};
 use crate::storage::source::{Source, Visible};
 
@@ -184,12 +183,6 @@ impl Table {
         self.file.len() as u64
     }
 
-    /// A forward cursor over every entry in internal-key order (user key ascending, then
-    /// sequence number descending), for flush and compaction merges.
-    pub(crate) fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter::new(self.clone())
-    }
-
     /// After this, the file is deleted when the last `Arc<Table>` is dropped (a compaction
     /// replaced it; readers may still hold it).
     pub(crate) fn mark_obsolete(&self) {
@@ -215,13 +208,6 @@ impl Table {
         let block = &self.file[e.start..e.end];
         prefetch(block);
         Ok(block)
-    }
-
-    pub(super) fn block_iter(&self, i: usize) -> Result<BlockIter> {
-        self.data_block(i)?;
-        let e = &self.index[i];
-        BlockIter::new(self.file.slice(e.start..e.end))
-            .map_err(|m| malformed(&self.path, e.start, "data", m))
     }
 
     /// Number of data blocks.

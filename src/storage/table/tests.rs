@@ -353,8 +353,8 @@ fn damage_to_a_data_block_surfaces_when_the_block_is_read() {
         &mut out,
     );
     assert_corruption(backward.unwrap_err(), "scan_backward");
-    let mut it = t.iter();
-    assert_corruption(it.next_entry().unwrap_err(), "iter");
+    let mut it = TableCursor::new(t.clone());
+    assert_corruption(it.seek(&[]).unwrap_err(), "iter");
     // Other blocks still read.
     let last = b"key01999";
     assert_eq!(get(&t, last, u64::MAX), model_get(&model, last, u64::MAX));
@@ -370,12 +370,13 @@ fn an_obsolete_table_is_deleted_when_its_last_reader_drops_it() {
     assert!(path.exists(), "not obsolete: kept");
     let t = Table::open(&path, 42).unwrap();
     let reader = Arc::clone(&t);
-    let mut it = t.iter();
+    let mut it = TableCursor::new(t.clone());
     t.mark_obsolete();
     drop(t);
     drop(reader);
     assert!(path.exists(), "an iterator still holds it");
-    assert!(it.next_entry().unwrap().is_some());
+    it.seek(&[]).unwrap();
+    assert!(it.valid());
     drop(it);
     assert!(!path.exists(), "deleted with the last handle");
 }
