@@ -125,7 +125,7 @@ impl Committer {
         }
     }
 
-    /// Highest sequence number visible to reads. (SeqCst, like the store that publishes
+    /// Highest sequence number visible to reads. (`SeqCst`, like the store that publishes
     /// it: a memtable deciding whether versions are still pinned relies on the order of
     /// this load and the readers' pins; see `Memtable::prune`.)
     pub(crate) fn visible(&self) -> u64 {

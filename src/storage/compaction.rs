@@ -222,7 +222,8 @@ impl Compaction {
 pub(crate) fn level_target_bytes(options: &Options, level: usize) -> u64 {
     let base =
         (options.memtable_bytes as u64).max(1) * options.level0_compaction_trigger.max(1) as u64;
-    base.saturating_mul(10u64.saturating_pow(level.saturating_sub(1) as u32))
+    let steps = u32::try_from(level.saturating_sub(1)).unwrap_or(u32::MAX);
+    base.saturating_mul(10u64.saturating_pow(steps))
 }
 
 /// Size at which compaction output tables are cut.
@@ -238,14 +239,20 @@ pub(crate) fn pick(
     options: &Options,
     pointers: &mut [Bytes; LEVELS],
 ) -> Option<Compaction> {
-    let mut best: Option<(f64, usize)> = None;
-    let l0 = version.level0.len() as f64 / options.level0_compaction_trigger.max(1) as f64;
-    if l0 >= 1.0 {
+    let mut best: Option<(Score, usize)> = None;
+    let l0 = Score::new(
+        version.level0.len() as u64,
+        options.level0_compaction_trigger as u64,
+    );
+    if l0.due() {
         best = Some((l0, 0));
     }
     for level in 1..LEVELS - 1 {
-        let score = version.level_bytes(level) as f64 / level_target_bytes(options, level) as f64;
-        if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
+        let score = Score::new(
+            version.level_bytes(level),
+            level_target_bytes(options, level),
+        );
+        if score.due() && best.is_none_or(|(s, _)| score.above(s)) {
             best = Some((score, level));
         }
     }
@@ -261,6 +268,34 @@ pub(crate) fn pick(
         vec![after.clone()]
     };
     with_overlaps(version, level, inputs, pointers)
+}
+
+/// How full a level is: its tables (level 0) or bytes against its limit. Compared as
+/// fractions, exactly, by cross-multiplying.
+#[derive(Debug, Clone, Copy)]
+struct Score {
+    amount: u64,
+    limit: u64,
+}
+
+impl Score {
+    fn new(amount: u64, limit: u64) -> Score {
+        Score {
+            amount,
+            limit: limit.max(1),
+        }
+    }
+
+    /// At or over its limit: due for a compaction.
+    fn due(self) -> bool {
+        self.amount >= self.limit
+    }
+
+    /// Further over its limit than `other`.
+    fn above(self, other: Score) -> bool {
+        u128::from(self.amount) * u128::from(other.limit)
+            > u128::from(other.amount) * u128::from(self.limit)
+    }
 }
 
 /// Every level-0 table merged into level 1, whatever their count: for an idle tree (see

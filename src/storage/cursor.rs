@@ -1,6 +1,6 @@
 //! The cursor contract: a position in an ordered run of internal entries (user key
 //! ascending, then sequence number descending), set by a seek and moved by `next` and
-//! `prev`, as LevelDB's `Iterator`.
+//! `prev`, as `LevelDB`'s `Iterator`.
 //!
 //! Every source implements it: a memtable (`memtable::MemCursor`), a level-0 table
 //! (`table::TableCursor`), a sorted level (`level::LevelCursor`). `merge::MergingCursor`

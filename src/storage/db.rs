@@ -207,7 +207,7 @@ impl Db {
             readers,
         ));
         let tree = Arc::new(Tree::new(versions, mem, options.clone()));
-        let background = tree.start(committer.clone())?;
+        let background = tree.start(&committer)?;
         let syncer = Syncer::start(committer.dur.clone())?;
         tracing::debug!(dir = %dir.display(), last_seq, "storage opened");
         Ok(Db {

@@ -1,6 +1,6 @@
 //! A sorted level (level 1 and deeper): tables ordered by key, their ranges disjoint, so a
 //! key is in at most one of them. Point reads binary-search the tables' key ranges;
-//! `LevelCursor` reads a run of the level's tables as one ordered run of entries (LevelDB's
+//! `LevelCursor` reads a run of the level's tables as one ordered run of entries (`LevelDB`'s
 //! concatenating iterator), moving from table to table. This module never changes a level:
 //! versions (`version`) do that.
 

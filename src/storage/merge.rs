@@ -1,5 +1,5 @@
 //! `MergingCursor`: several cursors merged into one ordered run of internal entries, as
-//! LevelDB's `table/merger.cc` merges iterators. Range reads merge every source of a view
+//! `LevelDB`'s `table/merger.cc` merges iterators. Range reads merge every source of a view
 //! through it, flushes and compactions their input tables; each puts its own policy on
 //! top. It only orders entries: it drops none, and knows nothing of snapshots.
 //!
@@ -7,7 +7,7 @@
 //! for its memtable in one step, a compaction its outputs for its inputs). The smallest
 //! (forwards) or largest (backwards) entry is found by comparing every child's, not
 //! through a heap: a merge has a handful of children, a heap's upkeep costs more than it
-//! saves there, and LevelDB does the same.
+//! saves there, and `LevelDB` does the same.
 
 use std::cmp::Ordering;
 

@@ -62,7 +62,7 @@ pub struct Options {
     /// Log a memtable may keep alive: once the batches applied to the active memtable
     /// pass this many bytes, it is frozen and flushed even if small (overwrites of a few
     /// keys keep it small while every write still goes to the log), so the log on disk
-    /// and its replay at open stay bounded. The default, 512 MiB, is what RocksDB picks
+    /// and its replay at open stay bounded. The default, 512 MiB, is what `RocksDB` picks
     /// for one column family with a memtable this size; each flush it forces costs an
     /// overwrite-heavy workload its memtable-only reads for a while.
     pub max_wal_bytes: u64,

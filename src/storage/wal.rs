@@ -35,11 +35,20 @@ pub(crate) fn record_crc(kind: u8, payload: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// A record's length field for `payload`. Payloads are at most `MAX_BATCH_BYTES` (a larger
+/// batch is refused before it is written); one larger would get a length recovery
+/// rejects, naming its offset, rather than one wrapped around to a smaller record.
+fn record_len(payload: &[u8]) -> [u8; 4] {
+    u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_le_bytes()
+}
+
 /// Appends one encoded record to `buf`.
 pub(crate) fn encode_record(buf: &mut Vec<u8>, kind: u8, payload: &[u8]) {
     buf.reserve(HEADER + payload.len());
     buf.extend_from_slice(&record_crc(kind, payload).to_le_bytes());
-    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&record_len(payload));
     buf.push(kind);
     buf.extend_from_slice(payload);
 }
@@ -297,14 +306,15 @@ impl Segment {
         let payloads = payloads.into_iter();
         let total: usize = payloads.clone().map(|p| HEADER + p.len()).sum();
         let mut a = self.appender.lock();
-        let start = a.len as usize;
+        // The map is in memory, so its length fits; a length that did not would skip it.
+        let start = usize::try_from(a.len).unwrap_or(usize::MAX);
         match &mut a.map {
-            Some(map) if start + total <= map.len() => {
+            Some(map) if start.checked_add(total).is_some_and(|end| end <= map.len()) => {
                 let mut at = start;
                 for payload in payloads {
                     let rec = &mut map[at..at + HEADER + payload.len()];
                     rec[..4].copy_from_slice(&record_crc(kind, payload).to_le_bytes());
-                    rec[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+                    rec[4..8].copy_from_slice(&record_len(payload));
                     rec[8] = kind;
                     rec[HEADER..].copy_from_slice(payload);
                     at += rec.len();
@@ -402,7 +412,11 @@ mod tests {
     fn file_of(n: u64) -> Vec<u8> {
         let mut data = Vec::new();
         for i in 1..=n {
-            data.extend(record(i, format!("key{i}").as_bytes(), &[i as u8; 40]));
+            data.extend(record(
+                i,
+                format!("key{i}").as_bytes(),
+                &[i.to_le_bytes()[0]; 40],
+            ));
         }
         data
     }

@@ -23,15 +23,13 @@ impl IndexKey {
     pub(super) const INLINE: usize = 30;
 
     pub(super) fn new(key: &Bytes) -> IndexKey {
-        if key.len() <= Self::INLINE {
-            let mut bytes = [0u8; Self::INLINE];
-            bytes[..key.len()].copy_from_slice(key);
-            IndexKey::Inline {
-                len: key.len() as u8,
-                bytes,
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= Self::INLINE => {
+                let mut bytes = [0u8; Self::INLINE];
+                bytes[..key.len()].copy_from_slice(key);
+                IndexKey::Inline { len, bytes }
             }
-        } else {
-            IndexKey::Shared(key.clone())
+            _ => IndexKey::Shared(key.clone()),
         }
     }
 

@@ -90,7 +90,7 @@ pub(crate) struct Memtable {
     readers: Arc<Readers>,
 }
 
-/// One shard of the point index. foldhash, randomly seeded per map: a fraction of SipHash's
+/// One shard of the point index. foldhash, randomly seeded per map: a fraction of `SipHash`'s
 /// cost on short keys, and still unpredictable to clients choosing keys.
 type Shard = HashMap<IndexKey, Versions, RandomState>;
 
@@ -166,18 +166,15 @@ impl Memtable {
             added += op.key.len() + op.value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD;
             let seq = first_seq + i as u64;
             let mut shard = self.shard(op.key).write();
-            match shard.get_mut(op.key) {
-                Some(versions) => {
-                    dropped += self.prune(op.key.len(), versions);
-                    versions.push((seq, op.value.map(|v| payload.slice_ref(v))));
-                    overwrote = true;
-                }
-                None => {
-                    let arena = arena.get_or_insert_with(|| self.arena.lock());
-                    let (key, value) = arena.store(payload, op);
-                    shard.insert(IndexKey::new(&key), Versions::new((seq, value)));
-                    new_keys.push(OrderKey::new(key));
-                }
+            if let Some(versions) = shard.get_mut(op.key) {
+                dropped += self.prune(op.key.len(), versions);
+                versions.push((seq, op.value.map(|v| payload.slice_ref(v))));
+                overwrote = true;
+            } else {
+                let arena = arena.get_or_insert_with(|| self.arena.lock());
+                let (key, value) = arena.store(payload, op);
+                shard.insert(IndexKey::new(&key), Versions::new((seq, value)));
+                new_keys.push(OrderKey::new(key));
             }
         }
         drop(arena);

@@ -35,6 +35,8 @@ fn apply(mem: &Memtable, first_seq: u64, ops: &[(&str, Option<&str>)]) {
     mem.apply(&batch.into_payload(first_seq), first_seq);
 }
 
+/// Absent (`None`), a tombstone (`Some(None)`) or a value, as the assertions read.
+#[allow(clippy::option_option)]
 fn value_at(mem: &Memtable, key: &str, snap: u64) -> Option<Option<String>> {
     mem.get(key.as_bytes(), snap)
         .unwrap()

@@ -269,9 +269,9 @@ fn both_ends_meet_in_the_middle_and_return_every_key_once() {
                 String::from_utf8(v.to_vec()).unwrap(),
             );
             if forward {
-                front.push(kv)
+                front.push(kv);
             } else {
-                back.push(kv)
+                back.push(kv);
             }
         }
         assert!(it.next().is_none() && it.next_back().is_none());

@@ -3,7 +3,7 @@
 //! what a tombstone means to them). `Front` reads forwards, where a key's versions come
 //! newest first, so the first one the snapshot sees answers; `Back` reads backwards, where
 //! they come oldest first, so it walks all of a key's versions and keeps the last one the
-//! snapshot sees, as LevelDB's `DBIter` does. Neither looks at anything but its cursor.
+//! snapshot sees, as `LevelDB`'s `DBIter` does. Neither looks at anything but its cursor.
 
 use std::ops::Bound;
 

@@ -71,7 +71,10 @@ impl BlockBuilder {
     /// Appends an entry; entries must come in internal-key order.
     pub(crate) fn add(&mut self, key: &[u8], seq: u64, value: Option<&[u8]>) {
         let shared = if self.count.is_multiple_of(self.interval) {
-            self.restarts.push(self.buf.len() as u32);
+            // A block past 4 GiB is refused when written: its handle cannot hold its
+            // length. Until then, saturate rather than wrap.
+            self.restarts
+                .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
             0
         } else {
             key.iter()
@@ -98,7 +101,8 @@ impl BlockBuilder {
         for r in &self.restarts {
             out.extend_from_slice(&r.to_le_bytes());
         }
-        out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        let count = u32::try_from(self.restarts.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&count.to_le_bytes());
         self.buf.clear();
         self.restarts.clear();
         self.last_key.clear();

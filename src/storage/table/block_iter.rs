@@ -3,7 +3,7 @@
 //! Forwards it decodes one entry after another. Entries are prefix-compressed, so they can
 //! only be decoded from a restart point onwards: a backward step decodes the restart
 //! interval before its position once, keeps those entries, and steps back through them, so
-//! a reverse scan decodes each entry about once, as a forward one does (LevelDB's
+//! a reverse scan decodes each entry about once, as a forward one does (`LevelDB`'s
 //! `Block::Iter::Prev` re-decodes from the restart point on every step). Values are slices
 //! of the block, never copies. It knows nothing of files: errors are a `Malformed`
 //! offset within the block.
@@ -100,7 +100,7 @@ impl BlockIter {
         }
         self.key.truncate(e.shared);
         self.key.extend_from_slice(&d[e.suffix.clone()]);
-        self.land(pos, e);
+        self.land(pos, &e);
         Ok(true)
     }
 
@@ -136,7 +136,7 @@ impl BlockIter {
         self.key.clear();
         self.key.extend_from_slice(&self.behind_keys[b.key_start..]);
         self.behind_keys.truncate(b.key_start);
-        self.land(b.at, b.entry);
+        self.land(b.at, &b.entry);
         Ok(true)
     }
 
@@ -202,7 +202,7 @@ impl BlockIter {
     }
 
     /// Makes the entry `e` at `pos`, whose key is already in `key`, the current one.
-    fn land(&mut self, pos: usize, e: RawEntry) {
+    fn land(&mut self, pos: usize, e: &RawEntry) {
         self.seq = e.seq;
         self.value = e.value;
         self.current = pos;
@@ -255,7 +255,7 @@ impl BlockIter {
         self.key.clear();
         self.key.extend_from_slice(&key[..e.shared]);
         self.key.extend_from_slice(&self.data[e.suffix.clone()]);
-        self.land(pos, e);
+        self.land(pos, &e);
         Ok(true)
     }
 }

@@ -120,7 +120,8 @@ impl Table {
         // Data blocks come before every other block.
         let data_end = [footer.index, footer.filter, footer.properties]
             .iter()
-            .map(|h| h.offset as usize) // each fits: read_block checked it lies in the file
+            // Each fits: read_block checked it lies in the file.
+            .map(|h| usize::try_from(h.offset).unwrap_or(usize::MAX))
             .min()
             .unwrap_or(0);
         let (index_keys, index) = decode_index(p, footer.index, index_block, data_end)?;
@@ -283,7 +284,8 @@ fn decode_properties(path: &Path, h: Handle, block: &Bytes) -> Result<Properties
 /// Decodes the index block into the last keys (back to back) and the entries, checking
 /// that the keys ascend and the data blocks lie in order before `data_end`.
 fn decode_index(path: &Path, h: Handle, block: Bytes, data_end: usize) -> Result<DecodedIndex> {
-    let base = h.offset as usize;
+    // It fits: read_block checked the block lies in the file.
+    let base = usize::try_from(h.offset).unwrap_or(usize::MAX);
     let bad = |at: usize, reason: &str| Error::corruption(path, (base + at) as u64, reason);
     let mut it = BlockIter::new(block).map_err(|m| malformed(path, base, "index", m))?;
     let mut keys = Vec::new();

@@ -265,10 +265,11 @@ fn footer(path: &Path) -> Footer {
 
 fn flip(path: &Path, offset: u64) {
     let mut data = std::fs::read(path).unwrap();
-    data[offset as usize] ^= 0x10;
+    data[usize::try_from(offset).unwrap()] ^= 0x10;
     std::fs::write(path, data).unwrap();
 }
 
+#[allow(clippy::needless_pass_by_value)] // takes the error as the calls hand it over
 fn assert_corruption(err: Error, what: &str) {
     let msg = err.to_string();
     assert!(
