@@ -31,7 +31,7 @@ use crate::storage::error::Result;
 use crate::storage::source::{valid_range, Source, Visible};
 use arena::Arena;
 use keys::{IndexKey, OrderKey};
-use versions::{Version, Versions};
+use versions::Versions;
 
 /// What a memtable must know of its readers to drop versions nobody can read any more.
 /// One per `Db`, shared by the committer (which publishes `visible`), every memtable, and
@@ -280,6 +280,7 @@ impl Memtable {
         out: &mut Vec<Entry>,
     ) -> KeysRead {
         let mut done = KeysRead::default();
+        out.reserve(read.limit);
         let mut last: Option<&Bytes> = None;
         for (n, key) in keys.enumerate() {
             if n == read.limit.max(1) {
@@ -294,14 +295,10 @@ impl Memtable {
             let Some(versions) = shard.get(&key[..]) else {
                 continue;
             };
-            // Oldest first: reversed for a forward read, whose order is newest first.
-            let visible = versions.iter().filter(|(seq, _)| *seq <= read.snap);
-            let entry = |(seq, value): &Version| (key.clone(), *seq, value.clone());
-            if read.backward {
-                out.extend(visible.map(entry));
-            } else {
-                out.extend(visible.rev().map(entry));
-            }
+            // Internal-key order is newest first; a backward read lists it reversed.
+            versions.each_at_or_below(read.snap, read.backward, |(seq, value)| {
+                out.push((key.clone(), *seq, value.clone()));
+            });
         }
         done
     }

@@ -55,7 +55,28 @@ impl Versions {
     }
 
     /// Every version, oldest first.
-    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &Version> {
+    #[cfg(test)]
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Version> {
         self.older.iter().chain(std::iter::once(&self.newest))
+    }
+
+    /// Calls `f` on every version at most `snap`, newest first (`oldest_first`: the
+    /// other way round). A key nearly always has one version: that costs one compare.
+    pub(super) fn each_at_or_below(&self, snap: u64, oldest_first: bool, f: impl FnMut(&Version)) {
+        if self.older.is_empty() {
+            if self.newest.0 <= snap {
+                let mut f = f;
+                f(&self.newest);
+            }
+            return;
+        }
+        // `older` ascends, so the versions at most `snap` are a prefix of it.
+        let older = &self.older[..self.older.partition_point(|(seq, _)| *seq <= snap)];
+        let newest = (self.newest.0 <= snap).then_some(&self.newest);
+        if oldest_first {
+            older.iter().chain(newest).for_each(f);
+        } else {
+            newest.into_iter().chain(older.iter().rev()).for_each(f);
+        }
     }
 }
