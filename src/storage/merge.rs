@@ -48,6 +48,10 @@ impl<C: Cursor> MergingCursor<C> {
     /// The valid child whose entry comes first in internal-key order (`first`) or last;
     /// of equal entries, the earliest child.
     fn pick(&mut self, first: bool) {
+        if let [only] = &self.children[..] {
+            self.current = only.valid().then_some(0);
+            return;
+        }
         let want = if first {
             Ordering::Less
         } else {

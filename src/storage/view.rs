@@ -48,6 +48,10 @@ impl View {
     ) -> Vec<SourceCursor> {
         let mut cursors = Vec::new();
         for mem in std::iter::once(&self.active).chain(&self.immutables) {
+            // Memtables only grow: one empty now held nothing at `snap` either.
+            if mem.is_empty() {
+                continue;
+            }
             let c = MemCursor::new(mem.clone(), snap, lo.clone(), hi.clone());
             cursors.push(SourceCursor::Memtable(c));
         }

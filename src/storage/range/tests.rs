@@ -433,3 +433,9 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_range_iterator_borrows_nothing_and_crosses_threads() {
+    fn check<T: Send + 'static>() {}
+    check::<RangeIter>();
+}

@@ -23,6 +23,9 @@ pub(crate) struct Front<C> {
     /// allocates less.
     passed: SmallVec<[u8; 32]>,
     has_passed: bool,
+    /// The cursor is still on the version answered last: the next call steps off it
+    /// without comparing its key.
+    on_answer: bool,
 }
 
 impl<C: Cursor> Front<C> {
@@ -41,6 +44,7 @@ impl<C: Cursor> Front<C> {
             cursor,
             has_passed: matches!(lo, Bound::Excluded(_)),
             passed,
+            on_answer: false,
         })
     }
 
@@ -51,6 +55,9 @@ impl<C: Cursor> Front<C> {
         snap: u64,
         hi: &Bound<Bytes>,
     ) -> Result<Option<(&[u8], Visible)>> {
+        if std::mem::take(&mut self.on_answer) {
+            self.cursor.next()?;
+        }
         while self.cursor.valid() {
             let (key, seq) = (self.cursor.key(), self.cursor.seq());
             if above_hi(key, hi) {
@@ -63,6 +70,7 @@ impl<C: Cursor> Front<C> {
             self.passed.clear();
             self.passed.extend_from_slice(key);
             self.has_passed = true;
+            self.on_answer = true;
             let value = self.cursor.value();
             return Ok(Some((&self.passed[..], Visible { seq, value })));
         }
@@ -115,7 +123,7 @@ impl<C: Cursor> Back<C> {
         self.key.clear();
         self.key.extend_from_slice(self.cursor.key());
         let mut newest = None;
-        while self.cursor.valid() && self.cursor.key() == &self.key[..] {
+        loop {
             let seq = self.cursor.seq();
             if seq <= snap {
                 newest = Some(Visible {
@@ -124,7 +132,9 @@ impl<C: Cursor> Back<C> {
                 });
             }
             self.cursor.prev()?;
+            if !self.cursor.valid() || self.cursor.key() != &self.key[..] {
+                return Ok((&self.key, newest));
+            }
         }
-        Ok((&self.key, newest))
     }
 }
