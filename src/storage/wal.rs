@@ -265,10 +265,9 @@ impl Segment {
             // touched.
             let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::io(&path, e))?;
             // No read-ahead: a fault on the map would otherwise fill a large folio of
-            // zeros ahead of the writer, and zeroing fresh large folios was 5% of the
-            // server's time under SETs (redis-benchmark's first rounds into an empty
-            // server ran at 170-179k/s with it, 190k/s without). A fault per page is less.
-            // Advice only: where it is refused, the map works as well, if slower.
+            // zeros ahead of the writer, and zeroing fresh large folios cost the server
+            // more under SETs than a fault per page does (docs/benchmarks.md). Advice
+            // only: where it is refused, the map works as well, if slower.
             let _ = map.advise(Advice::Random);
             Some(map)
         } else {
@@ -346,7 +345,8 @@ impl Segment {
 
     /// Ends the segment: cuts the unused preallocated tail, fsyncs. Nothing is appended
     /// afterwards. Returns the segment's map, never to be touched again, for the caller to
-    /// drop where unmapping it holds nobody up (64 MiB of written log took 2.8 ms).
+    /// drop where unmapping it holds nobody up (unmapping a full segment of written log
+    /// takes milliseconds: docs/benchmarks.md).
     pub(crate) fn finish(&self) -> Result<Option<MmapMut>> {
         let mut a = self.appender.lock();
         let map = a.map.take();
@@ -363,9 +363,8 @@ impl Segment {
 ///
 /// Allocated, so that a full disk shows as an error here, at the segment's creation: a write
 /// through the map into a hole of a sparse file, on a full disk, kills the process with
-/// SIGBUS. (An `fdatasync` after appending into allocated blocks is also cheaper, 122 us
-/// against 133-143 us for 150 bytes on this project's ext4 VM, but the server's throughput
-/// under `--fsync always` did not move: 80.1k against 79.6k SETs/s.)
+/// SIGBUS. (An `fdatasync` after appending into allocated blocks is also a little cheaper,
+/// though the server's throughput under `--fsync always` did not move: docs/benchmarks.md.)
 fn allocate(file: &File, size: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     if size == 0 {

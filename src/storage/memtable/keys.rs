@@ -5,9 +5,9 @@
 use bytes::Bytes;
 
 /// A key as the point index holds it: short keys inline in the hash bucket, so a lookup
-/// compares the key without another cache miss (it was half the cost of a GET); long keys as
-/// a `Bytes` (a slice of the memtable's arena, or of a large entry's payload). Hashes and
-/// compares as the `[u8]` it holds.
+/// compares the key without another cache miss (comparing through a pointer was the
+/// largest single cost of a GET); long keys as a `Bytes` (a slice of the memtable's arena,
+/// or of a large entry's payload). Hashes and compares as the `[u8]` it holds.
 #[derive(Debug, Clone)]
 pub(super) enum IndexKey {
     /// Up to [`IndexKey::INLINE`] bytes.
@@ -65,7 +65,7 @@ impl Eq for IndexKey {}
 /// integer beside the key itself. Keys whose padded prefixes differ compare as those
 /// prefixes do, so most comparisons of an insert or a lookup read only the set's own
 /// nodes, not the key bytes behind a pointer (a cache miss each, under random inserts,
-/// and half the cost of the insert). Orders, and borrows, as the `[u8]` it holds.
+/// and a large part of the insert's cost). Orders, and borrows, as the `[u8]` it holds.
 #[derive(Debug, Clone)]
 pub(super) struct OrderKey {
     prefix: u128,

@@ -4,9 +4,10 @@
 //! value, a tombstone), so a snapshot (a sequence number) sees one point in time. Point
 //! operations go through a sharded hash map, O(1); the keys' order is kept separately, in an
 //! ordered set that changes only when a key is new to the memtable. Overwrites, the common
-//! case, never touch it: a concurrent skiplist of (key, sequence) entries cost a third of the
-//! server's CPU under redis-benchmark, in cache misses and key comparisons on every write.
-//! This module never touches files.
+//! case, never touch it: a concurrent skiplist of (key, sequence) entries, the first design,
+//! spent much of the server's CPU under redis-benchmark in cache misses and key comparisons
+//! on every write (docs/benchmarks.md). This module never touches files, and never holds a
+//! lock a reader needs across a call.
 
 mod arena;
 mod cursor;
@@ -197,7 +198,7 @@ impl Memtable {
     /// Without this an overwritten key would keep its previous version (and the batch
     /// payload holding it) until its next overwrite: two payloads per key instead of one,
     /// the largest part of the memory each key costs, and fresh memory is what a server
-    /// filling up pays most for (its page faults were a tenth of the time).
+    /// filling up pays most for (in page faults).
     pub(crate) fn prune_overwritten(&self, payload: &Bytes) {
         let mut dropped = 0;
         for op in Ops::new(payload) {

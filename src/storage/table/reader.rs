@@ -377,9 +377,9 @@ impl Source for Table {
 /// Asks the CPU to start loading the cache lines of `block` at once. A lookup's loads in
 /// a block each depend on the entry before (the restart search, then entry by entry), so
 /// without this a block fresh from memory costs one miss after another; with it the
-/// misses overlap, and seeks and point reads in tables larger than the CPU's caches took
-/// 25-40% less time. A block much larger than `block_bytes` (one large value) has only its
-/// start and its restart array loaded.
+/// misses overlap, and seeks and point reads in tables larger than the CPU's caches take
+/// markedly less time (docs/benchmarks.md). A block much larger than `block_bytes` (one
+/// large value) has only its start and its restart array loaded.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn prefetch(block: &[u8]) {
