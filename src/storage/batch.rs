@@ -2,7 +2,7 @@
 //!
 //! The batch is kept in its WAL payload encoding from the start, so committing it costs
 //! no re-encoding; the memtable keeps slices of that buffer for overwrites and copies keys
-//! new to it into its arena (see memtable.rs). This module owns the payload format
+//! new to it into its arena (see `memtable`). This module owns the payload format
 //! (docs/storage-format.md) and must never touch files.
 
 use bytes::{BufMut, Bytes, BytesMut};

@@ -8,8 +8,9 @@
 //! binary-searches the restarts and then scans at most one interval.
 //!
 //! This module builds blocks, decodes their entries and restart array, and answers point
-//! lookups; `block_iter` walks a block both ways. It knows nothing of files: errors are a [`Malformed`] offset within the block,
-//! which the reader turns into an `Error::Corruption` naming the file.
+//! lookups; `block_iter` walks a block both ways. It knows nothing of files: errors are a
+//! [`Malformed`] offset within the block, which the reader turns into an
+//! `Error::Corruption` naming the file.
 
 use std::cmp::Ordering;
 use std::ops::Range;

@@ -1,6 +1,7 @@
-//! Tables against a `BTreeMap` model: point gets, scans both ways, the iterator and its
-//! seek, under snapshots, with many versions per key and tombstones; and damage to every
-//! part of the file, which must surface as `Error::Corruption` naming the file.
+//! Tables against a `BTreeMap` model: point gets, scans both ways, the cursor walked both
+//! ways from every kind of seek, under snapshots, with many versions per key and
+//! tombstones; and damage to every part of the file, which must surface as
+//! `Error::Corruption` naming the file.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
