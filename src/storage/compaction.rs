@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use super::cursor::{Cursor, SourceCursor};
 use super::error::{Error, Result};
-use super::level::LevelCursor;
+use super::level::{LevelCursor, LevelRun};
 use super::manifest::{self, LEVELS};
 use super::options::{CompactionFilter, Options};
 use super::table::{Table, TableBuilder, TableCursor};
@@ -196,7 +196,8 @@ impl Compaction {
             places.sort_unstable();
             for run in places.chunk_by(|a, b| a + 1 == *b) {
                 if let (Some(first), Some(last)) = (run.first(), run.last()) {
-                    let c = LevelCursor::new(version.clone(), level, *first..last + 1);
+                    let run = LevelRun::new(version.clone(), level, *first..last + 1);
+                    let c = LevelCursor::new(run);
                     cursors.push(SourceCursor::Level(c));
                 }
             }

@@ -3,7 +3,8 @@
 //! `prev`, as `LevelDB`'s `Iterator`.
 //!
 //! Every source implements it: a memtable (`memtable::MemCursor`), a level-0 table
-//! (`table::TableCursor`), a sorted level (`level::LevelCursor`). `merge::MergingCursor`
+//! (`table::TableCursor`), a sorted level (`level::LevelCursor`, a table cursor over a run
+//! of the level's tables). `merge::MergingCursor`
 //! merges any number of them into one run, and is a cursor too. Range reads (`range`) and
 //! flushes and compactions (`compaction`) read through that one merge, each with its own
 //! policy on top. A cursor never holds a lock between calls, so no reader holds up a

@@ -1,18 +1,17 @@
 //! A sorted level (level 1 and deeper): tables ordered by key, their ranges disjoint, so a
 //! key is in at most one of them. Point reads binary-search the tables' key ranges;
 //! `LevelCursor` reads a run of the level's tables as one ordered run of entries (`LevelDB`'s
-//! concatenating iterator), moving from table to table. This module never changes a level:
-//! versions (`version`) do that.
+//! concatenating iterator: a `TableCursor` over a `LevelRun`). This module never changes a
+//! level: versions (`version`) do that.
 
 use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::cursor::Cursor;
 use super::error::Result;
 use super::source::{above_hi, Source, Visible};
-use super::table::{Table, TablePos};
+use super::table::{Table, TableCursor, Tables};
 use super::version::Version;
 
 /// The tables of one sorted level (1 and deeper): ordered by key, ranges disjoint.
@@ -50,142 +49,37 @@ impl Source for Level {
     }
 }
 
-/// A cursor over `version.tables(level)[run]`, a run of a sorted level's tables. The
-/// tables are named by their place in the version it holds, so moving from one to the
-/// next clones nothing.
+/// A run of a sorted level's tables, `version.tables(level)[range]`, named by their place in
+/// the version it holds, so a cursor moving from one to the next clones nothing.
 #[derive(Debug)]
-pub(crate) struct LevelCursor {
+pub(crate) struct LevelRun {
     version: Arc<Version>,
     level: usize,
-    run: Range<usize>,
-    /// The table `pos` is in.
-    current: usize,
-    pos: TablePos,
+    range: Range<usize>,
 }
 
-impl LevelCursor {
-    /// A cursor on no entry: seek it first. `run` must be a range of the level's tables.
-    pub(crate) fn new(version: Arc<Version>, level: usize, run: Range<usize>) -> LevelCursor {
-        LevelCursor {
+impl LevelRun {
+    /// `range` must be a range of the level's tables.
+    pub(crate) fn new(version: Arc<Version>, level: usize, range: Range<usize>) -> Self {
+        LevelRun {
             version,
             level,
-            current: run.start,
-            run,
-            pos: TablePos::default(),
+            range,
         }
     }
+}
 
+impl Tables for LevelRun {
     fn tables(&self) -> &[Arc<Table>] {
-        self.version.tables(self.level)
-    }
-
-    /// Positions on the first entry of the first table from `i` on that has one.
-    fn first_from(&mut self, i: usize) -> Result<()> {
-        for j in i..self.run.end {
-            self.current = j;
-            let t = &self.version.tables(self.level)[j];
-            self.pos.seek_to_first(t)?;
-            if self.pos.valid() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Positions on the last entry of the last table before `end` that has one.
-    fn last_before(&mut self, end: usize) -> Result<()> {
-        for j in (self.run.start..end).rev() {
-            self.current = j;
-            let t = &self.version.tables(self.level)[j];
-            self.pos.seek_to_last(t)?;
-            if self.pos.valid() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Leaves the cursor on no entry.
-    fn off_the_ends(&mut self) {
-        self.pos = TablePos::default();
+        self.version
+            .tables(self.level)
+            .get(self.range.clone())
+            .unwrap_or_default()
     }
 }
 
-impl Cursor for LevelCursor {
-    fn seek(&mut self, key: &[u8]) -> Result<()> {
-        let run = self.run.clone();
-        // The first table whose largest key is at or after `key` holds the entry.
-        let i = run.start
-            + self.tables()[run.clone()].partition_point(|t| &t.properties().largest[..] < key);
-        if i >= run.end {
-            self.off_the_ends();
-            return Ok(());
-        }
-        self.current = i;
-        self.pos.seek(&self.version.tables(self.level)[i], key)?;
-        if !self.pos.valid() {
-            self.first_from(i + 1)?;
-        }
-        Ok(())
-    }
-
-    fn seek_before(&mut self, key: &[u8]) -> Result<()> {
-        let run = self.run.clone();
-        // The last table whose smallest key is before `key` holds the entry.
-        let end = run.start
-            + self.tables()[run.clone()].partition_point(|t| &t.properties().smallest[..] < key);
-        let Some(i) = end.checked_sub(1).filter(|i| *i >= run.start) else {
-            self.off_the_ends();
-            return Ok(());
-        };
-        self.current = i;
-        self.pos
-            .seek_before(&self.version.tables(self.level)[i], key)?;
-        if !self.pos.valid() {
-            self.last_before(i)?;
-        }
-        Ok(())
-    }
-
-    fn seek_to_last(&mut self) -> Result<()> {
-        self.off_the_ends();
-        self.last_before(self.run.end)
-    }
-
-    fn next(&mut self) -> Result<()> {
-        self.pos
-            .next(&self.version.tables(self.level)[self.current])?;
-        if !self.pos.valid() {
-            self.first_from(self.current + 1)?;
-        }
-        Ok(())
-    }
-
-    fn prev(&mut self) -> Result<()> {
-        self.pos
-            .prev(&self.version.tables(self.level)[self.current])?;
-        if !self.pos.valid() {
-            self.last_before(self.current)?;
-        }
-        Ok(())
-    }
-
-    fn valid(&self) -> bool {
-        self.pos.valid()
-    }
-
-    fn key(&self) -> &[u8] {
-        self.pos.key()
-    }
-
-    fn seq(&self) -> u64 {
-        self.pos.seq()
-    }
-
-    fn value(&self) -> Option<Bytes> {
-        self.pos.value()
-    }
-}
+/// A cursor over a run of a sorted level.
+pub(crate) type LevelCursor = TableCursor<LevelRun>;
 
 #[cfg(test)]
 mod tests {
@@ -235,7 +129,7 @@ mod tests {
             let (start, end) = (run.0.min(sizes.len()), run.1.min(sizes.len()));
             let run = start..end.max(start);
             let all: Vec<Entry> = tables[run.clone()].concat();
-            let mut c = LevelCursor::new(Arc::new(version), 1, run);
+            let mut c = LevelCursor::new(LevelRun::new(Arc::new(version), 1, run));
             check_walks(&mut c, &all, &walks);
         }
     }

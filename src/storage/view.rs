@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::cursor::SourceCursor;
 use super::error::Result;
-use super::level::LevelCursor;
+use super::level::{LevelCursor, LevelRun};
 use super::memtable::{MemCursor, Memtable};
 use super::source::{above_hi, below_lo, Source, Visible};
 use super::table::TableCursor;
@@ -64,7 +64,7 @@ impl View {
         for (i, level) in self.version.sorted.iter().enumerate() {
             let run = level.run_within(lo, hi);
             if !run.is_empty() {
-                let c = LevelCursor::new(self.version.clone(), i + 1, run);
+                let c = LevelCursor::new(LevelRun::new(self.version.clone(), i + 1, run));
                 cursors.push(SourceCursor::Level(c));
             }
         }

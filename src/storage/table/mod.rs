@@ -17,7 +17,7 @@ pub(crate) mod format;
 mod reader;
 
 pub(crate) use builder::TableBuilder;
-pub(crate) use cursor::{TableCursor, TablePos};
+pub(crate) use cursor::{TableCursor, Tables};
 pub(crate) use reader::Table;
 
 use std::cmp::Ordering;

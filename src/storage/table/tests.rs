@@ -95,17 +95,12 @@ fn check_scans(t: &Arc<Table>, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Byte
     };
     for limit in [0, 1, 3, usize::MAX] {
         let n = all.len().min(limit);
+        let read = |backward, out: &mut Vec<ScanEntry>| {
+            let c = TableCursor::new(t.clone());
+            scan(c, lo, hi, snap, limit, backward, out).unwrap()
+        };
         let mut out = Vec::new();
-        let more = scan(
-            TableCursor::new(t.clone()),
-            lo,
-            hi,
-            snap,
-            limit,
-            false,
-            &mut out,
-        )
-        .unwrap();
+        let more = read(false, &mut out);
         assert_eq!(
             plain(&out),
             all[..n],
@@ -113,16 +108,7 @@ fn check_scans(t: &Arc<Table>, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Byte
         );
         assert_eq!(more, all.len() > limit, "forward more flag");
         out.clear();
-        let more = scan(
-            TableCursor::new(t.clone()),
-            lo,
-            hi,
-            snap,
-            limit,
-            true,
-            &mut out,
-        )
-        .unwrap();
+        let more = read(true, &mut out);
         let want: Vec<_> = all.iter().rev().take(n).cloned().collect();
         assert_eq!(
             plain(&out),
