@@ -44,6 +44,12 @@ pub(crate) trait Cursor {
     fn seq(&self) -> u64;
     /// The entry's value, shared with the source (no copy); `None` for a tombstone.
     fn value(&self) -> Option<Bytes>;
+    /// The entry's user key as a handle shared with the source, if the source keeps it as
+    /// one (a memtable does; blocks store most keys prefix-compressed, so tables do not):
+    /// a reader handing the key out then copies nothing.
+    fn shared_key(&self) -> Option<Bytes> {
+        None
+    }
 }
 
 /// The cursor of one source of a view: what `MergingCursor` merges. An enum rather than a
@@ -101,6 +107,10 @@ impl Cursor for SourceCursor {
 
     fn value(&self) -> Option<Bytes> {
         each!(self, c => c.value())
+    }
+
+    fn shared_key(&self) -> Option<Bytes> {
+        each!(self, c => c.shared_key())
     }
 }
 

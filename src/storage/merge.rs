@@ -165,6 +165,10 @@ impl<C: Cursor> Cursor for MergingCursor<C> {
     fn value(&self) -> Option<Bytes> {
         self.children[self.current?].value()
     }
+
+    fn shared_key(&self) -> Option<Bytes> {
+        self.children[self.current?].shared_key()
+    }
 }
 
 #[cfg(test)]

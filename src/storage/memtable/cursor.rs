@@ -173,4 +173,8 @@ impl Cursor for MemCursor {
     fn value(&self) -> Option<Bytes> {
         self.entry().and_then(|e| e.2.clone())
     }
+
+    fn shared_key(&self) -> Option<Bytes> {
+        self.entry().map(|e| e.0.clone())
+    }
 }

@@ -96,9 +96,11 @@ impl RangeIter {
         }
         if let Some(front) = self.front.as_mut() {
             // `hi` stops it where the back has got to.
-            while let Some((key, visible)) = front.next(self.snap, &self.hi)? {
+            while let Some(visible) = front.next(self.snap, &self.hi)? {
                 if let Some(value) = visible.value {
-                    return Ok(Some((self.keys.copy(key), value)));
+                    let key = front.shared_key();
+                    let key = key.unwrap_or_else(|| self.keys.copy(front.key()));
+                    return Ok(Some((key, value)));
                 }
             }
         }
@@ -117,9 +119,10 @@ impl RangeIter {
                 if below_lo(key, &self.lo) || front_passed.is_some_and(|p| key <= p) {
                     break;
                 }
-                let (key, visible) = back.take(self.snap)?;
+                let visible = back.take(self.snap)?;
                 if let Some(value) = visible.and_then(|v| v.value) {
-                    let key = self.keys.copy(key);
+                    let key = back.shared_key();
+                    let key = key.unwrap_or_else(|| self.keys.copy(back.key()));
                     self.hi = Bound::Excluded(key.clone());
                     return Ok(Some((key, value)));
                 }
@@ -187,21 +190,21 @@ pub(crate) fn scan<C: Cursor>(
     if backward {
         let mut back = Back::new(cursor, hi)?;
         while back.upcoming().is_some_and(|k| !below_lo(k, lo)) {
-            if let (key, Some(visible)) = back.take(snap)? {
+            if let Some(visible) = back.take(snap)? {
                 if emitted == limit {
                     return Ok(true);
                 }
-                out.push((keys.copy(key), visible));
+                out.push((keys.copy(back.key()), visible));
                 emitted += 1;
             }
         }
     } else {
         let mut front = Front::new(cursor, lo)?;
-        while let Some((key, visible)) = front.next(snap, hi)? {
+        while let Some(visible) = front.next(snap, hi)? {
             if emitted == limit {
                 return Ok(true);
             }
-            out.push((keys.copy(key), visible));
+            out.push((keys.copy(front.key()), visible));
             emitted += 1;
         }
     }

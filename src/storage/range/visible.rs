@@ -48,13 +48,10 @@ impl<C: Cursor> Front<C> {
         })
     }
 
-    /// The next user key within `hi` and its newest version at or below `snap`; `None` at
-    /// the end. The cursor stays on that version until the next call.
-    pub(crate) fn next(
-        &mut self,
-        snap: u64,
-        hi: &Bound<Bytes>,
-    ) -> Result<Option<(&[u8], Visible)>> {
+    /// The newest version at or below `snap` of the next user key within `hi` (the key is
+    /// then `key`); `None` at the end. The cursor stays on that version until the next
+    /// call.
+    pub(crate) fn next(&mut self, snap: u64, hi: &Bound<Bytes>) -> Result<Option<Visible>> {
         if std::mem::take(&mut self.on_answer) {
             self.cursor.next()?;
         }
@@ -72,9 +69,19 @@ impl<C: Cursor> Front<C> {
             self.has_passed = true;
             self.on_answer = true;
             let value = self.cursor.value();
-            return Ok(Some((&self.passed[..], Visible { seq, value })));
+            return Ok(Some(Visible { seq, value }));
         }
         Ok(None)
+    }
+
+    /// The key `next` answered last.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.passed
+    }
+
+    /// That key as its source's shared handle, if it keeps one.
+    pub(crate) fn shared_key(&self) -> Option<Bytes> {
+        self.on_answer.then(|| self.cursor.shared_key()).flatten()
     }
 
     /// The last key answered (or the excluded lower bound): every key up to it is behind
@@ -90,6 +97,8 @@ pub(crate) struct Back<C> {
     cursor: C,
     /// The user key walked last.
     key: Vec<u8>,
+    /// That key as its source's shared handle, if it keeps one.
+    shared: Option<Bytes>,
 }
 
 impl<C: Cursor> Back<C> {
@@ -109,6 +118,7 @@ impl<C: Cursor> Back<C> {
         Ok(Back {
             cursor,
             key: Vec::new(),
+            shared: None,
         })
     }
 
@@ -117,11 +127,12 @@ impl<C: Cursor> Back<C> {
         self.cursor.valid().then(|| self.cursor.key())
     }
 
-    /// Walks back over every version of the upcoming key and returns the key with its
+    /// Walks back over every version of the upcoming key (then `key`) and returns its
     /// newest version at or below `snap` (`None`: the snapshot sees none).
-    pub(crate) fn take(&mut self, snap: u64) -> Result<(&[u8], Option<Visible>)> {
+    pub(crate) fn take(&mut self, snap: u64) -> Result<Option<Visible>> {
         self.key.clear();
         self.key.extend_from_slice(self.cursor.key());
+        self.shared = self.cursor.shared_key();
         let mut newest = None;
         loop {
             let seq = self.cursor.seq();
@@ -133,8 +144,18 @@ impl<C: Cursor> Back<C> {
             }
             self.cursor.prev()?;
             if !self.cursor.valid() || self.cursor.key() != &self.key[..] {
-                return Ok((&self.key, newest));
+                return Ok(newest);
             }
         }
+    }
+
+    /// The key `take` walked last.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// That key as its source's shared handle, if it keeps one.
+    pub(crate) fn shared_key(&mut self) -> Option<Bytes> {
+        self.shared.take()
     }
 }
