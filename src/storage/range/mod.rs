@@ -20,7 +20,7 @@ use super::cursor::{Cursor, SourceCursor};
 use super::error::Result;
 use super::memtable::Pin;
 use super::merge::MergingCursor;
-use super::source::{below_lo, valid_range, ScanEntry};
+use super::source::{as_slice_bound, below_lo, valid_range, ScanEntry};
 use super::view::View;
 use visible::{Back, Front};
 
@@ -42,7 +42,6 @@ pub struct RangeIter {
     _pin: Arc<Pin>,
     snap: u64,
     lo: Bound<Bytes>,
-    /// Upper bound of what the back has not returned yet.
     hi: Bound<Bytes>,
     front: Option<Front<Merge>>,
     back: Option<Back<Merge>>,
@@ -94,9 +93,14 @@ impl RangeIter {
         if self.front.is_none() {
             self.front = Some(Front::new(self.merge(), &self.lo)?);
         }
+        // It stops where the back has got to: the back has answered for every key from
+        // the last one it walked up.
+        let hi = match self.back.as_ref().and_then(Back::walked) {
+            Some(k) => Bound::Excluded(k),
+            None => as_slice_bound(&self.hi),
+        };
         if let Some(front) = self.front.as_mut() {
-            // `hi` stops it where the back has got to.
-            while let Some(visible) = front.next(self.snap, &self.hi)? {
+            while let Some(visible) = front.next(self.snap, hi)? {
                 if let Some(value) = visible.value {
                     let key = front.shared_key();
                     let key = key.unwrap_or_else(|| self.keys.copy(front.key()));
@@ -123,7 +127,6 @@ impl RangeIter {
                 if let Some(value) = visible.and_then(|v| v.value) {
                     let key = back.shared_key();
                     let key = key.unwrap_or_else(|| self.keys.copy(back.key()));
-                    self.hi = Bound::Excluded(key.clone());
                     return Ok(Some((key, value)));
                 }
             }
@@ -200,7 +203,7 @@ pub(crate) fn scan<C: Cursor>(
         }
     } else {
         let mut front = Front::new(cursor, lo)?;
-        while let Some(visible) = front.next(snap, hi)? {
+        while let Some(visible) = front.next(snap, as_slice_bound(hi))? {
             if emitted == limit {
                 return Ok(true);
             }

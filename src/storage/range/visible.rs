@@ -51,13 +51,13 @@ impl<C: Cursor> Front<C> {
     /// The newest version at or below `snap` of the next user key within `hi` (the key is
     /// then `key`); `None` at the end. The cursor stays on that version until the next
     /// call.
-    pub(crate) fn next(&mut self, snap: u64, hi: &Bound<Bytes>) -> Result<Option<Visible>> {
+    pub(crate) fn next(&mut self, snap: u64, hi: Bound<&[u8]>) -> Result<Option<Visible>> {
         if std::mem::take(&mut self.on_answer) {
             self.cursor.next()?;
         }
         while self.cursor.valid() {
             let (key, seq) = (self.cursor.key(), self.cursor.seq());
-            if above_hi(key, hi) {
+            if above_hi(key, &hi) {
                 break;
             }
             if seq > snap || (self.has_passed && key == &self.passed[..]) {
@@ -99,6 +99,8 @@ pub(crate) struct Back<C> {
     key: Vec<u8>,
     /// That key as its source's shared handle, if it keeps one.
     shared: Option<Bytes>,
+    /// Whether `take` has walked a key yet.
+    walked: bool,
 }
 
 impl<C: Cursor> Back<C> {
@@ -119,6 +121,7 @@ impl<C: Cursor> Back<C> {
             cursor,
             key: Vec::new(),
             shared: None,
+            walked: false,
         })
     }
 
@@ -132,6 +135,7 @@ impl<C: Cursor> Back<C> {
     pub(crate) fn take(&mut self, snap: u64) -> Result<Option<Visible>> {
         self.key.clear();
         self.key.extend_from_slice(self.cursor.key());
+        self.walked = true;
         self.shared = self.cursor.shared_key();
         let mut newest = None;
         loop {
@@ -152,6 +156,12 @@ impl<C: Cursor> Back<C> {
     /// The key `take` walked last.
     pub(crate) fn key(&self) -> &[u8] {
         &self.key
+    }
+
+    /// The key `take` walked last, if it walked any: every key from it up is behind this
+    /// end.
+    pub(crate) fn walked(&self) -> Option<&[u8]> {
+        self.walked.then_some(&self.key[..])
     }
 
     /// That key as its source's shared handle, if it keeps one.
