@@ -2,7 +2,7 @@
 //!
 //! The batch is kept in its WAL payload encoding from the start, so committing it costs
 //! no re-encoding; the memtable keeps slices of that buffer for overwrites and copies keys
-//! new to it into its arena (see memtable.rs). This module owns the payload format
+//! new to it into its arena (see `memtable`). This module owns the payload format
 //! (docs/storage-format.md) and must never touch files.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -23,7 +23,8 @@ pub const MAX_BATCH_BYTES: usize = 1 << 30;
 pub struct WriteBatch {
     rep: BytesMut,
     count: u32,
-    // Ops beyond u32::MAX cannot be encoded; remembered so submit can refuse the batch.
+    // Ops beyond u32::MAX, or a key or value longer than that, cannot be encoded;
+    // remembered so submit can refuse the batch.
     overflow: bool,
 }
 
@@ -61,9 +62,9 @@ impl WriteBatch {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         self.rep.reserve(9 + key.len() + len);
         self.rep.put_u8(OP_PUT);
-        self.rep.put_u32_le(key.len() as u32);
+        self.put_len(key.len());
         self.rep.put_slice(key);
-        self.rep.put_u32_le(len as u32);
+        self.put_len(len);
         for part in parts {
             self.rep.put_slice(part);
         }
@@ -74,9 +75,19 @@ impl WriteBatch {
     pub fn delete(&mut self, key: &[u8]) {
         self.rep.reserve(5 + key.len());
         self.rep.put_u8(OP_DELETE);
-        self.rep.put_u32_le(key.len() as u32);
+        self.put_len(key.len());
         self.rep.put_slice(key);
         self.bump();
+    }
+
+    /// Appends a key or value length. One past `u32::MAX` cannot be encoded: remembered,
+    /// as too many ops are, so that submit refuses the batch.
+    fn put_len(&mut self, len: usize) {
+        let encoded = u32::try_from(len).unwrap_or_else(|_| {
+            self.overflow = true;
+            u32::MAX
+        });
+        self.rep.put_u32_le(encoded);
     }
 
     fn bump(&mut self) {
@@ -323,7 +334,7 @@ mod tests {
                 }
             }
             let p = b.into_payload(seq);
-            proptest::prop_assert_eq!(validate_payload(&p), Ok((seq, ops.len() as u32)));
+            proptest::prop_assert_eq!(validate_payload(&p), Ok((seq, u32::try_from(ops.len()).unwrap())));
             let mut rec = Vec::new();
             crate::storage::wal::encode_record(&mut rec, crate::storage::wal::KIND_BATCH, &p);
             let (_, range) = crate::storage::wal::decode_at(&rec, 0).map_err(|e| {
@@ -331,7 +342,7 @@ mod tests {
             })?;
             let payload = Bytes::copy_from_slice(&rec[range]);
             let decoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = Ops::new(&payload)
-                .map(|op| (op.key.to_vec(), op.value.map(|v| v.to_vec())))
+                .map(|op| (op.key.to_vec(), op.value.map(<[u8]>::to_vec)))
                 .collect();
             proptest::prop_assert_eq!(decoded, ops);
         }

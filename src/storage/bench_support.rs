@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::memtable::Source;
-use super::table::{Table, TableBuilder};
+use super::cursor::Cursor;
+use super::range;
+use super::source::Source;
+use super::table::{Table, TableBuilder, TableCursor};
 use super::Result;
 
 /// Writes a table file; see the crate-internal `TableBuilder`.
@@ -58,19 +60,29 @@ impl BenchTable {
     ) -> Result<usize> {
         let mut entries = Vec::with_capacity(limit);
         let lo = Bound::Included(Bytes::copy_from_slice(from));
-        self.0
-            .scan_forward(&lo, &Bound::Unbounded, u64::MAX, limit, &mut entries)?;
+        let cursor = TableCursor::new(self.0.clone());
+        range::scan(
+            cursor,
+            &lo,
+            &Bound::Unbounded,
+            u64::MAX,
+            limit,
+            false,
+            &mut entries,
+        )?;
         out.clear();
         out.extend(entries.into_iter().map(|(k, v)| (k, v.value)));
         Ok(out.len())
     }
 
-    /// Every entry in order, through the table's iterator; returns how many there are.
+    /// Every entry in order, through the table's cursor; returns how many there are.
     pub fn iterate_all(&self) -> Result<u64> {
-        let mut it = self.0.iter();
+        let mut c = TableCursor::new(self.0.clone());
+        c.seek(&[])?;
         let mut n = 0;
-        while it.next_entry()?.is_some() {
+        while c.valid() {
             n += 1;
+            c.next()?;
         }
         Ok(n)
     }

@@ -34,8 +34,8 @@ struct Pending {
     payload: Bytes,
     /// The writer, parked until it is woken: to lead, after its batch is applied (if
     /// `wake_on_apply`), or by the fsync covering it. `None` for a writer that leads its
-    /// own batch at once: nobody needs to wake it (and `thread::current` was 2% of a
-    /// worker serving unpipelined SETs).
+    /// own batch at once: nobody needs to wake it (and `thread::current` showed in the
+    /// profile of a worker serving unpipelined SETs).
     writer: Option<Thread>,
     /// False for a `Db::write` under `Always`: that writer sleeps until the fsync and
     /// needs no wake-up in between.
@@ -125,7 +125,7 @@ impl Committer {
         }
     }
 
-    /// Highest sequence number visible to reads. (SeqCst, like the store that publishes
+    /// Highest sequence number visible to reads. (`SeqCst`, like the store that publishes
     /// it: a memtable deciding whether versions are still pinned relies on the order of
     /// this load and the readers' pins; see `Memtable::prune`.)
     pub(crate) fn visible(&self) -> u64 {
@@ -294,8 +294,8 @@ impl Committer {
             }
         }
         // The switch fsyncs the segment with every writer waiting: have the syncer write
-        // most of it out shortly before. (Under `EverySecond`, that fsync was 20-24 ms of
-        // a 25 ms switch; with this the switch takes 5 ms.)
+        // most of it out shortly before. (Under `EverySecond` that fsync was most of the
+        // switch; docs/benchmarks.md has the times.)
         let nearly_full = self.segment_limit - self.segment_limit / 16;
         if leader.segment_size < nearly_full && leader.segment_size + bytes >= nearly_full {
             self.dur.sync_soon();
@@ -359,7 +359,7 @@ impl Committer {
     /// between segments, whatever order the kernel writes mapped pages back in.
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
         let map = leader.segment.finish()?;
-        // Every writer waits for the switch; the unmapping (2.8 ms for a full 64 MiB
+        // Every writer waits for the switch; the unmapping (milliseconds for a full
         // segment) need not hold them up. Should no thread start, the closure and the map
         // with it are dropped here.
         let _ = std::thread::Builder::new()

@@ -1,120 +1,29 @@
-//! Compaction: choosing which tables to merge, and merging sorted runs of internal entries
-//! into new tables. A flush is the same merge with one run (a frozen memtable).
+//! Compaction: choosing which tables to merge, and writing a merge of them into new tables.
+//! A flush writes one frozen memtable the same way.
 //!
-//! The merge reads every input through a heap in internal-key order (user key ascending,
-//! newest version first) and keeps, per user key, every version newer than the oldest
+//! The input is a cursor (for a compaction, a `MergingCursor` over the input tables, the
+//! same merge range reads use), read in internal-key order (user key ascending, newest
+//! version first); writing keeps, per user key, every version newer than the oldest
 //! sequence number a reader may still use, plus the newest one at or below it; older
 //! versions are hidden from every reader and dropped. A tombstone (or a value the
 //! compaction filter removes) is dropped too when no deeper level may hold the key, so
 //! nothing older can resurface. Output tables are cut at user-key boundaries once they
 //! reach the target size, so a key's versions never straddle two tables of a level.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cursor::{Cursor, SourceCursor};
 use super::error::{Error, Result};
+use super::level::{LevelCursor, LevelRun};
 use super::manifest::{self, LEVELS};
 use super::options::{CompactionFilter, Options};
-use super::table::{Table, TableBuilder, TableIter};
+use super::table::{Table, TableBuilder, TableCursor};
 use super::version::Version;
 use super::wal;
-
-/// One internal entry: user key, sequence number, value (`None`: a tombstone).
-pub(crate) type Entry = (Bytes, u64, Option<Bytes>);
-
-/// A sorted run of entries (a table, a memtable) that a merge reads.
-pub(crate) trait Run {
-    fn next_entry(&mut self) -> Result<Option<Entry>>;
-}
-
-impl Run for TableIter {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        TableIter::next_entry(self)
-    }
-}
-
-/// Any infallible iterator of entries in order (a memtable's) as a run.
-pub(crate) struct IterRun<I>(pub I);
-
-impl<I: Iterator<Item = Entry>> Run for IterRun<I> {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        Ok(self.0.next())
-    }
-}
-
-/// The head entry of one run, ordered so that `BinaryHeap` (a max-heap) pops the smallest
-/// internal key first; equal keys (impossible between distinct runs) by run index.
-struct Head {
-    entry: Entry,
-    run: usize,
-}
-
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .entry
-            .0
-            .cmp(&self.entry.0)
-            .then(self.entry.1.cmp(&other.entry.1))
-            .then(other.run.cmp(&self.run))
-    }
-}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-/// Several runs merged into one in internal-key order.
-pub(crate) struct Merge<'a> {
-    runs: Vec<Box<dyn Run + 'a>>,
-    heap: BinaryHeap<Head>,
-}
-
-impl<'a> Merge<'a> {
-    pub(crate) fn new(mut runs: Vec<Box<dyn Run + 'a>>) -> Result<Self> {
-        let mut heap = BinaryHeap::with_capacity(runs.len());
-        for (run, r) in runs.iter_mut().enumerate() {
-            if let Some(entry) = r.next_entry()? {
-                heap.push(Head { entry, run });
-            }
-        }
-        Ok(Merge { runs, heap })
-    }
-}
-
-impl Run for Merge<'_> {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        let Some(mut head) = self.heap.peek_mut() else {
-            return Ok(None);
-        };
-        let run = head.run;
-        match self.runs[run].next_entry()? {
-            Some(next) => {
-                let entry = std::mem::replace(&mut head.entry, next);
-                drop(head); // re-sifts
-                Ok(Some(entry))
-            }
-            None => Ok(Some(
-                std::collections::binary_heap::PeekMut::pop(head).entry,
-            )),
-        }
-    }
-}
 
 /// What a merge may drop.
 pub(crate) struct Rules<'a> {
@@ -138,75 +47,104 @@ pub(crate) struct Sink<'a> {
     pub stop: &'a AtomicBool,
 }
 
-/// Merges `input` under `rules` into new tables, each written under a temporary name,
-/// fsynced and renamed into place (the directory fsynced once at the end). Returns the
-/// opened tables, in key order.
-pub(crate) fn write_tables(
-    input: &mut dyn Run,
-    rules: &Rules<'_>,
-    sink: &mut Sink<'_>,
+/// Writes what `input` holds from where it is positioned on, under `rules`, into new
+/// tables, each written under a temporary name, fsynced and renamed into place (the
+/// directory fsynced once at the end). Returns the opened tables, in key order.
+pub(crate) fn write_tables<'a, C: Cursor>(
+    input: &mut C,
+    rules: &Rules<'a>,
+    sink: &mut Sink<'a>,
 ) -> Result<Vec<Arc<Table>>> {
-    let mut done = Vec::new();
-    let mut current: Option<(u64, TableBuilder)> = None;
-    let mut last_key: Option<Bytes> = None;
-    // Whether the current key already kept its newest version at or below the oldest
-    // snapshot (everything older is then invisible to all).
-    let mut kept_old = false;
+    let mut out = Output {
+        rules,
+        sink,
+        done: Vec::new(),
+        current: None,
+        last_key: None,
+        kept_old: false,
+    };
     let mut count = 0u64;
-    while let Some((key, seq, mut value)) = input.next_entry()? {
+    while input.valid() {
         count += 1;
-        if count.is_multiple_of(4096) && sink.stop.load(AtomicOrdering::Relaxed) {
+        if count.is_multiple_of(4096) && out.sink.stop.load(AtomicOrdering::Relaxed) {
             return Err(Error::io(
-                sink.dir,
+                out.sink.dir,
                 std::io::Error::other("merge interrupted by shutdown"),
             ));
         }
-        let new_key = last_key.as_ref() != Some(&key);
+        out.offer(input.key(), input.seq(), input.value())?;
+        input.next()?;
+    }
+    out.finish()
+}
+
+/// The tables a merge is writing, and what it has seen of the current user key.
+struct Output<'r, 's, 'a> {
+    rules: &'r Rules<'a>,
+    sink: &'s mut Sink<'a>,
+    done: Vec<Arc<Table>>,
+    current: Option<(u64, TableBuilder)>,
+    /// The user key of the last entry offered.
+    last_key: Option<Vec<u8>>,
+    /// Whether that key already kept its newest version at or below the oldest snapshot
+    /// (everything older is then invisible to all).
+    kept_old: bool,
+}
+
+impl Output<'_, '_, '_> {
+    /// Writes the next entry of the merge, unless the rules drop it.
+    fn offer(&mut self, key: &[u8], seq: u64, mut value: Option<Bytes>) -> Result<()> {
+        let new_key = self.last_key.as_deref() != Some(key);
         if new_key {
-            kept_old = false;
-            last_key = Some(key.clone());
+            self.kept_old = false;
+            let last = self.last_key.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(key);
         }
-        if seq <= rules.oldest_snapshot {
-            if kept_old {
-                continue;
+        if seq <= self.rules.oldest_snapshot {
+            if self.kept_old {
+                return Ok(());
             }
-            kept_old = true;
-            if let (Some(f), Some(v)) = (rules.filter, &value) {
-                if f.remove(&key, v) {
+            self.kept_old = true;
+            if let (Some(f), Some(v)) = (self.rules.filter, &value) {
+                if f.remove(key, v) {
                     value = None;
                 }
             }
-            if value.is_none() && (rules.bottommost)(&key) {
-                continue;
+            if value.is_none() && (self.rules.bottommost)(key) {
+                return Ok(());
             }
         }
+        let target = self.sink.target_bytes;
         if new_key {
-            if let Some((n, b)) = current.take_if(|(_, b)| b.estimated_size() >= sink.target_bytes)
-            {
-                done.push(finish_table(sink.dir, n, b)?);
+            if let Some((n, b)) = self.current.take_if(|(_, b)| b.estimated_size() >= target) {
+                self.done.push(finish_table(self.sink.dir, n, b)?);
             }
         }
-        let b = match &mut current {
+        let b = match &mut self.current {
             Some((_, b)) => b,
             empty => {
-                let n = (sink.new_number)();
+                let n = (self.sink.new_number)();
                 let b = TableBuilder::create(
-                    &temp_path(sink.dir, n),
-                    sink.options.block_bytes,
-                    sink.options.bloom_bits_per_key,
+                    &temp_path(self.sink.dir, n),
+                    self.sink.options.block_bytes,
+                    self.sink.options.bloom_bits_per_key,
                 )?;
                 &mut empty.insert((n, b)).1
             }
         };
-        b.add(&key, seq, value.as_deref())?;
+        b.add(key, seq, value.as_deref())
     }
-    if let Some((n, b)) = current {
-        done.push(finish_table(sink.dir, n, b)?);
+
+    fn finish(mut self) -> Result<Vec<Arc<Table>>> {
+        if let Some((n, b)) = self.current.take() {
+            self.done.push(finish_table(self.sink.dir, n, b)?);
+        }
+        if !self.done.is_empty() {
+            wal::sync_dir(self.sink.dir)?;
+        }
+        Ok(self.done)
     }
-    if !done.is_empty() {
-        wal::sync_dir(sink.dir)?;
-    }
-    Ok(done)
 }
 
 fn temp_path(dir: &Path, n: u64) -> std::path::PathBuf {
@@ -241,6 +179,32 @@ impl Compaction {
         tables.windows(2).all(|w| w[0].largest < w[1].smallest)
     }
 
+    /// A cursor over each input, to merge: a level-0 table on its own, consecutive tables
+    /// of a sorted level of `version` (the version the inputs were picked from) as one run.
+    pub(crate) fn cursors(&self, version: &Arc<Version>) -> Vec<SourceCursor> {
+        let mut cursors = Vec::new();
+        for level in 0..LEVELS {
+            let tables = version.tables(level);
+            let mut places = Vec::new();
+            for (_, t) in self.inputs.iter().filter(|(l, _)| *l == level) {
+                match tables.iter().position(|x| Arc::ptr_eq(x, t)) {
+                    Some(i) if level > 0 => places.push(i),
+                    // Not in `version` (or in level 0): read on its own.
+                    _ => cursors.push(SourceCursor::Table(TableCursor::new(t.clone()))),
+                }
+            }
+            places.sort_unstable();
+            for run in places.chunk_by(|a, b| a + 1 == *b) {
+                if let (Some(first), Some(last)) = (run.first(), run.last()) {
+                    let run = LevelRun::new(version.clone(), level, *first..last + 1);
+                    let c = LevelCursor::new(run);
+                    cursors.push(SourceCursor::Level(c));
+                }
+            }
+        }
+        cursors
+    }
+
     /// Everything, merged into the deepest level that holds tables (level 1 at least):
     /// afterwards each key has one version and no tombstone is left (`Db::compact`).
     pub(crate) fn full(version: &Version) -> Option<Compaction> {
@@ -259,7 +223,8 @@ impl Compaction {
 pub(crate) fn level_target_bytes(options: &Options, level: usize) -> u64 {
     let base =
         (options.memtable_bytes as u64).max(1) * options.level0_compaction_trigger.max(1) as u64;
-    base.saturating_mul(10u64.saturating_pow(level.saturating_sub(1) as u32))
+    let steps = u32::try_from(level.saturating_sub(1)).unwrap_or(u32::MAX);
+    base.saturating_mul(10u64.saturating_pow(steps))
 }
 
 /// Size at which compaction output tables are cut.
@@ -275,14 +240,20 @@ pub(crate) fn pick(
     options: &Options,
     pointers: &mut [Bytes; LEVELS],
 ) -> Option<Compaction> {
-    let mut best: Option<(f64, usize)> = None;
-    let l0 = version.level0.len() as f64 / options.level0_compaction_trigger.max(1) as f64;
-    if l0 >= 1.0 {
+    let mut best: Option<(Score, usize)> = None;
+    let l0 = Score::new(
+        version.level0.len() as u64,
+        options.level0_compaction_trigger as u64,
+    );
+    if l0.due() {
         best = Some((l0, 0));
     }
     for level in 1..LEVELS - 1 {
-        let score = version.level_bytes(level) as f64 / level_target_bytes(options, level) as f64;
-        if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
+        let score = Score::new(
+            version.level_bytes(level),
+            level_target_bytes(options, level),
+        );
+        if score.due() && best.is_none_or(|(s, _)| score.above(s)) {
             best = Some((score, level));
         }
     }
@@ -298,6 +269,34 @@ pub(crate) fn pick(
         vec![after.clone()]
     };
     with_overlaps(version, level, inputs, pointers)
+}
+
+/// How full a level is: its tables (level 0) or bytes against its limit. Compared as
+/// fractions, exactly, by cross-multiplying.
+#[derive(Debug, Clone, Copy)]
+struct Score {
+    amount: u64,
+    limit: u64,
+}
+
+impl Score {
+    fn new(amount: u64, limit: u64) -> Score {
+        Score {
+            amount,
+            limit: limit.max(1),
+        }
+    }
+
+    /// At or over its limit: due for a compaction.
+    fn due(self) -> bool {
+        self.amount >= self.limit
+    }
+
+    /// Further over its limit than `other`.
+    fn above(self, other: Score) -> bool {
+        u128::from(self.amount) * u128::from(other.limit)
+            > u128::from(other.amount) * u128::from(self.limit)
+    }
 }
 
 /// Every level-0 table merged into level 1, whatever their count: for an idle tree (see

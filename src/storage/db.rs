@@ -14,9 +14,10 @@ use super::error::{Error, Result};
 use super::manifest::LEVELS;
 use super::memtable::{Memtable, Pin, Readers};
 use super::options::Options;
+use super::range::RangeIter;
 use super::tree::{Background, Tree};
 use super::version::VersionSet;
-use super::view::{RangeIter, View};
+use super::view::View;
 use super::wal::{self, Segment, Tail};
 use bytes::Bytes;
 
@@ -206,7 +207,7 @@ impl Db {
             readers,
         ));
         let tree = Arc::new(Tree::new(versions, mem, options.clone()));
-        let background = tree.start(committer.clone())?;
+        let background = tree.start(&committer)?;
         let syncer = Syncer::start(committer.dur.clone())?;
         tracing::debug!(dir = %dir.display(), last_seq, "storage opened");
         Ok(Db {

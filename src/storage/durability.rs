@@ -227,9 +227,9 @@ impl Durability {
                     // most ~12% latency for far fewer fsyncs. Woken tasks are not
                     // waited for: an async writer (a server connection) answers its
                     // client before it writes again, a network round trip later, and
-                    // waiting for it only held up the writes already queued (50
-                    // redis-benchmark clients under `--fsync always`: 77k SETs/s with
-                    // the wait, 90k without).
+                    // waiting for it only held up the writes already queued
+                    // (redis-benchmark's SETs under `--fsync always` ran faster without
+                    // the wait: docs/benchmarks.md).
                     let budget = (st.last_sync_time / 8).min(Duration::from_millis(1));
                     let deadline = Instant::now() + budget;
                     while self

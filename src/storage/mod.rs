@@ -8,11 +8,13 @@
 //! `durability`: fsync by a syncer thread, [`WriteTicket`]); the memtable (`memtable`:
 //! per-key version chains in a sharded hash map, beside an ordered set of its keys); the
 //! tree (`tree`: freezing full memtables, the flush and compaction threads, write stalls);
-//! sorted tables (`table`: the immutable files memtables are flushed to); `compaction`
-//! (choosing and merging tables); `version` and `manifest` (which tables exist, recorded
-//! as an edit log); and the read side (`view`: the sources a read consults and the merging
-//! [`RangeIter`]; `cursor`: its forward streaming merge). docs/architecture.md describes
-//! the data flow, docs/storage-format.md the bytes on disk.
+//! sorted tables (`table`: the immutable files memtables are flushed to; `level`: a sorted
+//! level of them); `compaction` (choosing and merging tables); `version` and `manifest`
+//! (which tables exist, recorded as an edit log); and the read side (`source`: what every
+//! source answers; `view`: the sources a read consults; `cursor`: the contract every
+//! source's cursor keeps; `merge`: the one merging cursor; `range`: [`RangeIter`], the
+//! range read at a snapshot on top of it). docs/architecture.md describes the data flow,
+//! docs/storage-format.md the bytes on disk.
 
 mod batch;
 #[doc(hidden)]
@@ -23,9 +25,13 @@ mod cursor;
 mod db;
 mod durability;
 mod error;
+mod level;
 mod manifest;
 mod memtable;
+mod merge;
 mod options;
+mod range;
+mod source;
 pub(crate) mod table;
 mod tree;
 mod version;
@@ -37,4 +43,4 @@ pub use db::{Db, Snapshot, Stats};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use options::{CompactionFilter, Options, SyncPolicy};
-pub use view::RangeIter;
+pub use range::RangeIter;

@@ -20,9 +20,9 @@ impl SyncPolicy {
     /// `pwrite`. Not under `Always`: there an fdatasync follows every group, and writing
     /// back a mapped page write-protects it again (a TLB shootdown to every CPU the
     /// process runs on, an interrupt each in a virtual machine), so the next append to the
-    /// same page faults. Under `Always`, unpipelined SETs over the server ran at 79k/s with
-    /// `pwrite` against 58k/s mapped. (Elsewhere the map wins: one put per group would pay
-    /// a system call each.)
+    /// same page faults, and unpipelined SETs over the server ran faster with `pwrite`
+    /// (docs/benchmarks.md). (Elsewhere the map wins: one put per group would pay a system
+    /// call each.)
     pub(crate) fn maps_log(self) -> bool {
         self != SyncPolicy::Always
     }
@@ -53,8 +53,9 @@ pub struct Options {
     /// After this long without a write, level 0 is compacted into level 1 even below the
     /// trigger: every read consults each level-0 table (a range seek opens a cursor in
     /// each), so a burst of writes that stopped short of the trigger would otherwise leave
-    /// reads paying for it until the next burst (three level-0 tables made random seeks
-    /// 2.7x slower). The price, for writes that pause often: at most one more merge into
+    /// reads paying for it until the next burst (a few level-0 tables made random seeks
+    /// several times slower: docs/benchmarks.md). The price, for writes that pause often:
+    /// at most one more merge into
     /// level 1 per memtable flushed. `None`: only the trigger compacts. Default 250 ms.
     pub idle_compaction: Option<std::time::Duration>,
     /// Size after which the write-ahead log moves on to a new segment file.
@@ -62,7 +63,7 @@ pub struct Options {
     /// Log a memtable may keep alive: once the batches applied to the active memtable
     /// pass this many bytes, it is frozen and flushed even if small (overwrites of a few
     /// keys keep it small while every write still goes to the log), so the log on disk
-    /// and its replay at open stay bounded. The default, 512 MiB, is what RocksDB picks
+    /// and its replay at open stay bounded. The default, 512 MiB, is what `RocksDB` picks
     /// for one column family with a memtable this size; each flush it forces costs an
     /// overwrite-heavy workload its memtable-only reads for a while.
     pub max_wal_bytes: u64,

@@ -13,6 +13,7 @@
 //! `versions` is held, so versions never reach the view out of order.
 
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,10 +24,12 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::commit::Committer;
-use super::compaction::{self, Compaction, IterRun, Merge, Rules, Run, Sink};
+use super::compaction::{self, Compaction, Rules, Sink};
+use super::cursor::Cursor;
 use super::error::{Error, Result};
 use super::manifest::{VersionEdit, LEVELS};
-use super::memtable::Memtable;
+use super::memtable::{MemCursor, Memtable};
+use super::merge::MergingCursor;
 use super::options::Options;
 use super::table::Table;
 use super::version::{meta_of, Version, VersionSet};
@@ -36,8 +39,10 @@ use super::wal;
 /// Frozen memtables allowed to wait for their flush before writers stop.
 const MAX_FROZEN: usize = 2;
 
-/// Background work and its bookkeeping.
+/// Background work and its bookkeeping. The flags are independent, and all change under
+/// the one lock around this state.
 #[derive(Debug, Default)]
+#[allow(clippy::struct_excessive_bools)]
 struct State {
     /// Frozen memtables waiting to be flushed, oldest first, each with the first WAL
     /// segment that holds none of its writes.
@@ -95,7 +100,7 @@ impl Tree {
     }
 
     /// Starts the flush and compaction threads.
-    pub(crate) fn start(self: &Arc<Self>, committer: Arc<Committer>) -> Result<Background> {
+    pub(crate) fn start(self: &Arc<Self>, committer: &Arc<Committer>) -> Result<Background> {
         let spawn = |name: &str, f: fn(&Tree, &Committer)| {
             let (tree, committer) = (self.clone(), committer.clone());
             std::thread::Builder::new()
@@ -139,14 +144,15 @@ impl Tree {
     fn note_stall(&self, why: Option<&'static str>) {
         let mut st = self.state.lock();
         if st.stall != why {
-            match why {
-                Some(reason) => tracing::warn!(
+            if let Some(reason) = why {
+                tracing::warn!(
                     reason,
                     frozen_memtables = st.flushes.len(),
                     level0_tables = self.level0_tables.load(Ordering::Relaxed),
                     "write stall"
-                ),
-                None => tracing::info!("write stall over"),
+                );
+            } else {
+                tracing::info!("write stall over");
             }
             st.stall = why;
         }
@@ -300,7 +306,9 @@ impl Tree {
         let tables = if mem.is_empty() {
             Vec::new()
         } else {
-            let mut input = IterRun(mem.entries());
+            let mut input =
+                MemCursor::new(mem.clone(), u64::MAX, Bound::Unbounded, Bound::Unbounded);
+            input.seek(&[])?;
             let mut new_number = || self.versions.lock().new_file_number();
             compaction::write_tables(
                 &mut input,
@@ -339,7 +347,7 @@ impl Tree {
         tracing::debug!(
             tables = tables.len(),
             bytes = tables.iter().map(|t| t.file_size()).sum::<u64>(),
-            took_ms = started.elapsed().as_millis() as u64,
+            took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "memtable flushed"
         );
         Ok(())
@@ -394,7 +402,7 @@ impl Tree {
                     }
                     break;
                 };
-                if let Err(e) = self.compact(committer, &version, c) {
+                if let Err(e) = self.compact(committer, &version, &c) {
                     if self.stop.load(Ordering::Relaxed) {
                         return;
                     }
@@ -406,7 +414,7 @@ impl Tree {
     }
 
     /// Runs one compaction and installs its result.
-    fn compact(&self, committer: &Committer, version: &Version, c: Compaction) -> Result<()> {
+    fn compact(&self, committer: &Committer, version: &Arc<Version>, c: &Compaction) -> Result<()> {
         let started = std::time::Instant::now();
         let out_level = c.output_level;
         let mut edit = VersionEdit::default();
@@ -429,11 +437,8 @@ impl Tree {
             return Ok(());
         }
         let oldest_snapshot = committer.visible();
-        let runs: Vec<Box<dyn Run>> = tables
-            .iter()
-            .map(|t| Box::new(t.iter()) as Box<dyn Run>)
-            .collect();
-        let mut input = Merge::new(runs)?;
+        let mut input = MergingCursor::new(c.cursors(version));
+        input.seek(&[])?;
         let bottommost = |key: &[u8]| !version.may_hold_below(out_level, key);
         let mut new_number = || self.versions.lock().new_file_number();
         let outputs = compaction::write_tables(
@@ -467,7 +472,7 @@ impl Tree {
             outputs = outputs.len(),
             bytes_in,
             bytes_out,
-            took_ms = started.elapsed().as_millis() as u64,
+            took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "compaction done"
         );
         Ok(())

@@ -11,69 +11,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::error::{Error, Result};
+use super::level::Level;
 use super::manifest::{self, Manifest, TableMeta, VersionEdit, LEVELS};
-use super::memtable::{below_lo, ScanEntry, Source, Visible};
+use super::source::{Source, Visible};
 use super::table::Table;
 use super::wal;
-
-/// The tables of one sorted level (1 and deeper): ordered by key, ranges disjoint.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Level {
-    pub tables: Vec<Arc<Table>>,
-}
-
-impl Level {
-    /// Index of the first table whose largest key is >= `key`.
-    pub(crate) fn find(&self, key: &[u8]) -> usize {
-        self.tables
-            .partition_point(|t| &t.properties().largest[..] < key)
-    }
-}
-
-impl Source for Level {
-    fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
-        match self.tables.get(self.find(key)) {
-            Some(t) if &t.properties().smallest[..] <= key => t.get(key, snap),
-            _ => Ok(None),
-        }
-    }
-
-    fn scan_backward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        let end = match hi {
-            Bound::Included(k) | Bound::Excluded(k) => (self.find(k) + 1).min(self.tables.len()),
-            Bound::Unbounded => self.tables.len(),
-        };
-        let mut remaining = limit;
-        for t in self.tables[..end].iter().rev() {
-            if below_lo(&t.properties().largest, lo) {
-                break;
-            }
-            let before = out.len();
-            if t.scan_backward(lo, hi, snap, remaining, out)? {
-                return Ok(true);
-            }
-            remaining -= out.len() - before;
-            if remaining == 0 {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
 
 /// The tables of every level at one point in time.
 #[derive(Debug, Clone)]
@@ -111,16 +57,6 @@ impl Version {
             }
         }
         Ok(None)
-    }
-
-    /// Every source a scan must merge, newest first.
-    pub(crate) fn sources(&self) -> impl Iterator<Item = &dyn Source> {
-        self.level0.iter().map(|t| &**t as &dyn Source).chain(
-            self.sorted
-                .iter()
-                .filter(|l| !l.tables.is_empty())
-                .map(|l| l as &dyn Source),
-        )
     }
 
     /// The tables of `level` (0 included).

@@ -7,13 +7,13 @@
 //! the offsets of those restart entries (u32 LE each) and their count (u32 LE), so a seek
 //! binary-searches the restarts and then scans at most one interval.
 //!
-//! This module knows nothing of files: errors are a [`Malformed`] offset within the block,
-//! which the reader turns into an `Error::Corruption` naming the file.
+//! This module builds blocks, decodes their entries and restart array, and answers point
+//! lookups; `block_iter` walks a block both ways. It knows nothing of files: errors are a
+//! [`Malformed`] offset within the block, which the reader turns into an
+//! `Error::Corruption` naming the file.
 
 use std::cmp::Ordering;
 use std::ops::Range;
-
-use bytes::Bytes;
 
 use super::cmp_internal;
 use super::format::{get_varint, put_varint};
@@ -29,13 +29,13 @@ pub(crate) struct Malformed {
     pub reason: &'static str,
 }
 
-type BlockResult<T> = std::result::Result<T, Malformed>;
+pub(super) type BlockResult<T> = std::result::Result<T, Malformed>;
 
 /// What a point lookup found: the sequence number and the value's range in the block
 /// (`None` for a tombstone).
 pub(crate) type Found = (u64, Option<(usize, usize)>);
 
-fn malformed<T>(at: usize, reason: &'static str) -> BlockResult<T> {
+pub(super) fn malformed<T>(at: usize, reason: &'static str) -> BlockResult<T> {
     Err(Malformed { at, reason })
 }
 
@@ -72,7 +72,10 @@ impl BlockBuilder {
     /// Appends an entry; entries must come in internal-key order.
     pub(crate) fn add(&mut self, key: &[u8], seq: u64, value: Option<&[u8]>) {
         let shared = if self.count.is_multiple_of(self.interval) {
-            self.restarts.push(self.buf.len() as u32);
+            // A block past 4 GiB is refused when written: its handle cannot hold its
+            // length. Until then, saturate rather than wrap.
+            self.restarts
+                .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
             0
         } else {
             key.iter()
@@ -99,7 +102,8 @@ impl BlockBuilder {
         for r in &self.restarts {
             out.extend_from_slice(&r.to_le_bytes());
         }
-        out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        let count = u32::try_from(self.restarts.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&count.to_le_bytes());
         self.buf.clear();
         self.restarts.clear();
         self.last_key.clear();
@@ -109,19 +113,19 @@ impl BlockBuilder {
 
 /// One decoded entry header: the key suffix and value as ranges of the block.
 #[derive(Debug, Clone)]
-struct RawEntry {
-    shared: usize,
-    suffix: Range<usize>,
-    seq: u64,
+pub(super) struct RawEntry {
+    pub(super) shared: usize,
+    pub(super) suffix: Range<usize>,
+    pub(super) seq: u64,
     /// `None` for a tombstone.
-    value: Option<(usize, usize)>,
+    pub(super) value: Option<(usize, usize)>,
     /// Offset of the entry after this one.
-    next: usize,
+    pub(super) next: usize,
 }
 
 /// Decodes the entry at `pos` of `d` (the block's entries, without the restart array).
 #[inline]
-fn decode_entry(d: &[u8], pos0: usize) -> BlockResult<RawEntry> {
+pub(super) fn decode_entry(d: &[u8], pos0: usize) -> BlockResult<RawEntry> {
     let mut pos = pos0;
     let mut field = || get_varint(d, &mut pos);
     let (Some(shared), Some(unshared), Some(seq), Some(vlen)) =
@@ -159,14 +163,14 @@ fn decode_entry(d: &[u8], pos0: usize) -> BlockResult<RawEntry> {
 
 /// A block's entry area and restart array, split and checked.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
+pub(super) struct Layout {
     /// End of the entries (start of the restart array).
-    limit: usize,
-    restart_count: usize,
+    pub(super) limit: usize,
+    pub(super) restart_count: usize,
 }
 
 impl Layout {
-    fn of(data: &[u8]) -> BlockResult<Layout> {
+    pub(super) fn of(data: &[u8]) -> BlockResult<Layout> {
         let bad = || Malformed {
             at: data.len().saturating_sub(4),
             reason: "block restart array is malformed",
@@ -190,7 +194,7 @@ impl Layout {
 
     /// Offset of restart point `i`, checked to lie inside the entries.
     #[inline]
-    fn restart(&self, data: &[u8], i: usize) -> BlockResult<usize> {
+    pub(super) fn restart(&self, data: &[u8], i: usize) -> BlockResult<usize> {
         let r = u32::from_le_bytes(array4(&data[self.limit + 4 * i..])) as usize;
         if r >= self.limit {
             return malformed(self.limit + 4 * i, "restart point outside the block");
@@ -251,7 +255,7 @@ pub(crate) fn find(data: &[u8], key: &[u8], snap: u64) -> BlockResult<Option<Fou
 /// predecessor's first differing byte, so it is still before the target; otherwise only
 /// its suffix needs comparing. So the entry found shares its first `shared` bytes with
 /// `key`. A seek spends most of its time here, in the interval after the restart point.
-fn first_not_before(
+pub(super) fn first_not_before(
     data: &[u8],
     layout: Layout,
     key: &[u8],
@@ -296,135 +300,11 @@ fn first_not_before(
     Ok(None)
 }
 
-/// A cursor over one block's entries. Values are slices of the block, never copies.
-#[derive(Debug, Clone)]
-pub(crate) struct BlockIter {
-    data: Bytes,
-    layout: Layout,
-    /// Offset of the next entry to decode.
-    next: usize,
-    /// Offset of the current entry.
-    current: usize,
-    /// Whether the current entry starts a restart interval: its key is a slice of the block.
-    key_in_place: Option<Range<usize>>,
-    key: Vec<u8>,
-    seq: u64,
-    value: Option<(usize, usize)>,
-    valid: bool,
-}
-
-impl BlockIter {
-    /// A cursor before the first entry of `data` (a block's contents, checksum excluded).
-    pub(crate) fn new(data: Bytes) -> BlockResult<Self> {
-        let layout = Layout::of(&data)?;
-        Ok(BlockIter {
-            data,
-            layout,
-            next: 0,
-            current: 0,
-            key_in_place: None,
-            key: Vec::new(),
-            seq: 0,
-            value: None,
-            valid: false,
-        })
-    }
-
-    /// The block's contents.
-    pub(crate) fn data(&self) -> &Bytes {
-        &self.data
-    }
-
-    pub(crate) fn seek_to_first(&mut self) -> BlockResult<bool> {
-        self.key.clear();
-        self.next = 0;
-        self.advance()
-    }
-
-    /// Decodes the next entry; false (and not valid) at the end of the block.
-    pub(crate) fn advance(&mut self) -> BlockResult<bool> {
-        let pos = self.next;
-        let d = &self.data[..self.layout.limit];
-        if pos >= d.len() {
-            self.valid = false;
-            return Ok(false);
-        }
-        let e = decode_entry(d, pos)?;
-        if e.shared > self.key.len() {
-            self.valid = false;
-            return malformed(pos, "block entry shares more than its predecessor's key");
-        }
-        self.key.truncate(e.shared);
-        self.key.extend_from_slice(&d[e.suffix.clone()]);
-        self.land(pos, e);
-        Ok(true)
-    }
-
-    /// Makes the entry `e` at `pos`, whose key is already in `key`, the current one.
-    fn land(&mut self, pos: usize, e: RawEntry) {
-        self.key_in_place = (e.shared == 0).then_some(e.suffix);
-        self.seq = e.seq;
-        self.value = e.value;
-        self.current = pos;
-        self.next = e.next;
-        self.valid = true;
-    }
-
-    pub(crate) fn valid(&self) -> bool {
-        self.valid
-    }
-
-    pub(crate) fn key(&self) -> &[u8] {
-        &self.key
-    }
-
-    /// The key as `Bytes`: a slice of the block when the entry stores its whole key,
-    /// otherwise a copy.
-    pub(crate) fn key_bytes(&self) -> Bytes {
-        match &self.key_in_place {
-            Some(r) => self.data.slice(r.clone()),
-            None => Bytes::copy_from_slice(&self.key),
-        }
-    }
-
-    pub(crate) fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// Offset of the current entry within the block.
-    pub(crate) fn offset(&self) -> usize {
-        self.current
-    }
-
-    /// The value as a slice of the block (no copy); `None` for a tombstone.
-    pub(crate) fn value(&self) -> Option<Bytes> {
-        self.value.map(|(a, b)| self.data.slice(a..b))
-    }
-
-    /// The value's position within the block; `None` for a tombstone.
-    pub(crate) fn value_range(&self) -> Option<(usize, usize)> {
-        self.value
-    }
-
-    /// Positions on the first entry at or after internal key (`key`, `seq`); false (and not
-    /// valid) if there is none in this block.
-    pub(crate) fn seek(&mut self, key: &[u8], seq: u64) -> BlockResult<bool> {
-        let Some((pos, e, _)) = first_not_before(&self.data, self.layout, key, seq)? else {
-            self.valid = false;
-            self.next = self.layout.limit;
-            return Ok(false);
-        };
-        self.key.clear();
-        self.key.extend_from_slice(&key[..e.shared]);
-        self.key.extend_from_slice(&self.data[e.suffix.clone()]);
-        self.land(pos, e);
-        Ok(true)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::table::block_iter::BlockIter;
+    use bytes::Bytes;
 
     type Entry<'a> = (&'a [u8], u64, Option<&'a [u8]>);
 

@@ -100,9 +100,19 @@ impl TableBuilder {
     }
 
     fn write_block(&mut self, contents: &[u8]) -> Result<Handle> {
+        let len = u32::try_from(contents.len()).map_err(|_| {
+            Error::io(
+                &self.path,
+                std::io::Error::other(format!(
+                    "a block of {} bytes at offset {} is too large for a table",
+                    contents.len(),
+                    self.offset
+                )),
+            )
+        })?;
         let h = Handle {
             offset: self.offset,
-            len: contents.len() as u32,
+            len,
         };
         let crc = crc32fast::hash(contents);
         self.out

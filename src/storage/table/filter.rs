@@ -5,7 +5,7 @@
 //! probes. A key's 64-bit xxh3 hash picks one line with its upper 32 bits and the probes'
 //! bits inside that line with its lower 32 bits (each probe takes the top 9 bits of a
 //! 32-bit state, then multiplies the state by the golden-ratio constant), so a probe costs
-//! one cache miss, not one per probe (RocksDB's "fast local bloom"). An empty filter (no
+//! one cache miss, not one per probe (`RocksDB`'s "fast local bloom"). An empty filter (no
 //! bytes) or an unknown probe count answers "maybe" for every key.
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -61,7 +61,7 @@ pub(crate) fn build(hashes: &[u64], bits_per_key: usize) -> Vec<u8> {
     let mut out = vec![0u8; lines * LINE + 1];
     for &h in hashes {
         let line = &mut out[line_of(h, lines) * LINE..][..LINE];
-        let mut s = h as u32;
+        let mut s = (h & 0xffff_ffff) as u32;
         for _ in 0..probes {
             let bit = (s >> (32 - 9)) as usize;
             line[bit / 8] |= 1 << (bit % 8);
@@ -84,7 +84,7 @@ pub(crate) fn may_contain(filter: &[u8], h: u64) -> bool {
         return true;
     }
     let line = &bits[line_of(h, lines) * LINE..][..LINE];
-    let mut s = h as u32;
+    let mut s = (h & 0xffff_ffff) as u32;
     for _ in 0..probes {
         let bit = (s >> (32 - 9)) as usize;
         if line[bit / 8] & (1 << (bit % 8)) == 0 {

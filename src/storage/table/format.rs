@@ -20,13 +20,16 @@ pub(crate) const BLOCK_TRAILER: usize = 4;
 
 pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
+        buf.push(((v & 0x7f) as u8) | 0x80);
         v >>= 7;
     }
-    buf.push(v as u8);
+    buf.push((v & 0x7f) as u8);
 }
 
 /// Decodes a varint at `*pos`, advancing it; `None` if it is cut short or over 64 bits.
+/// Always inlined, so that the one-byte fast path costs a compare at each of the many
+/// entry-header fields a seek decodes (commit e3dff2a).
+#[allow(clippy::inline_always)]
 #[inline(always)]
 pub(crate) fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
     // Most fields (lengths, shared prefixes) fit one byte.

@@ -4,19 +4,20 @@
 //! "Sorted tables"); it never decides which tables exist (that is the manifest's job).
 //!
 //! Parts: `block` (data and index blocks: prefix-compressed entries with restart points),
-//! `filter` (the bloom filter over user keys), `format` (varints, block handles,
-//! properties, the footer), `builder` (writes a table), `reader` (`Table`, a `Source`), `iter` (cursors over a
-//! table's entries).
+//! `block_iter` (a block's entries, walked both ways), `filter` (the bloom filter over user
+//! keys), `format` (varints, block handles, properties, the footer), `builder` (writes a
+//! table), `reader` (`Table`, a `Source`), `cursor` (a table's entries as a `Cursor`).
 
 mod block;
+mod block_iter;
 mod builder;
+mod cursor;
 mod filter;
 pub(crate) mod format;
-mod iter;
 mod reader;
 
 pub(crate) use builder::TableBuilder;
-pub(crate) use iter::{KeyArena, ScanCursor, TableIter};
+pub(crate) use cursor::{TableCursor, Tables};
 pub(crate) use reader::Table;
 
 use std::cmp::Ordering;

@@ -6,7 +6,6 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
@@ -14,13 +13,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use memmap2::Mmap;
 
-use super::block::{self, BlockIter, Malformed};
+use super::block::{self, Malformed};
+use super::block_iter::BlockIter;
 use super::cmp_internal;
 use super::filter;
 use super::format::{self, Footer, Handle, Properties, BLOCK_TRAILER, FOOTER_LEN};
-use super::iter::{KeyArena, ScanCursor, TableIter};
 use crate::storage::error::{Error, Result};
-use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source, Visible};
+use crate::storage::source::{Source, Visible};
 
 /// One index entry: the last internal key of a data block and where the block lies.
 #[derive(Debug, Clone, Copy)]
@@ -121,7 +120,8 @@ impl Table {
         // Data blocks come before every other block.
         let data_end = [footer.index, footer.filter, footer.properties]
             .iter()
-            .map(|h| h.offset as usize) // each fits: read_block checked it lies in the file
+            // Each fits: read_block checked it lies in the file.
+            .map(|h| usize::try_from(h.offset).unwrap_or(usize::MAX))
             .min()
             .unwrap_or(0);
         let (index_keys, index) = decode_index(p, footer.index, index_block, data_end)?;
@@ -184,12 +184,6 @@ impl Table {
         self.file.len() as u64
     }
 
-    /// A forward cursor over every entry in internal-key order (user key ascending, then
-    /// sequence number descending), for flush and compaction merges.
-    pub(crate) fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter::new(self.clone())
-    }
-
     /// After this, the file is deleted when the last `Arc<Table>` is dropped (a compaction
     /// replaced it; readers may still hold it).
     pub(crate) fn mark_obsolete(&self) {
@@ -217,11 +211,31 @@ impl Table {
         Ok(block)
     }
 
-    pub(super) fn block_iter(&self, i: usize) -> Result<BlockIter> {
+    /// Number of data blocks.
+    pub(super) fn block_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Loads data block `i` into `iter`, reusing its buffers (a new iterator if it holds
+    /// none; none if the block is damaged).
+    pub(super) fn load_block<'a>(
+        &self,
+        i: usize,
+        iter: &'a mut Option<BlockIter>,
+    ) -> Result<&'a mut BlockIter> {
         self.data_block(i)?;
         let e = &self.index[i];
-        BlockIter::new(self.file.slice(e.start..e.end))
-            .map_err(|m| malformed(&self.path, e.start, "data", m))
+        let data = self.file.slice(e.start..e.end);
+        let loaded = match iter.take() {
+            Some(mut b) => b.reset(data).map(|()| b),
+            None => BlockIter::new(data),
+        };
+        Ok(iter.insert(loaded.map_err(self.block_error(i))?))
+    }
+
+    /// Names this file and the offset in it of what is malformed in data block `i`.
+    pub(super) fn block_error(&self, i: usize) -> impl Fn(Malformed) -> Error + '_ {
+        move |m| malformed(&self.path, self.index[i].start, "data", m)
     }
 
     /// Index of the first block whose last user key is >= `key` (`index.len()` if none).
@@ -239,54 +253,6 @@ impl Table {
         let lo = self.prefixes.partition_point(|&q| q < p);
         let hi = lo + self.prefixes[lo..].partition_point(|&q| q == p);
         lo + self.index[lo..hi].partition_point(|e| self.index_key(e) < key)
-    }
-
-    /// Up to `limit` user keys in `lo..hi`, each with its version visible at `snap`
-    /// (tombstones included), in key order; true if it stopped at the limit with keys
-    /// left. Range reads merge `ScanCursor`s instead; this serves the table benchmark and
-    /// tests.
-    pub(crate) fn scan_forward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        if self.misses(lo, hi) {
-            return Ok(false);
-        }
-        let mut c = ScanCursor::default();
-        let mut keys = KeyArena::default();
-        c.seek(self, lo, snap)?;
-        let mut emitted = 0;
-        while let Some((key, seq)) = c.head() {
-            if above_hi(key, hi) {
-                break;
-            }
-            if emitted == limit {
-                return Ok(true);
-            }
-            let key = keys.copy(key);
-            out.push((
-                key,
-                Visible {
-                    seq,
-                    value: c.value(),
-                },
-            ));
-            emitted += 1;
-            c.next(self, snap)?;
-        }
-        Ok(false)
-    }
-
-    /// Whether no key in `lo..hi` can be in this table.
-    fn misses(&self, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-        self.index.is_empty()
-            || !valid_range(lo, hi)
-            || above_hi(&self.props.smallest, hi)
-            || below_lo(&self.props.largest, lo)
     }
 }
 
@@ -318,7 +284,8 @@ fn decode_properties(path: &Path, h: Handle, block: &Bytes) -> Result<Properties
 /// Decodes the index block into the last keys (back to back) and the entries, checking
 /// that the keys ascend and the data blocks lie in order before `data_end`.
 fn decode_index(path: &Path, h: Handle, block: Bytes, data_end: usize) -> Result<DecodedIndex> {
-    let base = h.offset as usize;
+    // It fits: read_block checked the block lies in the file.
+    let base = usize::try_from(h.offset).unwrap_or(usize::MAX);
     let bad = |at: usize, reason: &str| Error::corruption(path, (base + at) as u64, reason);
     let mut it = BlockIter::new(block).map_err(|m| malformed(path, base, "index", m))?;
     let mut keys = Vec::new();
@@ -375,10 +342,6 @@ impl Drop for Table {
     }
 }
 
-/// One entry of a block decoded for a backward walk: its key's end in the walk's key
-/// buffer, its sequence number and its value's range in the file.
-type BackEntry = (usize, u64, Option<(usize, usize)>);
-
 impl Source for Table {
     fn get(&self, key: &[u8], snap: u64) -> Result<Option<Visible>> {
         if self.index.is_empty() || key < &self.props.smallest[..] || key > &self.props.largest[..]
@@ -409,101 +372,14 @@ impl Source for Table {
             value: value.map(|(a, b)| self.file.slice(start + a..start + b)),
         }))
     }
-
-    fn scan_backward(
-        &self,
-        lo: &Bound<Bytes>,
-        hi: &Bound<Bytes>,
-        snap: u64,
-        limit: usize,
-        out: &mut Vec<ScanEntry>,
-    ) -> Result<bool> {
-        if self.misses(lo, hi) {
-            return Ok(false);
-        }
-        // The last block that may hold a key within `hi`: the first whose last key is past it.
-        let last = self.index.len() - 1;
-        let mut i = match hi {
-            Bound::Unbounded => last,
-            Bound::Included(h) => self.index.partition_point(|e| self.index_key(e) <= &h[..]),
-            Bound::Excluded(h) => self.index.partition_point(|e| self.index_key(e) < &h[..]),
-        }
-        .min(last);
-        // Walking backward, a key's versions come oldest first: the visible one is the last
-        // seen with seq <= snap before the key changes. `current` is the key being walked,
-        // `candidate` its visible version so far.
-        let mut current: Option<Vec<u8>> = None;
-        let mut candidate: Option<(u64, Option<(usize, usize)>)> = None;
-        let mut emitted = 0;
-        let mut keys = Vec::new();
-        let mut entries: Vec<BackEntry> = Vec::new();
-        let emit = |current: &Option<Vec<u8>>,
-                    candidate: &mut Option<(u64, Option<(usize, usize)>)>,
-                    emitted: &mut usize,
-                    out: &mut Vec<ScanEntry>|
-         -> bool {
-            let (Some(key), Some((seq, value))) = (current, candidate.take()) else {
-                return false;
-            };
-            if *emitted == limit {
-                return true;
-            }
-            let value = value.map(|(a, b)| self.file.slice(a..b));
-            out.push((Bytes::copy_from_slice(key), Visible { seq, value }));
-            *emitted += 1;
-            false
-        };
-        loop {
-            keys.clear();
-            entries.clear();
-            let start = self.index[i].start;
-            let mut it = self.block_iter(i)?;
-            let mut ok = it
-                .seek_to_first()
-                .map_err(|m| malformed(&self.path, start, "data", m))?;
-            while ok {
-                keys.extend_from_slice(it.key());
-                let value = it.value_range().map(|(a, b)| (start + a, start + b));
-                entries.push((keys.len(), it.seq(), value));
-                ok = it
-                    .advance()
-                    .map_err(|m| malformed(&self.path, start, "data", m))?;
-            }
-            for j in (0..entries.len()).rev() {
-                let (end, seq, value) = entries[j];
-                let key = &keys[j.checked_sub(1).map_or(0, |p| entries[p].0)..end];
-                if above_hi(key, hi) {
-                    continue;
-                }
-                if below_lo(key, lo) {
-                    return Ok(emit(&current, &mut candidate, &mut emitted, out));
-                }
-                if current.as_deref() != Some(key) {
-                    if emit(&current, &mut candidate, &mut emitted, out) {
-                        return Ok(true);
-                    }
-                    let c = current.get_or_insert_with(Vec::new);
-                    c.clear();
-                    c.extend_from_slice(key);
-                }
-                if seq <= snap {
-                    candidate = Some((seq, value));
-                }
-            }
-            if i == 0 {
-                return Ok(emit(&current, &mut candidate, &mut emitted, out));
-            }
-            i -= 1;
-        }
-    }
 }
 
 /// Asks the CPU to start loading the cache lines of `block` at once. A lookup's loads in
 /// a block each depend on the entry before (the restart search, then entry by entry), so
 /// without this a block fresh from memory costs one miss after another; with it the
-/// misses overlap, and seeks and point reads in tables larger than the CPU's caches took
-/// 25-40% less time. A block much larger than `block_bytes` (one large value) has only its
-/// start and its restart array loaded.
+/// misses overlap, and seeks and point reads in tables larger than the CPU's caches take
+/// markedly less time (docs/benchmarks.md). A block much larger than `block_bytes` (one
+/// large value) has only its start and its restart array loaded.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn prefetch(block: &[u8]) {

@@ -1,6 +1,7 @@
-//! Tables against a `BTreeMap` model: point gets, scans both ways, the iterator and its
-//! seek, under snapshots, with many versions per key and tombstones; and damage to every
-//! part of the file, which must surface as `Error::Corruption` naming the file.
+//! Tables against a `BTreeMap` model: point gets, scans both ways, the cursor walked both
+//! ways from every kind of seek, under snapshots, with many versions per key and
+//! tombstones; and damage to every part of the file, which must surface as
+//! `Error::Corruption` naming the file.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -12,9 +13,12 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::format::{Footer, Handle, FOOTER_LEN};
-use super::{Table, TableBuilder};
+use super::{Table, TableBuilder, TableCursor};
+use crate::storage::cursor::testing::check_walks;
+use crate::storage::cursor::Cursor;
 use crate::storage::error::Error;
-use crate::storage::memtable::{above_hi, below_lo, valid_range, ScanEntry, Source};
+use crate::storage::range::scan;
+use crate::storage::source::{above_hi, below_lo, valid_range, ScanEntry, Source};
 
 fn in_bounds(key: &[u8], lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     !below_lo(key, lo) && !above_hi(key, hi)
@@ -83,7 +87,7 @@ fn bound(kind: u8, key: &[u8]) -> Bound<Bytes> {
     }
 }
 
-fn check_scans(t: &Table, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Bytes>, snap: u64) {
+fn check_scans(t: &Arc<Table>, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Bytes>, snap: u64) {
     let all = if valid_range(lo, hi) {
         model_visible(model, lo, hi, snap)
     } else {
@@ -91,8 +95,12 @@ fn check_scans(t: &Table, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Bytes>, s
     };
     for limit in [0, 1, 3, usize::MAX] {
         let n = all.len().min(limit);
+        let read = |backward, out: &mut Vec<ScanEntry>| {
+            let c = TableCursor::new(t.clone());
+            scan(c, lo, hi, snap, limit, backward, out).unwrap()
+        };
         let mut out = Vec::new();
-        let more = t.scan_forward(lo, hi, snap, limit, &mut out).unwrap();
+        let more = read(false, &mut out);
         assert_eq!(
             plain(&out),
             all[..n],
@@ -100,7 +108,7 @@ fn check_scans(t: &Table, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Bytes>, s
         );
         assert_eq!(more, all.len() > limit, "forward more flag");
         out.clear();
-        let more = t.scan_backward(lo, hi, snap, limit, &mut out).unwrap();
+        let more = read(true, &mut out);
         let want: Vec<_> = all.iter().rev().take(n).cloned().collect();
         assert_eq!(
             plain(&out),
@@ -112,13 +120,12 @@ fn check_scans(t: &Table, model: &Model, lo: &Bound<Bytes>, hi: &Bound<Bytes>, s
 }
 
 fn check_iter(t: &Arc<Table>, model: &Model, seek: Option<&[u8]>) {
-    let mut it = t.iter();
-    if let Some(k) = seek {
-        it.seek(k).unwrap();
-    }
+    let mut it = TableCursor::new(t.clone());
+    it.seek(seek.unwrap_or_default()).unwrap();
     let mut got = Vec::new();
-    while let Some((k, s, v)) = it.next_entry().unwrap() {
-        got.push((k.to_vec(), s, v.map(|b| b.to_vec())));
+    while it.valid() {
+        got.push((it.key().to_vec(), it.seq(), it.value().map(|b| b.to_vec())));
+        it.next().unwrap();
     }
     let want: Vec<_> = model
         .iter()
@@ -245,10 +252,11 @@ fn footer(path: &Path) -> Footer {
 
 fn flip(path: &Path, offset: u64) {
     let mut data = std::fs::read(path).unwrap();
-    data[offset as usize] ^= 0x10;
+    data[usize::try_from(offset).unwrap()] ^= 0x10;
     std::fs::write(path, data).unwrap();
 }
 
+#[allow(clippy::needless_pass_by_value)] // takes the error as the calls hand it over
 fn assert_corruption(err: Error, what: &str) {
     let msg = err.to_string();
     assert!(
@@ -312,22 +320,29 @@ fn damage_to_a_data_block_surfaces_when_the_block_is_read() {
     // Twice: a failed check must not be remembered as a pass.
     assert_corruption(t.get(b"key00001", u64::MAX).unwrap_err(), "get again");
     let mut out = Vec::new();
-    let err = t
-        .scan_forward(&Bound::Unbounded, &Bound::Unbounded, u64::MAX, 10, &mut out)
-        .unwrap_err();
-    assert_corruption(err, "scan_forward");
-    let err = t
-        .scan_backward(
-            &Bound::Unbounded,
-            &Bound::Unbounded,
-            u64::MAX,
-            usize::MAX,
-            &mut out,
-        )
-        .unwrap_err();
-    assert_corruption(err, "scan_backward");
-    let mut it = t.iter();
-    assert_corruption(it.next_entry().unwrap_err(), "iter");
+    let all = (&Bound::Unbounded, &Bound::Unbounded);
+    let forward = scan(
+        TableCursor::new(t.clone()),
+        all.0,
+        all.1,
+        u64::MAX,
+        10,
+        false,
+        &mut out,
+    );
+    assert_corruption(forward.unwrap_err(), "scan_forward");
+    let backward = scan(
+        TableCursor::new(t.clone()),
+        all.0,
+        all.1,
+        u64::MAX,
+        usize::MAX,
+        true,
+        &mut out,
+    );
+    assert_corruption(backward.unwrap_err(), "scan_backward");
+    let mut it = TableCursor::new(t.clone());
+    assert_corruption(it.seek(&[]).unwrap_err(), "iter");
     // Other blocks still read.
     let last = b"key01999";
     assert_eq!(get(&t, last, u64::MAX), model_get(&model, last, u64::MAX));
@@ -343,12 +358,13 @@ fn an_obsolete_table_is_deleted_when_its_last_reader_drops_it() {
     assert!(path.exists(), "not obsolete: kept");
     let t = Table::open(&path, 42).unwrap();
     let reader = Arc::clone(&t);
-    let mut it = t.iter();
+    let mut it = TableCursor::new(t.clone());
     t.mark_obsolete();
     drop(t);
     drop(reader);
     assert!(path.exists(), "an iterator still holds it");
-    assert!(it.next_entry().unwrap().is_some());
+    it.seek(&[]).unwrap();
+    assert!(it.valid());
     drop(it);
     assert!(!path.exists(), "deleted with the last handle");
 }
@@ -370,4 +386,27 @@ fn keys_outside_the_table_and_filtered_keys_are_absent() {
     }
     assert_eq!(get(&t, b"key00500", 499), None, "newer than the snapshot");
     assert_eq!(get(&t, b"key00500", 500).map(|g| g.0), Some(500));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A table cursor walks the entries both ways across block boundaries, from every
+    /// kind of positioning.
+    #[test]
+    fn table_cursors_walk_the_entries_both_ways(
+        model in model_strategy(),
+        block_bytes in 64usize..600,
+        walks in prop::collection::vec(
+            (0u8..3, key_strategy(), prop::collection::vec(prop::bool::weighted(0.6), 0..100)),
+            1..6),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let t = build(&dir.path().join("000008.sst"), &model, block_bytes, 10);
+        let all: Vec<_> = model
+            .iter()
+            .map(|((k, Reverse(s)), v)| (k.clone(), *s, v.clone()))
+            .collect();
+        check_walks(&mut TableCursor::new(t), &all, &walks);
+    }
 }
