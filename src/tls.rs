@@ -39,7 +39,7 @@ pub enum TlsError {
 }
 
 impl TlsError {
-    fn file(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
+    fn file(what: &'static str, path: &Path, reason: &dyn std::fmt::Display) -> TlsError {
         TlsError::File {
             what,
             path: path.to_path_buf(),
@@ -52,18 +52,18 @@ impl TlsError {
 pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let what = "certificate";
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsError::file(what, path, e))?
+        .map_err(|e| TlsError::file(what, path, &e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TlsError::file(what, path, e))?;
+        .map_err(|e| TlsError::file(what, path, &e))?;
     if certs.is_empty() {
-        return Err(TlsError::file(what, path, "no CERTIFICATE section"));
+        return Err(TlsError::file(what, path, &"no CERTIFICATE section"));
     }
     Ok(certs)
 }
 
 /// The private key in `path` (PKCS#8, PKCS#1 or SEC1).
 pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::file("private key", path, e))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::file("private key", path, &e))
 }
 
 /// The CA certificates in `path`, as the roots a peer's certificate must chain to.
@@ -74,7 +74,9 @@ pub fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
         TlsError::File { path, reason, .. } => TlsError::File { what, path, reason },
         other => other,
     })? {
-        roots.add(cert).map_err(|e| TlsError::file(what, path, e))?;
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::file(what, path, &e))?;
     }
     Ok(Arc::new(roots))
 }

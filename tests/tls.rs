@@ -70,6 +70,7 @@ fn stdout(output: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines)] // one server, every kind of client in turn
 async fn clients_and_tools_speak_tls_with_a_client_certificate() {
     let certs = Certs::generate();
     let server = tls_server(&certs, "yes", &[]);

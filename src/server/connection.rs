@@ -32,7 +32,7 @@ use crate::protocol::{binary, resp, Limits, ProtocolError, Reply};
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
 /// Initial size of the read buffer.
 const READ_CHUNK: usize = 16 * 1024;
-/// The first byte of a TLS record carrying a handshake (a ClientHello).
+/// The first byte of a TLS record carrying a handshake (a `ClientHello`).
 const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Why a connection ends; only for the log.

@@ -16,6 +16,8 @@
 //! range read at a snapshot on top of it). docs/architecture.md describes the data flow,
 //! docs/storage-format.md the bytes on disk.
 
+#![warn(clippy::cast_possible_truncation)]
+
 mod batch;
 #[doc(hidden)]
 pub mod bench_support;

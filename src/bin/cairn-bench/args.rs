@@ -14,6 +14,8 @@ use crate::workload::{KeyPattern, Mix, ValueSize};
 /// Embedded mode (--embedded DIR): run --benchmarks straight on the storage engine.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cairn-bench", version)]
+// Its bools are clap flags, each its own switch on the command line.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Args {
     /// Server address (host:port).
     #[arg(short = 'a', long, default_value = "127.0.0.1:7379")]
