@@ -78,6 +78,19 @@ struct Args {
     /// Worker threads serving connections; 0 = half the cores, at least one [default: 0].
     #[arg(long)]
     threads: Option<usize>,
+    /// Cluster mode: serve the slots the cluster map gives this node: yes or no [default: no].
+    #[arg(long, value_name = "yes|no", value_parser = yes_no)]
+    cluster_enabled: Option<bool>,
+    /// The cluster map file, the same on every node [default: DIR/cluster.conf].
+    #[arg(long, value_name = "FILE")]
+    cluster_config_file: Option<PathBuf>,
+    /// This node's id in the cluster map (40 hex characters) [default: the node at this
+    /// node's address].
+    #[arg(long, value_name = "ID")]
+    cluster_node_id: Option<String>,
+    /// The IP this node has in the cluster map, when it is not the --bind address.
+    #[arg(long, value_name = "IP")]
+    cluster_announce_ip: Option<String>,
 }
 
 impl Args {
@@ -96,11 +109,12 @@ impl Args {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = v; } )* };
         }
         take!(bind, port, dir, fsync, maxclients, timeout, log_level, threads);
-        take!(tls_auth_clients, tls_replication);
+        take!(tls_auth_clients, tls_replication, cluster_enabled);
         macro_rules! take_some {
             ($($field:ident),*) => { $( if self.$field.is_some() { config.$field = self.$field; } )* };
         }
         take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
+        take_some!(cluster_config_file, cluster_node_id, cluster_announce_ip);
         if self.requirepass.is_some() {
             config.requirepass = self.requirepass;
         }

@@ -2,7 +2,7 @@
 //!
 //! It owns RESP2/RESP3 framing ([`resp`]), the reply model and its RESP encoding
 //! ([`reply`]), the meaning of a request ([`command`]), the native binary protocol
-//! ([`binary`]), the limits every parser enforces ([`limits`]) and the one error type
+//! ([`binary`]), Redis Cluster's key-to-slot hash ([`slot`]), the limits every parser enforces ([`limits`]) and the one error type
 //! ([`error`]). It knows no sockets and no storage, and never imports `storage` or
 //! `server`. Every [`ProtocolError`] means: send it as an error reply, then close the
 //! connection.
@@ -15,6 +15,7 @@ pub mod error;
 pub mod limits;
 pub mod reply;
 pub mod resp;
+pub mod slot;
 
 pub use command::{Command, CommandError};
 pub use error::ProtocolError;

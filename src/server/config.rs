@@ -135,6 +135,15 @@ pub struct Config {
     pub threads: usize,
     /// Largest memtable before it is flushed to a table, in bytes.
     pub memtable_bytes: usize,
+    /// Cluster mode: this node serves the slots the cluster map gives it and redirects
+    /// requests for other slots.
+    pub cluster_enabled: bool,
+    /// The cluster map file (the same on every node); `None` = `cluster.conf` in `dir`.
+    pub cluster_config_file: Option<PathBuf>,
+    /// This node's id in the map; `None` = the node whose address is this one's.
+    pub cluster_node_id: Option<String>,
+    /// The IP this node has in the map, when it is not the bound address.
+    pub cluster_announce_ip: Option<String>,
 }
 
 impl Default for Config {
@@ -157,6 +166,10 @@ impl Default for Config {
             log_level: "info".into(),
             threads: 0,
             memtable_bytes: crate::storage::Options::default().memtable_bytes,
+            cluster_enabled: false,
+            cluster_config_file: None,
+            cluster_node_id: None,
+            cluster_announce_ip: None,
         }
     }
 }

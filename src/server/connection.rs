@@ -67,7 +67,7 @@ enum Pause {
 
 /// A client connection and everything it owns.
 pub(crate) struct Connection<'a, S> {
-    pub(super) shared: &'a Shared,
+    pub(super) shared: &'a Arc<Shared>,
     pub(super) stream: S,
     pub(super) input: BytesMut,
     pub(super) output: BytesMut,
@@ -82,7 +82,7 @@ pub(crate) struct Connection<'a, S> {
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
-    fn new(shared: &'a Shared, stream: S, registration: &'a Registration) -> Self {
+    fn new(shared: &'a Arc<Shared>, stream: S, registration: &'a Registration) -> Self {
         let needs_auth = shared.config.read().requirepass.is_some();
         Connection {
             shared,

@@ -11,20 +11,24 @@
 //! routes: what a command does lives in its family's file under `commands/`, named as its
 //! rows' file under `protocol/command/`.
 
-use super::commands::{connection, generic, scan, server, strings, transactions};
+use std::sync::Arc;
+
+use super::cluster::{crossslot, Cluster, Route};
+use super::commands::{cluster, connection, generic, scan, server, strings, transactions};
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
 use super::round::Round;
 use super::session::Session;
 use super::shared::Shared;
 use crate::protocol::command::{Command, Family, Flags, Request, StringCommand};
+use crate::protocol::slot::key_slot;
 use crate::protocol::Reply;
 
 /// What a command runs against: the shared state, its client's session, and the keyspace
 /// of its round (or of its transaction, inside EXEC).
 pub(crate) struct Context<'c, 'k> {
     /// What every connection shares.
-    pub shared: &'c Shared,
+    pub shared: &'c Arc<Shared>,
     /// The client's session.
     pub session: &'c mut Session,
     /// The data, as the command sees it.
@@ -64,7 +68,7 @@ pub(crate) fn parse(session: &mut Session, request: Request) -> Result<Command, 
 /// Writes are staged in `round`, which the caller commits before sending the reply; if a
 /// commit inside fails, `round` records it and the replies must not be sent.
 pub(crate) fn execute(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     session: &mut Session,
     round: &mut Round,
     command: Command,
@@ -74,8 +78,9 @@ pub(crate) fn execute(
     // GET, the commonest request, encodes its value into `out` where it lies, without a
     // `Reply` holding it (a reference count on the value was a large share of the server's
     // time under pipelined GETs). A session that is not authenticated or is inside MULTI
-    // takes the general path, which answers NOAUTH or queues the command.
-    if session.authenticated && session.multi.is_none() {
+    // takes the general path, which answers NOAUTH or queues the command; so does every
+    // command in cluster mode, which may be redirected.
+    if session.authenticated && session.multi.is_none() && shared.cluster.is_none() {
         if let (Family::Strings(StringCommand::Get), [key]) = (command.family(), command.keys()) {
             if let Err(error) = strings::get_into(&round.keyspace(), key, session.resp, out) {
                 out.reply(session.resp, Reply::error(error.to_string()));
@@ -93,7 +98,11 @@ fn noauth() -> Reply {
 
 /// Runs one parsed command on its own, committing its writes before returning (the
 /// native handshake's AUTH).
-pub(crate) fn execute_command(shared: &Shared, session: &mut Session, command: Command) -> Reply {
+pub(crate) fn execute_command(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    command: Command,
+) -> Reply {
     session.ran(command.spec());
     let mut round = Round::new(shared);
     let reply = execute_in_round(shared, session, &mut round, command);
@@ -107,7 +116,7 @@ pub(crate) fn execute_command(shared: &Shared, session: &mut Session, command: C
 /// Runs one parsed command: authentication gate, MULTI queueing, then its family, staging
 /// its writes in `round`.
 fn execute_in_round(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     session: &mut Session,
     round: &mut Round,
     command: Command,
@@ -115,6 +124,17 @@ fn execute_in_round(
     let flags = command.spec().flags;
     if !session.authenticated && !flags.contains(Flags::NO_AUTH) {
         return noauth();
+    }
+    if let Some(cluster) = &shared.cluster {
+        let asking = std::mem::take(&mut session.cluster.asking);
+        if !command.keys().is_empty() {
+            if let Err(reply) = route(cluster, session, round, &command, asking) {
+                if let Some(tx) = &mut session.multi {
+                    tx.failed = true;
+                }
+                return reply;
+            }
+        }
     }
     if let Some(tx) = &mut session.multi {
         if flags.contains(Flags::NO_MULTI) {
@@ -160,6 +180,49 @@ fn execute_in_round(
     reply
 }
 
+/// Cluster mode: whether a command naming keys runs on this node, or the redirect it gets
+/// instead (see `cluster::Cluster::route`). Inside MULTI, every queued command (and the
+/// watched keys) must be in one slot. In a slot being moved away, the keys' locks are
+/// taken before looking for them, so the move cannot take one between the look and the
+/// command: all here runs here, none here gets ASK (the new owner has them), some gets TRYAGAIN.
+fn route(
+    cluster: &Cluster,
+    session: &mut Session,
+    round: &mut Round,
+    command: &Command,
+    asking: bool,
+) -> Result<(), Reply> {
+    let keys = command.keys();
+    let (slot, route) =
+        cluster.route(keys, command.spec().flags, asking, session.cluster.readonly)?;
+    if let Some(tx) = &mut session.multi {
+        let watched = session.watched.first().map(|(key, _)| key_slot(key));
+        if *tx.slot.get_or_insert(watched.unwrap_or(slot)) != slot {
+            return Err(crossslot());
+        }
+    }
+    let Route::Migrating { slot, target } = route else {
+        return Ok(());
+    };
+    if session.multi.is_none() {
+        round
+            .lock(session, keys)
+            .map_err(|error| failed(round, error))?;
+    }
+    let ks = round.keyspace();
+    let mut here = 0;
+    for key in keys {
+        here += usize::from(ks.contains(key).map_err(|e| Reply::error(e.to_string()))?);
+    }
+    match here {
+        0 => Err(Reply::error(format!("ASK {slot} {target}"))),
+        n if n < keys.len() => Err(Reply::error(
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A commit or lock the round needed failed: the round's replies must not be sent.
 fn failed(round: &mut Round, error: ExecError) -> Reply {
     round.fail(error);
@@ -177,6 +240,7 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Transactions(command) => Ok(transactions::run(cx, keys, command)),
         Family::Connection(command) => Ok(connection::run(cx, command)),
         Family::Server(command) => Ok(server::run(cx, command)),
+        Family::Cluster(command) => Ok(cluster::run(cx, command)),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

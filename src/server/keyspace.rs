@@ -60,6 +60,11 @@ impl<'a> Keyspace<'a> {
         self.staged
     }
 
+    /// The state every connection shares.
+    pub fn shared(&self) -> &'a Shared {
+        self.shared
+    }
+
     /// The engine.
     pub fn db(&self) -> &Db {
         &self.shared.db

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cluster::Cluster;
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
 use super::{connection, idle, ServerError};
@@ -60,8 +61,20 @@ impl Server {
             (Some(port), Some(acceptor)) => Some((listen(&config.bind, port).await?, acceptor)),
             _ => None,
         };
+        // The map names nodes by the address clients reach: the plaintext port, or the TLS
+        // port when there is no plaintext one.
+        let cluster = match plain.as_ref().or(tls.as_ref().map(|(l, _)| l)) {
+            Some(listener) if config.cluster_enabled => {
+                let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+                    addr: config.bind.clone(),
+                    source,
+                })?;
+                Some(Cluster::open(&config, addr).map_err(ServerError::Cluster)?)
+            }
+            _ => None,
+        };
         Ok(Server {
-            shared: Arc::new(Shared::new(db, config)),
+            shared: Arc::new(Shared::new(db, config, cluster)),
             plain,
             tls,
         })

@@ -6,6 +6,7 @@
 //! ([`Config`], [`Server`], [`StopHandle`]); everything else is internal.
 
 mod clients;
+mod cluster;
 mod commands;
 mod config;
 mod connection;
@@ -54,6 +55,9 @@ pub enum ServerError {
     /// The TLS settings are incomplete, or their files unreadable or mismatched.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// Cluster mode's map file is unreadable or malformed, or its settings are wrong.
+    #[error("{0}")]
+    Cluster(String),
     /// A background task failed during shutdown.
     #[error("shutdown failed: {0}")]
     Shutdown(String),

@@ -121,7 +121,7 @@ where
     conn.session.ran(stream.spec);
     let now = Keyspace::new(conn.shared).now();
     let id = stream.id;
-    let mut entries = live_entries(&conn.shared.db, stream.range, stream.reverse, now)
+    let mut entries = live_entries(conn.shared, stream.range, stream.reverse, now)
         .take(stream.limit.unwrap_or(usize::MAX));
     let mut chunk = Vec::with_capacity(RANGE_CHUNK);
     loop {

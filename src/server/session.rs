@@ -21,6 +21,18 @@ pub struct Transaction {
     pub queued: Vec<Result<Command, CommandError>>,
     /// A command failed to queue: EXEC must refuse (EXECABORT).
     pub failed: bool,
+    /// In cluster mode, the slot of the keys queued (or watched) so far: a transaction
+    /// holds to one slot.
+    pub slot: Option<u16>,
+}
+
+/// What a client told cluster mode about itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClusterFlags {
+    /// The next command may use a slot being imported here (ASKING).
+    pub asking: bool,
+    /// Reads of the primary's slots are served on this replica (READONLY).
+    pub readonly: bool,
 }
 
 /// Per-connection state.
@@ -39,6 +51,8 @@ pub struct Session {
     pub pending_write: Option<WriteTicket>,
     /// Close the connection after the replies already produced (QUIT).
     pub closing: bool,
+    /// What the client told cluster mode (ASKING, READONLY).
+    pub cluster: ClusterFlags,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
 }
@@ -54,6 +68,7 @@ impl Session {
             watched: Vec::new(),
             pending_write: None,
             closing: false,
+            cluster: ClusterFlags::default(),
             last_command: None,
         }
     }

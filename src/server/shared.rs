@@ -12,6 +12,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use smallvec::SmallVec;
 
 use super::clients::Clients;
+use super::cluster::Cluster;
 use super::config::Config;
 use super::shutdown::Shutdown;
 use crate::protocol::Limits;
@@ -40,11 +41,13 @@ pub struct Shared {
     pub started: Instant,
     /// A random id of this server run (INFO server's `run_id`).
     pub run_id: String,
+    /// Cluster mode's state; `None` when cluster mode is off.
+    pub cluster: Option<Cluster>,
 }
 
 impl Shared {
     /// Shared state over an open engine.
-    pub fn new(db: Db, config: Config) -> Shared {
+    pub fn new(db: Db, config: Config, cluster: Option<Cluster>) -> Shared {
         Shared {
             db,
             config: RwLock::new(config),
@@ -56,6 +59,7 @@ impl Shared {
             limits: Limits::default(),
             started: Instant::now(),
             run_id: random_hex(40),
+            cluster,
         }
     }
 }

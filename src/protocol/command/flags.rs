@@ -35,6 +35,8 @@ bitflags::bitflags! {
         const FAST = 1 << 12;
         /// Allowed before the client authenticates.
         const NO_AUTH = 1 << 13;
+        /// Not run while a replica loads a data set in the background.
+        const NO_ASYNC_LOADING = 1 << 17;
         /// Refused inside MULTI ("Command not allowed inside a transaction").
         const NO_MULTI = 1 << 14;
         /// Allowed while a script is busy.

@@ -14,6 +14,7 @@
 //! the argument `Vec<Bytes>`, never copied.
 
 mod args;
+mod cluster;
 mod connection;
 mod docs;
 mod error;
@@ -33,6 +34,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 pub use args::{digest, digest_hex};
+pub use cluster::{ClusterCommand, SlotState};
 pub use connection::{
     validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
     ConnectionCommand,
@@ -77,6 +79,8 @@ pub enum Family {
     Connection(ConnectionCommand),
     /// COMMAND, CONFIG, INFO, TIME, SHUTDOWN (`server.rs`).
     Server(ServerCommand),
+    /// CLUSTER, ASKING, READONLY, READWRITE (`cluster.rs`).
+    Cluster(ClusterCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -213,5 +217,6 @@ family_from!(
     Scan(ScanCommand),
     Transactions(TransactionCommand),
     Connection(ConnectionCommand),
-    Server(ServerCommand)
+    Server(ServerCommand),
+    Cluster(ClusterCommand)
 );

@@ -12,7 +12,7 @@
 use bytes::Bytes;
 
 use super::args::Args;
-use super::{connection, generic, scan, server, strings, transactions};
+use super::{cluster, connection, generic, scan, server, strings, transactions};
 use super::{CommandError, Family};
 
 pub use super::flags::{AclCategories, Flags};
@@ -182,13 +182,14 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 6] = [
+const FAMILIES: [&[CommandSpec]; 7] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
     transactions::ROWS,
     connection::ROWS,
     server::ROWS,
+    cluster::ROWS,
 ];
 
 const COUNT: usize = {

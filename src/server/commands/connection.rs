@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::{help, listing};
 use crate::protocol::command::{
     validate_client_name, ClientAttr, ClientCommand, ClientKill, ClientKillFilter, ClientType,
     ConnectionCommand,
@@ -13,7 +14,7 @@ use crate::protocol::command::{
 use crate::protocol::{Reply, RespVersion};
 use crate::server::clients::ClientInfo;
 use crate::server::dispatch::Context;
-use crate::server::session::Session;
+use crate::server::session::{ClusterFlags, Session};
 use crate::server::shared::Shared;
 
 /// The Redis version Cairn reports: clients enable features (RESP3, CLIENT SETINFO) by it.
@@ -159,20 +160,13 @@ fn quit(session: &mut Session) -> Reply {
 fn reset(shared: &Shared, session: &mut Session) -> Reply {
     session.multi = None;
     session.watched.clear();
+    session.cluster = ClusterFlags::default();
     session.resp = RespVersion::Resp2;
     session.authenticated = shared.config.read().requirepass.is_none();
     let mut details = session.info.details.lock();
     details.name = None;
     details.protocol = 2;
     simple("RESET")
-}
-
-/// A text listing in the type Redis uses for it: verbatim in RESP3, bulk in RESP2.
-fn listing(text: String) -> Reply {
-    Reply::Verbatim {
-        format: *b"txt",
-        text: Bytes::from(text),
-    }
 }
 
 /// CLIENT subcommands.
@@ -236,30 +230,25 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
             }
             Reply::count(killed)
         }
-        ClientCommand::Help => Reply::Array(
-            [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "SETINFO <option> <value>",
-                "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-                "LIST [TYPE <type>] [ID <id> [<id> ...]]",
-                "    Return information about client connections.",
-                "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .into_iter()
-            .map(simple)
-            .collect(),
-        ),
+        ClientCommand::Help => help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "LIST [TYPE <type>] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+            "HELP",
+            "    Print this help.",
+        ]),
         ClientCommand::NoEvict(_) | ClientCommand::NoTouch(_) => Reply::ok(),
     }
 }

@@ -3,6 +3,7 @@
 //! `Keyspace`; connection, server and transaction commands against the session and the
 //! shared state.
 
+pub(crate) mod cluster;
 pub(crate) mod connection;
 pub(crate) mod generic;
 pub(crate) mod scan;
@@ -13,6 +14,25 @@ pub(crate) mod transactions;
 use bytes::Bytes;
 
 use crate::protocol::command::Keys;
+use crate::protocol::Reply;
+
+/// A text listing in the type Redis uses for it: verbatim in RESP3, bulk in RESP2.
+fn listing(text: String) -> Reply {
+    Reply::Verbatim {
+        format: *b"txt",
+        text: Bytes::from(text),
+    }
+}
+
+/// A HELP subcommand's reply: one status line per line of text.
+fn help(lines: &[&'static str]) -> Reply {
+    Reply::Array(
+        lines
+            .iter()
+            .map(|line| Reply::Simple(Bytes::from_static(line.as_bytes())))
+            .collect(),
+    )
+}
 
 /// The key of a command whose row names exactly one (key positions `(1, 1, 1)`).
 fn first(keys: Keys) -> Bytes {

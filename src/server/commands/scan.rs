@@ -9,12 +9,15 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use crate::protocol::command::{Range, ScanCommand};
+use crate::protocol::slot::key_slot;
 use crate::protocol::Reply;
+use crate::server::cluster::Cluster;
 use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::pattern;
 use crate::server::shared::ScanCursors;
-use crate::server::value::Entry;
+use crate::server::shared::Shared;
+use crate::server::value::{now_millis, Entry};
 use crate::storage::{Db, WriteBatch};
 
 type Result = std::result::Result<Reply, ExecError>;
@@ -47,14 +50,16 @@ pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
     }
 }
 
-/// Live (unexpired) entries of `range` in key order, or in reverse.
+/// Live (unexpired) entries of `range` in key order, or in reverse; in cluster mode only
+/// those of the slots this node serves (a slot given away may leave keys behind).
 pub(crate) fn live_entries(
-    db: &Db,
+    shared: &Shared,
     range: (Bound<Bytes>, Bound<Bytes>),
     reverse: bool,
     now: u64,
 ) -> impl Iterator<Item = std::result::Result<(Bytes, Entry), ExecError>> + Send {
-    let iter = db.range(range);
+    let serves = shared.cluster.as_ref().map(Cluster::serving_filter);
+    let iter = shared.db.range(range);
     let iter: Box<dyn Iterator<Item = _> + Send> = if reverse {
         Box::new(iter.rev())
     } else {
@@ -66,9 +71,32 @@ pub(crate) fn live_entries(
             .and_then(|(key, raw)| Ok((key, Entry::decode(raw)?)));
         match decoded {
             Ok((_, entry)) if entry.is_expired(now) => None,
+            Ok((key, _)) if serves.as_ref().is_some_and(|serves| !serves(&key)) => None,
             other => Some(other),
         }
     })
+}
+
+/// The live keys in `slot`, at most `limit` of them, in key order: a walk of every key
+/// (keys are ordered by key, not by slot), for CLUSTER COUNTKEYSINSLOT, GETKEYSINSLOT
+/// and slot moves.
+pub(crate) fn keys_in_slot(
+    shared: &Shared,
+    slot: u16,
+    limit: usize,
+) -> std::result::Result<Vec<Bytes>, ExecError> {
+    let everything = (Bound::Unbounded, Bound::Unbounded);
+    let mut keys = Vec::new();
+    for item in live_entries(shared, everything, false, now_millis()) {
+        let (key, _) = item?;
+        if keys.len() == limit {
+            break;
+        }
+        if key_slot(&key) == slot {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
 
 /// Keys SCAN examines per call when COUNT is not given (Redis's default).
@@ -100,7 +128,7 @@ fn scan(
     let budget = count.unwrap_or(DEFAULT_SCAN_COUNT).max(1);
     let mut keys = Vec::new();
     let mut last = None;
-    let mut iter = live_entries(ks.db(), (start, Bound::Unbounded), false, ks.now());
+    let mut iter = live_entries(ks.shared(), (start, Bound::Unbounded), false, ks.now());
     for item in iter.by_ref().take(budget) {
         let (key, _) = item?;
         if kind_matches && pattern.is_none_or(|p| pattern::matches(p, &key)) {
@@ -123,7 +151,7 @@ fn scan(
 fn keys(ks: &Keyspace, pattern: &[u8]) -> Result {
     let mut keys = Vec::new();
     for item in live_entries(
-        ks.db(),
+        ks.shared(),
         (Bound::Unbounded, Bound::Unbounded),
         false,
         ks.now(),
@@ -141,7 +169,7 @@ fn keys(ks: &Keyspace, pattern: &[u8]) -> Result {
 fn dbsize(ks: &Keyspace) -> Result {
     let mut n = 0;
     for item in live_entries(
-        ks.db(),
+        ks.shared(),
         (Bound::Unbounded, Bound::Unbounded),
         false,
         ks.now(),
@@ -187,7 +215,7 @@ fn range(
     keys_only: bool,
 ) -> Result {
     let mut out = Vec::new();
-    let entries = live_entries(ks.db(), (start, end), reverse, ks.now());
+    let entries = live_entries(ks.shared(), (start, end), reverse, ks.now());
     for item in entries.take(limit.unwrap_or(usize::MAX)) {
         let (key, entry) = item?;
         out.push(Reply::Bulk(key));

@@ -7,6 +7,7 @@ mod info;
 
 use bytes::Bytes;
 
+use super::help;
 use crate::protocol::command::{
     keys_of_request, lookup, AclCategories, ArgSpec, CommandListFilter, CommandQuery, CommandSpec,
     ServerCommand, COMMANDS,
@@ -82,28 +83,23 @@ fn command(query: CommandQuery) -> Reply {
             Ok(keys) => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
             Err(error) => Reply::error(error.to_string()),
         },
-        CommandQuery::Help => Reply::Array(
-            [
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all commands.",
-                "COUNT",
-                "    Return the total number of commands in this server.",
-                "LIST",
-                "    Return a list of all commands in this server.",
-                "INFO [<command-name> ...]",
-                "    Return details about the named commands.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about the named commands.",
-                "GETKEYS <full-command>",
-                "    Return the keys from a full Redis command.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .into_iter()
-            .map(status)
-            .collect(),
-        ),
+        CommandQuery::Help => help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about the named commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about the named commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Print this help.",
+        ]),
     }
 }
 

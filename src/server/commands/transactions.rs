@@ -7,6 +7,8 @@
 //! crash either all of a transaction is there or none of it. As in Redis, a command that
 //! fails at run time (WRONGTYPE, not an integer) does not undo the others.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::protocol::command::{Command, Keys, TransactionCommand};
@@ -81,7 +83,7 @@ fn unwatch(session: &mut Session) -> Reply {
 
 /// EXEC: nil if a watched key changed, EXECABORT if a command failed to queue, else the
 /// array of every command's reply.
-fn exec(shared: &Shared, session: &mut Session) -> Reply {
+fn exec(shared: &Arc<Shared>, session: &mut Session) -> Reply {
     let Some(tx) = session.multi.take() else {
         return Reply::error("ERR EXEC without MULTI");
     };

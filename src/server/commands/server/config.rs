@@ -3,9 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{bulk, status};
+use super::bulk;
 use crate::protocol::command::ConfigCommand;
 use crate::protocol::Reply;
+use crate::server::commands::help;
 use crate::server::pattern;
 use crate::server::shared::{Shared, Stats};
 
@@ -16,7 +17,7 @@ pub(super) fn config(shared: &Shared, command: ConfigCommand) -> Reply {
         ConfigCommand::Set(pairs) => set(shared, &pairs),
         ConfigCommand::ResetStat => reset_stat(&shared.stats),
         ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
-        ConfigCommand::Help => help(),
+        ConfigCommand::Help => config_help(),
     }
 }
 
@@ -126,23 +127,18 @@ fn reset_stat(stats: &Stats) -> Reply {
 }
 
 /// CONFIG HELP
-fn help() -> Reply {
-    Reply::Array(
-        [
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-            "HELP",
-            "    Print this help.",
-        ]
-        .into_iter()
-        .map(status)
-        .collect(),
-    )
+fn config_help() -> Reply {
+    help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ])
 }

@@ -1,5 +1,5 @@
 //! INFO: the sections tools and test harnesses read (server, clients, memory, persistence,
-//! stats, keyspace), as `field:value` lines under `# Section` headers.
+//! stats, cluster, keyspace), as `field:value` lines under `# Section` headers.
 
 use std::fmt::Write as _;
 use std::ops::Bound;
@@ -19,12 +19,13 @@ type Lines = Vec<(&'static str, String)>;
 type Section = fn(&Shared) -> Lines;
 
 /// The sections, in the order INFO prints them.
-const SECTIONS: [(&str, Section); 6] = [
+const SECTIONS: [(&str, Section); 7] = [
     ("server", server),
     ("clients", clients),
     ("memory", memory),
     ("persistence", persistence),
     ("stats", stats),
+    ("cluster", cluster),
     ("keyspace", keyspace),
 ];
 
@@ -156,12 +157,20 @@ fn stats(shared: &Shared) -> Lines {
     ]
 }
 
+/// `cluster_enabled:1` in cluster mode, else `0` (tools read it to pick a cluster client).
+fn cluster(shared: &Shared) -> Lines {
+    vec![(
+        "cluster_enabled",
+        u8::from(shared.cluster.is_some()).to_string(),
+    )]
+}
+
 /// `db0:keys=N,expires=M,avg_ttl=0`, counted by a walk (the engine keeps no key count).
 fn keyspace(shared: &Shared) -> Lines {
     let ks = Keyspace::new(shared);
     let (mut keys, mut expires) = (0u64, 0u64);
     let everything = (Bound::Unbounded, Bound::Unbounded);
-    for (_, entry) in live_entries(ks.db(), everything, false, ks.now()).flatten() {
+    for (_, entry) in live_entries(ks.shared(), everything, false, ks.now()).flatten() {
         keys += 1;
         expires += u64::from(entry.expires_at.is_some());
     }
