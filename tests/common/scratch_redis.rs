@@ -19,6 +19,11 @@ impl ScratchRedis {
     /// Starts one and waits until it listens; `None` (after a note naming `purpose`) when
     /// redis-server is not installed outside CI.
     pub fn start(purpose: &str) -> Option<ScratchRedis> {
+        ScratchRedis::start_with(purpose, &[])
+    }
+
+    /// As [`ScratchRedis::start`], with `extra` arguments for redis-server.
+    pub fn start_with(purpose: &str, extra: &[&str]) -> Option<ScratchRedis> {
         if let Ok(addr) = std::env::var("CAIRN_REDIS_DIFF") {
             return Some(ScratchRedis { addr, child: None });
         }
@@ -39,6 +44,7 @@ impl ScratchRedis {
                     "--appendonly",
                     "no",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .spawn();
             let Ok(child) = child else {
