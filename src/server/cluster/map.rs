@@ -21,6 +21,10 @@ use crate::protocol::slot::SLOTS;
 /// Marks a slot no node owns in [`ClusterMap::owners`].
 const UNOWNED: u16 = u16::MAX;
 
+/// Most nodes a map may name (Redis Cluster's own advice is at most about 1000); checks
+/// for duplicates are linear per node, so a map's size bounds its parse time.
+const MAX_NODES: usize = 1000;
+
 /// A node of the map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Node {
@@ -147,8 +151,8 @@ impl ClusterMap {
         if self.nodes.iter().any(|n| n.ip == ip && n.port == port) {
             return Err(format!("two nodes at {addr}"));
         }
-        if self.nodes.len() >= usize::from(UNOWNED) {
-            return Err("too many nodes".into());
+        if self.nodes.len() == MAX_NODES {
+            return Err(format!("more than {MAX_NODES} nodes"));
         }
         self.nodes.push(Node {
             id: id.to_owned(),
