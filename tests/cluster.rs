@@ -520,3 +520,38 @@ fn write_and_read_back(
     }
     last
 }
+
+#[test]
+fn exec_is_redirected_when_the_slot_moved_after_queueing() {
+    let cluster = TestCluster::start(2, &[]);
+    // "a" is in slot 15495, the second node's.
+    let mut con = cluster.nodes[1].redis();
+    assert_eq!(slot_of(&mut con, "a"), 15495);
+    let ok: String = redis::cmd("MULTI").query(&mut con).unwrap();
+    assert_eq!(ok, "OK");
+    let queued: String = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
+    assert_eq!(queued, "QUEUED");
+    // Version 2 gives every slot to the first node.
+    let first = cluster
+        .map
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("0-8191", "0-16383");
+    let second = cluster
+        .map
+        .lines()
+        .nth(2)
+        .unwrap()
+        .replace(" 8192-16383", "");
+    cluster.install(&format!("version 2\n{first}\n{second}\n"));
+    assert_eq!(
+        error_of(&mut con, &["EXEC"]),
+        format!("MOVED 15495 {}", cluster.nodes[0].addr)
+    );
+    let v: Option<String> = redis::cmd("GET")
+        .arg("a")
+        .query(&mut cluster.nodes[0].redis())
+        .unwrap();
+    assert_eq!(v, None);
+}

@@ -251,10 +251,22 @@ impl Cluster {
         readonly: bool,
     ) -> Result<(u16, Route), Reply> {
         let slot = slot_of(keys)?;
+        Ok((slot, self.route_slot(slot, flags, asking, readonly)?))
+    }
+
+    /// Where a request for keys of `slot` runs, or the redirect it gets (see
+    /// [`Cluster::route`]).
+    pub fn route_slot(
+        &self,
+        slot: u16,
+        flags: Flags,
+        asking: bool,
+        readonly: bool,
+    ) -> Result<Route, Reply> {
         let state = self.state.read();
         let Some(owner) = state.map.owner(slot) else {
             if asking && state.importing.contains_key(&slot) {
-                return Ok((slot, Route::Local));
+                return Ok(Route::Local);
             }
             return Err(Reply::error("CLUSTERDOWN Hash slot not served"));
         };
@@ -266,7 +278,7 @@ impl Cluster {
                 },
                 None => Route::Local,
             };
-            return Ok((slot, route));
+            return Ok(route);
         }
         let imported = asking && state.importing.contains_key(&slot);
         let replica_read = readonly
@@ -275,7 +287,7 @@ impl Cluster {
                 .myself
                 .is_some_and(|me| state.map.nodes[me].primary == Some(owner));
         if imported || replica_read {
-            return Ok((slot, Route::Local));
+            return Ok(Route::Local);
         }
         Err(Reply::error(format!(
             "MOVED {slot} {}",

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::protocol::command::{Command, Keys, TransactionCommand};
+use crate::protocol::command::{Command, Flags, Keys, TransactionCommand};
 use crate::protocol::Reply;
+use crate::server::cluster::Route;
 use crate::server::dispatch::{self, Context};
 use crate::server::keyspace::Keyspace;
 use crate::server::session::{Session, Transaction};
@@ -90,6 +91,16 @@ fn exec(shared: &Arc<Shared>, session: &mut Session) -> Reply {
     let watched = std::mem::take(&mut session.watched);
     if tx.failed {
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    // Its commands were routed as they were queued; the slot may have moved since.
+    if let (Some(cluster), Some(slot)) = (&shared.cluster, tx.slot) {
+        match cluster.route_slot(slot, Flags::WRITE, false, false) {
+            Ok(Route::Local) => {}
+            Ok(Route::Migrating { .. }) => {
+                return Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
+            }
+            Err(redirect) => return redirect,
+        }
     }
     let mut keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
     for command in tx.queued.iter().flatten() {
