@@ -593,3 +593,51 @@ fn redis_py_cluster_client_works() {
         assert!(size > 30, "{} holds {size} keys", node.addr);
     }
 }
+
+#[test]
+fn walks_cover_the_slots_a_node_serves() {
+    let cluster = TestCluster::start(2, &[]);
+    // "a" is the second node's (slot 15495).
+    let mut con = cluster.nodes[1].redis();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
+    let count = |con: &mut redis::Connection| -> (usize, usize, usize) {
+        let size: usize = redis::cmd("DBSIZE").query(con).unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(con).unwrap();
+        let (_, scanned): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(100)
+            .query(con)
+            .unwrap();
+        (size, keys.len(), scanned.len())
+    };
+    assert_eq!(count(&mut con), (1, 1, 1));
+    // Version 2 gives every slot to the first node, without moving the key.
+    let first = cluster
+        .map
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("0-8191", "0-16383");
+    let second = cluster
+        .map
+        .lines()
+        .nth(2)
+        .unwrap()
+        .replace(" 8192-16383", "");
+    cluster.install(&format!("version 2\n{first}\n{second}\n"));
+    assert_eq!(
+        count(&mut con),
+        (0, 0, 0),
+        "a key of a slot given away is still listed"
+    );
+    let range: Vec<String> = redis::cmd("RANGE")
+        .arg("")
+        .arg("\u{ff}")
+        .query(&mut con)
+        .unwrap();
+    assert!(range.is_empty(), "{range:?}");
+    // Version 3 gives it back, and the key is there again.
+    cluster.install(&cluster.map.replace("version 1", "version 3"));
+    assert_eq!(count(&mut con), (1, 1, 1));
+}
