@@ -7,13 +7,15 @@
 //! only reads; neither that it is a control command (connection, server, transaction). The
 //! commands of one pipelined round share a [`Round`]: their writes are committed together
 //! at the end of it, or before a command whose row says `OWN_ROUND` (or a control command),
-//! so the session's durability ticket covers every reply of the round. This file only
+//! so the session's durability ticket covers every reply of the round. In cluster mode a
+//! command naming keys is first routed by its keys' slot (`route`): run here, or answered
+//! with the redirect that sends the client to the node that owns them. This file only
 //! routes: what a command does lives in its family's file under `commands/`, named as its
 //! rows' file under `protocol/command/`.
 
 use std::sync::Arc;
 
-use super::cluster::{crossslot, Cluster, Route};
+use super::cluster::{crossslot, tryagain, Cluster, Route};
 use super::commands::{cluster, connection, generic, scan, server, strings, transactions};
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
@@ -216,9 +218,7 @@ fn route(
     }
     match here {
         0 => Err(Reply::error(format!("ASK {slot} {target}"))),
-        n if n < keys.len() => Err(Reply::error(
-            "TRYAGAIN Multiple keys request during rehashing of slot",
-        )),
+        n if n < keys.len() => Err(tryagain()),
         _ => Ok(()),
     }
 }

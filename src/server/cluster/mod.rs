@@ -320,6 +320,12 @@ pub(crate) fn crossslot() -> Reply {
     Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
 }
 
+/// A multi-key request (or a transaction) in a slot being moved, whose keys are partly
+/// here and partly moved already.
+pub(crate) fn tryagain() -> Reply {
+    Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
+}
+
 /// Writes `text` to `path` through a synced temporary file renamed over it, so a crash
 /// leaves the old map or the new one, never half of one.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::protocol::command::{Command, Flags, Keys, TransactionCommand};
 use crate::protocol::Reply;
-use crate::server::cluster::Route;
+use crate::server::cluster::{tryagain, Route};
 use crate::server::dispatch::{self, Context};
 use crate::server::keyspace::Keyspace;
 use crate::server::session::{Session, Transaction};
@@ -96,9 +96,7 @@ fn exec(shared: &Arc<Shared>, session: &mut Session) -> Reply {
     if let (Some(cluster), Some(slot)) = (&shared.cluster, tx.slot) {
         match cluster.route_slot(slot, Flags::WRITE, false, false) {
             Ok(Route::Local) => {}
-            Ok(Route::Migrating { .. }) => {
-                return Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
-            }
+            Ok(Route::Migrating { .. }) => return tryagain(),
             Err(redirect) => return redirect,
         }
     }
