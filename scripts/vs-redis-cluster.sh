@@ -35,7 +35,21 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+fail() { echo "vs-redis-cluster: $*" >&2; tail -n 5 "$work"/*.log >&2 2>/dev/null; exit 1; }
+# A free port under 50000: a Redis cluster node's bus listens 10000 ports higher, and the
+# kernel's own picks can lie above 55535.
+free_port() {
+  python3 -c '
+import random, socket
+while True:
+    p = random.randrange(20000, 50000)
+    try:
+        for q in (p, p + 10000):
+            socket.socket().bind(("127.0.0.1", q))
+        print(p); break
+    except OSError:
+        pass'
+}
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "vs-redis-cluster: nothing listens on port $1" >&2; return 1; }
 first_slot() { echo $(( $1 * 16384 / shards )); }
 last_slot() { echo $(( ($1 + 1) * 16384 / shards - 1 )); }
@@ -59,7 +73,7 @@ for i in $(seq 0 $((shards - 1))); do
     --cluster-enabled yes --cluster-config-file "$work/redis$i/nodes.conf" \
     --logfile "$work/redis$i.log" & pids+=($!)
 done
-for p in "${cports[@]}" "${rports[@]}"; do wait_port "$p"; done
+for p in "${cports[@]}" "${rports[@]}"; do wait_port "$p" || fail "a server did not start"; done
 for i in $(seq 0 $((shards - 1))); do
   redis-cli -p "${rports[$i]}" CLUSTER ADDSLOTSRANGE "$(first_slot "$i")" "$(last_slot "$i")" >/dev/null
   ((i == 0)) || redis-cli -p "${rports[0]}" CLUSTER MEET 127.0.0.1 "${rports[$i]}" >/dev/null
