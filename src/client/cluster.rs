@@ -210,6 +210,18 @@ fn node_addr(host: &str, port: u16) -> String {
 ///
 /// Transactions (`MULTI`/`EXEC`) and other per-connection state cannot be used through
 /// [`Cluster::command`]: each request may travel on a different node's shared connection.
+///
+/// ```no_run
+/// # async fn demo() -> cairn::client::Result<()> {
+/// use cairn::client::Cluster;
+/// use futures::TryStreamExt;
+///
+/// let cluster = Cluster::connect(&["10.0.0.1:7379", "10.0.0.2:7379"]).await?;
+/// cluster.set("user:1", "ada").await?;
+/// // Every node's pairs, in key order.
+/// let all: Vec<_> = cluster.range::<&str, _>(..).await?.try_collect().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
