@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::cluster::TestCluster;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use serde_json::Value;
@@ -154,6 +155,74 @@ fn resp_ycsb_f_by_request_count() {
     assert_eq!(names, ["get", "rmw"]);
     assert_eq!(stats["total"]["sent"].as_u64(), Some(3000), "{stats}");
     assert_eq!(stats["total"]["ok"].as_u64(), Some(3000));
+}
+
+/// `--cluster`: each request on its key's node, in both protocols; every key loaded once,
+/// on its owner. Without `--cluster`, the redirects are errors with a hint.
+#[test]
+fn cluster_sends_each_request_to_its_keys_node() {
+    let cluster = TestCluster::start(3, &["--fsync", "never"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let seed = cluster.nodes[1].addr.to_string();
+    for protocol in ["native", "resp"] {
+        let json = dir.path().join(format!("{protocol}.json"));
+        let mut args = vec![
+            "-a",
+            &seed,
+            "--cluster",
+            "--load",
+            "-c",
+            "3",
+            "-P",
+            "8",
+            "-n",
+            "3000",
+            "--warmup",
+            "0s",
+            "-k",
+            "600",
+            "--ratio",
+            "1:1",
+            "--json",
+        ];
+        args.push(json.to_str().expect("path"));
+        if protocol == "resp" {
+            args.push("--resp");
+        }
+        let out = bench(&args);
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("3 primaries"),
+            "{}",
+            show(&out)
+        );
+        let doc = read_json(&json);
+        assert_eq!(
+            doc["config"]["cluster"][0].as_array().map(Vec::len),
+            Some(3)
+        );
+        let stats = &doc["runs"][0]["stats"];
+        check_stats(stats);
+        assert_eq!(stats["total"]["ok"].as_u64(), Some(3000), "{stats}");
+        assert_eq!(doc["load"][0]["stats"]["total"]["ok"].as_u64(), Some(600));
+    }
+    let sizes: Vec<usize> = cluster
+        .nodes
+        .iter()
+        .map(|n| redis::cmd("DBSIZE").query(&mut n.redis()).expect("DBSIZE"))
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 600, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n > 120), "{sizes:?}");
+
+    let out = bench(&[
+        "-a", &seed, "-c", "1", "-n", "200", "--warmup", "0s", "-k", "600",
+    ]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("use --cluster"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]

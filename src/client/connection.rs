@@ -2,8 +2,9 @@
 //!
 //! It owns request ids, the table of requests in flight and the two tasks that move frames.
 //! Callers register a request (a oneshot for one answer, an mpsc for a streamed range) and
-//! queue it; the writer drains the queue into one buffer per wake-up (many frames, one
-//! syscall); the reader parses responses and routes each to its request by id, in whatever
+//! queue it (or two requests as one queue item, written back to back with nothing between
+//! them: the cluster client's `ASKING` and the request it is for); the writer drains the
+//! queue into one buffer per wake-up (many frames, one syscall); the reader parses responses and routes each to its request by id, in whatever
 //! order they come. When either side fails, every request in flight gets
 //! `Error::ConnectionLost` and the connection refuses new ones; reconnecting is the
 //! client's business, never this module's.
@@ -127,9 +128,17 @@ impl Shared {
     }
 }
 
+/// One item of the writer's queue: a request, or two written back to back.
+enum Outgoing {
+    One(Request),
+    /// No request of another caller can come between these two: the server's session sees
+    /// the second right after the first (`ASKING` applies to the next command only).
+    Pair(Box<[Request; 2]>),
+}
+
 /// A live connection. Dropping the last handle closes the socket.
 pub(crate) struct Connection {
-    queue: mpsc::UnboundedSender<Request>,
+    queue: mpsc::UnboundedSender<Outgoing>,
     shared: Arc<Shared>,
     next_id: AtomicU64,
 }
@@ -245,7 +254,9 @@ impl Connection {
             }
             state.pending.insert(id, pending);
         }
-        if let Err(mpsc::error::SendError(request)) = self.queue.send(Request { id, op }) {
+        if let Err(mpsc::error::SendError(Outgoing::One(request))) =
+            self.queue.send(Outgoing::One(Request { id, op }))
+        {
             // The writer is gone, so `fail` ran or is running; if it has not drained our
             // entry yet, take it back: nothing was sent.
             if let Some(pending) = self.shared.state.lock().pending.remove(&id) {
@@ -253,6 +264,50 @@ impl Connection {
             }
         }
         Ok(id)
+    }
+
+    /// Like [`Connection::send`] for two requests written back to back, with no other
+    /// caller's request between them. `Err` gives the second one back when nothing was
+    /// sent (the first is dropped: it is the caller's own, rebuilt on a retry).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn send_pair(
+        &self,
+        (first, first_pending): (Op, Pending),
+        (second, second_pending): (Op, Pending),
+    ) -> Result<[u64; 2], (Op, Pending)> {
+        let ids = [
+            self.next_id.fetch_add(1, Ordering::Relaxed),
+            self.next_id.fetch_add(1, Ordering::Relaxed),
+        ];
+        {
+            let mut state = self.shared.state.lock();
+            if state.closed.is_some() {
+                return Err((second, second_pending));
+            }
+            state.pending.insert(ids[0], first_pending);
+            state.pending.insert(ids[1], second_pending);
+        }
+        let pair = Box::new([
+            Request {
+                id: ids[0],
+                op: first,
+            },
+            Request {
+                id: ids[1],
+                op: second,
+            },
+        ]);
+        if let Err(mpsc::error::SendError(Outgoing::Pair(pair))) =
+            self.queue.send(Outgoing::Pair(pair))
+        {
+            let mut state = self.shared.state.lock();
+            state.pending.remove(&ids[0]);
+            if let Some(pending) = state.pending.remove(&ids[1]) {
+                let [_, second] = *pair;
+                return Err((second.op, pending));
+            }
+        }
+        Ok(ids)
     }
 
     /// Gives up on a request (timed out, stream dropped): its answer will be discarded.
@@ -364,7 +419,7 @@ where
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
-    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut requests: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
     let mut out = BytesMut::with_capacity(READ_CHUNK);
@@ -374,8 +429,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             // Every handle is gone: the client closed the connection.
             return;
         }
-        for request in batch.drain(..) {
-            binary::encode_request(&request, &mut out);
+        for item in batch.drain(..) {
+            match item {
+                Outgoing::One(request) => binary::encode_request(&request, &mut out),
+                Outgoing::Pair(pair) => {
+                    for request in pair.iter() {
+                        binary::encode_request(request, &mut out);
+                    }
+                }
+            }
             if out.len() >= WRITE_BATCH_BYTES {
                 if let Err(e) = writer.write_all(&out).await {
                     shared.fail(&format!("write failed: {e}"));

@@ -60,6 +60,17 @@ pub enum Error {
     /// be, a certificate without its key. Nothing was sent.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A [`Cluster`](super::Cluster) request was redirected (`MOVED`, `ASK`, `TRYAGAIN`)
+    /// more times than the client follows, e.g. while nodes disagree about a slot's owner
+    /// for longer than the redirects' pauses add up to. The request was not applied by a
+    /// node that redirected it; a retry later is safe.
+    #[error("too many cluster redirects ({redirects}); the last: {last}")]
+    TooManyRedirects {
+        /// How many redirects were followed.
+        redirects: usize,
+        /// The last redirect's text, e.g. `MOVED 3999 127.0.0.1:7002`.
+        last: String,
+    },
     /// The request was refused before anything was sent: a key or value over the protocol's
     /// size limits, too many operations in a batch, an empty command.
     #[error("invalid input: {message}")]

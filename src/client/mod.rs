@@ -6,7 +6,8 @@
 //! `protocol` only, never on `server` or `storage`. A [`Client`] is cheap to clone: every
 //! clone shares one connection, and requests from concurrent tasks are pipelined on it and
 //! matched to their answers by request id. [`blocking::Client`] wraps it for code without an
-//! async runtime.
+//! async runtime. [`Cluster`] routes each request to the node of a Cairn cluster owning its
+//! key, over one `Client` per node.
 //!
 //! ```no_run
 //! # async fn demo() -> cairn::client::Result<()> {
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod blocking;
+mod cluster;
 mod connection;
 mod error;
 mod options;
@@ -37,6 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::binary::{Condition, Credentials, Op};
 use crate::protocol::Reply;
+pub use cluster::{Cluster, ClusterRangeStream, SlotMap};
 use connection::{Connection, Dial, Pending, Tls};
 pub use error::{Error, Result};
 use options::bytes_of;
@@ -55,6 +58,10 @@ use validate::{millis, validate};
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Set on the cluster client's view of a node it was sent to by `-ASK`: every request
+    /// made through this handle goes out right after an `ASKING`, on the same connection
+    /// with nothing between them (see [`Client::asking`]).
+    asking: bool,
 }
 
 struct Inner {
@@ -107,9 +114,19 @@ impl Client {
                 current: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
             }),
+            asking: false,
         };
         client.connection().await?;
         Ok(client)
+    }
+
+    /// This client (same connection) with every request sent right after an `ASKING`, as
+    /// a cluster client follows `-ASK`. Ranges are sent as they are.
+    pub(crate) fn asking(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            asking: true,
+        }
     }
 
     /// The address this client connects to.
@@ -314,7 +331,12 @@ impl Client {
         I: IntoIterator<Item = A>,
         A: AsRef<[u8]>,
     {
-        let args: Vec<Bytes> = args.into_iter().map(bytes_of).collect();
+        self.resp(args.into_iter().map(bytes_of).collect()).await
+    }
+
+    /// [`Client::command`] with the arguments already owned (the cluster client's retries
+    /// resend them without copying).
+    pub(crate) async fn resp(&self, args: Vec<Bytes>) -> Result<Reply> {
         if args.is_empty() {
             return Err(Error::invalid("a command needs at least its name"));
         }
@@ -322,10 +344,61 @@ impl Client {
     }
 
     /// Validates, sends and waits for one answer; error replies become `Error::Server`.
+    /// Through an [`Client::asking`] handle, an `ASKING` goes first.
     async fn call(&self, op: Op) -> Result<Reply> {
         validate(&op, &self.inner.options.limits)?;
         let (tx, rx) = oneshot::channel();
+        if self.asking {
+            return self.call_asking(op, tx, rx).await;
+        }
         let (conn, id) = self.submit(op, Pending::One(tx)).await?;
+        self.answer(&conn, id, rx).await
+    }
+
+    /// Sends `ASKING` and `op` back to back on one connection and waits for both answers;
+    /// `ASKING` must be answered `OK`.
+    async fn call_asking(
+        &self,
+        op: Op,
+        tx: oneshot::Sender<Result<Reply>>,
+        rx: oneshot::Receiver<Result<Reply>>,
+    ) -> Result<Reply> {
+        let asking = || {
+            let (tx, rx) = oneshot::channel();
+            let op = Op::Resp {
+                args: vec![Bytes::from_static(b"ASKING")],
+            };
+            ((op, Pending::One(tx)), rx)
+        };
+        let (first, mut asking_rx) = asking();
+        let mut conn = self.connection().await?;
+        let mut sent = conn.send_pair(first, (op, Pending::One(tx)));
+        if let Err(second) = sent {
+            // It died between the check and the send, and nothing was sent: one more try,
+            // on a new connection.
+            let (first, rx) = asking();
+            asking_rx = rx;
+            conn = self.connection().await?;
+            sent = conn.send_pair(first, second);
+        }
+        let Ok([asking_id, id]) = sent else {
+            return Err(Error::lost(conn.closed_reason().unwrap_or_else(|| {
+                "the connection closed before the request was sent".into()
+            })));
+        };
+        let asked = self.answer(&conn, asking_id, asking_rx).await;
+        let answer = self.answer(&conn, id, rx).await;
+        expect_ok("ASKING", asked?)?;
+        answer
+    }
+
+    /// Waits for the answer to request `id` of `conn`, within the request timeout.
+    async fn answer(
+        &self,
+        conn: &Connection,
+        id: u64,
+        rx: oneshot::Receiver<Result<Reply>>,
+    ) -> Result<Reply> {
         let answer = if let Some(after) = self.inner.options.request_timeout {
             if let Ok(answer) = tokio::time::timeout(after, rx).await {
                 answer

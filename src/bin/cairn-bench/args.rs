@@ -23,6 +23,13 @@ pub struct Args {
     /// Speak RESP (the Redis protocol) instead of Cairn's native binary protocol.
     #[arg(long)]
     pub resp: bool,
+    /// Drive a Cairn (or Redis) cluster: ADDR (and --compare's) is any node in cluster
+    /// mode. Its CLUSTER SLOTS is read at start; each connection then has a link to every
+    /// primary and sends each request to its key's slot owner (a scan to its start key's,
+    /// which reads that node's keys only). Redirects are not followed: a MOVED counts as an
+    /// error.
+    #[arg(long)]
+    pub cluster: bool,
     /// Password to authenticate with (native handshake, or RESP AUTH).
     #[arg(long)]
     pub auth: Option<String>,

@@ -2,8 +2,10 @@
 //! db_bench-style storage benchmark (embedded mode) users run to judge Cairn.
 //!
 //! This file only wires flags to drivers and drivers to reports; the measuring lives in
-//! `net` and `embedded`, the numbers in `stats`, the picture in `plot`. It must never use
-//! the client library: what it measures is the server, not a client's overheads.
+//! `net` and `embedded`, the numbers in `stats`, the picture in `plot`. It must never send
+//! a request through the client library: what it measures is the server, not a client's
+//! overheads (`--cluster` reads the slot table with the client's `SlotMap` parser, once,
+//! before the run).
 
 mod args;
 mod embedded;
@@ -138,6 +140,8 @@ impl Progress {
 /// plan every run starts from.
 struct Network {
     targets: Vec<String>,
+    /// `--cluster`: each target's slot table, read at start.
+    clusters: Vec<Option<Arc<cairn::client::SlotMap>>>,
     names: Vec<String>,
     workload_name: String,
     /// `resp` or `native`.
@@ -157,7 +161,7 @@ struct Rounds {
 }
 
 fn network_main(args: &Args) -> Result<bool> {
-    let setup = Network::from_args(args)?;
+    let mut setup = Network::from_args(args)?;
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -168,10 +172,14 @@ fn network_main(args: &Args) -> Result<bool> {
             .enable_all()
             .build()?
     };
+    if args.cluster {
+        setup.read_clusters(&runtime)?;
+    }
     println!(
-        "cairn-bench: {} over {}, {} clients x pipeline {}, {} threads, {}, keys {} ({}), values {} B{}",
+        "cairn-bench: {} over {}{}, {} clients x pipeline {}, {} threads, {}, keys {} ({}), values {} B{}",
         setup.names.join(" vs "),
         setup.protocol,
+        if args.cluster { " (cluster)" } else { "" },
         args.clients,
         args.pipeline,
         args.threads.max(1),
@@ -222,6 +230,7 @@ fn network_main(args: &Args) -> Result<bool> {
                 "targets": targets,
                 "names": names,
                 "protocol": setup.protocol,
+                "cluster": setup.clusters.iter().map(|c| c.as_ref().map(|m| m.nodes().to_vec())).collect::<Vec<_>>(),
                 "clients": args.clients,
                 "threads": args.threads.max(1),
                 "pipeline": args.pipeline,
@@ -323,6 +332,7 @@ impl Network {
         };
         let base = net::Plan {
             addr: String::new(),
+            cluster: None,
             resp: args.resp,
             tls,
             auth: args.auth.clone(),
@@ -338,6 +348,7 @@ impl Network {
             seed: args.seed,
         };
         Ok(Network {
+            clusters: vec![None; targets.len()],
             targets,
             names,
             workload_name,
@@ -346,6 +357,29 @@ impl Network {
             rounds,
             base,
         })
+    }
+}
+
+impl Network {
+    /// `--cluster`: reads each target's slot table and says what it found.
+    fn read_clusters(&mut self, runtime: &tokio::runtime::Runtime) -> Result<()> {
+        for (t, cluster) in self.targets.iter().zip(&mut self.clusters) {
+            let plan = net::Plan {
+                addr: t.clone(),
+                ..self.base.clone()
+            };
+            let map = runtime.block_on(net::cluster_slots(&plan))?;
+            let nodes: Vec<String> = (0..map.nodes().len())
+                .map(|i| format!("{} ({} slots)", map.nodes()[i], map.slots_of(i)))
+                .collect();
+            println!(
+                "cluster at {t}: {} primaries: {}",
+                nodes.len(),
+                nodes.join(", ")
+            );
+            *cluster = Some(Arc::new(map));
+        }
+        Ok(())
     }
 }
 
@@ -358,9 +392,10 @@ fn load(
 ) -> Result<(bool, Vec<Value>)> {
     let mut ok = true;
     let mut load_json = Vec::new();
-    for t in &setup.targets {
+    for (t, cluster) in setup.targets.iter().zip(&setup.clusters) {
         let plan = net::Plan {
             addr: t.clone(),
+            cluster: cluster.clone(),
             stop: net::Stop::Requests(args.keyspace),
             warmup: Duration::ZERO,
             mix: Mix {
@@ -409,6 +444,7 @@ fn run_rounds(args: &Args, runtime: &tokio::runtime::Runtime, setup: &Network) -
         for (i, t) in targets.iter().enumerate() {
             let plan = net::Plan {
                 addr: t.clone(),
+                cluster: setup.clusters[i].clone(),
                 ..setup.base.clone()
             };
             let label = match (*rounds > 1, names[i] != *t) {
