@@ -641,3 +641,38 @@ fn walks_cover_the_slots_a_node_serves() {
     cluster.install(&cluster.map.replace("version 1", "version 3"));
     assert_eq!(count(&mut con), (1, 1, 1));
 }
+
+#[test]
+fn a_node_lists_the_keys_of_a_slot_it_imports() {
+    let cluster = TestCluster::start(2, &[]);
+    // "a" is the second node's (slot 15495); the first imports it.
+    let mut target = cluster.nodes[0].redis();
+    let set = |con: &mut redis::Connection| -> redis::RedisResult<()> {
+        redis::cmd("SET").arg("{a}moved").arg("1").query(con)
+    };
+    assert!(
+        set(&mut target).is_err(),
+        "a slot of another node was written"
+    );
+    let ok: String = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(15495)
+        .arg("IMPORTING")
+        .arg(&cluster.ids[1])
+        .query(&mut target)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let _: () = redis::cmd("ASKING").query(&mut target).unwrap();
+    set(&mut target).unwrap();
+    assert!(set(&mut target).is_err(), "ASKING lasted past its command");
+    let size: usize = redis::cmd("DBSIZE").query(&mut target).unwrap();
+    assert_eq!(size, 1, "a key moved ahead of the map is not listed");
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut target)
+        .unwrap();
+    assert!(
+        nodes.contains(&format!("[15495-<-{}]", cluster.ids[1])),
+        "{nodes}"
+    );
+}

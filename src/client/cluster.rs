@@ -417,9 +417,8 @@ impl Cluster {
     /// The table is read again first, so every primary serving a slot is asked; each
     /// answers a range of its own keys (from its own snapshot: the merged stream is not one
     /// snapshot of the cluster), and the streams are merged by key, a heap holding each
-    /// node's next pair. Each node is asked for at most `limit` pairs. A key in a slot
-    /// being moved is answered by the node it was in when the move started until the move
-    /// ends: it may be missing from a range that runs meanwhile (see docs/architecture.md).
+    /// node's next pair. Each node is asked for at most `limit` pairs. While a slot moves,
+    /// its keys come from the node they are on (a key on both for a moment is given once).
     pub async fn range_with<K, R>(
         &self,
         range: R,
@@ -763,6 +762,13 @@ impl Merge {
         }
         let head = self.heads.pop()?;
         self.refill.push(head.from);
+        // Every stream's next pair is in the heap now. A key on two nodes at once (copied
+        // to a slot's new owner, not yet deleted from the old one) is given once.
+        while self.heads.peek().is_some_and(|next| next.key == head.key) {
+            if let Some(twin) = self.heads.pop() {
+                self.refill.push(twin.from);
+            }
+        }
         if let Some(left) = &mut self.left {
             *left -= 1;
         }

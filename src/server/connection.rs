@@ -228,6 +228,9 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                                 Framing::Native => RangeStream::of(&self.session, id, &command),
                             };
                             if let Some(range) = range {
+                                // A streamed range is a command too: an ASKING before it
+                                // was for it, not for the next one.
+                                self.session.cluster.asking = false;
                                 pause = Some(Pause::Stream(range));
                                 break;
                             }

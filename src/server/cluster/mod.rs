@@ -295,12 +295,17 @@ impl Cluster {
         )))
     }
 
-    /// Whether a key belongs to a slot this node serves, as a filter for walks of the key
-    /// space (keys of slots given away are not this node's); the map is read once.
+    /// Whether a key belongs to a slot this node serves or is importing, as a filter for
+    /// walks of the key space (keys of slots given away are not this node's; keys moved
+    /// here ahead of the map are); the state is read once.
     pub fn serving_filter(&self) -> impl Fn(&[u8]) -> bool + Send + 'static {
         let state = self.state.read();
         let (map, serving) = (state.map.clone(), state.serving());
-        move |key: &[u8]| serving.is_some() && map.owner(key_slot(key)) == serving
+        let importing: HashSet<u16> = state.importing.keys().copied().collect();
+        move |key: &[u8]| {
+            let slot = key_slot(key);
+            (serving.is_some() && map.owner(slot) == serving) || importing.contains(&slot)
+        }
     }
 }
 

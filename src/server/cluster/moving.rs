@@ -13,9 +13,9 @@
 //!    target (`ASKING` + `SET ... PXAT`), and once the target acknowledged it, each key is
 //!    deleted here under its lock if its version did not change meanwhile. A key written
 //!    again during the pass stays for the next one. Passes end when the slot is empty here.
-//! 3. The next map version, with the slot given to the target, is installed here (which
-//!    ends the migrating state), then sent to the target (ending its import) and to every
-//!    other node.
+//! 3. The next map version, with the slot given to the target, is sent to the target
+//!    (ending its import), then installed here (ending the migrating state), then sent to
+//!    every other node.
 //!
 //! A move that fails midway (the target unreachable, say) leaves the slot migrating, so
 //! no key is out of reach: the ones already moved are served by the target through ASK.
@@ -95,8 +95,10 @@ fn run(
             moved += copy_batch(shared, &mut target, batch).map_err(|e| e.to_string())?;
         }
     }
-    // Give the slot away: here first (no request is served here for it from now on),
-    // then on the target, which then serves it without ASKING, then everywhere else.
+    // Give the slot away: on the target first, which then serves it without ASKING (this
+    // node, with none of its keys left, sends every request for it there by ASK), then
+    // here, then everywhere else. The other order would leave a moment when each of the
+    // two sends clients to the other.
     let next = {
         let state = cluster.state();
         let to = state
@@ -106,10 +108,10 @@ fn run(
         state.map.with_slot_moved(slot, to)
     };
     let text = next.render();
+    target.call(&[b"CLUSTER".as_slice(), b"SETMAP", text.as_bytes()])?;
     cluster
         .install(next.clone())
         .map_err(|e| format!("cannot install map version {}: {e}", next.version))?;
-    target.call(&[b"CLUSTER".as_slice(), b"SETMAP", text.as_bytes()])?;
     for node in &next.nodes {
         if node.id == me || node.id == *to_id {
             continue;
