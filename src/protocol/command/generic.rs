@@ -182,8 +182,8 @@ pub enum ExpireAt {
 
 impl ExpireAt {
     /// The absolute deadline in Unix milliseconds (possibly in the past, even
-    /// negative: the key is then deleted), or Redis's "invalid expire time in
-    /// '<command>'" when adding `now_ms` overflows.
+    /// negative: the key is then deleted), or Redis's `invalid expire time in
+    /// '<command>'` when adding `now_ms` overflows.
     pub fn deadline_millis(&self, now_ms: i64) -> Result<i64, CommandError> {
         let at = match *self {
             ExpireAt::Seconds(s) => s.checked_mul(1000).and_then(|ms| ms.checked_add(now_ms)),

@@ -35,9 +35,9 @@ pub enum SetCondition {
     IfEq(Bytes),
     /// IFNE value: only if the key does not exist or holds another value.
     IfNe(Bytes),
-    /// IFDEQ digest: only if the key exists and its value's [`digest`](super::digest) equals this.
+    /// IFDEQ digest: only if the key exists and its value's [`digest`](crate::protocol::command::digest) equals this.
     IfDeq(u64),
-    /// IFDNE digest: only if the key does not exist or its value's [`digest`](super::digest) differs.
+    /// IFDNE digest: only if the key does not exist or its value's [`digest`](crate::protocol::command::digest) differs.
     IfDne(u64),
     /// Cairn's native compare-by-version: only if the key's current version is this
     /// (native protocol only, no RESP syntax).
@@ -51,9 +51,9 @@ pub enum ValueCondition {
     IfEq(Bytes),
     /// IFNE value: the key does not exist or holds another value.
     IfNe(Bytes),
-    /// IFDEQ digest: the key exists and its value's [`digest`](super::digest) equals this.
+    /// IFDEQ digest: the key exists and its value's [`digest`](crate::protocol::command::digest) equals this.
     IfDeq(u64),
-    /// IFDNE digest: the key does not exist or its value's [`digest`](super::digest) differs.
+    /// IFDNE digest: the key does not exist or its value's [`digest`](crate::protocol::command::digest) differs.
     IfDne(u64),
 }
 
