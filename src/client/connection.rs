@@ -4,8 +4,8 @@
 //! Callers register a request (a oneshot for one answer, an mpsc for a streamed range) and
 //! queue it (or two requests as one queue item, written back to back with nothing between
 //! them: the cluster client's `ASKING` and the request it is for); the writer drains the
-//! queue into one buffer per wake-up (many frames, one syscall); the reader parses responses and routes each to its request by id, in whatever
-//! order they come. When either side fails, every request in flight gets
+//! queue into one buffer per wake-up (many frames, one syscall); the reader parses
+//! responses and routes each to its request by id, in whatever order they come. When either side fails, every request in flight gets
 //! `Error::ConnectionLost` and the connection refuses new ones; reconnecting is the
 //! client's business, never this module's.
 //!
