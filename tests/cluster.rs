@@ -17,23 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
 use common::scratch_redis::ScratchRedis;
-
-/// Whether a Redis tool is here; under CI (`CI` set, .ci/run installs redis-tools) its
-/// absence fails the test.
-fn tool_available(name: &str) -> bool {
-    let found = Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is not installed, but CI must run this test (.ci/run installs redis-tools)"
-        );
-        eprintln!("NOTE: {name} not installed; its cluster test not run");
-    }
-    found
-}
+use common::{redis_py, tool_available};
 
 /// A CLUSTER SLOTS range: first, last, and its primary (ip, port, id, metadata).
 type SlotRange = (u16, u16, (String, u16, String, Vec<String>));
@@ -227,7 +211,7 @@ fn the_redis_crate_cluster_client_works() {
 
 #[test]
 fn redis_cli_follows_redirects() {
-    if !tool_available("redis-cli") {
+    if !tool_available("redis-cli", "the redis-cli -c test") {
         return;
     }
     let cluster = TestCluster::start(3, &[]);
@@ -250,7 +234,7 @@ fn redis_cli_follows_redirects() {
 
 #[test]
 fn redis_benchmark_drives_a_cluster() {
-    if !tool_available("redis-benchmark") {
+    if !tool_available("redis-benchmark", "the redis-benchmark --cluster test") {
         return;
     }
     let cluster = TestCluster::start(3, &["--fsync", "never"]);
@@ -531,20 +515,8 @@ fn exec_is_redirected_when_the_slot_moved_after_queueing() {
     assert_eq!(ok, "OK");
     let queued: String = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
     assert_eq!(queued, "QUEUED");
-    // Version 2 gives every slot to the first node.
-    let first = cluster
-        .map
-        .lines()
-        .nth(1)
-        .unwrap()
-        .replace("0-8191", "0-16383");
-    let second = cluster
-        .map
-        .lines()
-        .nth(2)
-        .unwrap()
-        .replace(" 8192-16383", "");
-    cluster.install(&format!("version 2\n{first}\n{second}\n"));
+    // Version 2 gives every slot to the first node (moving no key).
+    cluster.install(&cluster.all_slots_to_first(2));
     assert_eq!(
         error_of(&mut con, &["EXEC"]),
         format!("MOVED 15495 {}", cluster.nodes[0].addr)
@@ -558,9 +530,6 @@ fn exec_is_redirected_when_the_slot_moved_after_queueing() {
 
 #[test]
 fn redis_py_cluster_client_works() {
-    if !tool_available("python3") {
-        return;
-    }
     let cluster = TestCluster::start(3, &["--fsync", "never"]);
     let script = format!(
         "from redis.cluster import RedisCluster\n\
@@ -570,19 +539,10 @@ fn redis_py_cluster_client_works() {
          print(rc.mget_nonatomic(['k1', 'k2', 'nosuch']))\n",
         port = cluster.nodes[0].addr.port()
     );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("No module named 'redis'") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-py is not installed, but CI must run this test (.ci/run installs it)"
-        );
-        eprintln!("NOTE: redis-py not installed; its cluster test not run");
+    let Some(out) = redis_py(&script, "the redis-py RedisCluster test") else {
         return;
-    }
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "3 19900\n[b'1', b'2', None]\n",
@@ -612,20 +572,8 @@ fn walks_cover_the_slots_a_node_serves() {
         (size, keys.len(), scanned.len())
     };
     assert_eq!(count(&mut con), (1, 1, 1));
-    // Version 2 gives every slot to the first node, without moving the key.
-    let first = cluster
-        .map
-        .lines()
-        .nth(1)
-        .unwrap()
-        .replace("0-8191", "0-16383");
-    let second = cluster
-        .map
-        .lines()
-        .nth(2)
-        .unwrap()
-        .replace(" 8192-16383", "");
-    cluster.install(&format!("version 2\n{first}\n{second}\n"));
+    // Version 2 gives every slot to the first node (moving no key).
+    cluster.install(&cluster.all_slots_to_first(2));
     assert_eq!(
         count(&mut con),
         (0, 0, 0),

@@ -12,22 +12,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::TestServer;
-
-fn tool_available(name: &str) -> bool {
-    let found = Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is not installed, but CI must run this test (.ci/run installs redis-tools)"
-        );
-        eprintln!("NOTE: {name} not installed; Redis-tools smoke test not run (apt-get install redis-tools)");
-    }
-    found
-}
+use common::{tool_available, TestServer};
 
 fn cli(server: &TestServer, args: &[&str]) -> String {
     let output = Command::new("redis-cli")
@@ -46,7 +31,8 @@ fn cli(server: &TestServer, args: &[&str]) -> String {
 
 #[test]
 fn redis_cli_and_redis_benchmark_work() {
-    if !tool_available("redis-cli") || !tool_available("redis-benchmark") {
+    let purpose = "the Redis-tools smoke test";
+    if !tool_available("redis-cli", purpose) || !tool_available("redis-benchmark", purpose) {
         return;
     }
     let server = TestServer::start(&["--fsync", "everysec"]);

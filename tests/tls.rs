@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use cairn::client::{blocking, Client, ClientOptions, Error, TlsOptions};
 use cairn::protocol::Reply;
 use common::certs::Certs;
-use common::TestServer;
+use common::{redis_py, tool_available, TestServer};
 
 fn tls_options(certs: &Certs, client: Option<(&Path, &Path)>) -> TlsOptions {
     TlsOptions {
@@ -50,19 +50,6 @@ fn tls_server(certs: &Certs, auth: &str, extra: &[&str]) -> TestServer {
     let server = TestServer::start(&args);
     assert_eq!(Some(server.addr), server.tls_addr, "plaintext is off");
     server
-}
-
-/// Whether a tool Redis's packages install is here; under CI its absence fails the test.
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok();
-    assert!(
-        found || std::env::var_os("CI").is_none(),
-        "{tool} is not installed, but CI must run this test (.ci/run installs it)"
-    );
-    if !found {
-        eprintln!("NOTE: {tool} not installed; its part of the TLS test is skipped");
-    }
-    found
 }
 
 fn stdout(output: &Output) -> String {
@@ -188,7 +175,7 @@ async fn clients_and_tools_speak_tls_with_a_client_certificate() {
     }
 
     // Redis's own tools.
-    if have("redis-cli") {
+    if tool_available("redis-cli", "its part of the TLS test") {
         let out = Command::new("redis-cli")
             .args(["-p", &port])
             .args(&cli_tls)
@@ -197,7 +184,7 @@ async fn clients_and_tools_speak_tls_with_a_client_certificate() {
             .unwrap();
         assert_eq!(stdout(&out), "hello\n", "redis-cli --tls: {out:?}");
     }
-    if have("redis-benchmark") {
+    if tool_available("redis-benchmark", "its part of the TLS test") {
         let out = Command::new("redis-benchmark")
             .args(["-p", &port])
             .args(&cli_tls)
@@ -210,7 +197,7 @@ async fn clients_and_tools_speak_tls_with_a_client_certificate() {
             "redis-benchmark --tls: {out:?}"
         );
     }
-    if have("python3") {
+    {
         let script = format!(
             "import redis\n\
              r = redis.Redis(host='127.0.0.1', port={port}, ssl=True, ssl_ca_certs={ca:?}, \
@@ -221,18 +208,8 @@ async fn clients_and_tools_speak_tls_with_a_client_certificate() {
             cert = path(&certs.client_cert),
             key = path(&certs.client_key),
         );
-        let out = Command::new("python3")
-            .args(["-c", &script])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("No module named 'redis'") {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-py is not installed, but CI must run this test (.ci/run installs it)"
-            );
-            eprintln!("NOTE: redis-py not installed; its part of the TLS test is skipped");
-        } else {
+        if let Some(out) = redis_py(&script, "its part of the TLS test") {
+            let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(stdout(&out), "thon hello\n", "redis-py ssl=True: {err}");
         }
     }

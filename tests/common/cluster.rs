@@ -60,6 +60,21 @@ impl TestCluster {
         }
     }
 
+    /// The installed map's nodes in a map of `version` that gives every slot to the first
+    /// primary (and none to the others).
+    pub fn all_slots_to_first(&self, version: u64) -> String {
+        let mut map = format!("version {version}\n");
+        for (i, line) in self.map.lines().skip(1).enumerate() {
+            let words: Vec<&str> = line.split(' ').collect();
+            let _ = match (i, words.as_slice()) {
+                (0, ["node", id, addr, ..]) => writeln!(map, "node {id} {addr} 0-16383"),
+                (_, ["node", id, addr, ..]) => writeln!(map, "node {id} {addr}"),
+                _ => writeln!(map, "{line}"),
+            };
+        }
+        map
+    }
+
     /// `redis://` URLs of every node, for cluster clients.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(TestServer::url).collect()

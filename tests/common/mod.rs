@@ -13,7 +13,7 @@ pub mod scratch_redis;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 /// A running server process; killed when dropped.
@@ -148,4 +148,41 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether an outside tool runs here (`name --version`). `.ci/run` installs every tool a test
+/// needs, so under CI (`CI` set) a missing one fails the test; elsewhere a note naming
+/// `purpose` is printed and the caller skips that part.
+pub fn tool_available(name: &str, purpose: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "{name} is not installed, but CI must run this test (.ci/run installs it)"
+    );
+    if !found {
+        eprintln!("NOTE: {name} not installed; {purpose} not run");
+    }
+    found
+}
+
+/// Runs a Python script that imports redis-py; `None`, after a note naming `purpose`, when
+/// python3 or redis-py is missing outside CI (under CI that fails the test: .ci/run
+/// installs them).
+pub fn redis_py(script: &str, purpose: &str) -> Option<Output> {
+    if !tool_available("python3", purpose) {
+        return None;
+    }
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("run python3");
+    if String::from_utf8_lossy(&out.stderr).contains("No module named 'redis'") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-py is not installed, but CI must run this test (.ci/run installs it)"
+        );
+        eprintln!("NOTE: redis-py not installed; {purpose} not run");
+        return None;
+    }
+    Some(out)
 }
