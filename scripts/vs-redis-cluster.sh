@@ -102,23 +102,4 @@ for r in $(seq "$rounds"); do
   bench "${cports[0]}" | sed 's/^/cairn /' >>"$work/results"
   bench "${rports[0]}" | sed 's/^/redis /' >>"$work/results"
 done
-python3 - "$work/results" "$rounds" <<'PY'
-import sys, statistics, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    who, test, rps = line.split()
-    rows[(who, test)].append(float(rps))
-tests = sorted({t for _, t in rows})
-ratios, ok = [], True
-print(f"{'test':<12}{'cairn rps':>14}{'redis rps':>14}{'ratio':>8}")
-for t in tests:
-    c, r = rows.get(("cairn", t), []), rows.get(("redis", t), [])
-    if len(c) < int(sys.argv[2]) or len(r) < int(sys.argv[2]):
-        print(f"{t:<12} missing rounds: cairn {len(c)}, redis {len(r)}"); ok = False; continue
-    cm, rm = statistics.median(c), statistics.median(r)
-    ratios.append(cm / rm)
-    print(f"{t:<12}{cm:>14.0f}{rm:>14.0f}{cm/rm:>8.2f}")
-if not ratios: ok = False
-print(f"min ratio: {min(ratios):.2f}" if ratios else "min ratio: none")
-sys.exit(0 if ok else 1)
-PY
+python3 "$(dirname "$0")/ratios.py" "$work/results" "$rounds"
