@@ -4,34 +4,35 @@
 //! It owns the slot table ([`SlotMap`]: 16,384 entries read from a node's `CLUSTER SLOTS`,
 //! corrected entry by entry by `-MOVED`), the per-node clients (opened on first use, shared
 //! by every clone, each pipelining its node's requests on one connection), the following of
-//! redirects (`-MOVED`, `-ASK`, `-TRYAGAIN`, at most 16 per request), and the merge of every
-//! primary's range into one stream in key order. What a request means and how its answer
-//! reads are the [`Client`]'s: this module only decides where it goes.
+//! redirects (`-MOVED`, `-ASK`, `-TRYAGAIN`, at most 16 per request), and ranges over every
+//! primary. The table is `slots.rs`, the merge of the primaries' ranges into one stream in
+//! key order `merge.rs`. What a request means and how its answer reads are the
+//! [`Client`]'s: this module only decides where it goes.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::ops::{Bound, RangeBounds};
-use std::pin::Pin;
 use std::sync::atomic::{self, AtomicBool};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::stream::{BoxStream, Stream, StreamExt};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::OnceCell;
 
 use super::options::bytes_of;
-use super::{
-    unexpected, Client, ClientOptions, Error, RangeOptions, RangeStream, Result, SetOptions,
-    Versioned,
-};
+use super::{Client, ClientOptions, Error, RangeOptions, Result, SetOptions, Versioned};
 use crate::protocol::command::keys_of_request;
 use crate::protocol::slot::{key_slot, SLOTS};
 use crate::protocol::Reply;
+
+mod merge;
+mod slots;
+
+pub use merge::ClusterRangeStream;
+use slots::node_addr;
+pub use slots::SlotMap;
 
 /// Redirects (`MOVED`, `ASK`, `TRYAGAIN`) one request follows at most (16); one more is
 /// [`Error::TooManyRedirects`].
@@ -49,137 +50,6 @@ const FIRST_PAUSE: Duration = Duration::from_millis(1);
 const TRYAGAIN_PAUSE: Duration = Duration::from_millis(5);
 /// The longest wait before a retry.
 const MAX_PAUSE: Duration = Duration::from_millis(100);
-
-/// Marks a slot no node serves in [`SlotMap::owners`].
-const UNOWNED: u16 = u16::MAX;
-
-/// Which primary serves each of the 16,384 hash slots, as a node's `CLUSTER SLOTS` lists
-/// them. Nodes are named by their client address (`ip:port`, as `MOVED` names them).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SlotMap {
-    /// For each slot, the index of its node in `nodes`, or [`UNOWNED`].
-    owners: Box<[u16]>,
-    /// The primaries, in the order `CLUSTER SLOTS` first names them.
-    nodes: Vec<String>,
-}
-
-impl std::fmt::Debug for SlotMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let served: Vec<(&str, usize)> = (0..self.nodes.len())
-            .map(|i| (self.nodes[i].as_str(), self.slots_of(i)))
-            .collect();
-        // Slots per node, not 16,384 owners.
-        f.debug_struct("SlotMap")
-            .field("nodes", &served)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SlotMap {
-    fn empty() -> SlotMap {
-        SlotMap {
-            owners: vec![UNOWNED; usize::from(SLOTS)].into_boxed_slice(),
-            nodes: Vec::new(),
-        }
-    }
-
-    /// Reads a `CLUSTER SLOTS` answer: an array of `[first, last, [ip, port, id, ...],
-    /// replicas...]`. Replicas are not kept: requests go to primaries.
-    pub fn from_reply(reply: &Reply) -> Result<SlotMap> {
-        let bad = || unexpected("CLUSTER SLOTS", reply);
-        let Reply::Array(ranges) = reply else {
-            return Err(bad());
-        };
-        let slot = |r: Option<&Reply>| match r {
-            Some(Reply::Integer(n)) => u16::try_from(*n).ok().filter(|&s| s < SLOTS),
-            _ => None,
-        };
-        let mut map = SlotMap::empty();
-        for range in ranges {
-            let Reply::Array(fields) = range else {
-                return Err(bad());
-            };
-            let (Some(first), Some(last), Some(Reply::Array(primary))) =
-                (slot(fields.first()), slot(fields.get(1)), fields.get(2))
-            else {
-                return Err(bad());
-            };
-            let ip = match primary.first() {
-                Some(Reply::Bulk(ip) | Reply::Simple(ip)) if !ip.is_empty() => {
-                    String::from_utf8_lossy(ip).into_owned()
-                }
-                _ => return Err(bad()),
-            };
-            let Some(port) = (match primary.get(1) {
-                Some(Reply::Integer(port)) => u16::try_from(*port).ok(),
-                _ => None,
-            }) else {
-                return Err(bad());
-            };
-            if first > last {
-                return Err(bad());
-            }
-            let node = map.index_of(&node_addr(&ip, port));
-            for s in first..=last {
-                map.owners[usize::from(s)] = node;
-            }
-        }
-        Ok(map)
-    }
-
-    /// The index of `addr` in [`SlotMap::nodes`], added if it is not there.
-    fn index_of(&mut self, addr: &str) -> u16 {
-        let index = self
-            .nodes
-            .iter()
-            .position(|n| n == addr)
-            .unwrap_or_else(|| {
-                self.nodes.push(addr.to_owned());
-                self.nodes.len() - 1
-            });
-        // A map has far fewer than 65,535 nodes; at worst the slot reads as unowned and its
-        // requests go to any node, which redirects them.
-        u16::try_from(index).unwrap_or(UNOWNED)
-    }
-
-    /// The primaries, by address; an index into it is what [`SlotMap::owner`] returns.
-    pub fn nodes(&self) -> &[String] {
-        &self.nodes
-    }
-
-    /// The index in [`SlotMap::nodes`] of the primary serving `slot`, if one does.
-    pub fn owner(&self, slot: u16) -> Option<usize> {
-        let owner = *self.owners.get(usize::from(slot))?;
-        (owner != UNOWNED).then_some(usize::from(owner))
-    }
-
-    /// The address of the primary serving `slot`, if one does.
-    pub fn node_of(&self, slot: u16) -> Option<&str> {
-        self.owner(slot).map(|i| self.nodes[i].as_str())
-    }
-
-    /// The address of the primary serving `key`'s slot, if one does.
-    pub fn node_of_key(&self, key: impl AsRef<[u8]>) -> Option<&str> {
-        self.node_of(key_slot(key.as_ref()))
-    }
-
-    /// How many slots the primary at index `node` serves.
-    pub fn slots_of(&self, node: usize) -> usize {
-        self.owners
-            .iter()
-            .filter(|&&o| o != UNOWNED && usize::from(o) == node)
-            .count()
-    }
-}
-
-/// `host:port` as the client dials it: an IPv6 host in brackets.
-fn node_addr(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
 
 /// A client connected to a Cairn cluster: each request goes to the primary owning its key.
 ///
@@ -684,195 +554,9 @@ impl Inner {
     }
 }
 
-/// The pairs of a [`Cluster::range`], from every primary, merged into one [`Stream`] in key
-/// order (descending with [`RangeOptions::reverse`]).
-///
-/// Each node's pairs arrive as its [`RangeStream`] does (in chunks, buffered); the merge
-/// holds one pair per node. The stream ends after the first error.
-pub struct ClusterRangeStream {
-    inner: BoxStream<'static, Result<(Bytes, Bytes)>>,
-}
-
-impl std::fmt::Debug for ClusterRangeStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterRangeStream").finish_non_exhaustive()
-    }
-}
-
-impl ClusterRangeStream {
-    fn merge(streams: Vec<RangeStream>, options: RangeOptions) -> ClusterRangeStream {
-        let merge = Merge {
-            refill: (0..streams.len()).collect(),
-            streams,
-            heads: BinaryHeap::new(),
-            left: options.limit,
-            reverse: options.reverse,
-            failed: false,
-        };
-        let inner = futures::stream::unfold(merge, |mut merge| async move {
-            let item = merge.next().await?;
-            Some((item, merge))
-        });
-        ClusterRangeStream {
-            inner: inner.boxed(),
-        }
-    }
-}
-
-impl Stream for ClusterRangeStream {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
-    }
-}
-
-/// A k-way merge of ordered streams: a heap of each stream's next pair.
-struct Merge {
-    streams: Vec<RangeStream>,
-    heads: BinaryHeap<Head>,
-    /// Streams whose next pair is not in `heads` yet: the one the last pair came from (all
-    /// of them at first).
-    refill: Vec<usize>,
-    /// Pairs still to give, with a limit.
-    left: Option<u64>,
-    reverse: bool,
-    failed: bool,
-}
-
-impl Merge {
-    async fn next(&mut self) -> Option<Result<(Bytes, Bytes)>> {
-        if self.failed || self.left == Some(0) {
-            return None;
-        }
-        while let Some(from) = self.refill.pop() {
-            match self.streams[from].next().await {
-                Some(Ok((key, value))) => self.heads.push(Head {
-                    key,
-                    value,
-                    from,
-                    reverse: self.reverse,
-                }),
-                Some(Err(error)) => {
-                    self.failed = true;
-                    return Some(Err(error));
-                }
-                None => {}
-            }
-        }
-        let head = self.heads.pop()?;
-        self.refill.push(head.from);
-        // Every stream's next pair is in the heap now. A key on two nodes at once (copied
-        // to a slot's new owner, not yet deleted from the old one) is given once.
-        while self.heads.peek().is_some_and(|next| next.key == head.key) {
-            if let Some(twin) = self.heads.pop() {
-                self.refill.push(twin.from);
-            }
-        }
-        if let Some(left) = &mut self.left {
-            *left -= 1;
-        }
-        Some(Ok((head.key, head.value)))
-    }
-}
-
-/// A stream's next pair in the merge's heap.
-struct Head {
-    key: Bytes,
-    value: Bytes,
-    from: usize,
-    reverse: bool,
-}
-
-impl Ord for Head {
-    /// [`BinaryHeap`] pops the greatest: the smallest key in ascending order, the largest
-    /// in descending order (ties, which disjoint nodes do not have, by stream).
-    fn cmp(&self, other: &Self) -> Ordering {
-        let by_key = if self.reverse {
-            self.key.cmp(&other.key)
-        } else {
-            other.key.cmp(&self.key)
-        };
-        by_key.then_with(|| other.from.cmp(&self.from))
-    }
-}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(s: &str) -> Reply {
-        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    fn node(ip: &str, port: i64) -> Reply {
-        Reply::Array(vec![
-            bulk(ip),
-            Reply::Integer(port),
-            bulk("0123"),
-            Reply::Map(vec![]),
-        ])
-    }
-
-    #[test]
-    fn slot_map_from_cluster_slots() {
-        let reply = Reply::Array(vec![
-            Reply::Array(vec![
-                Reply::Integer(0),
-                Reply::Integer(99),
-                node("10.0.0.1", 7001),
-                node("10.0.0.9", 7009),
-            ]),
-            Reply::Array(vec![
-                Reply::Integer(100),
-                Reply::Integer(16383),
-                node("10.0.0.2", 7002),
-            ]),
-            Reply::Array(vec![
-                Reply::Integer(50),
-                Reply::Integer(50),
-                node("::1", 7003),
-            ]),
-        ]);
-        let map = SlotMap::from_reply(&reply).unwrap();
-        assert_eq!(
-            map.nodes(),
-            ["10.0.0.1:7001", "10.0.0.2:7002", "[::1]:7003"]
-        );
-        assert_eq!(map.node_of(0), Some("10.0.0.1:7001"));
-        assert_eq!(map.node_of(50), Some("[::1]:7003"));
-        assert_eq!(map.node_of(16383), Some("10.0.0.2:7002"));
-        assert_eq!(map.slots_of(0), 99);
-        assert_eq!(map.owner(16384), None);
-        assert_eq!(
-            map.node_of_key("foo"),
-            Some("10.0.0.2:7002"),
-            "foo is in slot 12182"
-        );
-        assert!(SlotMap::from_reply(&Reply::Integer(1)).is_err());
-        let backwards = Reply::Array(vec![Reply::Array(vec![
-            Reply::Integer(9),
-            Reply::Integer(3),
-            node("h", 1),
-        ])]);
-        assert!(SlotMap::from_reply(&backwards).is_err());
-        let empty = SlotMap::from_reply(&Reply::Array(vec![])).unwrap();
-        assert_eq!(empty.node_of(7), None);
-    }
 
     #[test]
     fn redirects_parse() {
@@ -911,26 +595,5 @@ mod tests {
         assert_eq!(backoff(FIRST_PAUSE, 0), FIRST_PAUSE);
         assert_eq!(backoff(FIRST_PAUSE, 3), FIRST_PAUSE * 8);
         assert_eq!(backoff(TRYAGAIN_PAUSE, 60), MAX_PAUSE);
-    }
-
-    #[test]
-    fn heads_pop_in_order() {
-        for reverse in [false, true] {
-            let mut heap = BinaryHeap::new();
-            for (from, key) in ["b", "d", "a", "c"].into_iter().enumerate() {
-                heap.push(Head {
-                    key: Bytes::from(key),
-                    value: Bytes::new(),
-                    from,
-                    reverse,
-                });
-            }
-            let order: Vec<Bytes> = std::iter::from_fn(|| heap.pop().map(|h| h.key)).collect();
-            let mut expect = vec!["a", "b", "c", "d"];
-            if reverse {
-                expect.reverse();
-            }
-            assert_eq!(order, expect);
-        }
     }
 }
