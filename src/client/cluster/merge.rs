@@ -11,7 +11,7 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 
 use crate::client::{RangeOptions, RangeStream, Result};
 
-/// The pairs of a [`Cluster::range`], from every primary, merged into one [`Stream`] in key
+/// The pairs of a [`Cluster::range`](super::Cluster::range), from every primary, merged into one [`Stream`] in key
 /// order (descending with [`RangeOptions::reverse`]).
 ///
 /// Each node's pairs arrive as its [`RangeStream`] does (in chunks, buffered); the merge
