@@ -29,7 +29,7 @@ mod options;
 mod range;
 mod validate;
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -297,14 +297,9 @@ impl Client {
         K: AsRef<[u8]>,
         R: RangeBounds<K>,
     {
-        let bound = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(bytes_of(k)),
-            Bound::Excluded(k) => Bound::Excluded(bytes_of(k)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
         let op = Op::Range {
-            start: bound(range.start_bound()),
-            end: bound(range.end_bound()),
+            start: range.start_bound().map(bytes_of),
+            end: range.end_bound().map(bytes_of),
             limit: options.limit,
             reverse: options.reverse,
         };

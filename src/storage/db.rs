@@ -163,12 +163,8 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
 }
 
 fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
-    let conv = |b: Bound<&K>| match b {
-        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (conv(range.start_bound()), conv(range.end_bound()))
+    let owned = |k: &K| Bytes::copy_from_slice(k.as_ref());
+    (range.start_bound().map(owned), range.end_bound().map(owned))
 }
 
 impl Db {

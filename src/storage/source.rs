@@ -34,11 +34,7 @@ pub(crate) trait Source: Send + Sync {
 
 /// `bound` with its key borrowed.
 pub(crate) fn as_slice_bound<K: AsRef<[u8]>>(bound: &Bound<K>) -> Bound<&[u8]> {
-    match bound {
-        Bound::Unbounded => Bound::Unbounded,
-        Bound::Included(k) => Bound::Included(k.as_ref()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
-    }
+    bound.as_ref().map(AsRef::as_ref)
 }
 
 /// Whether `lo..hi` may hold a key: not inverted, not empty by exclusion (and so a range

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 use std::sync::atomic::{self, AtomicBool};
 use std::sync::Arc;
 use std::time::Duration;
@@ -298,12 +298,10 @@ impl Cluster {
         K: AsRef<[u8]>,
         R: RangeBounds<K>,
     {
-        let owned = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(bytes_of(k)),
-            Bound::Excluded(k) => Bound::Excluded(bytes_of(k)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let bounds = (owned(range.start_bound()), owned(range.end_bound()));
+        let bounds = (
+            range.start_bound().map(bytes_of),
+            range.end_bound().map(bytes_of),
+        );
         // Without an answer, the table as it is: a node that left is found missing below.
         let _ = self.inner.refresh(None, None).await;
         let mut retried = false;

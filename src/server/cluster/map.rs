@@ -131,11 +131,7 @@ impl ClusterMap {
     }
 
     fn add_node(&mut self, id: &str, addr: &str) -> Result<usize, String> {
-        if id.len() != 40
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !is_node_id(id) {
             return Err(format!(
                 "`{id}` is not a node id (40 lower-case hex characters)"
             ));
@@ -250,6 +246,14 @@ pub(crate) fn write_ranges(out: &mut String, ranges: &[(u16, u16)]) {
             write!(out, " {first}-{last}")
         };
     }
+}
+
+/// Whether `id` is a node id: 40 lower-case hex characters, as Redis Cluster names nodes.
+pub(crate) fn is_node_id(id: &str) -> bool {
+    id.len() == 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The slots `owners` gives to `node`, as ascending inclusive ranges.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard};
 
 use self::map::ClusterMap;
 use super::config::Config;
@@ -93,11 +93,7 @@ impl Cluster {
             .clone()
             .unwrap_or_else(|| config.dir.join("cluster.conf"));
         if let Some(id) = &config.cluster_node_id {
-            if id.len() != 40
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            {
+            if !map::is_node_id(id) {
                 return Err(format!(
                     "cluster-node-id `{id}` is not 40 lower-case hex characters"
                 ));
@@ -118,7 +114,7 @@ impl Cluster {
             Ok(text) => {
                 let map = ClusterMap::parse(&text)
                     .map_err(|e| format!("cluster map {}: {e}", cluster.file.display()))?;
-                cluster.replace(map);
+                cluster.replace(&mut cluster.state.write(), map);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -140,7 +136,10 @@ impl Cluster {
     /// (atomically, synced) before any request sees it. Slots that changed owner stop
     /// migrating or importing.
     pub fn install(&self, map: ClusterMap) -> Result<(), String> {
-        let current = self.state.read().map.version;
+        // One installer at a time, from the version check to the swap (two SETMAPs must not
+        // both pass the check), while requests go on reading the old map.
+        let state = self.state.upgradable_read();
+        let current = state.map.version;
         if map.version <= current {
             return Err(format!(
                 "ERR cluster map version {} is not newer than this node's version {current}",
@@ -153,12 +152,12 @@ impl Cluster {
                 self.file.display()
             )
         })?;
-        self.replace(map);
+        self.replace(&mut RwLockUpgradableReadGuard::upgrade(state), map);
         Ok(())
     }
 
-    fn replace(&self, map: ClusterMap) {
-        let mut state = self.state.write();
+    /// Makes `map` the installed map in `state`, finding this node in it.
+    fn replace(&self, state: &mut State, map: ClusterMap) {
         let myself = match &self.node_id {
             Some(id) => map.find(id),
             None => map

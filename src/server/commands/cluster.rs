@@ -65,41 +65,40 @@ pub(crate) fn run(cx: &mut Context, command: ClusterCommand) -> Reply {
 
 /// CLUSTER SETSLOT slot IMPORTING|MIGRATING node | STABLE.
 fn set_slot(cluster: &Cluster, slot: u16, state: SlotState) -> Reply {
-    let known = |id: &Bytes| {
-        let id = String::from_utf8_lossy(id).into_owned();
-        cluster.state().map.find(&id).map(|_| id)
-    };
-    match state {
-        SlotState::Importing(from) => {
-            let Some(from) = known(&from) else {
-                return Reply::error(format!(
-                    "ERR I don't know about node {}",
-                    String::from_utf8_lossy(&from)
-                ));
-            };
-            if cluster.state().map.owner(slot) == cluster.state().myself {
-                return Reply::error(format!("ERR I'm already the owner of hash slot {slot}"));
-            }
-            cluster.set_importing(slot, Some(from));
-        }
-        SlotState::Migrating(to) => {
-            let Some(to) = known(&to) else {
-                return Reply::error(format!(
-                    "ERR I don't know about node {}",
-                    String::from_utf8_lossy(&to)
-                ));
-            };
-            if cluster.state().map.owner(slot) != cluster.state().myself {
-                return Reply::error(format!("ERR I'm not the owner of hash slot {slot}"));
-            }
-            cluster.set_migrating(slot, Some(to));
-        }
+    let (node, importing) = match state {
         SlotState::Stable => {
             cluster.set_importing(slot, None);
             cluster.set_migrating(slot, None);
+            return Reply::ok();
+        }
+        SlotState::Importing(node) => (node, true),
+        SlotState::Migrating(node) => (node, false),
+    };
+    let node = String::from_utf8_lossy(&node).into_owned();
+    // One read of the state (a second read lock taken while holding one could wait behind
+    // a writer forever).
+    let (known, mine) = {
+        let state = cluster.state();
+        (
+            state.map.find(&node).is_some(),
+            state.map.owner(slot) == state.myself,
+        )
+    };
+    if !known {
+        return Reply::error(format!("ERR I don't know about node {node}"));
+    }
+    match (importing, mine) {
+        (true, true) => Reply::error(format!("ERR I'm already the owner of hash slot {slot}")),
+        (false, false) => Reply::error(format!("ERR I'm not the owner of hash slot {slot}")),
+        (true, false) => {
+            cluster.set_importing(slot, Some(node));
+            Reply::ok()
+        }
+        (false, true) => {
+            cluster.set_migrating(slot, Some(node));
+            Reply::ok()
         }
     }
-    Reply::ok()
 }
 
 /// CLUSTER SETMAP text: installs a newer map (saved to the map file first).
