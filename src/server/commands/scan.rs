@@ -66,13 +66,16 @@ pub(crate) fn live_entries(
         Box::new(iter)
     };
     iter.filter_map(move |item| {
-        let decoded = item
-            .map_err(ExecError::from)
-            .and_then(|(key, raw)| Ok((key, Entry::decode(raw)?)));
-        match decoded {
-            Ok((_, entry)) if entry.is_expired(now) => None,
-            Ok((key, _)) if serves.as_ref().is_some_and(|serves| !serves(&key)) => None,
-            other => Some(other),
+        let (key, raw) = match item {
+            // Another node's key is skipped before its value is decoded.
+            Ok((key, _)) if serves.as_ref().is_some_and(|serves| !serves(&key)) => return None,
+            Ok(pair) => pair,
+            Err(error) => return Some(Err(error.into())),
+        };
+        match Entry::decode(raw) {
+            Ok(entry) if entry.is_expired(now) => None,
+            Ok(entry) => Some(Ok((key, entry))),
+            Err(error) => Some(Err(error.into())),
         }
     })
 }
