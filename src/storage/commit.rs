@@ -4,12 +4,18 @@
 //! A writer queues its batch under a mutex; if no leader is active it becomes leader,
 //! takes every queued batch, writes them with one `write` call, applies them to the
 //! memtable in order, publishes the new visible sequence number and wakes the writers
-//! concerned. Durability (fsync) is the second stage, in `durability.rs`. A failed write
-//! poisons the pipeline.
+//! concerned. Durability (fsync) is the second stage, in `durability.rs`.
+//!
+//! A write that fails for want of disk space (creating the next segment, or appending)
+//! fails only the group being written: its writers get the error, its sequence numbers are
+//! covered by a skip record written before the next group that succeeds (so recovery still
+//! sees them continue), and writes succeed again once there is space. Any other failed
+//! write poisons the pipeline.
 //!
 //! This module must never block a writer on an fsync it does not need.
 
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
@@ -24,7 +30,7 @@ use super::error::{Error, Result};
 use super::memtable::Readers;
 use super::options::SyncPolicy;
 use super::tree::Tree;
-use super::wal::{self, Segment, KIND_BATCH};
+use super::wal::{self, Segment, KIND_BATCH, KIND_SKIP};
 
 /// A batch waiting for the leader.
 #[derive(Debug)]
@@ -65,6 +71,23 @@ struct LeaderState {
     segment_number: u64,
     segment_size: u64,
     spare: Vec<Pending>,
+    /// A segment switch failed (or an append did): the next group switches first.
+    needs_switch: bool,
+    /// Sequence numbers of groups that failed for want of space, not yet covered by a
+    /// skip record in the log.
+    skipped: Option<(u64, u64)>,
+}
+
+/// A group that failed for want of disk space, until each of its writers has been told.
+#[derive(Debug)]
+struct Refused {
+    first_seq: u64,
+    last_seq: u64,
+    /// The file that could not grow, and the errno.
+    path: PathBuf,
+    errno: i32,
+    /// Writers not told yet.
+    untold: usize,
 }
 
 /// The write side of a `Db`: sequence numbers, the queue, the leader's WAL state.
@@ -84,6 +107,10 @@ pub(crate) struct Committer {
     pub(crate) dur: Arc<Durability>,
     dir: std::path::PathBuf,
     segment_limit: u64,
+    /// Groups refused for want of space whose writers have not all returned yet.
+    refused: Mutex<Vec<Refused>>,
+    /// Whether `refused` is not empty (checked by every writer as it returns).
+    any_refused: AtomicBool,
 }
 
 /// What a writer waits for before `commit` returns.
@@ -117,11 +144,15 @@ impl Committer {
                 segment_number,
                 segment_size: 0,
                 spare: Vec::new(),
+                needs_switch: false,
+                skipped: None,
             }),
             readers,
             dur: Arc::new(Durability::new(policy, last_seq, segment)),
             dir,
             segment_limit,
+            refused: Mutex::new(Vec::new()),
+            any_refused: AtomicBool::new(false),
         }
     }
 
@@ -192,7 +223,8 @@ impl Committer {
             let mut leader = self.leader.lock();
             let mut group = std::mem::take(&mut leader.spare);
             group.push(pending);
-            self.lead(leader, group, first_seq, tree)?;
+            // The outcome, whatever it is, is found by the loop below.
+            let _ = self.lead(leader, group, first_seq, tree);
         } else {
             q.pending.push(pending);
             drop(q);
@@ -205,6 +237,13 @@ impl Committer {
                 Until::Applied => self.visible() >= last_seq,
                 Until::Synced => self.dur.synced() >= last_seq,
             };
+            // After the load above: a later group may have made `done` true, and a refusal
+            // of ours was recorded before that group was led.
+            if self.any_refused.load(Ordering::Acquire) {
+                if let Some(error) = self.take_refusal(first_seq) {
+                    return Err(error);
+                }
+            }
             if done {
                 return Ok(Some(last_seq));
             }
@@ -262,6 +301,59 @@ impl Committer {
         result
     }
 
+    /// Whether the batch starting at `first_seq` was refused; if so, its writer is told.
+    fn take_refusal(&self, first_seq: u64) -> Option<Error> {
+        let mut refused = self.refused.lock();
+        let i = refused
+            .iter()
+            .position(|r| (r.first_seq..=r.last_seq).contains(&first_seq))?;
+        let r = &mut refused[i];
+        let error = Error::io(&r.path, std::io::Error::from_raw_os_error(r.errno));
+        r.untold -= 1;
+        if r.untold == 0 {
+            refused.swap_remove(i);
+            self.any_refused
+                .store(!refused.is_empty(), Ordering::Release);
+        }
+        Some(error)
+    }
+
+    /// Handles a failed write of `group`: for want of space, the group alone is refused (its
+    /// sequence numbers to be skipped in the log); anything else poisons the pipeline.
+    fn write_failed(&self, leader: &mut LeaderState, group: &[Pending], e: Error) -> Error {
+        leader.needs_switch = true;
+        let (Some(first), Some(last), Error::Io { path, source }) =
+            (group.first(), group.last(), &e)
+        else {
+            return self.poison(e);
+        };
+        let Some(errno) = source.raw_os_error().filter(|_| e.is_no_space()) else {
+            return self.poison(e);
+        };
+        leader.skipped = Some(match leader.skipped {
+            Some((from, to)) => {
+                debug_assert_eq!(to + 1, first.first_seq, "groups are led in sequence order");
+                (from, last.last_seq)
+            }
+            None => (first.first_seq, last.last_seq),
+        });
+        tracing::warn!(file = %path.display(), "no space left for the write-ahead log; writes refused");
+        self.refused.lock().push(Refused {
+            first_seq: first.first_seq,
+            last_seq: last.last_seq,
+            path: path.clone(),
+            errno,
+            untold: group.len(),
+        });
+        self.any_refused.store(true, Ordering::Release);
+        e
+    }
+
+    fn poison(&self, e: Error) -> Error {
+        self.dur.poison(e);
+        self.poisoned_error()
+    }
+
     fn poisoned_error(&self) -> Error {
         match self.dur.check_poison() {
             Err(e) => e,
@@ -280,18 +372,29 @@ impl Committer {
         tree.slow_down_if_behind();
         let mut mem = tree.view.read().active.clone();
         if tree.is_full(&mem) {
-            self.rotate(leader, tree)?;
+            if let Err(e) = self.rotate(leader, tree) {
+                return Err(self.write_failed(leader, group, e));
+            }
             mem = tree.view.read().active.clone();
         }
         let bytes: u64 = group
             .iter()
             .map(|p| (wal::HEADER + p.payload.len()) as u64)
             .sum();
-        if leader.segment_size > 0 && leader.segment_size + bytes > self.segment_limit {
+        if leader.needs_switch
+            || (leader.segment_size > 0 && leader.segment_size + bytes > self.segment_limit)
+        {
             if let Err(e) = self.switch_segment(leader) {
-                self.dur.poison(e);
-                return Err(self.poisoned_error());
+                return Err(self.write_failed(leader, group, e));
             }
+        }
+        if let Some((first, last)) = leader.skipped {
+            let skip = wal::skip_payload(first, last);
+            if let Err(e) = leader.segment.append_records(KIND_SKIP, [&skip[..]]) {
+                return Err(self.write_failed(leader, group, e));
+            }
+            leader.segment_size += (wal::HEADER + skip.len()) as u64;
+            leader.skipped = None;
         }
         // The switch fsyncs the segment with every writer waiting: have the syncer write
         // most of it out shortly before. (Under `EverySecond` that fsync was most of the
@@ -302,8 +405,7 @@ impl Committer {
         }
         let payloads = group.iter().map(|p| &p.payload[..]);
         if let Err(e) = leader.segment.append_records(KIND_BATCH, payloads) {
-            self.dur.poison(e);
-            return Err(self.poisoned_error());
+            return Err(self.write_failed(leader, group, e));
         }
         leader.segment_size += bytes;
         let c = &self.dur.counters;
@@ -332,18 +434,24 @@ impl Committer {
         if tree.view.read().active.is_empty() {
             return Ok(());
         }
-        self.rotate(&mut leader, tree)
+        self.rotate(&mut leader, tree).map_err(|e| {
+            leader.needs_switch = true;
+            if e.is_no_space() {
+                e
+            } else {
+                self.poison(e)
+            }
+        })
     }
 
     /// Freezes the full memtable and moves the WAL to a new segment, so that the frozen
     /// memtable's writes are exactly those of the segments before it. Waits first while
     /// background work is too far behind (a write stall).
+    /// Fails (the memtable stays active) if the switch fails or background work is failing
+    /// for want of space.
     fn rotate(&self, leader: &mut LeaderState, tree: &Tree) -> Result<()> {
         tree.wait_for_room()?;
-        if let Err(e) = self.switch_segment(leader) {
-            self.dur.poison(e);
-            return Err(self.poisoned_error());
-        }
+        self.switch_segment(leader)?;
         tree.freeze(leader.segment_number);
         Ok(())
     }
@@ -357,7 +465,11 @@ impl Committer {
     /// ever needs to fsync the current segment, and so that every segment but the newest
     /// is whole on disk before the next one gets a record: a power loss cannot leave a gap
     /// between segments, whatever order the kernel writes mapped pages back in.
+    ///
+    /// Should creating the new segment fail, the old one stays current, finished, and
+    /// `needs_switch` makes the next group try again before it writes anything.
     fn switch_segment(&self, leader: &mut LeaderState) -> Result<()> {
+        leader.needs_switch = true;
         let map = leader.segment.finish()?;
         // Every writer waits for the switch; the unmapping (milliseconds for a full
         // segment) need not hold them up. Should no thread start, the closure and the map
@@ -379,6 +491,7 @@ impl Committer {
         leader.segment = seg;
         leader.segment_number = n;
         leader.segment_size = 0;
+        leader.needs_switch = false;
         Ok(())
     }
 }

@@ -49,7 +49,9 @@ pub(crate) struct Sink<'a> {
 
 /// Writes what `input` holds from where it is positioned on, under `rules`, into new
 /// tables, each written under a temporary name, fsynced and renamed into place (the
-/// directory fsynced once at the end). Returns the opened tables, in key order.
+/// directory fsynced once at the end). Returns the opened tables, in key order. On failure
+/// nothing it wrote is left behind: a full disk gets its space back, and the merge can be
+/// tried again without a restart.
 pub(crate) fn write_tables<'a, C: Cursor>(
     input: &mut C,
     rules: &Rules<'a>,
@@ -63,19 +65,13 @@ pub(crate) fn write_tables<'a, C: Cursor>(
         last_key: None,
         kept_old: false,
     };
-    let mut count = 0u64;
-    while input.valid() {
-        count += 1;
-        if count.is_multiple_of(4096) && out.sink.stop.load(AtomicOrdering::Relaxed) {
-            return Err(Error::io(
-                out.sink.dir,
-                std::io::Error::other("merge interrupted by shutdown"),
-            ));
+    match out.merge(input).and_then(|()| out.finish()) {
+        Ok(()) => Ok(out.done),
+        Err(e) => {
+            out.abandon();
+            Err(e)
         }
-        out.offer(input.key(), input.seq(), input.value())?;
-        input.next()?;
     }
-    out.finish()
 }
 
 /// The tables a merge is writing, and what it has seen of the current user key.
@@ -136,14 +132,43 @@ impl Output<'_, '_, '_> {
         b.add(key, seq, value.as_deref())
     }
 
-    fn finish(mut self) -> Result<Vec<Arc<Table>>> {
+    /// Offers every entry `input` holds from where it is positioned on.
+    fn merge<C: Cursor>(&mut self, input: &mut C) -> Result<()> {
+        let mut count = 0u64;
+        while input.valid() {
+            count += 1;
+            if count.is_multiple_of(4096) && self.sink.stop.load(AtomicOrdering::Relaxed) {
+                return Err(Error::io(
+                    self.sink.dir,
+                    std::io::Error::other("merge interrupted by shutdown"),
+                ));
+            }
+            self.offer(input.key(), input.seq(), input.value())?;
+            input.next()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
         if let Some((n, b)) = self.current.take() {
             self.done.push(finish_table(self.sink.dir, n, b)?);
         }
         if !self.done.is_empty() {
             wal::sync_dir(self.sink.dir)?;
         }
-        Ok(self.done)
+        Ok(())
+    }
+
+    /// Deletes what a failed merge wrote: the finished tables (as their last reference
+    /// goes) and the one being written.
+    fn abandon(&mut self) {
+        for table in self.done.drain(..) {
+            table.mark_obsolete();
+        }
+        if let Some((n, builder)) = self.current.take() {
+            drop(builder);
+            let _ = std::fs::remove_file(temp_path(self.sink.dir, n));
+        }
     }
 }
 
@@ -151,12 +176,21 @@ fn temp_path(dir: &Path, n: u64) -> std::path::PathBuf {
     dir.join(format!("{n:06}.sst.tmp"))
 }
 
+/// Finishes table `n` and renames it into place; on failure removes what it wrote.
 fn finish_table(dir: &Path, n: u64, b: TableBuilder) -> Result<Arc<Table>> {
-    b.finish()?;
     let tmp = temp_path(dir, n);
+    if let Err(e) = b.finish() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     let path = manifest::table_path(dir, n);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Table::open(&path, n)
+    if let Err(e) = std::fs::rename(&tmp, &path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&path, e));
+    }
+    Table::open(&path, n).inspect_err(|_| {
+        let _ = std::fs::remove_file(&path);
+    })
 }
 
 /// Tables chosen to merge into `output_level`.

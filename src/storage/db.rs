@@ -11,6 +11,7 @@ use super::batch::WriteBatch;
 use super::commit::Committer;
 use super::durability::{Syncer, WriteTicket};
 use super::error::{Error, Result};
+use super::faults;
 use super::manifest::LEVELS;
 use super::memtable::{Memtable, Pin, Readers};
 use super::options::Options;
@@ -97,7 +98,7 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
         let path = wal::segment_path(dir, n);
         let newest = i + 1 == segments.len();
         let data = Bytes::from(fs::read(&path).map_err(|e| Error::io(&path, e))?);
-        let tail = wal::read_segment(&path, &data, newest, |offset, first_seq, count, payload| {
+        let tail = wal::read_segment(&path, &data, newest, |offset, first_seq, last, payload| {
             // Sequence numbers continue exactly from record to record; a gap means a
             // lost record or segment. (The first record may start anywhere: older
             // segments may have been retired once their contents are in tables.)
@@ -111,12 +112,16 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
                     ),
                 ));
             }
+            last_seq = last;
+            // A skip record: sequence numbers of writes refused for want of space.
+            let Some(payload) = payload else {
+                return Ok(());
+            };
             // A copy of the batch, not a slice of `data`: the memtable keeps slices of
             // what it is given, and one surviving value would keep the whole segment
             // (64 MiB) in memory until the next flush.
             let batch = Bytes::copy_from_slice(&payload);
             let overwrote = mem.apply(&batch, first_seq);
-            last_seq = first_seq + u64::from(count) - 1;
             readers.visible.store(last_seq, Ordering::SeqCst);
             if overwrote {
                 mem.prune_overwritten(&batch);
@@ -147,7 +152,7 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
         } else if newest {
             // What we just read may still be only in the page cache (policy Never).
             let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
-            f.sync_all().map_err(|e| Error::io(&path, e))?;
+            faults::sync_file(&f, &path, false)?;
         }
     }
     // Segments without a record (left by opens that wrote nothing) and segments whose

@@ -27,6 +27,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An fsync failed. What it was to make durable is not known to be on disk (the kernel
+    /// may have dropped the pages it could not write back), so the engine stops accepting
+    /// writes rather than try again and report success for data that may be gone.
+    #[error("fsync of {} failed: {source}", path.display())]
+    SyncFailed {
+        /// The file or directory being fsynced.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database directory's `LOCK` file is held by another open `Db`.
     #[error(
         "database at {} is in use by another process (its LOCK file is held); \
@@ -59,6 +70,18 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Whether this is a write that failed for want of disk space (`ENOSPC`, or `EDQUOT`
+    /// over a quota): nothing was written, and the same write may succeed once space is
+    /// freed. A failed fsync is never this, whatever its errno (see [`Error::SyncFailed`]).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            }
+            _ => false,
         }
     }
 

@@ -11,11 +11,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
 use super::error::{Error, Result};
+use super::faults;
 use super::table::format::{get_varint, put_varint};
 use super::wal::{self, KIND_EDIT};
 
@@ -211,6 +213,8 @@ pub(crate) struct Manifest {
     file: File,
     path: PathBuf,
     number: u64,
+    /// Bytes of whole records written: where the next one goes.
+    len: u64,
 }
 
 impl Manifest {
@@ -224,7 +228,12 @@ impl Manifest {
             .truncate(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let mut m = Manifest { file, path, number };
+        let mut m = Manifest {
+            file,
+            path,
+            number,
+            len: 0,
+        };
         m.append(base)?;
         set_current(dir, number)?;
         Ok(m)
@@ -240,10 +249,22 @@ impl Manifest {
         edit.encode(&mut payload);
         let mut rec = Vec::with_capacity(payload.len() + wal::HEADER);
         wal::encode_record(&mut rec, KIND_EDIT, &payload);
-        self.file
-            .write_all(&rec)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(&self.path, e))
+        let written = faults::check_space(&self.path, rec.len() as u64).and_then(|()| {
+            self.file
+                .write_all_at(&rec, self.len)
+                .map_err(|e| Error::io(&self.path, e))
+        });
+        if let Err(e) = written {
+            // A record cut short by a full disk must not stay in front of the next one:
+            // recovery would take it for damage in the middle of the manifest.
+            self.file
+                .set_len(self.len)
+                .map_err(|e| Error::io(&self.path, e))?;
+            return Err(e);
+        }
+        faults::sync_file(&self.file, &self.path, true)?;
+        self.len += rec.len() as u64;
+        Ok(())
     }
 }
 
@@ -251,10 +272,11 @@ impl Manifest {
 fn set_current(dir: &Path, number: u64) -> Result<()> {
     let tmp = dir.join("CURRENT.tmp");
     let text = format!("MANIFEST-{number:06}\n");
+    faults::check_space(&tmp, text.len() as u64)?;
     let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
+    faults::sync_file(&f, &tmp, false)?;
     let current = dir.join("CURRENT");
     fs::rename(&tmp, &current).map_err(|e| Error::io(&current, e))?;
     wal::sync_dir(dir)

@@ -57,6 +57,31 @@ struct State {
     stall: Option<&'static str>,
     /// Background work failed; the engine is poisoned and stops.
     failed: bool,
+    /// The last flush failed for want of disk space (the file that could not grow); it is
+    /// tried again every second.
+    flush_no_space: Option<PathBuf>,
+    /// The same for the last compaction.
+    compaction_no_space: Option<PathBuf>,
+}
+
+/// How long background work waits before trying again after a full disk.
+const NO_SPACE_RETRY: Duration = Duration::from_secs(1);
+
+impl State {
+    /// The file background work could not grow, while it is failing for want of space.
+    fn no_space(&self) -> Option<&PathBuf> {
+        self.flush_no_space
+            .as_ref()
+            .or(self.compaction_no_space.as_ref())
+    }
+}
+
+/// The path a failure for want of space names.
+fn no_space_path(e: &Error) -> Option<PathBuf> {
+    match e {
+        Error::Io { path, .. } if e.is_no_space() => Some(path.clone()),
+        _ => None,
+    }
 }
 
 /// See the module documentation.
@@ -177,10 +202,19 @@ impl Tree {
             } else {
                 None
             };
+            let no_space = why.and(st.no_space().cloned());
             drop(st);
             self.note_stall(why);
             if why.is_none() {
                 return Ok(());
+            }
+            if let Some(path) = no_space {
+                // Background work cannot make room: waiting would hang the writer until
+                // an operator frees space. Refuse the write instead.
+                return Err(Error::io(
+                    path,
+                    std::io::Error::from_raw_os_error(libc::ENOSPC),
+                ));
             }
             st = self.state.lock();
             self.changed.wait_for(&mut st, Duration::from_millis(100));
@@ -210,7 +244,7 @@ impl Tree {
     /// Waits until every frozen memtable is flushed.
     pub(crate) fn wait_flushed(&self) -> Result<()> {
         let mut st = self.state.lock();
-        while !st.flushes.is_empty() && !st.failed {
+        while !st.flushes.is_empty() && !st.failed && st.flush_no_space.is_none() {
             self.changed.wait(&mut st);
         }
         self.check_failed(&st)
@@ -223,13 +257,22 @@ impl Tree {
         st.full_requested = true;
         st.compaction_wanted = true;
         self.changed.notify_all();
-        while (st.compaction_wanted || st.compacting || st.full_requested) && !st.failed {
+        while (st.compaction_wanted || st.compacting || st.full_requested)
+            && !st.failed
+            && st.no_space().is_none()
+        {
             self.changed.wait(&mut st);
         }
         self.check_failed(&st)
     }
 
     fn check_failed(&self, st: &State) -> Result<()> {
+        if let Some(path) = st.no_space() {
+            return Err(Error::io(
+                path,
+                std::io::Error::from_raw_os_error(libc::ENOSPC),
+            ));
+        }
         if st.failed {
             return Err(Error::io(
                 &self.dir,
@@ -286,9 +329,24 @@ impl Tree {
                 if self.stop.load(Ordering::Relaxed) {
                     return;
                 }
-                return self.fail(committer, "memtable flush", e);
+                let Some(path) = no_space_path(&e) else {
+                    return self.fail(committer, "memtable flush", e);
+                };
+                let mut st = self.state.lock();
+                if st.flush_no_space.is_none() {
+                    tracing::warn!(file = %path.display(), "memtable flush failed: no space left on the device; trying again every second");
+                }
+                st.flush_no_space = Some(path);
+                self.changed.notify_all();
+                if !self.stop.load(Ordering::Relaxed) {
+                    self.changed.wait_for(&mut st, NO_SPACE_RETRY);
+                }
+                continue;
             }
             let mut st = self.state.lock();
+            if st.flush_no_space.take().is_some() {
+                tracing::info!("memtable flush succeeded again: there is space");
+            }
             st.flushes.pop_front();
             st.compaction_wanted = true;
             self.changed.notify_all();
@@ -335,7 +393,9 @@ impl Tree {
         };
         {
             let mut versions = self.versions.lock();
-            let version = versions.log_and_apply(edit, &tables)?;
+            let version = versions
+                .log_and_apply(edit, &tables)
+                .inspect_err(|_| abandon(&tables))?;
             self.install(version, Some(mem));
         }
         for n in wal::list_segments(&self.dir)? {
@@ -406,7 +466,24 @@ impl Tree {
                     if self.stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    return self.fail(committer, "compaction", e);
+                    let Some(path) = no_space_path(&e) else {
+                        return self.fail(committer, "compaction", e);
+                    };
+                    let mut st = self.state.lock();
+                    if st.compaction_no_space.is_none() {
+                        tracing::warn!(file = %path.display(), "compaction failed: no space left on the device; trying again every second");
+                    }
+                    st.compaction_no_space = Some(path);
+                    st.compaction_wanted = true;
+                    st.full_requested |= full;
+                    self.changed.notify_all();
+                    if !self.stop.load(Ordering::Relaxed) {
+                        self.changed.wait_for(&mut st, NO_SPACE_RETRY);
+                    }
+                    break;
+                }
+                if self.state.lock().compaction_no_space.take().is_some() {
+                    tracing::info!("compaction succeeded again: there is space");
                 }
                 self.changed.notify_all();
             }
@@ -463,7 +540,9 @@ impl Tree {
         let bytes_out: u64 = outputs.iter().map(|t| t.file_size()).sum();
         {
             let mut versions = self.versions.lock();
-            let next = versions.log_and_apply(edit, &outputs)?;
+            let next = versions
+                .log_and_apply(edit, &outputs)
+                .inspect_err(|_| abandon(&outputs))?;
             self.install(next, None);
         }
         tracing::debug!(
@@ -476,6 +555,14 @@ impl Tree {
             "compaction done"
         );
         Ok(())
+    }
+}
+
+/// Deletes tables written for an edit that could not be recorded (as their last reference
+/// goes), so that a retry does not leave them taking space.
+fn abandon(tables: &[Arc<Table>]) {
+    for table in tables {
+        table.mark_obsolete();
     }
 }
 

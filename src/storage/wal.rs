@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use super::batch::{array4, validate_payload, MAX_BATCH_BYTES, PAYLOAD_HEADER};
 use super::error::{Error, Result};
+use super::faults;
 
 /// Size of a record header: crc, length, kind.
 pub(crate) const HEADER: usize = 9;
@@ -24,6 +25,39 @@ pub(crate) const HEADER: usize = 9;
 pub(crate) const KIND_BATCH: u8 = 1;
 /// Record kind of a version edit (the manifest, which shares the record format).
 pub(crate) const KIND_EDIT: u8 = 2;
+/// Record kind of a run of sequence numbers no batch took (WAL segments): they were
+/// handed to writes that failed for want of disk space. Payload: first and last
+/// sequence number, u64 LE each.
+pub(crate) const KIND_SKIP: u8 = 3;
+/// Size of a skip record's payload.
+const SKIP_PAYLOAD: usize = 16;
+
+/// The payload of a skip record for sequence numbers `first..=last`.
+pub(crate) fn skip_payload(first: u64, last: u64) -> [u8; SKIP_PAYLOAD] {
+    let mut p = [0u8; SKIP_PAYLOAD];
+    p[..8].copy_from_slice(&first.to_le_bytes());
+    p[8..].copy_from_slice(&last.to_le_bytes());
+    p
+}
+
+/// The sequence numbers a skip record's payload covers.
+fn parse_skip(payload: &[u8]) -> std::result::Result<(u64, u64), &'static str> {
+    let (Ok(first), Ok(last)) = (
+        payload
+            .get(..8)
+            .map_or(Err(()), |b| <[u8; 8]>::try_from(b).map_err(drop)),
+        payload
+            .get(8..)
+            .map_or(Err(()), |b| <[u8; 8]>::try_from(b).map_err(drop)),
+    ) else {
+        return Err("skip record payload is not 16 bytes");
+    };
+    let (first, last) = (u64::from_le_bytes(first), u64::from_le_bytes(last));
+    if first == 0 || last < first {
+        return Err("skip record covers no sequence numbers");
+    }
+    Ok((first, last))
+}
 /// A segment keeps its `pwrite` encoding buffer between groups up to this capacity.
 const MAX_KEPT_ENCODED: usize = 1 << 20;
 
@@ -97,7 +131,7 @@ pub(crate) fn decode_at(
     if record_crc(kind, &data[payload.clone()]) != crc {
         return Err(BadRecord::BadChecksum);
     }
-    if kind != KIND_BATCH && kind != KIND_EDIT {
+    if kind != KIND_BATCH && kind != KIND_EDIT && kind != KIND_SKIP {
         return Err(BadRecord::BadKind);
     }
     Ok((kind, payload))
@@ -133,8 +167,8 @@ pub(crate) enum Tail {
     Zeroed { offset: u64 },
 }
 
-/// Reads every record of one segment, calling `f(offset, first_seq, count, payload)` for
-/// each.
+/// Reads every record of one segment, calling `f(offset, first_seq, last_seq, payload)` for
+/// each: the payload of a batch, `None` for a skip record.
 ///
 /// With `newest` set, damage after which no valid record follows is a torn tail and is
 /// reported as `Tail::Torn`; anything else is `Error::Corruption` naming `path` and the
@@ -143,7 +177,7 @@ pub(crate) fn read_segment(
     path: &Path,
     data: &Bytes,
     newest: bool,
-    mut f: impl FnMut(u64, u64, u32, Bytes) -> Result<()>,
+    mut f: impl FnMut(u64, u64, u64, Option<Bytes>) -> Result<()>,
 ) -> Result<Tail> {
     let mut off = 0usize;
     while off < data.len() {
@@ -152,7 +186,18 @@ pub(crate) fn read_segment(
                 let payload = data.slice(range.clone());
                 let (first_seq, count) = validate_payload(&payload)
                     .map_err(|r| Error::corruption(path, off as u64, r))?;
-                f(off as u64, first_seq, count, payload)?;
+                f(
+                    off as u64,
+                    first_seq,
+                    first_seq + u64::from(count) - 1,
+                    Some(payload),
+                )?;
+                off = range.end;
+            }
+            Ok((KIND_SKIP, range)) => {
+                let (first_seq, last_seq) = parse_skip(&data[range.clone()])
+                    .map_err(|r| Error::corruption(path, off as u64, r))?;
+                f(off as u64, first_seq, last_seq, None)?;
                 off = range.end;
             }
             Ok(_) => {
@@ -205,12 +250,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(out)
 }
 
-/// fsyncs a directory, so that entries created or removed in it survive a crash.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
+pub(crate) use super::faults::sync_dir;
 
 /// An open segment file being appended to.
 ///
@@ -234,6 +274,8 @@ struct Appender {
     map: Option<MmapMut>,
     /// Bytes of records written.
     len: u64,
+    /// Bytes of the file allocated on disk: appends past this need space.
+    allocated: u64,
     /// Where a group written with `pwrite` is encoded, kept from group to group.
     encoded: Vec<u8>,
 }
@@ -253,8 +295,15 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        allocate(&file, size).map_err(|e| Error::io(&path, e))?;
-        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        if let Err(e) = faults::check_space(&path, size)
+            .and_then(|()| allocate(&file, size).map_err(|e| Error::io(&path, e)))
+        {
+            // Leave no half-made segment behind: the next attempt creates this number
+            // again, and recovery would take a sparse one for a segment with a hole.
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        faults::sync_file(&file, &path, false)?;
         sync_dir(dir)?;
         let map = if mapped && size > 0 {
             // SAFETY: the file is ours alone (the directory's LOCK is held, and no other
@@ -273,16 +322,17 @@ impl Segment {
         } else {
             None
         };
-        Ok(Arc::new(Segment::with_map(file, path, map)))
+        Ok(Arc::new(Segment::with_map(file, path, map, size)))
     }
 
-    fn with_map(file: File, path: PathBuf, map: Option<MmapMut>) -> Segment {
+    fn with_map(file: File, path: PathBuf, map: Option<MmapMut>, allocated: u64) -> Segment {
         Segment {
             file,
             path,
             appender: Mutex::new(Appender {
                 map,
                 len: 0,
+                allocated,
                 encoded: Vec::new(),
             }),
         }
@@ -291,7 +341,7 @@ impl Segment {
     /// A segment over an already open file, appended to with `pwrite` only (tests).
     #[cfg(test)]
     pub(crate) fn unmapped(file: File, path: PathBuf) -> Segment {
-        Segment::with_map(file, path, None)
+        Segment::with_map(file, path, None, 0)
     }
 
     /// Appends one record of `kind` per payload after the records written so far. Each record is encoded straight into the map (header,
@@ -325,22 +375,40 @@ impl Segment {
                 for payload in payloads {
                     encode_record(&mut encoded, kind, payload);
                 }
-                let written = self.file.write_all_at(&encoded, a.len);
+                let end = a.len + encoded.len() as u64;
+                let written = faults::check_space(&self.path, end.saturating_sub(a.allocated))
+                    .and_then(|()| {
+                        self.file
+                            .write_all_at(&encoded, a.len)
+                            .map_err(|e| Error::io(&self.path, e))
+                    });
                 // A huge group's buffer is not kept.
                 if encoded.capacity() <= MAX_KEPT_ENCODED {
                     a.encoded = encoded;
                 }
-                written.map_err(|e| Error::io(&self.path, e))?;
+                if let Err(e) = written {
+                    // Part of the group may be in the file. Cut it off, so that no later
+                    // record follows it and recovery never replays a write that was
+                    // reported failed; the segment takes no more records (the committer
+                    // moves to a new one), so its map goes first.
+                    a.map = None;
+                    self.file
+                        .set_len(a.len)
+                        .map_err(|e| Error::io(&self.path, e))?;
+                    a.allocated = a.len;
+                    return Err(e);
+                }
             }
         }
         a.len += total as u64;
+        a.allocated = a.allocated.max(a.len);
         Ok(())
     }
 
     /// Makes everything appended durable (`fdatasync` also writes back pages dirtied
     /// through the map).
     pub(crate) fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+        faults::sync_file(&self.file, &self.path, true)
     }
 
     /// Ends the segment: cuts the unused preallocated tail, fsyncs. Nothing is appended
@@ -352,8 +420,9 @@ impl Segment {
         let map = a.map.take();
         self.file
             .set_len(a.len)
-            .and_then(|()| self.file.sync_all())
             .map_err(|e| Error::io(&self.path, e))?;
+        a.allocated = a.len;
+        faults::sync_file(&self.file, &self.path, false)?;
         Ok(map)
     }
 }
@@ -391,7 +460,7 @@ pub(crate) fn truncate_segment(path: &Path, offset: u64) -> Result<()> {
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     file.set_len(offset).map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+    faults::sync_file(&file, path, false)
 }
 
 #[cfg(test)]

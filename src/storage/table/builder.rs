@@ -12,6 +12,7 @@ use super::block::{BlockBuilder, RESTART_INTERVAL};
 use super::filter;
 use super::format::{Footer, Handle, Properties};
 use crate::storage::error::{Error, Result};
+use crate::storage::faults;
 
 /// Builds a table file at a given path.
 #[derive(Debug)]
@@ -115,6 +116,7 @@ impl TableBuilder {
             len,
         };
         let crc = crc32fast::hash(contents);
+        faults::check_space(&self.path, contents.len() as u64 + 4)?;
         self.out
             .write_all(contents)
             .and_then(|()| self.out.write_all(&crc.to_le_bytes()))
@@ -170,7 +172,7 @@ impl TableBuilder {
             .out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        faults::sync_file(&file, &self.path, false)?;
         Ok((self.props, self.offset))
     }
 }
