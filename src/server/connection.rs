@@ -75,6 +75,8 @@ pub(crate) struct Connection<'a, S> {
     framing: Framing,
     /// Where a round stages its writes; handed from round to round so it keeps its capacity.
     staging: Vec<(Bytes, Option<Entry>)>,
+    /// The ids of a round's requests since its last commit; kept from round to round.
+    uncommitted_ids: Vec<u64>,
     kill: KillWatch<'a>,
     /// Limits for clients that have not authenticated yet (Redis's defence against memory
     /// abuse before AUTH): arrays of at most 10 elements, bulks of at most 16 KiB.
@@ -92,6 +94,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             session: Session::new(registration.info.clone(), !needs_auth),
             framing: Framing::Resp,
             staging: Vec::new(),
+            uncommitted_ids: Vec::new(),
             kill: registration.info.kill.watch(),
             unauthenticated: Limits {
                 max_array_len: 10,
@@ -212,7 +215,15 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         let mut round = Round::with_buffer(shared, std::mem::take(&mut self.staging));
         let mut processed = 0;
         let mut pause = None;
+        // The requests whose replies the next commit acknowledges: they start at this
+        // output length (see `refuse_uncommitted`).
+        let mut uncommitted = Uncommitted {
+            output_len: 0,
+            ids: std::mem::take(&mut self.uncommitted_ids),
+        };
+        uncommitted.ids.clear();
         loop {
+            let before = (self.output.len(), round.commits());
             match self.next_request() {
                 // Redis ignores an empty RESP request (`*0`, a blank line); a native frame
                 // always gets its answer.
@@ -220,6 +231,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     if args.is_empty() && self.framing == Framing::Resp => {}
                 Ok(Some((id, request))) => {
                     processed += 1;
+                    uncommitted.ids.push(id);
                     let mut out = Replies::new(&mut self.output, self.framing, id);
                     match dispatch::parse(&mut self.session, request) {
                         Ok(command) => {
@@ -245,8 +257,15 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         Err(reply) => out.reply(self.session.resp, reply),
                     }
                     if let Some(error) = round.take_failure() {
-                        // What the round encoded is dropped with the connection.
-                        return Err(unacknowledged(&error));
+                        self.refuse_uncommitted(&uncommitted, &error)?;
+                        break;
+                    }
+                    if round.commits() != before.1 {
+                        // This request committed what came before it (its own writes may
+                        // be in that commit or the next: it counts as uncommitted).
+                        uncommitted.output_len = before.0;
+                        uncommitted.ids.clear();
+                        uncommitted.ids.push(id);
                     }
                     if self.session.closing {
                         break;
@@ -256,9 +275,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         break;
                     }
                     if round.is_full() {
-                        round
-                            .commit(&mut self.session)
-                            .map_err(|e| unacknowledged(&e))?;
+                        if let Err(error) = round.commit(&mut self.session) {
+                            self.refuse_uncommitted(&uncommitted, &error)?;
+                            break;
+                        }
+                        uncommitted.output_len = self.output.len();
+                        uncommitted.ids.clear();
                     }
                 }
                 Ok(None) => break,
@@ -272,11 +294,34 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             }
         }
         Stats::add(&shared.stats.commands_processed, processed);
-        round
-            .commit(&mut self.session)
-            .map_err(|e| unacknowledged(&e))?;
+        if let Err(error) = round.commit(&mut self.session) {
+            self.refuse_uncommitted(&uncommitted, &error)?;
+        }
         self.staging = round.into_buffer();
+        self.uncommitted_ids = uncommitted.ids;
         Ok(pause)
+    }
+
+    /// A commit of the round failed. If the engine refused the writes outright (a full
+    /// disk, or no writes after a failed fsync), every request since the last commit is
+    /// answered with the error instead of the reply it had: some of those replies
+    /// acknowledged the refused writes, and reads among them may have seen them. Any
+    /// other failure drops the replies with the connection.
+    fn refuse_uncommitted(
+        &mut self,
+        uncommitted: &Uncommitted,
+        error: &ExecError,
+    ) -> Result<(), End> {
+        if !error.refused_writes() {
+            return Err(unacknowledged(error));
+        }
+        tracing::debug!(client = self.session.info.id, %error, "writes refused");
+        self.output.truncate(uncommitted.output_len);
+        for &id in &uncommitted.ids {
+            Replies::new(&mut self.output, self.framing, id)
+                .reply(self.session.resp, Reply::error(error.to_string()));
+        }
+        Ok(())
     }
 
     /// Waits until the session's writes are durable, then writes out every encoded reply.
@@ -315,6 +360,14 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         }
         Ok(())
     }
+}
+
+/// The requests of a round since its last commit.
+struct Uncommitted {
+    /// Where their replies start in the output.
+    output_len: usize,
+    /// Their native request ids (0 under RESP), in order.
+    ids: Vec<u64>,
 }
 
 /// A round's writes could not be committed: its replies are dropped with the connection,

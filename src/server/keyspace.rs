@@ -16,12 +16,35 @@ use crate::storage::{self, Db, WriteBatch, WriteTicket};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExecError {
-    /// The engine failed (I/O, corruption, a poisoned WAL).
-    #[error("ERR storage failure: {0}")]
+    /// The engine failed (I/O, corruption, a poisoned WAL). The reply names the cause:
+    /// Redis's `MISCONF` when writes are refused because of the disk.
+    #[error("{}", storage_reply(.0))]
     Storage(#[from] storage::Error),
     /// A stored value could not be decoded.
     #[error("ERR corrupted value: {0}")]
     BadValue(#[from] BadValue),
+}
+
+impl ExecError {
+    /// Whether the engine refused the writes before any of them reached the log, and will
+    /// keep the connection's other replies honest if they are answered with this error:
+    /// a full disk, or an engine that stopped taking writes after a failed fsync.
+    pub fn refused_writes(&self) -> bool {
+        matches!(self, ExecError::Storage(e) if e.is_no_space() || matches!(e, storage::Error::Poisoned(_)))
+    }
+}
+
+/// The error reply for a storage failure.
+fn storage_reply(e: &storage::Error) -> String {
+    if e.is_no_space() {
+        format!("MISCONF Errors writing to disk: {e}; writes are refused until space is freed")
+    } else if matches!(e, storage::Error::Poisoned(_)) {
+        format!(
+            "MISCONF Errors writing to disk: {e}; the server takes no writes until it is restarted"
+        )
+    } else {
+        format!("ERR storage failure: {e}")
+    }
 }
 
 /// Writes staged but not yet handed to the engine, oldest first (`None` = delete).

@@ -34,6 +34,8 @@ pub struct Round<'a> {
     held: SmallVec<[(usize, MutexGuard<'a, ()>); 8]>,
     /// A commit failed: the replies produced so far must not be sent.
     failed: Option<ExecError>,
+    /// Batches handed to the engine so far.
+    commits: usize,
     /// The clock, read once for the whole round: a round lasts microseconds, and a read
     /// per command was a measurable share of a worker serving pipelined GETs.
     now: Option<u64>,
@@ -55,6 +57,7 @@ impl<'a> Round<'a> {
             staged_bytes: 0,
             held: SmallVec::new(),
             failed: None,
+            commits: 0,
             now: None,
         }
     }
@@ -120,6 +123,7 @@ impl<'a> Round<'a> {
     /// Hands the staged writes to the engine as one batch, keeps the durability ticket in
     /// the session, and releases the stripes.
     pub fn commit(&mut self, session: &mut Session) -> Result<(), ExecError> {
+        self.commits += usize::from(!self.staged.is_empty());
         let submitted = keyspace::submit(self.shared, &self.staged);
         self.staged.clear();
         self.staged_bytes = 0;
@@ -133,6 +137,11 @@ impl<'a> Round<'a> {
     /// The staging buffer, for the next round (call after `commit`).
     pub fn into_buffer(self) -> Vec<(Bytes, Option<Entry>)> {
         self.staged
+    }
+
+    /// How many batches the round has handed to the engine.
+    pub fn commits(&self) -> usize {
+        self.commits
     }
 
     /// Records a failed commit: the round's replies must not be sent.

@@ -330,6 +330,10 @@ impl Committer {
         let Some(errno) = source.raw_os_error().filter(|_| e.is_no_space()) else {
             return self.poison(e);
         };
+        if leader.skipped.is_none() {
+            // Once per run of refused groups: a client retrying must not flood the log.
+            tracing::warn!(file = %path.display(), "no space left for the write-ahead log; writes refused until there is");
+        }
         leader.skipped = Some(match leader.skipped {
             Some((from, to)) => {
                 debug_assert_eq!(to + 1, first.first_seq, "groups are led in sequence order");
@@ -337,7 +341,6 @@ impl Committer {
             }
             None => (first.first_seq, last.last_seq),
         });
-        tracing::warn!(file = %path.display(), "no space left for the write-ahead log; writes refused");
         self.refused.lock().push(Refused {
             first_seq: first.first_seq,
             last_seq: last.last_seq,
