@@ -149,6 +149,26 @@ fn recover(dir: &Path, mem: &Memtable, readers: &Readers, log_number: u64) -> Re
                 "cutting torn tail off the newest WAL segment"
             );
             wal::truncate_segment(&path, offset)?;
+        } else if let Tail::Hole { offset } = tail {
+            // What is cut is kept beside the segment, in case it was not a power cut.
+            let kept = path.with_extension(format!("wal.after-hole-{offset}"));
+            fs::write(
+                &kept,
+                &data[usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len())..],
+            )
+            .map_err(|e| Error::io(&kept, e))?;
+            tracing::warn!(
+                file = %path.display(),
+                offset,
+                dropped_bytes = data.len() as u64 - offset,
+                kept = %kept.display(),
+                "a hole of pages never written back (a power cut) in the newest WAL segment: \
+                 recovering to the point before it; the writes after it were never covered \
+                 by a completed fsync"
+            );
+            wal::truncate_segment(&path, offset)?;
         } else if newest {
             // What we just read may still be only in the page cache (policy Never).
             let f = File::open(&path).map_err(|e| Error::io(&path, e))?;

@@ -141,18 +141,44 @@ pub(crate) fn decode_at(
 /// `min_len` long, with a valid checksum: then the damage at `off` is not a torn tail but
 /// corruption in the middle.
 pub(crate) fn valid_record_after(data: &[u8], off: usize, kind: u8, min_len: usize) -> bool {
+    next_valid_record(data, off, kind, min_len).is_some()
+}
+
+/// The first offset after `off` that starts a complete record of `kind`, at least
+/// `min_len` long, with a valid checksum.
+fn next_valid_record(data: &[u8], off: usize, kind: u8, min_len: usize) -> Option<usize> {
     let mut p = off + 1;
     while p + HEADER + min_len <= data.len() {
         // Cheap filters before the checksum: the kind byte and a plausible length.
         if data[p + 8] == kind {
             let len = u32::from_le_bytes(array4(&data[p + 4..])) as usize;
             if len >= min_len && len <= data.len() - p - HEADER && decode_at(data, p).is_ok() {
-                return true;
+                return Some(p);
             }
         }
         p += 1;
     }
-    false
+    None
+}
+
+/// The unit the kernel writes pages back in; a power cut loses or keeps whole ones.
+const PAGE: usize = 4096;
+
+/// Whether the damaged bytes `data[off..end)` are a hole a power cut leaves in a segment
+/// being appended to: a page never written back reads as the zeros it was preallocated
+/// with. So either the bytes from `off` to the next page boundary are all zeros (the page
+/// holding the damaged record's start was lost after an earlier write-back of its start),
+/// or a whole page inside the damage is. Damage of any other shape (a flipped bit, a
+/// garbled sector) is not a hole.
+fn is_power_cut_hole(data: &[u8], off: usize, end: usize) -> bool {
+    let zero = |range: std::ops::Range<usize>| data[range].iter().all(|&b| b == 0);
+    let boundary = (off / PAGE + 1) * PAGE;
+    if boundary <= end && zero(off..boundary) {
+        return true;
+    }
+    (boundary..end)
+        .step_by(PAGE)
+        .any(|page| page + PAGE <= end && zero(page..page + PAGE))
 }
 
 /// How a segment ended when it was read back.
@@ -165,6 +191,12 @@ pub(crate) enum Tail {
     /// The bytes from `offset` on are zeros: preallocated space never written (any
     /// segment; a crash came before the segment was finished).
     Zeroed { offset: u64 },
+    /// At `offset` (only in the newest segment) a page or more was never written back,
+    /// and valid records follow it: a power cut. Every record after the hole was written
+    /// after the last fsync that completed (an fsync covers the whole file, the hole
+    /// included), so none of them was acknowledged under `Always`; recovery stops at the
+    /// hole (point-in-time recovery).
+    Hole { offset: u64 },
 }
 
 /// Reads every record of one segment, calling `f(offset, first_seq, last_seq, payload)` for
@@ -211,11 +243,19 @@ pub(crate) fn read_segment(
                 return Ok(Tail::Zeroed { offset: off as u64 });
             }
             Err(bad) => {
-                if newest && !valid_record_after(data, off, KIND_BATCH, PAYLOAD_HEADER) {
-                    return Ok(Tail::Torn {
-                        offset: off as u64,
-                        reason: bad.reason(),
-                    });
+                if newest {
+                    match next_valid_record(data, off, KIND_BATCH, PAYLOAD_HEADER) {
+                        None => {
+                            return Ok(Tail::Torn {
+                                offset: off as u64,
+                                reason: bad.reason(),
+                            })
+                        }
+                        Some(next) if is_power_cut_hole(data, off, next) => {
+                            return Ok(Tail::Hole { offset: off as u64 });
+                        }
+                        Some(_) => {}
+                    }
                 }
                 return Err(Error::corruption(path, off as u64, bad.reason()));
             }
