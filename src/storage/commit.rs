@@ -290,11 +290,14 @@ impl Committer {
         drop(leader);
         let mut q = self.queue.lock();
         q.leader_active = false;
-        if result.is_err() {
+        if self.dur.is_poisoned() {
+            // Nothing will be written again: every queued writer returns the poison.
             for p in q.pending.drain(..) {
                 p.unpark();
             }
         } else if let Some(next) = q.pending.first() {
+            // (After a group refused for want of space too: the queued batches were not
+            // part of it, and their sequence numbers must still reach the log.)
             // Hand over: the oldest queued writer leads the next group.
             next.unpark();
         }
