@@ -72,6 +72,10 @@ struct Args {
     /// Close clients idle this many seconds; 0 = never [default: 0].
     #[arg(long)]
     timeout: Option<u64>,
+    /// When a client that does not read its replies is disconnected, in Redis's syntax
+    /// [default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"].
+    #[arg(long, value_name = "CLASS HARD SOFT SECONDS")]
+    client_output_buffer_limit: Option<String>,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long)]
     log_level: Option<String>,
@@ -115,6 +119,12 @@ impl Args {
         }
         take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
         take_some!(cluster_config_file, cluster_node_id, cluster_announce_ip);
+        if let Some(text) = &self.client_output_buffer_limit {
+            config
+                .client_output_buffer_limit
+                .apply(text)
+                .map_err(|e| anyhow::anyhow!("--client-output-buffer-limit: {e}"))?;
+        }
         if self.requirepass.is_some() {
             config.requirepass = self.requirepass;
         }

@@ -94,6 +94,142 @@ impl FromStr for TlsAuthClients {
     }
 }
 
+/// One class's `client-output-buffer-limit`: a client whose unsent replies pass `hard`
+/// bytes, or stay past `soft` bytes for more than `soft_seconds`, is disconnected. 0 turns a
+/// limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Bytes of unsent replies that disconnect at once.
+    pub hard: u64,
+    /// Bytes of unsent replies a client may hold for at most `soft_seconds`.
+    pub soft: u64,
+    /// How long a client may stay past `soft`.
+    pub soft_seconds: u64,
+}
+
+impl OutputLimit {
+    /// Whether either limit is set.
+    pub fn is_set(&self) -> bool {
+        self.hard > 0 || self.soft > 0
+    }
+}
+
+/// `client-output-buffer-limit`, in Redis's syntax and with its defaults: `normal 0 0 0
+/// replica 256mb 64mb 60 pubsub 32mb 8mb 60`.
+///
+/// Only `normal` applies today: Cairn has no replica links or pub/sub clients yet, and the
+/// other two classes are kept so that a Redis configuration and CONFIG SET work unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Ordinary clients.
+    pub normal: OutputLimit,
+    /// Replica links (`slave` in Redis's older spelling).
+    pub replica: OutputLimit,
+    /// Clients subscribed to pub/sub channels.
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        let limit = |hard, soft, soft_seconds| OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+        OutputLimits {
+            normal: limit(0, 0, 0),
+            replica: limit(256 * MB, 64 * MB, 60),
+            pubsub: limit(32 * MB, 8 * MB, 60),
+        }
+    }
+}
+
+impl OutputLimits {
+    /// Applies a setting of one or more `class hard soft soft-seconds` groups; the classes it
+    /// does not name keep their limits. Nothing changes when any group is bad; the errors
+    /// are Redis's.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "replica" | "slave" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            *class = OutputLimit {
+                hard: parse_memory(group[1]).ok_or_else(bad)?,
+                soft: parse_memory(group[2]).ok_or_else(bad)?,
+                soft_seconds: group[3].parse().map_err(|_| bad())?,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// The setting as CONFIG GET prints it: bytes, and Redis's `slave` for replicas.
+    pub fn render(&self) -> String {
+        let group = |name: &str, l: &OutputLimit| {
+            format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
+        };
+        format!(
+            "{} {} {}",
+            group("normal", &self.normal),
+            group("slave", &self.replica),
+            group("pubsub", &self.pubsub)
+        )
+    }
+}
+
+impl FromStr for OutputLimits {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut limits = OutputLimits::default();
+        limits.apply(s)?;
+        Ok(limits)
+    }
+}
+
+impl<'de> Deserialize<'de> for OutputLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A memory size as Redis writes it: bytes, or a number with `k`/`m`/`g` (powers of 1000)
+/// or `kb`/`mb`/`gb` (powers of 1024), in any case.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
 /// Everything the server is configured with. Field names are the TOML keys (kebab-case).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -127,6 +263,8 @@ pub struct Config {
     pub maxclients: usize,
     /// Close a client idle this many seconds; 0 = never.
     pub timeout: u64,
+    /// When a client that does not read its replies is disconnected.
+    pub client_output_buffer_limit: OutputLimits,
     /// tracing filter, e.g. `info` or `cairn=debug`.
     pub log_level: String,
     /// Worker threads serving connections; 0 = half the cores (at least one), leaving the
@@ -163,6 +301,7 @@ impl Default for Config {
             requirepass: None,
             maxclients: 10_000,
             timeout: 0,
+            client_output_buffer_limit: OutputLimits::default(),
             log_level: "info".into(),
             threads: 0,
             memtable_bytes: crate::storage::Options::default().memtable_bytes,
@@ -192,6 +331,35 @@ mod tests {
         assert_eq!(config.fsync, Fsync::Everysec);
         assert_eq!(config.bind, "127.0.0.1");
         assert!(Config::from_toml("prot = 1").is_err());
+    }
+
+    #[test]
+    fn output_limits_parse_as_redis_does() {
+        let mut limits = OutputLimits::default();
+        assert_eq!(
+            limits.render(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        limits.apply("normal 1k 1KB 1 replica 1g 1 1").unwrap();
+        assert_eq!(
+            limits.render(),
+            "normal 1000 1024 1 slave 1000000000 1 1 pubsub 33554432 8388608 60"
+        );
+        let before = limits;
+        for (bad, error) in [
+            ("normal 1mb 512kb", "Wrong number"),
+            ("", "Wrong number"),
+            ("bogus 1 1 1", "Invalid client class"),
+            ("normal 1 1 1 pubsub 1x 1 1", "Error in hard"),
+            ("normal 1 1 -1", "Error in hard"),
+        ] {
+            assert!(limits.apply(bad).unwrap_err().starts_with(error), "{bad}");
+        }
+        assert_eq!(limits, before, "a bad setting changes nothing");
+        let config =
+            Config::from_toml("client-output-buffer-limit = \"normal 8mb 2mb 5\"\n").unwrap();
+        assert_eq!(config.client_output_buffer_limit.normal.hard, 8 << 20);
+        assert_eq!(parse_memory("18446744073709551615gb"), None);
     }
 
     #[test]

@@ -8,13 +8,17 @@
 //! anything else is RESP. After that the two differ only in how a request is parsed and a
 //! reply framed. Replies to writes leave only once the writes are durable (the session's
 //! write ticket), and the output is flushed whenever it passes [`FLUSH_AT`], so a client that
-//! pipelines without reading cannot make the server buffer without bound.
+//! pipelines without reading cannot make the server buffer without bound: no more requests
+//! are read until the replies are out, and a client that never reads them is disconnected at
+//! its `client-output-buffer-limit`.
 
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::clients::{KillWatch, Registration};
 use super::keyspace::ExecError;
@@ -35,6 +39,30 @@ const READ_CHUNK: usize = 16 * 1024;
 /// The first byte of a TLS record carrying a handshake (a `ClientHello`).
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// How often a write blocked on a client that does not read looks at its output limit again.
+const LIMIT_RECHECK: Duration = Duration::from_millis(250);
+
+/// The connection's TCP socket, beneath any TLS: what the kernel still holds of its output.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SocketQueue(pub(crate) RawFd);
+
+impl SocketQueue {
+    /// The bytes written to the socket that the peer has not taken yet.
+    fn unsent_bytes(self) -> usize {
+        #[cfg(target_os = "linux")]
+        {
+            let mut queued: libc::c_int = 0;
+            // SAFETY: TIOCOUTQ (SIOCOUTQ on a socket) writes one int through the pointer,
+            // which points at `queued`; the descriptor is the connection's own socket, open
+            // for as long as the connection is.
+            if unsafe { libc::ioctl(self.0, libc::TIOCOUTQ, &raw mut queued) } == 0 {
+                return usize::try_from(queued).unwrap_or(0);
+            }
+        }
+        0
+    }
+}
+
 /// Why a connection ends; only for the log.
 #[derive(Debug)]
 pub(crate) enum End {
@@ -46,12 +74,16 @@ pub(crate) enum End {
 }
 
 /// Serves one accepted connection until it ends.
-pub(crate) async fn serve<S>(shared: Arc<Shared>, stream: S, registration: Registration)
-where
+pub(crate) async fn serve<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    socket: SocketQueue,
+    registration: Registration,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let info = registration.info.clone();
-    let mut connection = Connection::new(&shared, stream, &registration);
+    let mut connection = Connection::new(&shared, stream, socket, &registration);
     if let End::Failed(reason) = connection.run().await {
         tracing::debug!(client = info.id, %reason, "connection closed");
     }
@@ -69,6 +101,7 @@ enum Pause {
 pub(crate) struct Connection<'a, S> {
     pub(super) shared: &'a Arc<Shared>,
     pub(super) stream: S,
+    socket: SocketQueue,
     pub(super) input: BytesMut,
     pub(super) output: BytesMut,
     pub(super) session: Session,
@@ -84,11 +117,17 @@ pub(crate) struct Connection<'a, S> {
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
-    fn new(shared: &'a Arc<Shared>, stream: S, registration: &'a Registration) -> Self {
+    fn new(
+        shared: &'a Arc<Shared>,
+        stream: S,
+        socket: SocketQueue,
+        registration: &'a Registration,
+    ) -> Self {
         let needs_auth = shared.config.read().requirepass.is_some();
         Connection {
             shared,
             stream,
+            socket,
             input: BytesMut::with_capacity(READ_CHUNK),
             output: BytesMut::with_capacity(READ_CHUNK),
             session: Session::new(registration.info.clone(), !needs_auth),
@@ -350,15 +389,89 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             if !waits {
                 let_others_run_first().await;
             }
-            // A TLS stream encrypts into a buffer of its own: flush sends it.
-            let written = async {
-                self.stream.write_all(&self.output).await?;
-                self.stream.flush().await
-            };
-            written.await.map_err(|e| End::Failed(e.to_string()))?;
-            self.output.clear();
+            self.write_output().await?;
         }
         Ok(())
+    }
+
+    /// Writes out the encoded replies. A client that does not read them is disconnected
+    /// at its `client-output-buffer-limit`, and a kill ends the wait.
+    ///
+    /// A client's output is what it has not taken yet: the unsent replies here and the
+    /// bytes queued in the kernel's send buffer. A connection holds one round's replies at
+    /// most (it reads no more requests until they are out), so where Redis buffers a stuck
+    /// client's every reply until the limit, Cairn holds a round and a socket buffer, and
+    /// a limit above that is never reached.
+    async fn write_output(&mut self) -> Result<(), End> {
+        let limit = self.shared.config.read().client_output_buffer_limit.normal;
+        let mut written = 0;
+        // Since when the output has stayed past the soft limit.
+        let mut over_soft_since: Option<Instant> = None;
+        loop {
+            let unsent = self.output.len() - written;
+            let output = unsent + self.socket.unsent_bytes();
+            if limit.hard > 0 && output as u64 > limit.hard {
+                return Err(self.over_output_limit(output));
+            }
+            let wake = if limit.soft > 0 && output as u64 > limit.soft {
+                let since = *over_soft_since.get_or_insert_with(Instant::now);
+                let deadline = since + Duration::from_secs(limit.soft_seconds);
+                if Instant::now() >= deadline {
+                    return Err(self.over_output_limit(output));
+                }
+                Some(deadline.min(Instant::now() + LIMIT_RECHECK))
+            } else {
+                over_soft_since = None;
+                // The kernel's queue grows while a write waits: look again now and then.
+                limit.is_set().then(|| Instant::now() + LIMIT_RECHECK)
+            };
+            let io = async {
+                if unsent == 0 {
+                    // A TLS stream encrypts into a buffer of its own: flush sends it.
+                    self.stream.flush().await.map(|()| None)
+                } else {
+                    self.stream.write(&self.output[written..]).await.map(Some)
+                }
+            };
+            // A write that has not completed has taken nothing: dropping it loses no bytes.
+            let outcome = tokio::select! {
+                biased;
+                io = io => Some(io),
+                () = sleep_until(wake) => None,
+                () = self.kill.thrown() => return Err(End::Normal),
+            };
+            match outcome {
+                Some(Ok(Some(0))) => return Err(End::Failed("peer closed while we wrote".into())),
+                Some(Ok(Some(n))) => written += n,
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Err(End::Failed(e.to_string())),
+                None => {}
+            }
+        }
+        self.output.clear();
+        Ok(())
+    }
+
+    /// Disconnects a client past its output buffer limit, as Redis does: the replies are
+    /// dropped, a warning names the client.
+    fn over_output_limit(&self, pending: usize) -> End {
+        Stats::add(&self.shared.stats.output_limit_disconnections, 1);
+        let info = &self.session.info;
+        tracing::warn!(
+            client = info.id,
+            addr = %info.addr,
+            unsent_bytes = pending,
+            "client closed for overcoming of output buffer limits"
+        );
+        End::Failed("output buffer limit reached".into())
+    }
+}
+
+/// Completes at `deadline`; never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -9,6 +9,7 @@
 //! the workers round-robin as they are accepted.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cluster::Cluster;
+use super::connection::SocketQueue;
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
 use super::{connection, idle, ServerError};
@@ -274,10 +276,11 @@ async fn admit(
                 return;
             }
         };
+        let socket = SocketQueue(stream.as_raw_fd());
         match tls {
-            None => connection::serve(shared, stream, registration).await,
+            None => connection::serve(shared, stream, socket, registration).await,
             Some(acceptor) => match acceptor.handshake(stream).await {
-                Ok(stream) => connection::serve(shared, stream, registration).await,
+                Ok(stream) => connection::serve(shared, stream, socket, registration).await,
                 Err(reason) => tracing::warn!(%peer, %reason, "TLS handshake failed; closed"),
             },
         }

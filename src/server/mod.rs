@@ -24,7 +24,7 @@ mod shutdown;
 mod tls;
 mod value;
 
-pub use config::{Config, Fsync, TlsAuthClients};
+pub use config::{Config, Fsync, OutputLimit, OutputLimits, TlsAuthClients};
 pub use listener::{Server, StopHandle};
 
 use std::path::PathBuf;

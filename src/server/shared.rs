@@ -71,6 +71,8 @@ pub struct Stats {
     pub connections_received: AtomicU64,
     /// Connections refused over `maxclients`.
     pub rejected_connections: AtomicU64,
+    /// Clients disconnected at their `client-output-buffer-limit`.
+    pub output_limit_disconnections: AtomicU64,
     /// Commands executed.
     pub commands_processed: AtomicU64,
     /// Reads that found their key.

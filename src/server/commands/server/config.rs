@@ -41,6 +41,10 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
         ),
         ("maxclients", config.maxclients.to_string()),
         ("timeout", config.timeout.to_string()),
+        (
+            "client-output-buffer-limit",
+            config.client_output_buffer_limit.render(),
+        ),
         ("databases", "1".into()),
         ("maxmemory", "0".into()),
         ("proto-max-bulk-len", shared.limits.max_bulk_len.to_string()),
@@ -89,6 +93,14 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
         let outcome = match name_text.as_str() {
             "maxclients" => number().map(|n| config.maxclients = n as usize),
             "timeout" => number().map(|n| config.timeout = n),
+            "client-output-buffer-limit" => config
+                .client_output_buffer_limit
+                .apply(&value_text)
+                .map_err(|e| {
+                    Reply::error(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name_text}') - {e}"
+                    ))
+                }),
             "requirepass" => {
                 config.requirepass = (!value_text.is_empty()).then_some(value_text);
                 Ok(())
@@ -117,6 +129,7 @@ fn reset_stat(stats: &Stats) -> Reply {
         &stats.commands_processed,
         &stats.connections_received,
         &stats.rejected_connections,
+        &stats.output_limit_disconnections,
         &stats.keyspace_hits,
         &stats.keyspace_misses,
         &stats.expired_keys,

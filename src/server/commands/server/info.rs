@@ -154,6 +154,11 @@ fn stats(shared: &Shared) -> Lines {
             "keyspace_misses",
             Stats::get(&stats.keyspace_misses).to_string(),
         ),
+        // Redis 7.2's name.
+        (
+            "client_output_buffer_limit_disconnections",
+            Stats::get(&stats.output_limit_disconnections).to_string(),
+        ),
     ]
 }
 
