@@ -69,6 +69,9 @@ struct Args {
     /// Most clients connected at once [default: 10000].
     #[arg(long)]
     maxclients: Option<usize>,
+    /// Connections queued for accepting, as listen(2)'s backlog [default: 511].
+    #[arg(long)]
+    tcp_backlog: Option<u32>,
     /// Close clients idle this many seconds; 0 = never [default: 0].
     #[arg(long)]
     timeout: Option<u64>,
@@ -112,7 +115,17 @@ impl Args {
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = v; } )* };
         }
-        take!(bind, port, dir, fsync, maxclients, timeout, log_level, threads);
+        take!(
+            bind,
+            port,
+            dir,
+            fsync,
+            maxclients,
+            tcp_backlog,
+            timeout,
+            log_level,
+            threads
+        );
         take!(tls_auth_clients, tls_replication, cluster_enabled);
         macro_rules! take_some {
             ($($field:ident),*) => { $( if self.$field.is_some() { config.$field = self.$field; } )* };

@@ -261,10 +261,17 @@ pub struct Config {
     pub requirepass: Option<String>,
     /// Most clients connected at once; more are refused with an error.
     pub maxclients: usize,
+    /// Connections the kernel queues for the listener before they are accepted (`listen`'s
+    /// backlog; the kernel caps it at `net.core.somaxconn`). Past it, a client's SYN is
+    /// dropped and it retries a second later: a burst of connections needs room here.
+    pub tcp_backlog: u32,
     /// Close a client idle this many seconds; 0 = never.
     pub timeout: u64,
     /// When a client that does not read its replies is disconnected.
     pub client_output_buffer_limit: OutputLimits,
+    /// Turn transparent huge pages off for the process, as Redis does by default: they
+    /// cost each new connection a fresh 2 MiB page (src/server/process.rs).
+    pub disable_thp: bool,
     /// tracing filter, e.g. `info` or `cairn=debug`.
     pub log_level: String,
     /// Worker threads serving connections; 0 = half the cores (at least one), leaving the
@@ -300,8 +307,10 @@ impl Default for Config {
             fsync: Fsync::Always,
             requirepass: None,
             maxclients: 10_000,
+            tcp_backlog: 511,
             timeout: 0,
             client_output_buffer_limit: OutputLimits::default(),
+            disable_thp: true,
             log_level: "info".into(),
             threads: 0,
             memtable_bytes: crate::storage::Options::default().memtable_bytes,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,7 +23,7 @@ use super::cluster::Cluster;
 use super::connection::SocketQueue;
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
-use super::{connection, idle, ServerError};
+use super::{connection, idle, process, ServerError};
 use crate::server::config::Config;
 use crate::storage::{Db, Options};
 
@@ -41,7 +41,11 @@ pub struct Server {
 
 impl Server {
     /// Opens (or recovers) the data directory and binds the listening socket.
-    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+    pub async fn bind(mut config: Config) -> Result<Server, ServerError> {
+        config.maxclients = process::maxclients_at_start(config.maxclients);
+        if config.disable_thp {
+            process::disable_transparent_huge_pages();
+        }
         let options = Options {
             sync: config.fsync.policy(),
             memtable_bytes: config.memtable_bytes,
@@ -57,10 +61,13 @@ impl Server {
         let db = Db::open(&config.dir, options)?;
         let plain = match (config.port, &acceptor) {
             (0, Some(_)) => None,
-            (port, _) => Some(listen(&config.bind, port).await?),
+            (port, _) => Some(listen(&config.bind, port, config.tcp_backlog).await?),
         };
         let tls = match (config.tls_port, acceptor) {
-            (Some(port), Some(acceptor)) => Some((listen(&config.bind, port).await?, acceptor)),
+            (Some(port), Some(acceptor)) => Some((
+                listen(&config.bind, port, config.tcp_backlog).await?,
+                acceptor,
+            )),
             _ => None,
         };
         // The map names nodes by the address clients reach: the plaintext port, or the TLS
@@ -216,12 +223,34 @@ impl Workers {
     }
 }
 
-/// Binds a listening socket on `bind`:`port`.
-async fn listen(bind: &str, port: u16) -> Result<TcpListener, ServerError> {
+/// Binds a listening socket on `bind`:`port` with a backlog of `backlog` connections.
+async fn listen(bind: &str, port: u16, backlog: u32) -> Result<TcpListener, ServerError> {
     let addr = format!("{bind}:{port}");
-    TcpListener::bind(&addr)
-        .await
-        .map_err(|source| ServerError::Bind { addr, source })
+    let error = |source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(&addr).await.map_err(error)? {
+        let socket = if resolved.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(error)?;
+        // As std's bind does: a restarted server need not wait out TIME_WAIT.
+        socket.set_reuseaddr(true).map_err(error)?;
+        match socket.bind(resolved).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(error(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the address resolves to nothing",
+        )
+    })))
 }
 
 /// The next connection on `listener`; never, without one.

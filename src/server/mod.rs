@@ -16,6 +16,7 @@ mod keyspace;
 mod listener;
 mod native;
 mod pattern;
+mod process;
 mod replies;
 mod round;
 mod session;

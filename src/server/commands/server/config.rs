@@ -8,6 +8,7 @@ use crate::protocol::command::ConfigCommand;
 use crate::protocol::Reply;
 use crate::server::commands::help;
 use crate::server::pattern;
+use crate::server::process;
 use crate::server::shared::{Shared, Stats};
 
 /// CONFIG GET/SET/RESETSTAT/REWRITE/HELP.
@@ -40,6 +41,11 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
             config.requirepass.clone().unwrap_or_default(),
         ),
         ("maxclients", config.maxclients.to_string()),
+        ("tcp-backlog", config.tcp_backlog.to_string()),
+        (
+            "disable-thp",
+            if config.disable_thp { "yes" } else { "no" }.to_string(),
+        ),
         ("timeout", config.timeout.to_string()),
         (
             "client-output-buffer-limit",
@@ -91,7 +97,18 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
             })
         };
         let outcome = match name_text.as_str() {
-            "maxclients" => number().map(|n| config.maxclients = n as usize),
+            "maxclients" => number().and_then(|n| {
+                let wanted = usize::try_from(n).unwrap_or(usize::MAX);
+                match process::fit_clients(wanted) {
+                    fits if fits < wanted => Err(Reply::error(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name_text}') - The operating system is not able to handle the specified number of clients, try with {fits}"
+                    ))),
+                    _ => {
+                        config.maxclients = wanted;
+                        Ok(())
+                    }
+                }
+            }),
             "timeout" => number().map(|n| config.timeout = n),
             "client-output-buffer-limit" => config
                 .client_output_buffer_limit
@@ -107,7 +124,7 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
             }
             "save" | "appendonly" => Ok(()),
             "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
-            | "proto-max-bulk-len" | "tls-port" | "tls-cert-file" | "tls-key-file"
+            | "proto-max-bulk-len" | "tcp-backlog" | "disable-thp" | "tls-port" | "tls-cert-file" | "tls-key-file"
             | "tls-ca-cert-file" | "tls-auth-clients" | "tls-replication" => Err(Reply::error(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
             ))),
