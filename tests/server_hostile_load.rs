@@ -138,6 +138,7 @@ fn set_large(con: &mut redis::Connection, key: &str, len: usize) {
 
 #[test]
 fn a_client_that_never_reads_is_disconnected_at_the_soft_limit() {
+    let _serial = one_flood_at_a_time();
     let server = TestServer::start(&["--client-output-buffer-limit", "normal 0 1mb 1"]);
     let mut con = server.redis();
     set_large(&mut con, "big", 4 << 20);
@@ -204,6 +205,7 @@ fn a_reply_past_the_hard_limit_disconnects_at_once() {
 
 #[test]
 fn clients_that_never_read_hold_bounded_memory_under_the_defaults_and_can_be_killed() {
+    let _serial = one_flood_at_a_time();
     // Redis's default for normal clients is no limit: Redis buffers every reply a client
     // does not read. Cairn reads no more of a client's requests while its replies are
     // unsent, so each stuck client holds one round's replies and no more.
@@ -245,4 +247,214 @@ fn clients_that_never_read_hold_bounded_memory_under_the_defaults_and_can_be_kil
         info_field(&mut con, "client_output_buffer_limit_disconnections"),
         0
     );
+}
+
+/// The flood tests measure memory and latency: they run one at a time.
+static FLOODS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_flood_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    FLOODS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Raises this process's open file limit to `needed` (the servers it starts inherit it),
+/// the hard limit too where it may (as root). Where it cannot, a note says what was not
+/// run; under CI that fails the test instead.
+fn open_files(needed: u64, purpose: &str) -> bool {
+    use rlimit::Resource;
+    let (soft, hard) = Resource::NOFILE.get().expect("getrlimit");
+    let raised = soft >= needed
+        || Resource::NOFILE.set(needed, hard.max(needed)).is_ok()
+        || (hard >= needed && Resource::NOFILE.set(needed, hard).is_ok());
+    assert!(
+        raised || std::env::var_os("CI").is_none(),
+        "the open file limit ({soft}, hard {hard}) is below {needed} and cannot be raised, \
+         but CI must run {purpose}"
+    );
+    if !raised {
+        eprintln!("NOTE: open file limit {hard} below {needed}; {purpose} not run");
+    }
+    raised
+}
+
+/// Reads what `stream` has already received, without waiting for more.
+fn received_now(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    got
+}
+
+#[test]
+fn ten_thousand_connections_at_once_are_admitted_up_to_maxclients() {
+    const CLIENTS: usize = 10_000;
+    let _serial = one_flood_at_a_time();
+    if !open_files(CLIENTS as u64 + 1_000, "the 10,000-connection flood") {
+        return;
+    }
+    // maxclients is 10,000 by default: this test's two connections and 9,998 of the flood.
+    let server = TestServer::start(&[]);
+    let mut con = server.redis();
+    let probe = PingProbe::start(server.addr);
+    let before = rss(&server);
+    let addr = server.addr;
+    let started = Instant::now();
+    let flood: Vec<TcpStream> = thread::scope(|s| {
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(move || {
+                    (0..CLIENTS / 8)
+                        .map(|_| TcpStream::connect(addr).expect("connect"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        openers
+            .into_iter()
+            .flat_map(|opener| opener.join().expect("opener"))
+            .collect()
+    });
+    let admitted_all = eventually(Duration::from_secs(30), || {
+        info_field(&mut con, "rejected_connections") == 2
+            && info_field(&mut con, "connected_clients") == 10_000
+    });
+    println!("{CLIENTS} connections opened in {:?}", started.elapsed());
+    assert!(
+        admitted_all,
+        "connected {}, rejected {}",
+        info_field(&mut con, "connected_clients"),
+        info_field(&mut con, "rejected_connections")
+    );
+    let per_connection = rss(&server).saturating_sub(before) / 9_998;
+    println!("RSS per idle connection: {per_connection} bytes");
+    // The refused get Redis's error and are closed; the admitted are served.
+    let mut served = Vec::with_capacity(CLIENTS);
+    for mut stream in flood {
+        let got = received_now(&mut stream);
+        if got.is_empty() {
+            served.push(stream);
+        } else {
+            assert_eq!(got, b"-ERR max number of clients reached\r\n");
+        }
+    }
+    assert_eq!(
+        served.len(),
+        CLIENTS - 2,
+        "refused {}",
+        CLIENTS - served.len()
+    );
+    for stream in &mut served {
+        stream.write_all(b"PING\r\n").unwrap();
+    }
+    for stream in &mut served {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).expect("PONG");
+        assert_eq!(&reply, b"+PONG\r\n");
+    }
+    let p99 = probe.finish("10,000 connections opened at once");
+    assert!(p99 < Duration::from_secs(2), "PING p99 {p99:?}");
+    assert!(
+        per_connection < 32 * 1024,
+        "{per_connection} bytes of RSS per idle connection"
+    );
+}
+
+#[test]
+fn bulk_headers_claiming_512_mb_cost_only_what_was_sent() {
+    const CLIENTS: usize = 200;
+    const SENT: usize = 64 * 1024;
+    let _serial = one_flood_at_a_time();
+    let server = TestServer::start(&[]);
+    let mut con = server.redis();
+    let rss_before = rss(&server);
+    let vm_before = proc_status_bytes(server.pid(), "VmSize:");
+    let probe = PingProbe::start(server.addr);
+    let header = format!("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n${}\r\n", 512 << 20);
+    let part = vec![b'x'; SENT];
+    let claims: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).expect("connect");
+            stream.write_all(header.as_bytes()).unwrap();
+            stream.write_all(&part).unwrap();
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_secs(1));
+    let rss_grown = rss(&server).saturating_sub(rss_before);
+    let vm_grown = proc_status_bytes(server.pid(), "VmSize:").saturating_sub(vm_before);
+    let p99 = probe.finish("200 clients part-way through 512 MB bulks");
+    println!(
+        "{CLIENTS} bulks claiming 512 MB, {SENT} bytes of each sent: RSS grew {} MiB, VmSize {} MiB",
+        rss_grown / MIB,
+        vm_grown / MIB
+    );
+    // Had the server believed the headers, it would hold 100 GiB of address space.
+    assert!(rss_grown < 128 * MIB, "RSS grew {} MiB", rss_grown / MIB);
+    assert!(vm_grown < 4096 * MIB, "VmSize grew {} MiB", vm_grown / MIB);
+    assert!(p99 < Duration::from_secs(1), "PING p99 {p99:?}");
+    // One byte past proto-max-bulk-len is refused outright, as Redis refuses it.
+    let mut over = TcpStream::connect(server.addr).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    over.write_all(format!("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n${}\r\n", (512 << 20) + 1).as_bytes())
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = over.read_to_end(&mut reply);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
+    assert_eq!(
+        info_field(&mut con, "connected_clients"),
+        CLIENTS as u64 + 1
+    );
+    drop(claims);
+}
+
+#[test]
+fn slowloris_clients_sending_a_byte_a_second_do_not_hold_up_others() {
+    const CLIENTS: usize = 500;
+    let _serial = one_flood_at_a_time();
+    let server = TestServer::start(&[]);
+    let before = rss(&server);
+    let probe = PingProbe::start(server.addr);
+    let mut slow: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    for byte in b"PING\r\n" {
+        for stream in &mut slow {
+            stream.write_all(&[*byte]).unwrap();
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+    let grown = rss(&server).saturating_sub(before);
+    let p99 = probe.finish("500 slowloris clients");
+    println!(
+        "RSS grew {} MiB with {CLIENTS} slowloris clients",
+        grown / MIB
+    );
+    // Each slow request is answered once it is whole.
+    for stream in &mut slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).expect("PONG");
+        assert_eq!(&reply, b"+PONG\r\n");
+    }
+    assert!(grown < 64 * MIB, "RSS grew {} MiB", grown / MIB);
+    assert!(p99 < Duration::from_secs(1), "PING p99 {p99:?}");
 }
