@@ -111,6 +111,8 @@ pub(crate) struct Committer {
     refused: Mutex<Vec<Refused>>,
     /// Whether `refused` is not empty (checked by every writer as it returns).
     any_refused: AtomicBool,
+    /// Whether the last group written was refused for want of space (for `Db::stats`).
+    pub(crate) out_of_space: AtomicBool,
 }
 
 /// What a writer waits for before `commit` returns.
@@ -153,6 +155,7 @@ impl Committer {
             segment_limit,
             refused: Mutex::new(Vec::new()),
             any_refused: AtomicBool::new(false),
+            out_of_space: AtomicBool::new(false),
         }
     }
 
@@ -352,6 +355,7 @@ impl Committer {
             untold: group.len(),
         });
         self.any_refused.store(true, Ordering::Release);
+        self.out_of_space.store(true, Ordering::Relaxed);
         e
     }
 
@@ -401,6 +405,7 @@ impl Committer {
             }
             leader.segment_size += (wal::HEADER + skip.len()) as u64;
             leader.skipped = None;
+            self.out_of_space.store(false, Ordering::Relaxed);
         }
         // The switch fsyncs the segment with every writer waiting: have the syncer write
         // most of it out shortly before. (Under `EverySecond` that fsync was most of the

@@ -391,6 +391,13 @@ impl Db {
                 .chain(&view.immutables)
                 .map(|m| m.approximate_bytes() as u64)
                 .sum(),
+            writes_refused: if self.inner.committer.dur.is_poisoned() {
+                Some(WritesRefused::UntilReopened)
+            } else if self.inner.committer.out_of_space.load(Ordering::Relaxed) {
+                Some(WritesRefused::UntilSpace)
+            } else {
+                None
+            },
         }
     }
 
@@ -429,6 +436,18 @@ pub struct Stats {
     pub table_bytes: u64,
     /// Estimated bytes in memtables (active and frozen).
     pub memtable_bytes: u64,
+    /// Whether writes are being refused, and until when.
+    pub writes_refused: Option<WritesRefused>,
+}
+
+/// Why writes are refused (reads go on either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritesRefused {
+    /// The last write found no space for the log; the next to find space succeeds.
+    UntilSpace,
+    /// An fsync or a write failed: what the log holds is not known to be on disk, so no
+    /// write is taken until the database is reopened (and reads the log back).
+    UntilReopened,
 }
 
 /// A read-only view of the database at one point in time (a sequence number).

@@ -42,7 +42,7 @@ mod view;
 mod wal;
 
 pub use batch::{WriteBatch, MAX_BATCH_BYTES};
-pub use db::{Db, Snapshot, Stats};
+pub use db::{Db, Snapshot, Stats, WritesRefused};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use faults::Faults;

@@ -11,6 +11,7 @@ use crate::server::commands::connection::{CAIRN_VERSION, REDIS_VERSION};
 use crate::server::commands::scan::live_entries;
 use crate::server::keyspace::Keyspace;
 use crate::server::shared::{Shared, Stats};
+use crate::storage::WritesRefused;
 
 /// One section's lines.
 type Lines = Vec<(&'static str, String)>;
@@ -127,6 +128,25 @@ fn persistence(shared: &Shared) -> Lines {
         // Tables per level, level 0 first.
         ("cairn_tables_per_level", tables.join(",")),
         ("cairn_wal_fsyncs", engine.wal_syncs.to_string()),
+        // Redis's field for a failing append-only file, which tools watch.
+        (
+            "aof_last_write_status",
+            if engine.writes_refused.is_some() {
+                "err"
+            } else {
+                "ok"
+            }
+            .into(),
+        ),
+        (
+            "cairn_writes_refused",
+            match engine.writes_refused {
+                None => "no",
+                Some(WritesRefused::UntilSpace) => "until-space",
+                Some(WritesRefused::UntilReopened) => "until-restart",
+            }
+            .into(),
+        ),
     ]
 }
 
