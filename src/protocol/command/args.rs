@@ -125,20 +125,6 @@ pub(crate) fn parse_u64_cursor(s: &[u8]) -> Option<u64> {
     Some(if negative { v.wrapping_neg() } else { v })
 }
 
-/// Redis's `string2ld` for INCRBYFLOAT: a decimal or exponent float, `inf` allowed,
-/// `nan` and surrounding white space rejected. Infinite results come back as infinite;
-/// the caller decides what they mean.
-pub(crate) fn parse_f64(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    // Rust accepts nothing Redis rejects except these two: NaN, and an empty or
-    // white-space-led string is already refused by `parse`.
-    let v: f64 = text.parse().ok()?;
-    if v.is_nan() {
-        return None;
-    }
-    Some(v)
-}
-
 /// Parses an IFDEQ/IFDNE digest: 1 to 16 hexadecimal digits, either case, as DIGEST
 /// prints an XXH3-64 value.
 pub(crate) fn parse_digest(s: &[u8]) -> Result<u64, CommandError> {
@@ -220,19 +206,6 @@ mod tests {
         assert_eq!(parse_u64_cursor(b"+"), None);
         assert_eq!(parse_u64_cursor(b" 1"), None);
         assert_eq!(parse_u64_cursor(b"1 "), None);
-    }
-
-    #[test]
-    fn float_rules() {
-        assert_eq!(parse_f64(b"1.5"), Some(1.5));
-        assert_eq!(parse_f64(b"-5e3"), Some(-5000.0));
-        assert_eq!(parse_f64(b".5"), Some(0.5));
-        assert_eq!(parse_f64(b"inf"), Some(f64::INFINITY));
-        assert_eq!(parse_f64(b"nan"), None);
-        assert_eq!(parse_f64(b" 1"), None);
-        assert_eq!(parse_f64(b"1 "), None);
-        assert_eq!(parse_f64(b"abc"), None);
-        assert_eq!(parse_f64(b""), None);
     }
 
     #[test]

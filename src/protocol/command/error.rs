@@ -79,7 +79,7 @@ pub enum CommandError {
     /// INCR/DECR/INCRBY/DECRBY whose result leaves the i64 range (raised by the server).
     #[error("ERR increment or decrement would overflow")]
     IncrementOverflow,
-    /// INCRBYFLOAT whose increment or result is NaN or infinite.
+    /// INCRBYFLOAT whose sum is NaN or infinite (raised by the server).
     #[error("ERR increment would produce NaN or Infinity")]
     NanOrInfinity,
     /// HELLO's protocol version is not an integer.

@@ -11,9 +11,10 @@ mod set;
 
 pub use set::{Expiry, GetExExpiry, Set, SetCondition, ValueCondition};
 
-use super::args::{int, is, next, parse_f64, Args};
+use super::args::{int, is, next, Args};
 use super::table::{row, CommandSpec};
 use super::{CommandError, MAX_STRING_LEN};
+use crate::protocol::long_double::LongDouble;
 use set::{getex, getset, set, setex, value_condition, Unit};
 
 /// A string command, its key (or keys) aside.
@@ -80,10 +81,12 @@ pub enum StringCommand {
         /// ([`CommandError::IncrementOverflow`]).
         delta: i64,
     },
-    /// `INCRBYFLOAT key increment`; the increment is finite.
+    /// `INCRBYFLOAT key increment`, computed in C long double as Redis does
+    /// ([`long_double`](crate::protocol::long_double)).
     IncrByFloat {
-        /// Amount to add, finite (NaN and infinities are refused by parse).
-        delta: f64,
+        /// Amount to add: a long double by Redis's rules, perhaps infinite (the sum is then
+        /// refused, after the stored value is checked, as Redis does).
+        delta: LongDouble,
     },
     /// `DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d]` (Redis 8.4).
     DelEx {
@@ -263,11 +266,7 @@ fn incrby(args: &mut Args, sign: i64) -> Result<StringCommand, CommandError> {
 
 /// `INCRBYFLOAT key increment`.
 fn incrbyfloat(args: &mut Args) -> Result<StringCommand, CommandError> {
-    let delta = parse_f64(&next(args)?).ok_or(CommandError::NotFloat)?;
-    // Redis accepts `inf` as a number, then refuses the infinite sum it produces.
-    if !delta.is_finite() {
-        return Err(CommandError::NanOrInfinity);
-    }
+    let delta = LongDouble::parse(next(args)?).ok_or(CommandError::NotFloat)?;
     Ok(StringCommand::IncrByFloat { delta })
 }
 

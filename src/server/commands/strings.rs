@@ -14,6 +14,7 @@ use crate::protocol::command::{
     digest, digest_hex, Expiry, GetExExpiry, Keys, Set, SetCondition, StringCommand,
     ValueCondition, MAX_STRING_LEN,
 };
+use crate::protocol::long_double::{self, LongDouble};
 use crate::protocol::{Reply, RespVersion};
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::replies::Replies;
@@ -43,7 +44,7 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Resu
         GetRange { start, end } => getrange(ks, &first(keys), start, end),
         SetRange { offset, value } => setrange(ks, first(keys), offset, &value),
         IncrBy { delta } => incr_by(ks, first(keys), delta),
-        IncrByFloat { delta } => incr_by_float(ks, first(keys), delta),
+        IncrByFloat { delta } => incr_by_float(ks, first(keys), &delta),
         DelEx { condition } => delex(ks, first(keys), condition.as_ref()),
         Digest => digest_of(ks, &first(keys)),
         Lcs {
@@ -402,32 +403,17 @@ fn incr_by(ks: &mut Keyspace, key: Bytes, delta: i64) -> Result {
     Ok(Reply::Integer(new))
 }
 
-/// INCRBYFLOAT key increment
-fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: f64) -> Result {
-    let current = ks.get(&key)?;
-    let (old, expires_at) = match &current {
-        Some(e) => match std::str::from_utf8(&e.value)
-            .ok()
-            .filter(|s| {
-                !s.is_empty()
-                    && !s.starts_with(char::is_whitespace)
-                    && !s.ends_with(char::is_whitespace)
-            })
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|f| f.is_finite())
-        {
-            Some(f) => (f, e.expires_at),
-            None => return Ok(Reply::error("ERR value is not a valid float")),
-        },
-        None => (0.0, None),
+/// INCRBYFLOAT key increment, in C long double as Redis computes it; the stored value
+/// keeps its expiry.
+fn incr_by_float(ks: &mut Keyspace, key: Bytes, delta: &LongDouble) -> Result {
+    let current = ks.get_with(&key, |e| {
+        e.map(|e| (long_double::incr(Some(e.value()), delta), e.expires_at))
+    })?;
+    let (sum, expires_at) = current.unwrap_or_else(|| (long_double::incr(None, delta), None));
+    let text = match sum {
+        Ok(text) => text,
+        Err(e) => return Ok(Reply::error(e.to_string())),
     };
-    let new = old + delta;
-    if !new.is_finite() {
-        return Ok(Reply::error("ERR increment would produce NaN or Infinity"));
-    }
-    // Rust's shortest round-trip formatting, never in exponent form, matches what Redis
-    // prints for doubles ("10.5", "3", "5000").
-    let text = Bytes::from(format!("{new}"));
     ks.put(
         key,
         Entry {
