@@ -181,7 +181,10 @@ impl Faults {
     /// the one recorded).
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut recorder = self.recorder.lock();
-        let Some(r) = recorder.as_mut().filter(|_| canonical(dir) == self.dir) else {
+        let Some(r) = recorder
+            .as_mut()
+            .filter(|_| canonical(dir) == canonical(&self.dir))
+        else {
             drop(recorder);
             return File::open(dir).and_then(|d| d.sync_all());
         };
