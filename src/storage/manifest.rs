@@ -235,6 +235,11 @@ impl Manifest {
             len: 0,
         };
         m.append(base)?;
+        // The new manifest's name must be durable before `CURRENT` names it: nothing
+        // orders the two entries otherwise, and a power cut could keep the rename of
+        // `CURRENT` but not the manifest's creation, and the open after it would fail for
+        // want of the manifest (found by tests/storage_power_cut.rs).
+        wal::sync_dir(dir)?;
         set_current(dir, number)?;
         Ok(m)
     }
