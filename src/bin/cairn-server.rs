@@ -156,9 +156,22 @@ fn yes_no(value: &str) -> Result<bool, String> {
 
 fn main() {
     if let Err(error) = run() {
-        eprintln!("cairn-server: {error:#}");
+        eprintln!("cairn-server: {}", report(&error));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, each cause once: the server's errors already say
+/// their cause (`cannot listen on ADDR: Address in use`), which anyhow's `{:#}` would repeat.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 fn run() -> anyhow::Result<()> {
