@@ -278,6 +278,16 @@ fn open_files(needed: u64, purpose: &str) -> bool {
     raised
 }
 
+/// Reads the reply to a PING sent on `stream`, within 30 s.
+fn expect_pong(stream: &mut TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply).expect("PONG");
+    assert_eq!(&reply, b"+PONG\r\n");
+}
+
 /// Reads what `stream` has already received, without waiting for more.
 fn received_now(stream: &mut TcpStream) -> Vec<u8> {
     stream.set_nonblocking(true).unwrap();
@@ -357,12 +367,7 @@ fn ten_thousand_connections_at_once_are_admitted_up_to_maxclients() {
         stream.write_all(b"PING\r\n").unwrap();
     }
     for stream in &mut served {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).expect("PONG");
-        assert_eq!(&reply, b"+PONG\r\n");
+        expect_pong(stream);
     }
     let p99 = probe.finish("10,000 connections opened at once");
     assert!(p99 < Duration::from_secs(2), "PING p99 {p99:?}");
@@ -448,12 +453,7 @@ fn slowloris_clients_sending_a_byte_a_second_do_not_hold_up_others() {
     );
     // Each slow request is answered once it is whole.
     for stream in &mut slow {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).expect("PONG");
-        assert_eq!(&reply, b"+PONG\r\n");
+        expect_pong(stream);
     }
     assert!(grown < 64 * MIB, "RSS grew {} MiB", grown / MIB);
     assert!(p99 < Duration::from_secs(1), "PING p99 {p99:?}");
