@@ -41,6 +41,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// Set: RESP3 `~n`; RESP2 an array.
     Set(Vec<Reply>),
+    /// Push, data the server sends without a request (a pub/sub message, a
+    /// subscription's confirmation): RESP3 `>n`; RESP2 an array.
+    Push(Vec<Reply>),
     /// Double: RESP3 `,1.5` (`inf`, `-inf`, `nan` as Redis writes them); RESP2 a bulk string
     /// of the same text.
     Double(f64),
@@ -97,7 +100,7 @@ impl Reply {
             Reply::Bulk(b) | Reply::BigNumber(b) => HEAD + b.len() + 2,
             Reply::Verbatim { text, .. } => HEAD + 4 + text.len() + 2,
             Reply::Double(_) => HEAD + 2 + DOUBLE_MAX,
-            Reply::Array(items) | Reply::Set(items) => {
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 HEAD + items.iter().map(Reply::encoded_len_hint).sum::<usize>()
             }
             Reply::Map(pairs) => {
@@ -125,8 +128,13 @@ impl Reply {
                     item.encode_into(version, out);
                 }
             }
-            Reply::Set(items) => {
-                len_line(out, if resp3 { b'~' } else { b'*' }, items.len());
+            Reply::Set(items) | Reply::Push(items) => {
+                let kind = match self {
+                    _ if !resp3 => b'*',
+                    Reply::Set(_) => b'~',
+                    _ => b'>',
+                };
+                len_line(out, kind, items.len());
                 for item in items {
                     item.encode_into(version, out);
                 }

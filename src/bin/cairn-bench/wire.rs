@@ -160,7 +160,9 @@ fn fast_native(buf: &[u8]) -> Fast {
 fn payload_bytes(r: &Reply) -> u64 {
     match r {
         Reply::Bulk(b) => b.len() as u64,
-        Reply::Array(items) | Reply::Set(items) => items.iter().map(payload_bytes).sum(),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            items.iter().map(payload_bytes).sum()
+        }
         Reply::Map(pairs) => pairs
             .iter()
             .map(|(k, v)| payload_bytes(k) + payload_bytes(v))

@@ -59,7 +59,7 @@ fn tty_into(out: &mut Vec<u8>, reply: &Reply, prefix: &str) {
             out.extend_from_slice(b"(big number) ");
             out.extend_from_slice(n);
         }
-        Reply::Array(items) | Reply::Set(items) if items.is_empty() => {
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) if items.is_empty() => {
             let empty: &[u8] = if matches!(reply, Reply::Set(_)) {
                 b"(empty set)"
             } else {
@@ -68,7 +68,7 @@ fn tty_into(out: &mut Vec<u8>, reply: &Reply, prefix: &str) {
             out.extend_from_slice(empty);
         }
         Reply::Map(pairs) if pairs.is_empty() => out.extend_from_slice(b"(empty hash)"),
-        Reply::Array(items) | Reply::Set(items) => {
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             let sep = if matches!(reply, Reply::Set(_)) {
                 '~'
             } else {
@@ -151,7 +151,7 @@ fn raw_into(out: &mut Vec<u8>, reply: &Reply) {
         Reply::Null | Reply::NullArray => {}
         Reply::Double(d) => out.extend_from_slice(double(*d).as_bytes()),
         Reply::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
-        Reply::Array(items) | Reply::Set(items) => {
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b'\n');

@@ -13,7 +13,7 @@ pub(super) fn value_size_hint(v: &Reply) -> usize {
         Reply::Integer(_) | Reply::Double(_) => 9,
         Reply::Null | Reply::NullArray => 1,
         Reply::Boolean(_) => 2,
-        Reply::Array(items) | Reply::Set(items) => {
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             5 + items.iter().map(value_size_hint).sum::<usize>()
         }
         Reply::Map(pairs) => {
@@ -58,7 +58,8 @@ pub fn encode_value(v: &Reply, out: &mut BytesMut) {
         }
         Reply::Null => out.put_u8(tag::NULL),
         Reply::NullArray => out.put_u8(tag::NULL_ARRAY),
-        Reply::Array(items) | Reply::Set(items) => {
+        // The native protocol has no pushes (it has no pub/sub): an array, if one is sent.
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             out.put_u8(if matches!(v, Reply::Set(_)) {
                 tag::SET
             } else {

@@ -48,6 +48,15 @@ pub enum CommandError {
         /// The parent's name, upper-case.
         command: String,
     },
+    /// A subcommand its arity lets through but whose arguments it refuses (PUBSUB
+    /// CHANNELS with two patterns): Redis's `addReplySubcommandSyntaxError`.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{subcommand}'. Try {command} HELP.")]
+    SubcommandSyntax {
+        /// The subcommand as sent, rendered (cut to 128 bytes).
+        subcommand: String,
+        /// The parent's name, upper-case.
+        command: String,
+    },
     /// Options in the wrong place, unknown or conflicting.
     #[error("ERR syntax error")]
     Syntax,

@@ -21,6 +21,7 @@ mod error;
 mod flags;
 mod generic;
 mod native;
+mod pubsub;
 mod scan;
 mod server;
 mod strings;
@@ -43,6 +44,7 @@ pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
 pub use native::Request;
+pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
@@ -81,6 +83,8 @@ pub enum Family {
     Server(ServerCommand),
     /// CLUSTER, ASKING, READONLY, READWRITE (`cluster.rs`).
     Cluster(ClusterCommand),
+    /// SUBSCRIBE, PUBLISH, PUBSUB, ... (`pubsub.rs`).
+    PubSub(PubSubCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -218,5 +222,6 @@ family_from!(
     Transactions(TransactionCommand),
     Connection(ConnectionCommand),
     Server(ServerCommand),
-    Cluster(ClusterCommand)
+    Cluster(ClusterCommand),
+    PubSub(PubSubCommand)
 );

@@ -239,10 +239,10 @@ impl ReplyParser<'_> {
         if kind != b'%' && kind != b'|' {
             let (rest, items) = self.items(rest, n, depth + 1)?;
             let items = items.unwrap_or_default();
-            let reply = if kind == b'~' {
-                Reply::Set(items)
-            } else {
-                Reply::Array(items)
+            let reply = match kind {
+                b'~' => Reply::Set(items),
+                b'>' => Reply::Push(items),
+                _ => Reply::Array(items),
             };
             return Ok((rest, self.some(reply)));
         }
