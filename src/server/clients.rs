@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +33,37 @@ pub struct ClientInfo {
     pub details: Mutex<ClientDetails>,
     /// Thrown to close the connection (CLIENT KILL, shutdown).
     pub kill: Kill,
+    /// What it is subscribed to (CLIENT LIST's `sub` and `psub`).
+    pub subscriptions: SubscriptionCounts,
+}
+
+/// How many channels and patterns a client is subscribed to; a client with any is of type
+/// `pubsub` (CLIENT LIST's flag `P`, CLIENT KILL TYPE pubsub).
+#[derive(Debug, Default)]
+pub struct SubscriptionCounts {
+    channels: AtomicUsize,
+    patterns: AtomicUsize,
+}
+
+impl SubscriptionCounts {
+    /// Records the counts after a change.
+    pub fn store(&self, channels: usize, patterns: usize) {
+        self.channels.store(channels, Ordering::Relaxed);
+        self.patterns.store(patterns, Ordering::Relaxed);
+    }
+
+    /// (channels, patterns).
+    pub fn get(&self) -> (usize, usize) {
+        (
+            self.channels.load(Ordering::Relaxed),
+            self.patterns.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Whether it is subscribed to anything.
+    pub fn any(&self) -> bool {
+        self.get() != (0, 0)
+    }
 }
 
 /// The switch that ends a connection: a flag the connection checks before each read, and
@@ -104,6 +135,7 @@ impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order.
     pub fn describe(&self) -> String {
         let details = self.details.lock().clone();
+        let (channels, patterns) = self.subscriptions.get();
         let age = self.connected.elapsed();
         let idle_ms =
             (age.as_millis() as u64).saturating_sub(self.last_active_ms.load(Ordering::Relaxed));
@@ -113,13 +145,16 @@ impl ClientInfo {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
+            if channels + patterns > 0 { "P" } else { "N" },
+            channels,
+            patterns,
             if details.last_command.is_empty() { "NULL" } else { details.last_command },
             details.protocol,
             text(&details.lib_name),
@@ -150,6 +185,7 @@ impl Clients {
                 ..ClientDetails::default()
             }),
             kill: Kill::default(),
+            subscriptions: SubscriptionCounts::default(),
         });
         self.by_id.lock().insert(id, info.clone());
         Registration {

@@ -117,8 +117,8 @@ impl OutputLimit {
 /// `client-output-buffer-limit`, in Redis's syntax and with its defaults: `normal 0 0 0
 /// replica 256mb 64mb 60 pubsub 32mb 8mb 60`.
 ///
-/// Only `normal` applies today: Cairn has no replica links or pub/sub clients yet, and the
-/// other two classes are kept so that a Redis configuration and CONFIG SET work unchanged.
+/// `normal` and `pubsub` apply; `replica` is kept, so that a Redis configuration and CONFIG
+/// SET work unchanged, for when Cairn has replica links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputLimits {
     /// Ordinary clients.

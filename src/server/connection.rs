@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::clients::{KillWatch, Registration};
 use super::keyspace::ExecError;
 use super::native::{self, RangeStream};
+use super::pubsub::Mailbox;
 use super::replies::{Framing, Replies};
 use super::round::Round;
 use super::session::Session;
@@ -202,28 +203,53 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         if self.input.capacity() - self.input.len() < 1024 {
             self.input.reserve(READ_CHUNK);
         }
-        let idle = self.shared.config.read().timeout;
-        let read = async {
-            if idle == 0 {
-                self.stream.read_buf(&mut self.input).await
-            } else {
-                let timeout = Duration::from_secs(idle);
-                match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)).await {
-                    Ok(read) => read,
-                    Err(_) => Ok(0),
-                }
-            }
+        // A subscriber is never idle: it waits for messages (as in Redis).
+        let idle = match self.session.pubsub {
+            Some(_) => 0,
+            None => self.shared.config.read().timeout,
         };
-        tokio::select! {
-            // The read first: when bytes are already waiting, the kill switch is not polled
-            // (the flag above caught a kill thrown before this read).
-            biased;
-            read = read => match read {
-                Ok(0) => Ok(false),
-                Ok(_) => Ok(true),
-                Err(e) => Err(End::Failed(e.to_string())),
-            },
-            () = self.kill.thrown() => Ok(false),
+        loop {
+            let mailbox = self.session.pubsub.as_ref().map(|s| s.mailbox().clone());
+            let read = async {
+                if idle == 0 {
+                    self.stream.read_buf(&mut self.input).await
+                } else {
+                    let timeout = Duration::from_secs(idle);
+                    match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)).await
+                    {
+                        Ok(read) => read,
+                        Err(_) => Ok(0),
+                    }
+                }
+            };
+            // A read that has not completed has taken nothing: dropping it for a message
+            // loses no input.
+            tokio::select! {
+                // The read first: when bytes are already waiting, the kill switch is not
+                // polled (the flag above caught a kill thrown before this read).
+                biased;
+                read = read => return match read {
+                    Ok(0) => Ok(false),
+                    Ok(_) => Ok(true),
+                    Err(e) => Err(End::Failed(e.to_string())),
+                },
+                () = self.kill.thrown() => return Ok(false),
+                () = messages_ready(mailbox.as_deref()) => {}
+            }
+            self.encode_messages();
+            self.write_output().await?;
+        }
+    }
+
+    /// Encodes the messages published to this subscriber since the last look, after the
+    /// replies already in the output.
+    fn encode_messages(&mut self) {
+        let Some(subscriptions) = &self.session.pubsub else {
+            return;
+        };
+        for message in subscriptions.mailbox().take() {
+            Replies::new(&mut self.output, self.framing, 0)
+                .reply(self.session.resp, message.into_reply());
         }
     }
 
@@ -385,6 +411,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 return Err(End::Failed(error.to_string()));
             }
         }
+        self.encode_messages();
         if !self.output.is_empty() {
             if !waits {
                 let_others_run_first().await;
@@ -403,7 +430,11 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
     /// client's every reply until the limit, Cairn holds a round and a socket buffer, and
     /// a limit above that is never reached.
     async fn write_output(&mut self) -> Result<(), End> {
-        let limit = self.shared.config.read().client_output_buffer_limit.normal;
+        let limits = self.shared.config.read().client_output_buffer_limit;
+        let limit = match self.session.pubsub {
+            Some(_) => limits.pubsub,
+            None => limits.normal,
+        };
         let mut written = 0;
         // Since when the output has stayed past the soft limit.
         let mut over_soft_since: Option<Instant> = None;
@@ -464,6 +495,14 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             "client closed for overcoming of output buffer limits"
         );
         End::Failed("output buffer limit reached".into())
+    }
+}
+
+/// Completes when messages may wait in `mailbox`; never without one.
+async fn messages_ready(mailbox: Option<&Mailbox>) {
+    match mailbox {
+        Some(mailbox) => mailbox.ready().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
-use super::commands::{cluster, connection, generic, scan, server, strings, transactions};
+use super::commands::{cluster, connection, generic, pubsub, scan, server, strings, transactions};
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
 use super::round::Round;
@@ -77,6 +77,12 @@ pub(crate) fn execute(
     out: &mut Replies,
 ) {
     session.ran(command.spec());
+    if session.pubsub.is_some() || matches!(command.family(), Family::PubSub(_)) {
+        if let Some(reply) = pubsub_context(shared, session, round, command, out) {
+            out.reply(session.resp, reply);
+        }
+        return;
+    }
     // GET, the commonest request, encodes its value into `out` where it lies, without a
     // `Reply` holding it (a reference count on the value was a large share of the server's
     // time under pipelined GETs). A session that is not authenticated or is inside MULTI
@@ -92,6 +98,61 @@ pub(crate) fn execute(
     }
     let reply = execute_in_round(shared, session, round, command);
     out.reply(session.resp, reply);
+}
+
+/// A command of a subscribed client, or a pub/sub command: RESP2's subscribed context
+/// allows only the subscription commands, PING, QUIT and RESET (Redis's rule and error);
+/// the subscription commands write their pushes into `out` themselves. The reply to send,
+/// if the command has not sent its own.
+fn pubsub_context(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    round: &mut Round,
+    command: Command,
+    out: &mut Replies,
+) -> Option<Reply> {
+    let name = command.spec().name;
+    let subscription = matches!(command.family(), Family::PubSub(c) if pubsub::is_subscription(c));
+    if session.in_resp2_pubsub() && !subscription && !matches!(name, "ping" | "quit" | "reset") {
+        return Some(Reply::error(format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )));
+    }
+    if !subscription {
+        let reply = execute_in_round(shared, session, round, command);
+        // What the command itself published to this client goes out before its reply,
+        // as in Redis (a subscriber's own PUBLISH).
+        if let Some(subscriptions) = &session.pubsub {
+            for message in subscriptions.mailbox().take() {
+                out.reply(session.resp, message.into_reply());
+            }
+        }
+        return Some(reply);
+    }
+    if !session.authenticated {
+        return Some(noauth());
+    }
+    if session.multi.is_some() {
+        // Its pushes cannot be one entry of EXEC's reply.
+        if let Some(tx) = &mut session.multi {
+            tx.failed = true;
+        }
+        return Some(Reply::error("ERR Command not allowed inside a transaction"));
+    }
+    if out.is_native() {
+        return Some(Reply::error(
+            "ERR pub/sub is not available over the native protocol: use RESP",
+        ));
+    }
+    // Like every control command, it sees the round's writes committed.
+    if let Err(error) = round.commit(session) {
+        return Some(failed(round, error));
+    }
+    let (_, family) = command.into_parts();
+    if let Family::PubSub(command) = family {
+        pubsub::subscription(shared, session, command, out);
+    }
+    None
 }
 
 fn noauth() -> Reply {
@@ -241,6 +302,7 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Connection(command) => Ok(connection::run(cx, command)),
         Family::Server(command) => Ok(server::run(cx, command)),
         Family::Cluster(command) => Ok(cluster::run(cx, command)),
+        Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

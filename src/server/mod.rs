@@ -17,6 +17,7 @@ mod listener;
 mod native;
 mod pattern;
 mod process;
+mod pubsub;
 mod replies;
 mod round;
 mod session;

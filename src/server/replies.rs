@@ -31,6 +31,11 @@ impl<'a> Replies<'a> {
         Replies { out, framing, id }
     }
 
+    /// Whether replies are native frames (which carry no pushes).
+    pub(crate) fn is_native(&self) -> bool {
+        self.framing == Framing::Native
+    }
+
     /// Encodes `reply`; `version` is the session's RESP version once the command ran.
     pub(crate) fn reply(&mut self, version: RespVersion, reply: Reply) {
         match self.framing {

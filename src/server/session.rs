@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::clients::ClientInfo;
+use super::pubsub::Subscriptions;
 use crate::protocol::command::{Command, CommandError, CommandSpec};
 use crate::protocol::RespVersion;
 use crate::storage::WriteTicket;
@@ -53,6 +54,8 @@ pub struct Session {
     pub closing: bool,
     /// What the client told cluster mode (ASKING, READONLY).
     pub cluster: ClusterFlags,
+    /// Its channel and pattern subscriptions, while it has any.
+    pub pubsub: Option<Subscriptions>,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
 }
@@ -69,8 +72,16 @@ impl Session {
             pending_write: None,
             closing: false,
             cluster: ClusterFlags::default(),
+            pubsub: None,
             last_command: None,
         }
+    }
+
+    /// Whether the client is in RESP2's subscribed context, where only the subscription
+    /// commands, PING, QUIT and RESET are allowed (RESP3 interleaves pushes with replies,
+    /// so any command is).
+    pub fn in_resp2_pubsub(&self) -> bool {
+        self.resp == RespVersion::Resp2 && self.pubsub.is_some()
     }
 
     /// Records `command` as the last this client ran, for CLIENT LIST's `cmd`. The

@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 use super::clients::Clients;
 use super::cluster::Cluster;
 use super::config::Config;
+use super::pubsub::Hub;
 use super::shutdown::Shutdown;
 use crate::protocol::Limits;
 use crate::storage::Db;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub run_id: String,
     /// Cluster mode's state; `None` when cluster mode is off.
     pub cluster: Option<Cluster>,
+    /// Pub/sub's channels and patterns, and their subscribers.
+    pub pubsub: Arc<Hub>,
 }
 
 impl Shared {
@@ -60,6 +63,7 @@ impl Shared {
             started: Instant::now(),
             run_id: random_hex(40),
             cluster,
+            pubsub: Arc::default(),
         }
     }
 }

@@ -34,7 +34,7 @@ fn bulk(text: impl Into<String>) -> Reply {
 pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
     let (shared, session) = (cx.shared, &mut *cx.session);
     match command {
-        ConnectionCommand::Ping { message } => ping(message),
+        ConnectionCommand::Ping { message } => ping(session, message),
         ConnectionCommand::Echo { message } => Reply::Bulk(message),
         ConnectionCommand::Hello {
             protover,
@@ -52,7 +52,15 @@ pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
 }
 
 /// PING [message]
-fn ping(message: Option<Bytes>) -> Reply {
+fn ping(session: &Session, message: Option<Bytes>) -> Reply {
+    if session.in_resp2_pubsub() {
+        // In RESP2's subscribed context a reply must look like a push: `pong` and the
+        // message (empty without one).
+        return Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"pong")),
+            Reply::Bulk(message.unwrap_or_default()),
+        ]);
+    }
     match message {
         Some(message) => Reply::Bulk(message),
         None => simple("PONG"),
@@ -160,6 +168,7 @@ fn quit(session: &mut Session) -> Reply {
 fn reset(shared: &Shared, session: &mut Session) -> Reply {
     session.multi = None;
     session.watched.clear();
+    session.pubsub = None;
     session.cluster = ClusterFlags::default();
     session.resp = RespVersion::Resp2;
     session.authenticated = shared.config.read().requirepass.is_none();
@@ -196,7 +205,7 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
         ClientCommand::List { kind, ids } => {
             let mut text = String::new();
             for client in shared.clients.list() {
-                let type_matches = kind.is_none_or(|k| k == ClientType::Normal);
+                let type_matches = kind.is_none_or(|k| k == client_type(&client));
                 if type_matches
                     && (ids.is_empty()
                         || i64::try_from(client.id).is_ok_and(|id| ids.contains(&id)))
@@ -253,11 +262,21 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
     }
 }
 
+/// The type CLIENT LIST and CLIENT KILL filter by: `pubsub` while subscribed to anything
+/// (there are no replicas or primaries yet).
+fn client_type(client: &ClientInfo) -> ClientType {
+    if client.subscriptions.any() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
+}
+
 /// Whether `client` matches every filter given; `me` is spared unless SKIPME no.
 fn kill_filter_matches(filter: &ClientKillFilter, client: &ClientInfo, me: u64) -> bool {
     (!filter.skip_me || client.id != me)
         && filter.id.is_none_or(|id| id == client.id)
-        && filter.kind.is_none_or(|k| k == ClientType::Normal)
+        && filter.kind.is_none_or(|k| k == client_type(client))
         && filter
             .addr
             .as_ref()
