@@ -348,6 +348,11 @@ mod tests {
     fn aggregates() {
         both(&Reply::Array(vec![]), b"*0\r\n", b"*0\r\n");
         both(
+            &Reply::Push(vec![Reply::Bulk(b("message")), Reply::Null]),
+            b"*2\r\n$7\r\nmessage\r\n$-1\r\n",
+            b">2\r\n$7\r\nmessage\r\n_\r\n",
+        );
+        both(
             &Reply::Array(vec![Reply::Integer(1), Reply::Bulk(b("x")), Reply::Null]),
             b"*3\r\n:1\r\n$1\r\nx\r\n$-1\r\n",
             b"*3\r\n:1\r\n$1\r\nx\r\n_\r\n",

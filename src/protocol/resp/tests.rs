@@ -373,7 +373,7 @@ fn reply_types() {
     assert_eq!(one(b"~1\r\n#t\r\n"), Reply::Set(vec![Reply::Boolean(true)]));
     assert_eq!(
         one(b">2\r\n+message\r\n+x\r\n"),
-        Reply::Array(vec![Reply::Simple(b("message")), Reply::Simple(b("x"))])
+        Reply::Push(vec![Reply::Simple(b("message")), Reply::Simple(b("x"))])
     );
 }
 
