@@ -112,6 +112,11 @@ impl Args {
             }
             None => Config::default(),
         };
+        config.config_file = self
+            .config
+            .as_ref()
+            .map(|path| std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()));
+        config.allocator = "mimalloc";
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = v; } )* };
         }

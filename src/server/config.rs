@@ -289,6 +289,14 @@ pub struct Config {
     pub cluster_node_id: Option<String>,
     /// The IP this node has in the map, when it is not the bound address.
     pub cluster_announce_ip: Option<String>,
+    /// The file these settings were read from, if any (INFO server's `config_file`). Not a
+    /// setting: the binary that read the file sets it.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+    /// The global allocator's name (INFO memory's `mem_allocator`). Not a setting: the
+    /// binary that chose the allocator sets it; empty means the system's (`libc`).
+    #[serde(skip)]
+    pub allocator: &'static str,
 }
 
 impl Default for Config {
@@ -318,6 +326,8 @@ impl Default for Config {
             cluster_config_file: None,
             cluster_node_id: None,
             cluster_announce_ip: None,
+            config_file: None,
+            allocator: "",
         }
     }
 }

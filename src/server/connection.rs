@@ -297,7 +297,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Ok(Some((id, request))) => {
                     processed += 1;
                     uncommitted.ids.push(id);
-                    let mut out = Replies::new(&mut self.output, self.framing, id);
+                    let mut out = Replies::new(&mut self.output, self.framing, id, &shared.stats);
                     match dispatch::parse(&mut self.session, request) {
                         Ok(command) => {
                             let range = match self.framing {
@@ -351,7 +351,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Ok(None) => break,
                 Err(error) => {
                     // The stream cannot be resynchronised: answer, then close.
-                    Replies::new(&mut self.output, self.framing, 0)
+                    Replies::new(&mut self.output, self.framing, 0, &shared.stats)
                         .reply(self.session.resp, Reply::from(error));
                     self.session.closing = true;
                     break;
@@ -383,7 +383,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         tracing::debug!(client = self.session.info.id, %error, "writes refused");
         self.output.truncate(uncommitted.output_len);
         for &id in &uncommitted.ids {
-            Replies::new(&mut self.output, self.framing, id)
+            Replies::new(&mut self.output, self.framing, id, &self.shared.stats)
                 .reply(self.session.resp, Reply::error(error.to_string()));
         }
         Ok(())

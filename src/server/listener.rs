@@ -30,6 +30,9 @@ use crate::storage::{Db, Options};
 /// How long shutdown waits for connections to finish before syncing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The name of each worker thread, before its number (INFO cpu finds them by it).
+pub(crate) const WORKER_NAME: &str = "cairn-worker-";
+
 /// A bound, ready-to-run server.
 pub struct Server {
     shared: Arc<Shared>,
@@ -197,7 +200,7 @@ impl Workers {
             workers.handles.push(runtime.handle().clone());
             workers.stops.push(stop);
             let thread = std::thread::Builder::new()
-                .name(format!("cairn-worker-{i}"))
+                .name(format!("{WORKER_NAME}{i}"))
                 .spawn(move || {
                     // Resolves when the listener sends or drops the stop signal.
                     let _ = runtime.block_on(stopped);

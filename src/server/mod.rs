@@ -15,6 +15,7 @@ mod idle;
 mod keyspace;
 mod listener;
 mod native;
+mod os;
 mod pattern;
 mod process;
 mod pubsub;

@@ -130,7 +130,9 @@ where
         match next {
             Some(Ok((key, entry))) => chunk.push((Reply::Bulk(key), Reply::Bulk(entry.value))),
             Some(Err(error)) => {
-                let body = Reply::error(error.to_string());
+                let message = error.to_string();
+                conn.shared.stats.errors.record(message.as_bytes());
+                let body = Reply::error(message);
                 binary::encode_response(
                     &Response {
                         id,

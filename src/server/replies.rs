@@ -3,9 +3,13 @@
 //!
 //! The dispatcher and the commands never know which protocol they answer: they hand a
 //! [`Reply`], or, on the GET fast path, the bytes of a value where it lies.
+//!
+//! Every reply of a request passes here, so this is where error replies are counted for
+//! INFO (`total_error_replies`, errorstats).
 
 use bytes::BytesMut;
 
+use super::shared::Stats;
 use crate::protocol::{binary, Reply, RespVersion};
 
 /// How replies are framed on one connection.
@@ -23,12 +27,25 @@ pub(crate) struct Replies<'a> {
     framing: Framing,
     /// The native request's id (0 for RESP).
     id: u64,
+    /// Where error replies are counted.
+    stats: &'a Stats,
 }
 
 impl<'a> Replies<'a> {
-    /// The slot of request `id` (ignored under RESP), appending to `out`.
-    pub(crate) fn new(out: &'a mut BytesMut, framing: Framing, id: u64) -> Replies<'a> {
-        Replies { out, framing, id }
+    /// The slot of request `id` (ignored under RESP), appending to `out`, counting error
+    /// replies in `stats`.
+    pub(crate) fn new(
+        out: &'a mut BytesMut,
+        framing: Framing,
+        id: u64,
+        stats: &'a Stats,
+    ) -> Replies<'a> {
+        Replies {
+            out,
+            framing,
+            id,
+            stats,
+        }
     }
 
     /// Whether replies are native frames (which carry no pushes).
@@ -38,6 +55,7 @@ impl<'a> Replies<'a> {
 
     /// Encodes `reply`; `version` is the session's RESP version once the command ran.
     pub(crate) fn reply(&mut self, version: RespVersion, reply: Reply) {
+        count_errors(self.stats, &reply);
         match self.framing {
             Framing::Resp => reply.encode(version, self.out),
             Framing::Native => binary::encode_response(
@@ -57,5 +75,22 @@ impl<'a> Replies<'a> {
             Framing::Resp => Reply::encode_bulk(value, self.out),
             Framing::Native => binary::encode_bulk_response(self.id, value, self.out),
         }
+    }
+}
+
+/// Counts the error replies in `reply`: itself, or the elements of an array, where EXEC puts
+/// the errors of its commands (Redis counts each of those too). Other arrays hold no errors,
+/// and checking an element's kind costs nothing beside encoding it.
+fn count_errors(stats: &Stats, reply: &Reply) {
+    match reply {
+        Reply::Error(message) => stats.errors.record(message),
+        Reply::Array(items) => {
+            for item in items {
+                if let Reply::Error(message) = item {
+                    stats.errors.record(message);
+                }
+            }
+        }
+        _ => {}
     }
 }
