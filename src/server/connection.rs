@@ -230,7 +230,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 biased;
                 read = read => return match read {
                     Ok(0) => Ok(false),
-                    Ok(_) => Ok(true),
+                    Ok(n) => {
+                        self.shared.stats.read_from_client(n);
+                        Ok(true)
+                    }
                     Err(e) => Err(End::Failed(e.to_string())),
                 },
                 () = self.kill.thrown() => return Ok(false),
@@ -248,7 +251,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             return;
         };
         for message in subscriptions.mailbox().take() {
-            Replies::new(&mut self.output, self.framing, 0)
+            Replies::new(&mut self.output, self.framing, 0, &self.shared.stats)
                 .reply(self.session.resp, message.into_reply());
         }
     }
@@ -473,7 +476,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             };
             match outcome {
                 Some(Ok(Some(0))) => return Err(End::Failed("peer closed while we wrote".into())),
-                Some(Ok(Some(n))) => written += n,
+                Some(Ok(Some(n))) => {
+                    self.shared.stats.wrote_to_client(n);
+                    written += n;
+                }
                 Some(Ok(None)) => break,
                 Some(Err(e)) => return Err(End::Failed(e.to_string())),
                 None => {}

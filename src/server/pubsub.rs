@@ -208,6 +208,11 @@ impl Hub {
         self.channels.read().get(channel).map_or(0, Vec::len)
     }
 
+    /// The channels with a subscriber (INFO's `pubsub_channels`).
+    pub(crate) fn channel_count(&self) -> usize {
+        self.channels.read().len()
+    }
+
     /// PUBSUB NUMPAT: the patterns with a subscriber.
     pub(crate) fn pattern_count(&self) -> usize {
         self.patterns.read().len()

@@ -161,10 +161,6 @@ impl Stats {
 
     /// Counts one read of `bytes` bytes from a client's connection (INFO stats'
     /// `total_net_input_bytes` and `total_reads_processed`).
-    #[expect(
-        dead_code,
-        reason = "connection.rs's read and write calls will call it"
-    )]
     pub(crate) fn read_from_client(&self, bytes: usize) {
         Stats::add(&self.net_input_bytes, bytes as u64);
         Stats::add(&self.reads_processed, 1);
@@ -172,10 +168,6 @@ impl Stats {
 
     /// Counts one write of `bytes` bytes to a client's connection (INFO stats'
     /// `total_net_output_bytes` and `total_writes_processed`).
-    #[expect(
-        dead_code,
-        reason = "connection.rs's read and write calls will call it"
-    )]
     pub(crate) fn wrote_to_client(&self, bytes: usize) {
         Stats::add(&self.net_output_bytes, bytes as u64);
         Stats::add(&self.writes_processed, 1);

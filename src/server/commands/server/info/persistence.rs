@@ -139,10 +139,9 @@ pub(super) fn stats(shared: &Shared) -> Lines {
         ("current_eviction_exceeded_time", zero()),
         ("keyspace_hits", get(&stats.keyspace_hits)),
         ("keyspace_misses", get(&stats.keyspace_misses)),
-        // True while Cairn has no pub/sub; they will be the pub/sub module's counts of
-        // subscribed channels, patterns and shard channels.
-        ("pubsub_channels", zero()),
-        ("pubsub_patterns", zero()),
+        // Channels and patterns with a subscriber; Cairn has no sharded pub/sub.
+        ("pubsub_channels", shared.pubsub.channel_count().to_string()),
+        ("pubsub_patterns", shared.pubsub.pattern_count().to_string()),
         ("pubsubshard_channels", zero()),
         // No forks, no MIGRATE, no replicas, no defragmentation, no CLIENT TRACKING.
         ("latest_fork_usec", zero()),
