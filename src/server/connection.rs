@@ -443,7 +443,13 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         let mut over_soft_since: Option<Instant> = None;
         loop {
             let unsent = self.output.len() - written;
-            let output = unsent + self.socket.unsent_bytes();
+            // The kernel's queue costs a system call: asked only when there is a limit.
+            let queued = if limit.is_set() {
+                self.socket.unsent_bytes()
+            } else {
+                0
+            };
+            let output = unsent + queued;
             if limit.hard > 0 && output as u64 > limit.hard {
                 return Err(self.over_output_limit(output));
             }
@@ -492,14 +498,9 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
     /// Disconnects a client past its output buffer limit, as Redis does: the replies are
     /// dropped, a warning names the client.
     fn over_output_limit(&self, pending: usize) -> End {
-        Stats::add(&self.shared.stats.output_limit_disconnections, 1);
-        let info = &self.session.info;
-        tracing::warn!(
-            client = info.id,
-            addr = %info.addr,
-            unsent_bytes = pending,
-            "client closed for overcoming of output buffer limits"
-        );
+        self.shared
+            .stats
+            .output_limit_reached(&self.session.info, pending);
         End::Failed("output buffer limit reached".into())
     }
 }

@@ -125,13 +125,7 @@ impl Mailbox {
             return;
         }
         self.queue.lock().clear();
-        Stats::add(&stats.output_limit_disconnections, 1);
-        tracing::warn!(
-            client = self.client.id,
-            addr = %self.client.addr,
-            unsent_bytes = queued,
-            "client closed for overcoming of output buffer limits"
-        );
+        stats.output_limit_reached(&self.client, queued);
         self.client.kill.throw();
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use smallvec::SmallVec;
 
-use super::clients::Clients;
+use super::clients::{ClientInfo, Clients};
 use super::cluster::Cluster;
 use super::config::Config;
 use super::pubsub::Hub;
@@ -157,6 +157,18 @@ impl Stats {
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts a client disconnected at its output buffer limit, and says so in the log as
+    /// Redis does.
+    pub(crate) fn output_limit_reached(&self, client: &ClientInfo, unsent_bytes: usize) {
+        Stats::add(&self.output_limit_disconnections, 1);
+        tracing::warn!(
+            client = client.id,
+            addr = %client.addr,
+            unsent_bytes,
+            "client closed for overcoming of output buffer limits"
+        );
     }
 
     /// Counts one read of `bytes` bytes from a client's connection (INFO stats'
