@@ -104,8 +104,7 @@ impl Mailbox {
         } else if limit.soft > 0 && queued_bytes > limit.soft {
             let mut since = self.over_soft_since.lock();
             let since = *since.get_or_insert_with(Instant::now);
-            since.elapsed().as_secs() >= limit.soft_seconds
-                && since.elapsed() > std::time::Duration::ZERO
+            since.elapsed() >= std::time::Duration::from_secs(limit.soft_seconds)
         } else {
             *self.over_soft_since.lock() = None;
             false
