@@ -260,3 +260,68 @@ fn password_in_both_protocols() {
         );
     }
 }
+
+#[test]
+fn subscribe_prints_each_message_as_redis_cli_does() {
+    let server = TestServer::start(&["--fsync", "never"]);
+    let port = server.addr.port().to_string();
+    let spawn = |program: &str, extra: &[&str]| {
+        Command::new(program)
+            .args(["-p", &port])
+            .args(extra)
+            .args(["SUBSCRIBE", "news", "sport"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut listeners = vec![spawn(env!("CARGO_BIN_EXE_cairn-cli"), &["--resp"])];
+    let have_redis_cli = common::tool_available("redis-cli", "SUBSCRIBE against redis-cli");
+    if have_redis_cli {
+        listeners.push(spawn("redis-cli", &[]));
+    }
+    let mut con = server.redis();
+    let listening = i64::try_from(listeners.len()).unwrap();
+    let subscribed = || {
+        let counts: Vec<redis::Value> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("news")
+            .query(&mut server.redis())
+            .unwrap();
+        counts.get(1) == Some(&redis::Value::Int(listening))
+    };
+    let start = std::time::Instant::now();
+    while !subscribed() {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "the listeners never subscribed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello world")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(receivers, listening);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let outputs: Vec<String> = listeners
+        .into_iter()
+        .map(|mut child| {
+            child.kill().unwrap();
+            stdout(&child.wait_with_output().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        outputs[0],
+        "subscribe\nnews\n1\nsubscribe\nsport\n2\nmessage\nnews\nhello world\n"
+    );
+    if have_redis_cli {
+        assert_eq!(outputs[0], outputs[1], "cairn-cli, then redis-cli");
+    }
+    // Over the native protocol, pub/sub is refused with a line saying what to use.
+    let native = cli(&server, &["SUBSCRIBE", "news"]);
+    assert!(!native.status.success());
+    assert!(stdout(&native).contains("use RESP"), "{}", stdout(&native));
+}

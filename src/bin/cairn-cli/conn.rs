@@ -203,6 +203,15 @@ impl RespConn {
         resp::encode_request(args, &mut out);
         stream.write_all(&out)?;
         stream.flush()?;
+        self.read_reply()
+    }
+
+    /// The next reply (or push) the server sends.
+    fn read_reply(&mut self) -> io::Result<Reply> {
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not connected"))?;
         let limits = Limits::default();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -220,6 +229,14 @@ impl RespConn {
             }
             self.input.extend_from_slice(&buf[..n]);
         }
+    }
+
+    /// After SUBSCRIBE or PSUBSCRIBE: the next push (a confirmation or a message).
+    pub fn next_push(&mut self) -> Result<Reply, String> {
+        self.read_reply().map_err(|e| {
+            self.stream = None;
+            format!("Error: {}", io_text(&e))
+        })
     }
 
     fn call(&mut self, args: &[Bytes]) -> Result<Reply, String> {

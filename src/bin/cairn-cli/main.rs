@@ -26,7 +26,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
 use cairn::protocol::{resp, Reply};
-use conn::{Conn, Target, Unreachable};
+use conn::{Conn, RespConn, Target, Unreachable};
 
 /// The Cairn command-line shell.
 // Each bool is a command-line switch of its own, as clap derives them, not encoded state.
@@ -145,7 +145,14 @@ fn run(conn: &mut Conn, output: Output, args: &[Bytes]) -> Ran {
         let _ = io::stdout().flush();
         return Ran::Ok;
     }
+    let subscribes = name_is("subscribe") || name_is("psubscribe");
     match conn.call(args) {
+        Ok(reply) if subscribes && !matches!(reply, Reply::Error(_)) => {
+            if let Conn::Resp(resp) = conn {
+                listen(resp, output, reply);
+            }
+            Ran::Quit
+        }
         Ok(reply) => {
             print_reply(output, args, &reply);
             if matches!(reply, Reply::Error(_)) {
@@ -158,6 +165,29 @@ fn run(conn: &mut Conn, output: Output, args: &[Bytes]) -> Ran {
             eprintln!("{line}");
             Ran::ErrorReply
         }
+    }
+}
+
+/// After a subscription, as redis-cli does: prints every push the server sends, until the
+/// connection ends (or Ctrl-C ends the shell).
+fn listen(conn: &mut RespConn, output: Output, first: Reply) {
+    let output = match output {
+        Output::Paged => Output::Tty,
+        other => other,
+    };
+    if let Output::Tty = output {
+        println!("Reading messages... (press Ctrl-C to quit)");
+    }
+    let mut reply = first;
+    loop {
+        print_reply(output, &[], &reply);
+        reply = match conn.next_push() {
+            Ok(reply) => reply,
+            Err(line) => {
+                eprintln!("{line}");
+                return;
+            }
+        };
     }
 }
 
