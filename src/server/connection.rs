@@ -130,7 +130,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             stream,
             socket,
             input: BytesMut::with_capacity(READ_CHUNK),
-            output: BytesMut::with_capacity(READ_CHUNK),
+            // Allocated by the first reply: an idle connection holds no output buffer.
+            output: BytesMut::new(),
             session: Session::new(registration.info.clone(), !needs_auth),
             framing: Framing::Resp,
             staging: Vec::new(),
