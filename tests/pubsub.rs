@@ -621,6 +621,35 @@ fn known_frames_redis() {
 // 2. The redis crate's sync PubSub
 // ---------------------------------------------------------------------------------------
 
+/// Waits until the PUBSUB query `query` (NUMSUB of one channel, or NUMPAT) counts `want`:
+/// the crate sends UNSUBSCRIBE (and a dropped `PubSub`'s) without waiting for its
+/// confirmation, so a PUBLISH right after it may still reach the subscriber.
+fn until(con: &mut redis::Connection, query: &[&[u8]], want: i64) {
+    let start = Instant::now();
+    loop {
+        let reply: redis::Value = redis::cmd(std::str::from_utf8(query[0]).unwrap())
+            .arg(&query[1..])
+            .query(con)
+            .expect("PUBSUB");
+        let count = match reply {
+            redis::Value::Int(n) => n,
+            redis::Value::Array(items) => match items.get(1) {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => panic!("unexpected PUBSUB reply {reply:?}"),
+        };
+        if count == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{query:?} stayed at {count}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn redis_crate(addr: &str, resp3: bool) {
     let url = if resp3 {
         format!("redis://{addr}/?protocol=resp3")
@@ -694,6 +723,7 @@ fn redis_crate(addr: &str, resp3: bool) {
         b"two"
     );
     drop(other_pubsub); // unsubscribes from everything
+    until(&mut publisher, &[b"PUBSUB", b"NUMSUB", b"ch"], 1);
     assert_eq!(publish(&mut publisher, b"ch", b"one"), 1);
     assert_eq!(pubsub.get_message().unwrap().get_payload_bytes(), b"one");
 
@@ -709,12 +739,15 @@ fn redis_crate(addr: &str, resp3: bool) {
 
     // Unsubscribing.
     pubsub.unsubscribe("ch").expect("UNSUBSCRIBE");
+    until(&mut publisher, &[b"PUBSUB", b"NUMSUB", b"ch"], 0);
     assert_eq!(publish(&mut publisher, b"ch", b"gone"), 0);
     pubsub.punsubscribe("p*").expect("PUNSUBSCRIBE");
+    until(&mut publisher, &[b"PUBSUB", b"NUMPAT"], 1);
     assert_eq!(publish(&mut publisher, b"pa", b"gone"), 0);
     assert_eq!(publish(&mut publisher, b"ch2", b"still"), 1);
     assert_eq!(pubsub.get_message().unwrap().get_payload_bytes(), b"still");
     drop(pubsub);
+    until(&mut publisher, &[b"PUBSUB", b"NUMSUB", b"ch2"], 0);
     // After the PubSub is dropped the connection is an ordinary one again.
     assert_eq!(publish(&mut publisher, b"ch2", b"gone"), 0);
     let pong: String = redis::cmd("PING").query(&mut subscriber).expect("PING");

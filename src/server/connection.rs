@@ -85,7 +85,12 @@ pub(crate) async fn serve<S>(
 {
     let info = registration.info.clone();
     let mut connection = Connection::new(&shared, stream, socket, &registration);
-    if let End::Failed(reason) = connection.run().await {
+    let end = connection.run().await;
+    // Unsubscribed before the socket closes: a client that sees the close finds none of
+    // its subscriptions left (a PUBLISH then reaches no one).
+    connection.session.pubsub = None;
+    drop(connection);
+    if let End::Failed(reason) = end {
         tracing::debug!(client = info.id, %reason, "connection closed");
     }
 }
