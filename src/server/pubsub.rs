@@ -261,16 +261,16 @@ impl Subscriptions {
     }
 
     /// Subscribes to `channel` (nothing if already); the count after.
-    pub(crate) fn subscribe(&mut self, channel: Bytes) -> usize {
+    pub(crate) fn subscribe(&mut self, channel: &Bytes) -> usize {
         if self.channels.insert(channel.clone()) {
-            Hub::add(&self.hub.channels, channel, &self.mailbox);
+            Hub::add(&self.hub.channels, channel.clone(), &self.mailbox);
             self.publish_counts();
         }
         self.count()
     }
 
     /// Unsubscribes from `channel` (nothing if not subscribed); the count after.
-    pub(crate) fn unsubscribe(&mut self, channel: &[u8]) -> usize {
+    pub(crate) fn unsubscribe(&mut self, channel: &Bytes) -> usize {
         if self.channels.remove(channel) {
             Hub::remove(&self.hub.channels, channel, &self.mailbox);
             self.publish_counts();
@@ -279,16 +279,16 @@ impl Subscriptions {
     }
 
     /// Subscribes to `pattern` (nothing if already); the count after.
-    pub(crate) fn psubscribe(&mut self, pattern: Bytes) -> usize {
+    pub(crate) fn psubscribe(&mut self, pattern: &Bytes) -> usize {
         if self.patterns.insert(pattern.clone()) {
-            Hub::add(&self.hub.patterns, pattern, &self.mailbox);
+            Hub::add(&self.hub.patterns, pattern.clone(), &self.mailbox);
             self.publish_counts();
         }
         self.count()
     }
 
     /// Unsubscribes from `pattern` (nothing if not subscribed); the count after.
-    pub(crate) fn punsubscribe(&mut self, pattern: &[u8]) -> usize {
+    pub(crate) fn punsubscribe(&mut self, pattern: &Bytes) -> usize {
         if self.patterns.remove(pattern) {
             Hub::remove(&self.hub.patterns, pattern, &self.mailbox);
             self.publish_counts();
@@ -349,9 +349,9 @@ mod tests {
         let stats = Stats::default();
         let mut a = Subscriptions::new(hub.clone(), client());
         let mut b = Subscriptions::new(hub.clone(), client());
-        assert_eq!(a.subscribe(Bytes::from_static(b"news")), 1);
-        assert_eq!(a.subscribe(Bytes::from_static(b"news")), 1);
-        assert_eq!(b.psubscribe(Bytes::from_static(b"n*")), 1);
+        assert_eq!(a.subscribe(&Bytes::from_static(b"news")), 1);
+        assert_eq!(a.subscribe(&Bytes::from_static(b"news")), 1);
+        assert_eq!(b.psubscribe(&Bytes::from_static(b"n*")), 1);
         let payload = Bytes::from_static(b"hi");
         assert_eq!(
             hub.publish(&Bytes::from_static(b"news"), &payload, NO_LIMIT, &stats),
@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(got[0].pattern.as_deref(), Some(&b"n*"[..]));
         assert_eq!(hub.subscribers(b"news"), 1);
         assert_eq!(hub.pattern_count(), 1);
-        assert_eq!(a.unsubscribe(b"news"), 0);
+        assert_eq!(a.unsubscribe(&Bytes::from_static(b"news")), 0);
         drop(b);
         assert_eq!(
             hub.publish(&Bytes::from_static(b"news"), &payload, NO_LIMIT, &stats),
@@ -381,7 +381,7 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let stats = Stats::default();
         let mut a = Subscriptions::new(hub.clone(), client());
-        a.subscribe(Bytes::from_static(b"c"));
+        a.subscribe(&Bytes::from_static(b"c"));
         let limit = OutputLimit {
             hard: 1000,
             soft: 0,

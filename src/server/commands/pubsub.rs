@@ -81,6 +81,9 @@ pub(crate) fn is_subscription(command: &PubSubCommand) -> bool {
     )
 }
 
+/// One subscription change (`Subscriptions::subscribe`, ...): the count after it.
+type Change = fn(&mut Subscriptions, &Bytes) -> usize;
+
 /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE: changes the session's subscriptions
 /// and writes one push per channel or pattern into `out`.
 pub(crate) fn subscription(
@@ -98,57 +101,43 @@ pub(crate) fn subscription(
     for message in subs.mailbox().take() {
         out.reply(resp, message.into_reply());
     }
-    let mut confirm = |kind: &'static [u8], name: Option<Bytes>, count: usize| {
-        let name = name.map_or(Reply::Null, Reply::Bulk);
+    let (kind, names, change): (&'static [u8], Vec<Bytes>, Change) = match command {
+        PubSubCommand::Subscribe { channels } => (b"subscribe", channels, Subscriptions::subscribe),
+        PubSubCommand::PSubscribe { patterns } => {
+            (b"psubscribe", patterns, Subscriptions::psubscribe)
+        }
+        // None named: all of them.
+        PubSubCommand::Unsubscribe { channels } if channels.is_empty() => {
+            (b"unsubscribe", subs.channels(), Subscriptions::unsubscribe)
+        }
+        PubSubCommand::Unsubscribe { channels } => {
+            (b"unsubscribe", channels, Subscriptions::unsubscribe)
+        }
+        PubSubCommand::PUnsubscribe { patterns } if patterns.is_empty() => (
+            b"punsubscribe",
+            subs.patterns(),
+            Subscriptions::punsubscribe,
+        ),
+        PubSubCommand::PUnsubscribe { patterns } => {
+            (b"punsubscribe", patterns, Subscriptions::punsubscribe)
+        }
+        _ => return,
+    };
+    let confirm = |out: &mut Replies, name: Option<Bytes>, count: usize| {
         let push = Reply::Push(vec![
             Reply::Bulk(Bytes::from_static(kind)),
-            name,
+            name.map_or(Reply::Null, Reply::Bulk),
             Reply::count(count),
         ]);
         out.reply(resp, push);
     };
-    match command {
-        PubSubCommand::Subscribe { channels } => {
-            for channel in channels {
-                let count = subs.subscribe(channel.clone());
-                confirm(b"subscribe", Some(channel), count);
-            }
-        }
-        PubSubCommand::PSubscribe { patterns } => {
-            for pattern in patterns {
-                let count = subs.psubscribe(pattern.clone());
-                confirm(b"psubscribe", Some(pattern), count);
-            }
-        }
-        PubSubCommand::Unsubscribe { channels } => {
-            let channels = if channels.is_empty() {
-                subs.channels()
-            } else {
-                channels
-            };
-            if channels.is_empty() {
-                confirm(b"unsubscribe", None, subs.count());
-            }
-            for channel in channels {
-                let count = subs.unsubscribe(&channel);
-                confirm(b"unsubscribe", Some(channel), count);
-            }
-        }
-        PubSubCommand::PUnsubscribe { patterns } => {
-            let patterns = if patterns.is_empty() {
-                subs.patterns()
-            } else {
-                patterns
-            };
-            if patterns.is_empty() {
-                confirm(b"punsubscribe", None, subs.count());
-            }
-            for pattern in patterns {
-                let count = subs.punsubscribe(&pattern);
-                confirm(b"punsubscribe", Some(pattern), count);
-            }
-        }
-        _ => {}
+    if names.is_empty() {
+        // Unsubscribing from all when there is nothing: one confirmation, of nothing.
+        confirm(out, None, subs.count());
+    }
+    for name in names {
+        let count = change(subs, &name);
+        confirm(out, Some(name), count);
     }
     if subs.count() == 0 {
         // Back to a normal client: the mailbox goes (nothing can be queued in it now).
