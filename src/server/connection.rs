@@ -253,12 +253,9 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
     /// Encodes the messages published to this subscriber since the last look, after the
     /// replies already in the output.
     fn encode_messages(&mut self) {
-        let Some(subscriptions) = &self.session.pubsub else {
-            return;
-        };
-        for message in subscriptions.mailbox().take() {
-            Replies::new(&mut self.output, self.framing, 0, &self.shared.stats)
-                .reply(self.session.resp, message.into_reply());
+        if let Some(subscriptions) = &self.session.pubsub {
+            let mut out = Replies::new(&mut self.output, self.framing, 0, &self.shared.stats);
+            subscriptions.mailbox().send_to(&mut out, self.session.resp);
         }
     }
 

@@ -123,20 +123,16 @@ fn pubsub_context(
         // What the command itself published to this client goes out before its reply,
         // as in Redis (a subscriber's own PUBLISH).
         if let Some(subscriptions) = &session.pubsub {
-            for message in subscriptions.mailbox().take() {
-                out.reply(session.resp, message.into_reply());
-            }
+            subscriptions.mailbox().send_to(out, session.resp);
         }
         return Some(reply);
     }
     if !session.authenticated {
         return Some(noauth());
     }
-    if session.multi.is_some() {
+    if let Some(tx) = &mut session.multi {
         // Its pushes cannot be one entry of EXEC's reply.
-        if let Some(tx) = &mut session.multi {
-            tx.failed = true;
-        }
+        tx.failed = true;
         return Some(Reply::error("ERR Command not allowed inside a transaction"));
     }
     if out.is_native() {

@@ -13,8 +13,8 @@
 //! unsubscribes everything when the connection ends.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -24,8 +24,9 @@ use tokio::time::Instant;
 use super::clients::ClientInfo;
 use super::config::OutputLimit;
 use super::pattern;
+use super::replies::Replies;
 use super::shared::Stats;
-use crate::protocol::Reply;
+use crate::protocol::{Reply, RespVersion};
 
 /// A message on its way to one subscriber.
 #[derive(Debug, Clone)]
@@ -65,75 +66,90 @@ impl Message {
     }
 }
 
+/// Which of a client's two kinds of subscription: to a channel by name, or to every channel
+/// a glob-style pattern matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// SUBSCRIBE.
+    Channel,
+    /// PSUBSCRIBE.
+    Pattern,
+}
+
 /// The messages waiting for one subscriber's connection to send them.
 #[derive(Debug)]
 pub(crate) struct Mailbox {
     client: Arc<ClientInfo>,
-    queue: Mutex<VecDeque<Message>>,
-    /// The sizes of the queued messages, summed.
-    queued: AtomicUsize,
-    /// Since when the queue has been past the soft limit.
-    over_soft_since: Mutex<Option<Instant>>,
-    /// Past its limit: the connection is being closed, and nothing more is queued.
-    closed: AtomicBool,
+    pending: Mutex<Pending>,
     ready: Notify,
+}
+
+/// What a mailbox holds, under its one lock.
+#[derive(Debug, Default)]
+struct Pending {
+    messages: VecDeque<Message>,
+    /// The sizes of `messages`, summed.
+    bytes: usize,
+    /// Since when `bytes` has been past the soft limit.
+    over_soft_since: Option<Instant>,
+    /// Past its limit: the connection is being closed, and nothing more is queued.
+    closed: bool,
 }
 
 impl Mailbox {
     fn new(client: Arc<ClientInfo>) -> Mailbox {
         Mailbox {
             client,
-            queue: Mutex::new(VecDeque::new()),
-            queued: AtomicUsize::new(0),
-            over_soft_since: Mutex::new(None),
-            closed: AtomicBool::new(false),
+            pending: Mutex::new(Pending::default()),
             ready: Notify::new(),
         }
     }
 
     /// Queues `message` unless that takes the queue past `limit`, in which case the
-    /// subscriber is disconnected instead. Whether it was queued.
+    /// subscriber is disconnected instead, as Redis does. Whether it was queued.
     fn deliver(&self, message: Message, limit: OutputLimit, stats: &Stats) -> bool {
-        if self.closed.load(Ordering::Acquire) {
+        let mut pending = self.pending.lock();
+        if pending.closed {
             return false;
         }
-        let queued = self.queued.fetch_add(message.size(), Ordering::AcqRel) + message.size();
-        let queued_bytes = queued as u64;
-        let over = if limit.hard > 0 && queued_bytes > limit.hard {
+        let bytes = pending.bytes + message.size();
+        let over = if limit.hard > 0 && bytes as u64 > limit.hard {
             true
-        } else if limit.soft > 0 && queued_bytes > limit.soft {
-            let mut since = self.over_soft_since.lock();
-            let since = *since.get_or_insert_with(Instant::now);
-            since.elapsed() >= std::time::Duration::from_secs(limit.soft_seconds)
+        } else if limit.soft > 0 && bytes as u64 > limit.soft {
+            let since = *pending.over_soft_since.get_or_insert_with(Instant::now);
+            since.elapsed() >= Duration::from_secs(limit.soft_seconds)
         } else {
-            *self.over_soft_since.lock() = None;
+            pending.over_soft_since = None;
             false
         };
         if over {
-            self.close(queued, stats);
+            pending.closed = true;
+            pending.messages.clear();
+            pending.bytes = 0;
+            drop(pending);
+            stats.output_limit_reached(&self.client, bytes);
+            self.client.kill.throw();
             return false;
         }
-        self.queue.lock().push_back(message);
+        pending.bytes = bytes;
+        pending.messages.push_back(message);
+        drop(pending);
         self.ready.notify_one();
         true
     }
 
-    /// Disconnects the subscriber for overcoming its output limit, as Redis does.
-    fn close(&self, queued: usize, stats: &Stats) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.queue.lock().clear();
-        stats.output_limit_reached(&self.client, queued);
-        self.client.kill.throw();
-    }
-
     /// Takes every queued message, oldest first.
     pub(crate) fn take(&self) -> VecDeque<Message> {
-        let taken = std::mem::take(&mut *self.queue.lock());
-        let size: usize = taken.iter().map(Message::size).sum();
-        self.queued.fetch_sub(size, Ordering::AcqRel);
-        taken
+        let mut pending = self.pending.lock();
+        pending.bytes = 0;
+        std::mem::take(&mut pending.messages)
+    }
+
+    /// Encodes every queued message into `out`, oldest first.
+    pub(crate) fn send_to(&self, out: &mut Replies, resp: RespVersion) {
+        for message in self.take() {
+            out.reply(resp, message.into_reply());
+        }
     }
 
     /// Completes when a message may have been queued since the last `take`.
@@ -142,11 +158,14 @@ impl Mailbox {
     }
 }
 
+/// Subscribers by channel or pattern name.
+type Subscribers = RwLock<HashMap<Bytes, Vec<Arc<Mailbox>>>>;
+
 /// Who listens where, for the whole server.
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
-    channels: RwLock<HashMap<Bytes, Vec<Arc<Mailbox>>>>,
-    patterns: RwLock<HashMap<Bytes, Vec<Arc<Mailbox>>>>,
+    channels: Subscribers,
+    patterns: Subscribers,
 }
 
 impl Hub {
@@ -159,28 +178,27 @@ impl Hub {
         limit: OutputLimit,
         stats: &Stats,
     ) -> usize {
-        let mut delivered = 0;
-        if let Some(subscribers) = self.channels.read().get(channel) {
-            for mailbox in subscribers {
-                let message = Message {
-                    pattern: None,
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                delivered += usize::from(mailbox.deliver(message, limit, stats));
-            }
-        }
+        let deliver = |pattern: Option<&Bytes>, subscribers: &[Arc<Mailbox>]| {
+            subscribers
+                .iter()
+                .filter(|mailbox| {
+                    let message = Message {
+                        pattern: pattern.cloned(),
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    };
+                    mailbox.deliver(message, limit, stats)
+                })
+                .count()
+        };
+        let mut delivered = self
+            .channels
+            .read()
+            .get(channel)
+            .map_or(0, |subscribers| deliver(None, subscribers));
         for (pattern, subscribers) in self.patterns.read().iter() {
-            if !pattern::matches(pattern, channel) {
-                continue;
-            }
-            for mailbox in subscribers {
-                let message = Message {
-                    pattern: Some(pattern.clone()),
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                delivered += usize::from(mailbox.deliver(message, limit, stats));
+            if pattern::matches(pattern, channel) {
+                delivered += deliver(Some(pattern), subscribers);
             }
         }
         delivered
@@ -211,16 +229,23 @@ impl Hub {
         self.patterns.read().len()
     }
 
-    fn add(map: &RwLock<HashMap<Bytes, Vec<Arc<Mailbox>>>>, name: Bytes, mailbox: &Arc<Mailbox>) {
-        map.write().entry(name).or_default().push(mailbox.clone());
+    fn of(&self, kind: Kind) -> &Subscribers {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+        }
     }
 
-    fn remove(
-        map: &RwLock<HashMap<Bytes, Vec<Arc<Mailbox>>>>,
-        name: &[u8],
-        mailbox: &Arc<Mailbox>,
-    ) {
-        let mut map = map.write();
+    fn add(&self, kind: Kind, name: Bytes, mailbox: &Arc<Mailbox>) {
+        self.of(kind)
+            .write()
+            .entry(name)
+            .or_default()
+            .push(mailbox.clone());
+    }
+
+    fn remove(&self, kind: Kind, name: &[u8], mailbox: &Arc<Mailbox>) {
+        let mut map = self.of(kind).write();
         if let Some(subscribers) = map.get_mut(name) {
             subscribers.retain(|m| !Arc::ptr_eq(m, mailbox));
             if subscribers.is_empty() {
@@ -260,50 +285,41 @@ impl Subscriptions {
         self.channels.len() + self.patterns.len()
     }
 
-    /// Subscribes to `channel` (nothing if already); the count after.
-    pub(crate) fn subscribe(&mut self, channel: &Bytes) -> usize {
-        if self.channels.insert(channel.clone()) {
-            Hub::add(&self.hub.channels, channel.clone(), &self.mailbox);
+    /// The names subscribed of `kind`, in order.
+    pub(crate) fn names(&self, kind: Kind) -> Vec<Bytes> {
+        self.set(kind).iter().cloned().collect()
+    }
+
+    /// Subscribes to `name` (nothing if already); the count after.
+    pub(crate) fn subscribe(&mut self, kind: Kind, name: &Bytes) -> usize {
+        if self.set_mut(kind).insert(name.clone()) {
+            self.hub.add(kind, name.clone(), &self.mailbox);
             self.publish_counts();
         }
         self.count()
     }
 
-    /// Unsubscribes from `channel` (nothing if not subscribed); the count after.
-    pub(crate) fn unsubscribe(&mut self, channel: &Bytes) -> usize {
-        if self.channels.remove(channel) {
-            Hub::remove(&self.hub.channels, channel, &self.mailbox);
+    /// Unsubscribes from `name` (nothing if not subscribed); the count after.
+    pub(crate) fn unsubscribe(&mut self, kind: Kind, name: &Bytes) -> usize {
+        if self.set_mut(kind).remove(name) {
+            self.hub.remove(kind, name, &self.mailbox);
             self.publish_counts();
         }
         self.count()
     }
 
-    /// Subscribes to `pattern` (nothing if already); the count after.
-    pub(crate) fn psubscribe(&mut self, pattern: &Bytes) -> usize {
-        if self.patterns.insert(pattern.clone()) {
-            Hub::add(&self.hub.patterns, pattern.clone(), &self.mailbox);
-            self.publish_counts();
+    fn set(&self, kind: Kind) -> &BTreeSet<Bytes> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
         }
-        self.count()
     }
 
-    /// Unsubscribes from `pattern` (nothing if not subscribed); the count after.
-    pub(crate) fn punsubscribe(&mut self, pattern: &Bytes) -> usize {
-        if self.patterns.remove(pattern) {
-            Hub::remove(&self.hub.patterns, pattern, &self.mailbox);
-            self.publish_counts();
+    fn set_mut(&mut self, kind: Kind) -> &mut BTreeSet<Bytes> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
         }
-        self.count()
-    }
-
-    /// The channels subscribed, in order.
-    pub(crate) fn channels(&self) -> Vec<Bytes> {
-        self.channels.iter().cloned().collect()
-    }
-
-    /// The patterns subscribed, in order.
-    pub(crate) fn patterns(&self) -> Vec<Bytes> {
-        self.patterns.iter().cloned().collect()
     }
 
     /// Shows the counts in CLIENT LIST.
@@ -317,11 +333,10 @@ impl Subscriptions {
 
 impl Drop for Subscriptions {
     fn drop(&mut self) {
-        for channel in std::mem::take(&mut self.channels) {
-            Hub::remove(&self.hub.channels, &channel, &self.mailbox);
-        }
-        for pattern in std::mem::take(&mut self.patterns) {
-            Hub::remove(&self.hub.patterns, &pattern, &self.mailbox);
+        for kind in [Kind::Channel, Kind::Pattern] {
+            for name in std::mem::take(self.set_mut(kind)) {
+                self.hub.remove(kind, &name, &self.mailbox);
+            }
         }
         self.publish_counts();
     }
@@ -349,9 +364,9 @@ mod tests {
         let stats = Stats::default();
         let mut a = Subscriptions::new(hub.clone(), client());
         let mut b = Subscriptions::new(hub.clone(), client());
-        assert_eq!(a.subscribe(&Bytes::from_static(b"news")), 1);
-        assert_eq!(a.subscribe(&Bytes::from_static(b"news")), 1);
-        assert_eq!(b.psubscribe(&Bytes::from_static(b"n*")), 1);
+        assert_eq!(a.subscribe(Kind::Channel, &Bytes::from_static(b"news")), 1);
+        assert_eq!(a.subscribe(Kind::Channel, &Bytes::from_static(b"news")), 1);
+        assert_eq!(b.subscribe(Kind::Pattern, &Bytes::from_static(b"n*")), 1);
         let payload = Bytes::from_static(b"hi");
         assert_eq!(
             hub.publish(&Bytes::from_static(b"news"), &payload, NO_LIMIT, &stats),
@@ -366,7 +381,10 @@ mod tests {
         assert_eq!(got[0].pattern.as_deref(), Some(&b"n*"[..]));
         assert_eq!(hub.subscribers(b"news"), 1);
         assert_eq!(hub.pattern_count(), 1);
-        assert_eq!(a.unsubscribe(&Bytes::from_static(b"news")), 0);
+        assert_eq!(
+            a.unsubscribe(Kind::Channel, &Bytes::from_static(b"news")),
+            0
+        );
         drop(b);
         assert_eq!(
             hub.publish(&Bytes::from_static(b"news"), &payload, NO_LIMIT, &stats),
@@ -381,7 +399,7 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let stats = Stats::default();
         let mut a = Subscriptions::new(hub.clone(), client());
-        a.subscribe(&Bytes::from_static(b"c"));
+        a.subscribe(Kind::Channel, &Bytes::from_static(b"c"));
         let limit = OutputLimit {
             hard: 1000,
             soft: 0,

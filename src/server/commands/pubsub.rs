@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::help;
 use crate::protocol::command::PubSubCommand;
 use crate::protocol::Reply;
-use crate::server::pubsub::Subscriptions;
+use crate::server::pubsub::{Kind, Subscriptions};
 use crate::server::replies::Replies;
 use crate::server::session::Session;
 use crate::server::shared::Shared;
@@ -81,9 +81,6 @@ pub(crate) fn is_subscription(command: &PubSubCommand) -> bool {
     )
 }
 
-/// One subscription change (`Subscriptions::subscribe`, ...): the count after it.
-type Change = fn(&mut Subscriptions, &Bytes) -> usize;
-
 /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE: changes the session's subscriptions
 /// and writes one push per channel or pattern into `out`.
 pub(crate) fn subscription(
@@ -98,34 +95,25 @@ pub(crate) fn subscription(
         .get_or_insert_with(|| Subscriptions::new(shared.pubsub.clone(), session.info.clone()));
     // What was published before this command ran goes out before its confirmations: once
     // unsubscribed, the client must get nothing more from the channel.
-    for message in subs.mailbox().take() {
-        out.reply(resp, message.into_reply());
-    }
-    let (kind, names, change): (&'static [u8], Vec<Bytes>, Change) = match command {
-        PubSubCommand::Subscribe { channels } => (b"subscribe", channels, Subscriptions::subscribe),
-        PubSubCommand::PSubscribe { patterns } => {
-            (b"psubscribe", patterns, Subscriptions::psubscribe)
-        }
-        // None named: all of them.
-        PubSubCommand::Unsubscribe { channels } if channels.is_empty() => {
-            (b"unsubscribe", subs.channels(), Subscriptions::unsubscribe)
-        }
-        PubSubCommand::Unsubscribe { channels } => {
-            (b"unsubscribe", channels, Subscriptions::unsubscribe)
-        }
-        PubSubCommand::PUnsubscribe { patterns } if patterns.is_empty() => (
-            b"punsubscribe",
-            subs.patterns(),
-            Subscriptions::punsubscribe,
-        ),
+    subs.mailbox().send_to(out, resp);
+    let (word, kind, subscribe, names): (&'static [u8], Kind, bool, Vec<Bytes>) = match command {
+        PubSubCommand::Subscribe { channels } => (b"subscribe", Kind::Channel, true, channels),
+        PubSubCommand::PSubscribe { patterns } => (b"psubscribe", Kind::Pattern, true, patterns),
+        PubSubCommand::Unsubscribe { channels } => (b"unsubscribe", Kind::Channel, false, channels),
         PubSubCommand::PUnsubscribe { patterns } => {
-            (b"punsubscribe", patterns, Subscriptions::punsubscribe)
+            (b"punsubscribe", Kind::Pattern, false, patterns)
         }
         _ => return,
     };
+    // Unsubscribing from none named: from all of them.
+    let names = if names.is_empty() && !subscribe {
+        subs.names(kind)
+    } else {
+        names
+    };
     let confirm = |out: &mut Replies, name: Option<Bytes>, count: usize| {
         let push = Reply::Push(vec![
-            Reply::Bulk(Bytes::from_static(kind)),
+            Reply::Bulk(Bytes::from_static(word)),
             name.map_or(Reply::Null, Reply::Bulk),
             Reply::count(count),
         ]);
@@ -136,7 +124,11 @@ pub(crate) fn subscription(
         confirm(out, None, subs.count());
     }
     for name in names {
-        let count = change(subs, &name);
+        let count = if subscribe {
+            subs.subscribe(kind, &name)
+        } else {
+            subs.unsubscribe(kind, &name)
+        };
         confirm(out, Some(name), count);
     }
     if subs.count() == 0 {
