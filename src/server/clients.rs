@@ -152,7 +152,7 @@ impl ClientInfo {
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
-            if channels + patterns > 0 { "P" } else { "N" },
+            if self.subscriptions.any() { "P" } else { "N" },
             channels,
             patterns,
             if details.last_command.is_empty() { "NULL" } else { details.last_command },

@@ -24,7 +24,7 @@ pub const RESERVED_FDS: u64 = 64;
 /// Raises the soft open file limit so that `maxclients` connections fit beside the
 /// server's own files; returns the number of clients that fit, `maxclients` if all do.
 pub fn fit_clients(maxclients: usize) -> usize {
-    let wanted = maxclients as u64 + RESERVED_FDS;
+    let wanted = files_for(maxclients);
     let Ok((soft, hard)) = Resource::NOFILE.get() else {
         return maxclients;
     };
@@ -43,6 +43,14 @@ pub fn fit_clients(maxclients: usize) -> usize {
     fits.min(maxclients)
 }
 
+/// The open files `maxclients` connections need beside the server's own (CONFIG SET may
+/// ask for any number: it saturates rather than wraps).
+fn files_for(maxclients: usize) -> u64 {
+    u64::try_from(maxclients)
+        .unwrap_or(u64::MAX)
+        .saturating_add(RESERVED_FDS)
+}
+
 /// Sizes the open file limit for `maxclients` at start; returns the maxclients to run
 /// with, lowered (with a warning saying what to do) when the limit cannot go high enough.
 pub fn maxclients_at_start(maxclients: usize) -> usize {
@@ -52,7 +60,7 @@ pub fn maxclients_at_start(maxclients: usize) -> usize {
             "maxclients {maxclients} needs {} open files, more than the hard limit allows; \
              maxclients has been reduced to {fits} to compensate for the low ulimit. \
              If you need higher maxclients increase 'ulimit -n'.",
-            maxclients as u64 + RESERVED_FDS
+            files_for(maxclients)
         );
     }
     fits
@@ -82,8 +90,9 @@ mod tests {
         assert_eq!(fit_clients(1), 1);
         let (_, hard) = Resource::NOFILE.get().expect("getrlimit");
         if hard < u64::from(u32::MAX) {
-            let fits = fit_clients(usize::MAX / 2);
-            assert_eq!(fits as u64, hard - RESERVED_FDS);
+            for wanted in [usize::MAX / 2, usize::MAX] {
+                assert_eq!(fit_clients(wanted) as u64, hard - RESERVED_FDS);
+            }
         }
     }
 }
