@@ -78,19 +78,9 @@ impl<'a> Replies<'a> {
     }
 }
 
-/// Counts the error replies in `reply`: itself, or the elements of an array, where EXEC puts
-/// the errors of its commands (Redis counts each of those too). Other arrays hold no errors,
-/// and checking an element's kind costs nothing beside encoding it.
+/// Counts `reply` if it is an error (EXEC counts the errors inside its array itself).
 fn count_errors(stats: &Stats, reply: &Reply) {
-    match reply {
-        Reply::Error(message) => stats.errors.record(message),
-        Reply::Array(items) => {
-            for item in items {
-                if let Reply::Error(message) = item {
-                    stats.errors.record(message);
-                }
-            }
-        }
-        _ => {}
+    if let Reply::Error(message) = reply {
+        stats.errors.record(message);
     }
 }

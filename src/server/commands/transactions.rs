@@ -130,11 +130,19 @@ fn exec(shared: &Arc<Shared>, session: &mut Session) -> Reply {
         });
     }
     match ks.commit() {
-        Ok(Some(ticket)) => {
-            session.pending_write = Some(ticket);
+        Ok(ticket) => {
+            if let Some(ticket) = ticket {
+                session.pending_write = Some(ticket);
+            }
+            // EXEC's reply is an array: its commands' errors are counted here, as Redis
+            // counts each (the reply slot counts only a reply that is an error itself).
+            for reply in &replies {
+                if let Reply::Error(message) = reply {
+                    shared.stats.errors.record(message);
+                }
+            }
             Reply::Array(replies)
         }
-        Ok(None) => Reply::Array(replies),
         Err(error) => Reply::error(error.to_string()),
     }
 }
