@@ -458,11 +458,16 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             }
             let wake = if limit.soft > 0 && output as u64 > limit.soft {
                 let since = *over_soft_since.get_or_insert_with(Instant::now);
-                let deadline = since + Duration::from_secs(limit.soft_seconds);
-                if Instant::now() >= deadline {
-                    return Err(self.over_output_limit(output));
+                let recheck = Instant::now() + LIMIT_RECHECK;
+                // CONFIG SET may give any number of seconds: one past the clock's range is
+                // a deadline never reached.
+                match since.checked_add(Duration::from_secs(limit.soft_seconds)) {
+                    Some(deadline) if Instant::now() >= deadline => {
+                        return Err(self.over_output_limit(output));
+                    }
+                    Some(deadline) => Some(deadline.min(recheck)),
+                    None => Some(recheck),
                 }
-                Some(deadline.min(Instant::now() + LIMIT_RECHECK))
             } else {
                 over_soft_since = None;
                 // The kernel's queue grows while a write waits: look again now and then.

@@ -52,7 +52,7 @@ pub enum CommandError {
     /// CHANNELS with two patterns): Redis's `addReplySubcommandSyntaxError`.
     #[error("ERR unknown subcommand or wrong number of arguments for '{subcommand}'. Try {command} HELP.")]
     SubcommandSyntax {
-        /// The subcommand as sent, rendered (cut to 128 bytes).
+        /// The subcommand, upper-case (its parser does not see it as sent).
         subcommand: String,
         /// The parent's name, upper-case.
         command: String,
