@@ -28,6 +28,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+use cairn::protocol::resp::{encode_request, parse_reply};
+use cairn::protocol::Limits;
 use common::scratch_redis::ScratchRedis;
 use common::{tool_available, TestServer};
 
@@ -35,35 +38,15 @@ use common::{tool_available, TestServer};
 // Raw RESP frames
 // ---------------------------------------------------------------------------------------
 
-/// The length of the first complete RESP2 or RESP3 frame in `buf` (a push `>` counts as an
-/// array), or `None` while it is incomplete.
+/// The length of the first complete RESP2 or RESP3 frame in `buf` (pushes included), or
+/// `None` while it is incomplete: as far as the protocol's reply parser reads.
 fn frame_len(buf: &[u8]) -> Option<usize> {
-    let mut pos = 0;
-    let mut pending: usize = 1;
-    while pending > 0 {
-        pending -= 1;
-        let line_end = pos + buf.get(pos..)?.windows(2).position(|w| w == b"\r\n")?;
-        let kind = buf[pos];
-        let head = std::str::from_utf8(&buf[pos + 1..line_end]).expect("a frame header");
-        pos = line_end + 2;
-        let count = || -> i64 { head.parse().expect("a length in a frame header") };
-        match kind {
-            b'$' | b'!' | b'=' => {
-                if let Ok(n) = usize::try_from(count()) {
-                    pos += n + 2;
-                    if pos > buf.len() {
-                        return None;
-                    }
-                }
-            }
-            b'*' | b'>' | b'~' => pending += usize::try_from(count()).unwrap_or(0),
-            b'%' => pending += 2 * usize::try_from(count()).unwrap_or(0),
-            // An attribute: its pairs, then the reply it decorates.
-            b'|' => pending += 2 * usize::try_from(count()).unwrap_or(0) + 1,
-            _ => {} // + - : _ , # ( : one line
-        }
+    let mut rest = BytesMut::from(buf);
+    match parse_reply(&mut rest, &Limits::default()) {
+        Ok(Some(_)) => Some(buf.len() - rest.len()),
+        Ok(None) => None,
+        Err(e) => panic!("not a RESP frame ({e}): {}", show(buf)),
     }
-    Some(pos)
 }
 
 /// The header line (with its CRLF) and the element frames of an aggregate frame.
@@ -80,13 +63,9 @@ fn elements(frame: &[u8]) -> (&[u8], Vec<&[u8]>) {
 }
 
 /// A RESP request's bytes.
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
+fn encode(args: &[&[u8]]) -> BytesMut {
+    let mut out = BytesMut::new();
+    encode_request(args, &mut out);
     out
 }
 
