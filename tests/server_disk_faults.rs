@@ -11,6 +11,8 @@
 // A failing test should fail loudly: expect and unwrap are its assertions.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use cairn::server::{Config, Server, StopHandle};
 use cairn::storage::Faults;
+use common::info_field;
 
 /// A server running in this process on `dir`.
 struct InProcessServer {
@@ -71,13 +74,6 @@ impl InProcessServer {
         self.stop.stop();
         self.thread.take().unwrap().join().expect("server thread")
     }
-}
-
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").query(con).expect("INFO");
-    info.lines()
-        .find_map(|l| Some(l.strip_prefix(field)?.strip_prefix(':')?.trim().to_string()))
-        .unwrap_or_else(|| panic!("no {field} in INFO"))
 }
 
 fn value(i: usize) -> Vec<u8> {

@@ -107,13 +107,7 @@ fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// One field of INFO, as a number.
 fn info_field(con: &mut redis::Connection, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO").query(con).expect("INFO");
-    info.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in INFO"))
-        .trim()
-        .parse()
-        .expect("a number")
+    common::info_field(con, field).parse().expect("a number")
 }
 
 /// A client that pipelines `count` GETs of `key` and never reads a reply.

@@ -150,6 +150,14 @@ impl Drop for TestServer {
     }
 }
 
+/// One field of INFO (all sections), as text.
+pub fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").query(con).expect("INFO");
+    info.lines()
+        .find_map(|l| Some(l.strip_prefix(field)?.strip_prefix(':')?.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+}
+
 /// Whether an outside tool runs here (`name --version`). `.ci/run` installs every tool a test
 /// needs, so under CI (`CI` set) a missing one fails the test; elsewhere a note naming
 /// `purpose` is printed and the caller skips that part.
