@@ -233,19 +233,21 @@ impl RespConn {
 
     /// After SUBSCRIBE or PSUBSCRIBE: the next push (a confirmation or a message).
     pub fn next_push(&mut self) -> Result<Reply, String> {
-        self.read_reply().map_err(|e| {
-            self.stream = None;
-            format!("Error: {}", io_text(&e))
-        })
+        let read = self.read_reply();
+        read.map_err(|e| self.broken(&e))
     }
 
     fn call(&mut self, args: &[Bytes]) -> Result<Reply, String> {
         if self.stream.is_none() {
             self.connect().map_err(|Unreachable(line)| line)?;
         }
-        self.exchange(args).map_err(|e| {
-            self.stream = None;
-            format!("Error: {}", io_text(&e))
-        })
+        let exchanged = self.exchange(args);
+        exchanged.map_err(|e| self.broken(&e))
+    }
+
+    /// Forgets a connection that failed (the next command reconnects); the line saying so.
+    fn broken(&mut self, e: &io::Error) -> String {
+        self.stream = None;
+        format!("Error: {}", io_text(e))
     }
 }
