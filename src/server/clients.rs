@@ -123,6 +123,8 @@ pub struct ClientDetails {
     pub protocol: u8,
     /// The last command it ran.
     pub last_command: &'static str,
+    /// The database it selected.
+    pub db: u8,
 }
 
 impl ClientInfo {
@@ -145,7 +147,7 @@ impl ClientInfo {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -153,6 +155,7 @@ impl ClientInfo {
             age.as_secs(),
             idle_ms / 1000,
             if self.subscriptions.any() { "P" } else { "N" },
+            details.db,
             channels,
             patterns,
             if details.last_command.is_empty() { "NULL" } else { details.last_command },

@@ -16,19 +16,18 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::clients::{KillWatch, Registration};
-use super::keyspace::ExecError;
+use super::keyspace::{ExecError, Write};
 use super::native::{self, RangeStream};
 use super::pubsub::Mailbox;
 use super::replies::{Framing, Replies};
 use super::round::Round;
 use super::session::Session;
 use super::shared::{Shared, Stats};
-use super::value::Entry;
 use super::{dispatch, idle};
 use crate::protocol::command::Request;
 use crate::protocol::{binary, resp, Limits, ProtocolError, Reply};
@@ -113,7 +112,7 @@ pub(crate) struct Connection<'a, S> {
     pub(super) session: Session,
     framing: Framing,
     /// Where a round stages its writes; handed from round to round so it keeps its capacity.
-    staging: Vec<(Bytes, Option<Entry>)>,
+    staging: Vec<Write>,
     /// The ids of a round's requests since its last commit; kept from round to round.
     uncommitted_ids: Vec<u64>,
     kill: KillWatch<'a>,

@@ -90,7 +90,9 @@ pub(crate) fn execute(
     // command in cluster mode, which may be redirected.
     if session.authenticated && session.multi.is_none() && shared.cluster.is_none() {
         if let (Family::Strings(StringCommand::Get), [key]) = (command.family(), command.keys()) {
-            if let Err(error) = strings::get_into(&round.keyspace(), key, session.resp, out) {
+            if let Err(error) =
+                strings::get_into(&round.keyspace(session.db), key, session.resp, out)
+            {
                 out.reply(session.resp, Reply::error(error.to_string()));
             }
             return;
@@ -219,7 +221,7 @@ fn execute_in_round(
             return failed(round, error);
         }
     }
-    let mut ks = round.keyspace();
+    let mut ks = round.keyspace(session.db);
     let reply = run(
         &mut Context {
             shared,
@@ -255,7 +257,7 @@ fn route(
     let (slot, route) =
         cluster.route(keys, command.spec().flags, asking, session.cluster.readonly)?;
     if let Some(tx) = &mut session.multi {
-        let watched = session.watched.first().map(|(key, _)| key_slot(key));
+        let watched = session.watched.first().map(|(_, key, _)| key_slot(key));
         if *tx.slot.get_or_insert(watched.unwrap_or(slot)) != slot {
             return Err(crossslot());
         }
@@ -268,7 +270,7 @@ fn route(
             .lock(session, keys)
             .map_err(|error| failed(round, error))?;
     }
-    let ks = round.keyspace();
+    let ks = round.keyspace(session.db);
     let mut here = 0;
     for key in keys {
         here += usize::from(ks.contains(key).map_err(|e| Reply::error(e.to_string()))?);

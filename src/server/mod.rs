@@ -8,11 +8,13 @@
 mod clients;
 mod cluster;
 mod commands;
+mod compaction;
 mod config;
 mod connection;
 mod dispatch;
 mod idle;
 mod keyspace;
+mod layout;
 mod listener;
 mod native;
 mod os;
@@ -61,6 +63,17 @@ pub enum ServerError {
     /// Cluster mode's map file is unreadable or malformed, or its settings are wrong.
     #[error("{0}")]
     Cluster(String),
+    /// A setting is out of its range.
+    #[error("{0}")]
+    Config(String),
+    /// The data directory holds keys in a format this server does not read.
+    #[error("data directory {path}: {message}")]
+    Format {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// A background task failed during shutdown.
     #[error("shutdown failed: {0}")]
     Shutdown(String),

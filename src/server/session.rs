@@ -46,8 +46,10 @@ pub struct Session {
     pub authenticated: bool,
     /// An open MULTI.
     pub multi: Option<Transaction>,
-    /// Keys under WATCH, with their versions when watched (`None` = missing).
-    pub watched: Vec<(Bytes, Option<u64>)>,
+    /// The numbered database commands work in (SELECT).
+    pub db: u8,
+    /// Keys under WATCH: database, key, and version when watched (`None` = missing).
+    pub watched: Vec<(u8, Bytes, Option<u64>)>,
     /// Completes when this client's latest write is durable; replies wait for it.
     pub pending_write: Option<WriteTicket>,
     /// Close the connection after the replies already produced (QUIT).
@@ -68,6 +70,7 @@ impl Session {
             resp: RespVersion::Resp2,
             authenticated,
             multi: None,
+            db: 0,
             watched: Vec::new(),
             pending_write: None,
             closing: false,

@@ -51,6 +51,8 @@ pub struct Shared {
     pub cluster: Option<Cluster>,
     /// Pub/sub's channels and patterns, and their subscribers.
     pub pubsub: Arc<Hub>,
+    /// The last version given to a new collection (see [`Shared::new_version`]).
+    last_version: AtomicU64,
 }
 
 impl Shared {
@@ -71,6 +73,29 @@ impl Shared {
             replication_id: random_hex(40),
             cluster,
             pubsub: Arc::default(),
+            last_version: AtomicU64::new(0),
+        }
+    }
+
+    /// A version for a new collection, never given before in this data directory: the
+    /// clock in microseconds (which a restart does not turn back), or one past the last
+    /// version when the clock has not moved.
+    pub fn new_version(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let mut last = self.last_version.load(Ordering::Relaxed);
+        loop {
+            let next = last.saturating_add(1).max(now);
+            match self.last_version.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
         }
     }
 }

@@ -46,5 +46,5 @@ pub use db::{Db, Snapshot, Stats, WritesRefused};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use faults::Faults;
-pub use options::{CompactionFilter, Options, SyncPolicy};
+pub use options::{CompactionFilter, Lookup, Options, SyncPolicy};
 pub use range::RangeIter;

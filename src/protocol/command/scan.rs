@@ -98,6 +98,12 @@ pub(super) const RANGE: CommandSpec =
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`, as Redis's
 /// `scanGenericCommand`: the cursor first, then options in any order, repeats allowed.
 fn scan(args: &mut Args) -> Result<ScanCommand, CommandError> {
+    scan_options(args, true).map(|scan| ScanCommand::Scan(Box::new(scan)))
+}
+
+/// The arguments of SCAN (`with_type`) or of HSCAN, SSCAN and ZSCAN after the key:
+/// `cursor [MATCH pattern] [COUNT count]`, and SCAN's `[TYPE type]`.
+pub(super) fn scan_options(args: &mut Args, with_type: bool) -> Result<Scan, CommandError> {
     let cursor = parse_u64_cursor(&next(args)?).ok_or(CommandError::InvalidCursor)?;
     let mut pattern = None;
     let mut count = None;
@@ -114,18 +120,18 @@ fn scan(args: &mut Args) -> Result<ScanCommand, CommandError> {
             let p = next(args)?;
             // Redis skips matching altogether for `*`.
             pattern = if p.as_ref() == b"*" { None } else { Some(p) };
-        } else if is(&opt, "TYPE") && more {
+        } else if is(&opt, "TYPE") && more && with_type {
             kind = Some(next(args)?);
         } else {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(ScanCommand::Scan(Box::new(Scan {
+    Ok(Scan {
         cursor,
         pattern,
         count,
         kind,
-    })))
+    })
 }
 
 /// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.

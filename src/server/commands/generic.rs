@@ -5,13 +5,14 @@
 //! Expiry is Redis's: a key whose deadline has passed is gone for every command, and
 //! setting a deadline in the past deletes the key at once.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::first;
 use crate::protocol::command::{ExpireCondition, GenericCommand, Keys};
 use crate::protocol::Reply;
 use crate::server::keyspace::{ExecError, Keyspace};
-use crate::server::value::Entry;
+use crate::server::layout;
+use crate::server::value::{Entry, Meta, Record};
 
 type Result = std::result::Result<Reply, ExecError>;
 
@@ -74,11 +75,8 @@ fn exists(ks: &Keyspace, keys: &[Bytes]) -> Result {
 
 /// TYPE key
 fn type_of(ks: &Keyspace, key: &[u8]) -> Result {
-    Ok(Reply::Simple(Bytes::from_static(if ks.contains(key)? {
-        b"string"
-    } else {
-        b"none"
-    })))
+    let name = ks.record(key)?.map_or("none", |record| record.type_name());
+    Ok(Reply::Simple(Bytes::from_static(name.as_bytes())))
 }
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT, with the deadline already made absolute
@@ -89,11 +87,11 @@ fn expire(
     deadline: i64,
     condition: Option<ExpireCondition>,
 ) -> Result {
-    let Some(mut entry) = ks.get(&key)? else {
+    let Some(mut record) = ks.record(&key)? else {
         return Ok(Reply::Integer(0));
     };
     // A key without expiry has an infinite TTL for GT and LT.
-    let allowed = match (condition, entry.expires_at) {
+    let allowed = match (condition, record.expires_at()) {
         (Some(ExpireCondition::Nx), current) => current.is_none(),
         (Some(ExpireCondition::Xx), current) => current.is_some(),
         (Some(ExpireCondition::Gt | ExpireCondition::XxGt), Some(current)) => {
@@ -111,8 +109,8 @@ fn expire(
     if deadline <= signed(ks.now()) {
         ks.delete(key);
     } else {
-        entry.expires_at = Some(deadline.unsigned_abs());
-        ks.put(key, entry);
+        record.set_expires_at(Some(deadline.unsigned_abs()));
+        ks.put_record(key, record);
     }
     Ok(Reply::Integer(1))
 }
@@ -132,10 +130,10 @@ enum TtlForm {
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 for no expiry.
 fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
-    let Some(entry) = ks.get(key)? else {
+    let Some(record) = ks.record(key)? else {
         return Ok(Reply::Integer(-2));
     };
-    let Some(at) = entry.expires_at else {
+    let Some(at) = record.expires_at() else {
         return Ok(Reply::Integer(-1));
     };
     let left = at.saturating_sub(ks.now());
@@ -150,33 +148,66 @@ fn ttl(ks: &Keyspace, key: &[u8], form: TtlForm) -> Result {
 
 /// PERSIST key
 fn persist(ks: &mut Keyspace, key: Bytes) -> Result {
-    match ks.get(&key)? {
-        Some(mut entry) if entry.expires_at.is_some() => {
-            entry.expires_at = None;
-            ks.put(key, entry);
+    match ks.record(&key)? {
+        Some(mut record) if record.expires_at().is_some() => {
+            record.set_expires_at(None);
+            ks.put_record(key, record);
             Ok(Reply::Integer(1))
         }
         _ => Ok(Reply::Integer(0)),
     }
 }
 
-/// RENAME / RENAMENX from to: the value keeps its expiry.
+/// RENAME / RENAMENX from to: the value keeps its expiry. A collection's elements are
+/// copied under the new name (elements are keyed by their collection's name): O(n), as
+/// in kvrocks.
 fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -> Result {
-    let Some(entry) = ks.get(&from)? else {
+    let Some(record) = ks.record(&from)? else {
         return Ok(Reply::error("ERR no such key"));
     };
     if only_if_absent && ks.contains(&to)? {
         return Ok(Reply::Integer(0));
     }
     if from != to {
+        let record = copy_record(ks, &from, record, ks.database(), &to)?;
         ks.delete(from);
-        ks.put(to, entry);
+        ks.put_record(to, record);
     }
     Ok(if only_if_absent {
         Reply::Integer(1)
     } else {
         Reply::ok()
     })
+}
+
+/// What to store under `to` in database `db` for a copy of `from`'s `record`: a string as
+/// it is; a collection under a new version, its elements staged under `to`'s prefix.
+pub(crate) fn copy_record(
+    ks: &mut Keyspace,
+    from: &[u8],
+    record: Record,
+    db: u8,
+    to: &[u8],
+) -> std::result::Result<Record, ExecError> {
+    let Record::Coll(meta) = record else {
+        return Ok(record);
+    };
+    let source = ks.elements_of(from, &meta);
+    let copy = Meta {
+        version: ks.new_version(),
+        ..meta
+    };
+    let target = layout::elements(db, to, copy.version);
+    let elements: Vec<(Bytes, Bytes)> = ks
+        .elements_under(&source, false)
+        .collect::<std::result::Result<_, _>>()?;
+    for (key, value) in elements {
+        let mut moved = BytesMut::with_capacity(target.len() + key.len() - source.len());
+        moved.extend_from_slice(&target);
+        moved.extend_from_slice(&key[source.len()..]);
+        ks.put_element(moved.freeze(), value);
+    }
+    Ok(Record::Coll(copy))
 }
 
 /// A unix time in milliseconds as the signed number EXPIRE's arithmetic uses (every

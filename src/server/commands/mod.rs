@@ -5,6 +5,8 @@
 
 pub(crate) mod cluster;
 pub(crate) mod connection;
+#[allow(dead_code)] // Until the collection commands land.
+pub(crate) mod elements;
 pub(crate) mod generic;
 pub(crate) mod pubsub;
 pub(crate) mod scan;
