@@ -507,3 +507,111 @@ pub fn submit(shared: &Shared, writes: &[Write]) -> Result<Option<WriteTicket>, 
     }
     Ok(Some(shared.db.submit(batch)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::Config;
+
+    fn shared() -> (tempfile::TempDir, Shared) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), storage::Options::default()).unwrap();
+        (dir, Shared::new(db, Config::default(), None))
+    }
+
+    fn element(prefix: &Bytes, suffix: &[u8]) -> Bytes {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(suffix);
+        Bytes::from(key)
+    }
+
+    #[test]
+    fn staged_elements_lie_over_the_engines_in_both_directions() {
+        let (_dir, shared) = shared();
+        let mut meta = Meta::new(Kind::Set, shared.new_version());
+        let mut ks = Keyspace::new(&shared);
+        let prefix = ks.elements_of(b"s", &meta);
+        for member in [&b"a"[..], b"c", b"e"] {
+            ks.put_element(element(&prefix, member), Bytes::new());
+        }
+        meta.len = 3;
+        ks.put_meta(Bytes::from_static(b"s"), meta);
+        ks.commit().unwrap();
+
+        let mut ks = Keyspace::new(&shared);
+        ks.delete_element(element(&prefix, b"c"));
+        ks.put_element(element(&prefix, b"b"), Bytes::from_static(b"new"));
+        ks.put_element(element(&prefix, b"e"), Bytes::from_static(b"over"));
+        let walk = |reverse| -> Vec<(Vec<u8>, Vec<u8>)> {
+            ks.elements_under(&prefix, reverse)
+                .map(|item| {
+                    let (key, value) = item.unwrap();
+                    (key[prefix.len()..].to_vec(), value.to_vec())
+                })
+                .collect()
+        };
+        let forward = walk(false);
+        assert_eq!(
+            forward,
+            vec![
+                (b"a".to_vec(), b"".to_vec()),
+                (b"b".to_vec(), b"new".to_vec()),
+                (b"e".to_vec(), b"over".to_vec()),
+            ]
+        );
+        let mut backward = walk(true);
+        backward.reverse();
+        assert_eq!(backward, forward);
+        assert_eq!(ks.element(&element(&prefix, b"c")).unwrap(), None);
+        assert_eq!(
+            ks.element(&element(&prefix, b"a")).unwrap(),
+            Some(Bytes::new())
+        );
+    }
+
+    #[test]
+    fn a_collection_is_wrongtype_for_strings_and_other_kinds() {
+        let (_dir, shared) = shared();
+        let mut ks = Keyspace::new(&shared);
+        let mut meta = Meta::new(Kind::Hash, shared.new_version());
+        meta.len = 1;
+        ks.put_meta(Bytes::from_static(b"h"), meta);
+        ks.put(
+            Bytes::from_static(b"s"),
+            Entry::new(Bytes::from_static(b"v")),
+        );
+        ks.commit().unwrap();
+        let ks = Keyspace::new(&shared);
+        assert!(matches!(ks.get(b"h"), Err(ExecError::WrongType)));
+        assert!(matches!(
+            ks.collection(b"h", Kind::Set),
+            Err(ExecError::WrongType)
+        ));
+        assert!(matches!(
+            ks.collection(b"s", Kind::Hash),
+            Err(ExecError::WrongType)
+        ));
+        assert_eq!(ks.collection(b"h", Kind::Hash).unwrap(), Some(meta));
+        assert_eq!(ks.collection(b"none", Kind::Hash).unwrap(), None);
+        assert!(ks.contains(b"h").unwrap());
+        // Another database holds other keys.
+        let other = Keyspace::over(&shared, &[], ks.now(), 1);
+        assert!(!other.contains(b"h").unwrap());
+        // An empty collection is no key.
+        let mut ks = Keyspace::new(&shared);
+        ks.put_meta(Bytes::from_static(b"h"), Meta { len: 0, ..meta });
+        ks.commit().unwrap();
+        assert!(!Keyspace::new(&shared).contains(b"h").unwrap());
+    }
+
+    #[test]
+    fn versions_only_grow() {
+        let (_dir, shared) = shared();
+        let mut last = 0;
+        for _ in 0..1000 {
+            let next = shared.new_version();
+            assert!(next > last);
+            last = next;
+        }
+    }
+}

@@ -42,7 +42,7 @@ pub use connection::{
 };
 pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
-pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
+pub use generic::{ExpireAt, ExpireCondition, GenericCommand, ObjectQuery};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
