@@ -123,4 +123,48 @@ mod tests {
         };
         assert!(!DeadRecords::default().remove_given(&element(b"x", 1), b"", &failing));
     }
+
+    #[test]
+    fn a_deleted_or_expired_collection_leaves_the_disk_at_compaction() {
+        use crate::storage::{Db, Options, WriteBatch};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            compaction_filter: Some(Arc::new(DeadRecords::default())),
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        let mut expired = Meta::new(Kind::Hash, 1);
+        expired.len = 1000;
+        expired.expires_at = Some(now_millis() + 200);
+        let mut live = Meta::new(Kind::Set, 2);
+        live.len = 1000;
+        let mut batch = WriteBatch::new();
+        for (key, meta) in [
+            (&b"deleted"[..], expired),
+            (b"expiring", expired),
+            (b"kept", live),
+        ] {
+            let prefix = layout::elements(0, key, meta.version);
+            for i in 0..1000u32 {
+                let mut element = prefix.to_vec();
+                element.extend_from_slice(&i.to_be_bytes());
+                batch.put(&element, b"value");
+            }
+            batch.put(&layout::key(0, key), &meta.encode());
+        }
+        db.write(batch).unwrap();
+        db.delete(&layout::key(0, b"deleted")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        db.flush().unwrap();
+        db.compact().unwrap();
+        let left = |key: &[u8], version| {
+            let prefix = layout::elements(0, key, version);
+            let end = layout::prefix_end(&prefix).unwrap();
+            db.range(prefix..end).count()
+        };
+        assert_eq!(left(b"deleted", 1), 0);
+        assert_eq!(left(b"expiring", 1), 0);
+        assert_eq!(left(b"kept", 2), 1000);
+    }
 }
