@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use super::args::{int, is, next, Args};
+use super::args::{int, is, next, parse_u64_cursor, Args};
 use super::scan::{scan_options, Scan};
 use super::table::{row, CommandSpec};
 use super::CommandError;
@@ -64,8 +64,9 @@ pub enum ZSetCommand {
     /// `ZUNIONSTORE` / `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...]
     /// [AGGREGATE SUM|MIN|MAX]`.
     Store(Box<ZStore>),
-    /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`.
-    Scan(Box<Scan>),
+    /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: a bad cursor is refused at
+    /// once, bad options only once the key is found to be a sorted set, as in Redis.
+    Scan(Box<Result<Scan, CommandError>>),
 }
 
 /// ZADD's options.
@@ -239,7 +240,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("zscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.0",
         "Iterates over members and scores of a sorted set.",
         "key cursor [MATCH pattern] [COUNT count]",
-        |a| Ok(ZSetCommand::Scan(Box::new(scan_options(a, false)?)))),
+        zscan),
     row!("zscore", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns the score of a member in a sorted set.",
         "key member", |a| Ok(ZSetCommand::Score(next(a)?))),
@@ -322,6 +323,13 @@ pub(crate) fn lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, CommandErr
         min: lex_end(min.clone()).ok_or_else(bad)?,
         max: lex_end(max.clone()).ok_or_else(bad)?,
     })
+}
+
+/// ZSCAN: the cursor checked now, the options when the key is known to be a sorted set.
+fn zscan(args: &mut Args) -> Result<ZSetCommand, CommandError> {
+    let cursor = args.as_slice().first().cloned().unwrap_or_default();
+    parse_u64_cursor(&cursor).ok_or(CommandError::InvalidCursor)?;
+    Ok(ZSetCommand::Scan(Box::new(scan_options(args, false))))
 }
 
 /// The next two arguments.

@@ -91,6 +91,10 @@ pub(crate) fn run(
                     Reply::Array(Vec::new()),
                 ]));
             };
+            let scan = match *scan {
+                Ok(scan) => scan,
+                Err(error) => return Ok(Reply::error(error.to_string())),
+            };
             let prefix = z.member_prefix();
             elements::scan(
                 ks,
