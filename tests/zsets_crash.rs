@@ -5,6 +5,8 @@
 //! with its members, and the score index agrees with the member records.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+// Scores here are small integers, exact in f64.
+#![allow(clippy::float_cmp)]
 
 mod common;
 

@@ -47,13 +47,13 @@ pub enum ZSetCommand {
     /// `ZREM key member [member ...]`.
     Rem(Vec<Bytes>),
     /// ZREMRANGEBYRANK / BYSCORE / BYLEX.
-    RemRange(RangeBy),
+    RemRange(Box<RangeBy>),
     /// `ZCARD key`.
     Card,
     /// `ZCOUNT key min max`.
     Count(ScoreRange),
     /// `ZLEXCOUNT key min max`.
-    LexCount(LexRange),
+    LexCount(Box<LexRange>),
     /// `ZPOPMIN` / `ZPOPMAX key [count]`.
     Pop {
         /// ZPOPMAX.
@@ -190,7 +190,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
         |a| zstore(a, true)),
     row!("zlexcount", 4, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Returns the number of members in a sorted set within a lexicographical range.",
-        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::LexCount(lex_range(&x, &y)?)))),
+        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::LexCount(Box::new(lex_range(&x, &y)?))))),
     row!("zmscore", -3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "6.2.0",
         "Returns the score of one or more members in a sorted set.",
         "key member [member ...]", |a: &mut Args| Ok(ZSetCommand::MScore(a.collect()))),
@@ -218,13 +218,13 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "key member [member ...]", |a: &mut Args| Ok(ZSetCommand::Rem(a.collect()))),
     row!("zremrangebylex", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
-        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(RangeBy::Lex(lex_range(&x, &y)?))))),
+        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Lex(lex_range(&x, &y)?)))))),
     row!("zremrangebyrank", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
-        "key start stop", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(RangeBy::Rank(int(&x)?, int(&y)?))))),
+        "key start stop", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Rank(int(&x)?, int(&y)?)))))),
     row!("zremrangebyscore", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
-        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(RangeBy::Score(score_range(&x, &y)?))))),
+        "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Score(score_range(&x, &y)?)))))),
     row!("zrevrange", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns members in a sorted set within a range of indexes in reverse order.",
         "key start stop [WITHSCORES]", |a| zrange(a, Form::Rank, true)),
@@ -306,7 +306,7 @@ pub(crate) fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CommandE
     })
 }
 
-fn lex_end(s: Bytes) -> Option<LexBound> {
+fn lex_end(s: &Bytes) -> Option<LexBound> {
     match s.first() {
         Some(b'-') if s.len() == 1 => Some(LexBound::Min),
         Some(b'+') if s.len() == 1 => Some(LexBound::Max),
@@ -320,8 +320,8 @@ fn lex_end(s: Bytes) -> Option<LexBound> {
 pub(crate) fn lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, CommandError> {
     let bad = || CommandError::Invalid("ERR min or max not valid string range item");
     Ok(LexRange {
-        min: lex_end(min.clone()).ok_or_else(bad)?,
-        max: lex_end(max.clone()).ok_or_else(bad)?,
+        min: lex_end(min).ok_or_else(bad)?,
+        max: lex_end(max).ok_or_else(bad)?,
     })
 }
 
@@ -360,7 +360,7 @@ fn zadd(args: &mut Args) -> Result<ZSetCommand, CommandError> {
         at += 1;
     }
     let elements = rest.len() - at;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     if flags.nx && flags.xx {
@@ -368,7 +368,7 @@ fn zadd(args: &mut Args) -> Result<ZSetCommand, CommandError> {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(CommandError::Invalid(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));

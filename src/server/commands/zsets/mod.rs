@@ -5,6 +5,9 @@
 //! Every one reads elements, so every row carries `OWN_ROUND`. Replies follow Redis 7.0:
 //! scores as `%.17g` doubles (RESP3 `,`), member/score pairs flat in RESP2 and nested in
 //! RESP3.
+//!
+//! Scores compare exactly, as Redis's do (`float_cmp` is allowed for that).
+#![allow(clippy::float_cmp)]
 
 mod range;
 mod store;
@@ -81,9 +84,9 @@ pub(crate) fn run(
             ZSet::open(ks, &key)?.map_or(0, |z| z.meta.len),
         )),
         ZSetCommand::Count(range) => counted(ks, &key, &RangeBy::Score(range)),
-        ZSetCommand::LexCount(range) => counted(ks, &key, &RangeBy::Lex(range)),
+        ZSetCommand::LexCount(range) => counted(ks, &key, &RangeBy::Lex(*range)),
         ZSetCommand::Pop { max, count } => zpop(ks, resp, &key, max, count),
-        ZSetCommand::Store(store) => zstore(ks, key, *store),
+        ZSetCommand::Store(store) => zstore(ks, &key, *store),
         ZSetCommand::Scan(scan) => {
             let Some(z) = ZSet::open(ks, &key)? else {
                 return Ok(Reply::Array(vec![
@@ -284,7 +287,7 @@ fn zpop(
 ///
 /// The source keys are not in the row's key positions, so they are read without their
 /// locks, each as one snapshot; in cluster mode they are not checked for the slot.
-fn zstore(ks: &mut Keyspace, dest: Bytes, store: ZStore) -> Result {
+fn zstore(ks: &mut Keyspace, dest: &Bytes, store: ZStore) -> Result {
     let mut sources = Vec::with_capacity(store.sources.len());
     for key in &store.sources {
         sources.push(ZSet::open(ks, key)?);
@@ -319,11 +322,11 @@ fn zstore(ks: &mut Keyspace, dest: Bytes, store: ZStore) -> Result {
     let mut members_order: Vec<Bytes> = Vec::new();
     if store.inter {
         if order.iter().any(|&i| sources[i].is_none()) {
-            return finish(ks, &dest, Vec::new());
+            return Ok(finish(ks, dest, Vec::new()));
         }
         let smallest = order[0];
         let Some(z) = &sources[smallest] else {
-            return finish(ks, &dest, Vec::new());
+            return Ok(finish(ks, dest, Vec::new()));
         };
         let (lo, hi) = z.members();
         'member: for item in ks.elements(lo, hi, false) {
@@ -350,12 +353,11 @@ fn zstore(ks: &mut Keyspace, dest: Bytes, store: ZStore) -> Result {
                 let (k, v) = item?;
                 let (member, score) = z.member_entry(&k, &v);
                 let score = weighted(score, weights[i]);
-                match result.get_mut(&member) {
-                    Some(acc) => *acc = combine(*acc, score),
-                    None => {
-                        members_order.push(member.clone());
-                        result.insert(member, score);
-                    }
+                if let Some(acc) = result.get_mut(&member) {
+                    *acc = combine(*acc, score);
+                } else {
+                    members_order.push(member.clone());
+                    result.insert(member, score);
                 }
             }
         }
@@ -367,19 +369,19 @@ fn zstore(ks: &mut Keyspace, dest: Bytes, store: ZStore) -> Result {
             (m, score)
         })
         .collect();
-    finish(ks, &dest, members)
+    Ok(finish(ks, dest, members))
 }
 
-fn finish(ks: &mut Keyspace, dest: &Bytes, members: Members) -> Result {
+fn finish(ks: &mut Keyspace, dest: &Bytes, members: Members) -> Reply {
     let n = members.len();
     if n == 0 {
         ks.delete(dest);
-        return Ok(Reply::Integer(0));
+        return Reply::Integer(0);
     }
     let mut z = ZSet::new(ks, dest);
     for (member, score) in members {
         z.set(ks, &member, None, score);
     }
     z.save(ks);
-    Ok(Reply::count(n))
+    Reply::count(n)
 }

@@ -6,6 +6,9 @@
 //! defines lex ranges only for a set whose scores are all equal, where member order is
 //! its order too; with mixed scores Redis's answer depends on its skiplist, and Cairn's
 //! (every member in the lex range, in member order) may differ from it.
+//!
+//! Scores compare exactly, as Redis's do (`float_cmp` is allowed for that).
+#![allow(clippy::float_cmp)]
 
 use std::ops::Bound;
 
