@@ -27,6 +27,7 @@ mod server;
 mod strings;
 mod table;
 mod transactions;
+mod zsets;
 
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,9 @@ pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
 pub use transactions::TransactionCommand;
+pub use zsets::{
+    Aggregate, LexBound, LexRange, RangeBy, ScoreRange, ZAddFlags, ZRange, ZSetCommand, ZStore,
+};
 
 use args::Args;
 
@@ -85,6 +89,8 @@ pub enum Family {
     Cluster(ClusterCommand),
     /// SUBSCRIBE, PUBLISH, PUBSUB, ... (`pubsub.rs`).
     PubSub(PubSubCommand),
+    /// ZADD, ZRANGE and the other sorted-set commands (`zsets.rs`).
+    ZSets(ZSetCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -223,5 +229,6 @@ family_from!(
     Connection(ConnectionCommand),
     Server(ServerCommand),
     Cluster(ClusterCommand),
-    PubSub(PubSubCommand)
+    PubSub(PubSubCommand),
+    ZSets(ZSetCommand)
 );

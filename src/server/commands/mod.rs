@@ -5,7 +5,6 @@
 
 pub(crate) mod cluster;
 pub(crate) mod connection;
-#[allow(dead_code)] // Until the collection commands land.
 pub(crate) mod elements;
 pub(crate) mod generic;
 pub(crate) mod pubsub;
@@ -13,6 +12,7 @@ pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod strings;
 pub(crate) mod transactions;
+pub(crate) mod zsets;
 
 use bytes::Bytes;
 
