@@ -43,6 +43,9 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 15;
         /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
         const SENTINEL = 1 << 16;
+        /// Its keys are found by parsing its arguments (a count before them: LMPOP), not
+        /// by the row's key positions; the parser hands them over.
+        const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes
         /// have none yet), reads the engine as one snapshot, or writes batches of its
