@@ -8,6 +8,7 @@ pub(crate) mod connection;
 #[allow(dead_code)] // Until the collection commands land.
 pub(crate) mod elements;
 pub(crate) mod generic;
+pub(crate) mod lists;
 pub(crate) mod pubsub;
 pub(crate) mod scan;
 pub(crate) mod server;
