@@ -53,13 +53,15 @@ pub enum ListCommand {
     },
     /// `LINDEX key index`.
     Index {
-        /// The index (negative from the end).
-        index: i64,
+        /// The index (negative from the end); `None` when it is not an integer, which
+        /// Redis reports only after the key's type (a missing key answers nil).
+        index: Option<i64>,
     },
     /// `LSET key index element`.
     Set {
-        /// The index (negative from the end).
-        index: i64,
+        /// The index (negative from the end); `None` when not an integer, reported after
+        /// the key's existence and type, as Redis does.
+        index: Option<i64>,
         /// The new element.
         element: Bytes,
     },
@@ -169,7 +171,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "source destination timeout:double", |a| Ok(ListCommand::Move { from: End::Right, to: End::Left, timeout: Some(timeout(&next(a)?)?) })),
     row!("lindex", 3, [READONLY, OWN_ROUND], (1, 1, 1), [LIST], "list", "1.0.0",
         "Returns an element from a list by its index.",
-        "key index:integer", |a| Ok(ListCommand::Index { index: int(&next(a)?)? })),
+        "key index:integer", |a| Ok(ListCommand::Index { index: parse_i64(&next(a)?) })),
     row!("linsert", 5, [WRITE, DENYOOM, OWN_ROUND], (1, 1, 1), [LIST], "list", "2.2.0",
         "Inserts an element before or after another element in a list.",
         "key BEFORE|AFTER pivot element", linsert),
@@ -202,7 +204,10 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "key count:integer element", |a: &mut Args| int_and_element(a).map(|(count, element)| ListCommand::Rem { count, element })),
     row!("lset", 4, [WRITE, DENYOOM, OWN_ROUND], (1, 1, 1), [LIST], "list", "1.0.0",
         "Sets the value of an element in a list by its index.",
-        "key index:integer element", |a: &mut Args| int_and_element(a).map(|(index, element)| ListCommand::Set { index, element })),
+        "key index:integer element", |a: &mut Args| {
+            let index = parse_i64(&next(a)?);
+            Ok(ListCommand::Set { index, element: next(a)? })
+        }),
     row!("ltrim", 4, [WRITE, OWN_ROUND], (1, 1, 1), [LIST], "list", "1.0.0",
         "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
         "key start:integer stop:integer", |a: &mut Args| two_ints(a).map(|(start, stop)| ListCommand::Trim { start, stop })),

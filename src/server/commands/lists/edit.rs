@@ -11,14 +11,17 @@
 
 use bytes::Bytes;
 
-use super::{signed, span, List, Result};
+use super::{not_integer, signed, span, List, Result};
 use crate::protocol::Reply;
 use crate::server::keyspace::{ExecError, Keyspace};
 
 /// LSET key index element.
-pub(super) fn lset(ks: &mut Keyspace, key: Bytes, index: i64, element: Bytes) -> Result {
+pub(super) fn lset(ks: &mut Keyspace, key: Bytes, index: Option<i64>, element: Bytes) -> Result {
     let Some(list) = List::load(ks, key)? else {
         return Ok(Reply::error("ERR no such key"));
+    };
+    let Some(index) = index else {
+        return Ok(not_integer());
     };
     let Some(at) = list.absolute(index) else {
         return Ok(Reply::error("ERR index out of range"));

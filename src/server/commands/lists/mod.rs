@@ -125,6 +125,11 @@ fn block_if_none(
     }
 }
 
+/// Redis's reply to an index that is not an integer.
+pub(super) fn not_integer() -> Reply {
+    Reply::error("ERR value is not an integer or out of range")
+}
+
 /// An integer reply of a count (counts fit `i64`: a list has fewer than 2^63 elements).
 fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -398,9 +403,12 @@ fn range(ks: &Keyspace, key: &Bytes, start: i64, stop: i64) -> Result {
 }
 
 /// LINDEX key index: one point read.
-fn lindex(ks: &Keyspace, key: &Bytes, index: i64) -> Result {
+fn lindex(ks: &Keyspace, key: &Bytes, index: Option<i64>) -> Result {
     let Some(list) = List::load(ks, key.clone())? else {
         return Ok(Reply::Null);
+    };
+    let Some(index) = index else {
+        return Ok(not_integer());
     };
     match list.absolute(index) {
         Some(at) => Ok(Reply::Bulk(list.get(ks, at)?)),
