@@ -35,6 +35,8 @@ pub struct ClientInfo {
     pub kill: Kill,
     /// What it is subscribed to (CLIENT LIST's `sub` and `psub`).
     pub subscriptions: SubscriptionCounts,
+    /// Blocked in a blocking pop (CLIENT LIST's flag `b`).
+    pub blocked: std::sync::atomic::AtomicBool,
 }
 
 /// How many channels and patterns a client is subscribed to; a client with any is of type
@@ -128,6 +130,11 @@ pub struct ClientDetails {
 }
 
 impl ClientInfo {
+    /// Marks the client blocked in a blocking pop, or no longer.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
     /// Records activity now (for `idle` in CLIENT LIST).
     pub fn touch(&self) {
         let ms = self.connected.elapsed().as_millis() as u64;
@@ -154,7 +161,13 @@ impl ClientInfo {
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
-            if self.subscriptions.any() { "P" } else { "N" },
+            if self.blocked.load(Ordering::Relaxed) {
+                "b"
+            } else if self.subscriptions.any() {
+                "P"
+            } else {
+                "N"
+            },
             details.db,
             channels,
             patterns,
@@ -189,6 +202,7 @@ impl Clients {
             }),
             kill: Kill::default(),
             subscriptions: SubscriptionCounts::default(),
+            blocked: std::sync::atomic::AtomicBool::new(false),
         });
         self.by_id.lock().insert(id, info.clone());
         Registration {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
 use super::commands::{
-    cluster, connection, generic, pubsub, scan, server, strings, transactions, zsets,
+    cluster, connection, generic, lists, pubsub, scan, server, strings, transactions, zsets,
 };
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
@@ -304,6 +304,7 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Cluster(command) => Ok(cluster::run(cx, command)),
         Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
         Family::ZSets(command) => zsets::run(cx.ks, cx.session.resp, keys, command),
+        Family::Lists(command) => lists::run(cx, keys, command),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

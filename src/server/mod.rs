@@ -5,6 +5,7 @@
 //! data); neither depends on it. Its public surface is what the binary starts it with
 //! ([`Config`], [`Server`], [`StopHandle`]); everything else is internal.
 
+mod blocking;
 mod clients;
 mod cluster;
 mod commands;

@@ -58,6 +58,9 @@ pub struct Session {
     pub cluster: ClusterFlags,
     /// Its channel and pattern subscriptions, while it has any.
     pub pubsub: Option<Subscriptions>,
+    /// Left by a blocking pop that found nothing: the connection then waits
+    /// (`server::blocking`).
+    pub blocked: Option<super::blocking::BlockedOn>,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
 }
@@ -76,6 +79,7 @@ impl Session {
             closing: false,
             cluster: ClusterFlags::default(),
             pubsub: None,
+            blocked: None,
             last_command: None,
         }
     }

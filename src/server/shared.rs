@@ -51,6 +51,8 @@ pub struct Shared {
     pub cluster: Option<Cluster>,
     /// Pub/sub's channels and patterns, and their subscribers.
     pub pubsub: Arc<Hub>,
+    /// Clients blocked in BLPOP and the other blocking pops, by key.
+    pub blocking: super::blocking::Blocking,
     /// The last version given to a new collection (see [`Shared::new_version`]).
     last_version: AtomicU64,
 }
@@ -74,6 +76,7 @@ impl Shared {
             cluster,
             pubsub: Arc::default(),
             last_version: AtomicU64::new(0),
+            blocking: super::blocking::Blocking::default(),
         }
     }
 

@@ -43,7 +43,8 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 15;
         /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
         const SENTINEL = 1 << 16;
-        /// Its keys are not all at the row's key positions (ZUNIONSTORE's numkeys).
+        /// Its keys are found by parsing its arguments (a count before them: LMPOP,
+        /// ZUNIONSTORE), not by the row's key positions; the parser hands them over.
         const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes

@@ -20,6 +20,7 @@ mod docs;
 mod error;
 mod flags;
 mod generic;
+mod lists;
 mod native;
 mod pubsub;
 mod scan;
@@ -44,6 +45,7 @@ pub use connection::{
 pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand, ObjectQuery};
+pub use lists::{End, ListCommand, Timeout};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
@@ -91,6 +93,8 @@ pub enum Family {
     PubSub(PubSubCommand),
     /// ZADD, ZRANGE and the other sorted-set commands (`zsets.rs`).
     ZSets(ZSetCommand),
+    /// LPUSH, LPOP, LRANGE, BLPOP, ... (`lists.rs`).
+    Lists(ListCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -145,7 +149,11 @@ impl Command {
         let mut rest = args.into_iter();
         rest.nth(skip - 1);
         let mut rest = Args::new(rest, argc);
-        let family = (spec.parse)(&mut rest)?;
+        let mut family = (spec.parse)(&mut rest)?;
+        if spec.flags.contains(Flags::MOVABLEKEYS) {
+            // The row has no key positions; the parser found the keys (LMPOP's numkeys).
+            keys = family.take_keys();
+        }
         Ok(Command { spec, keys, family })
     }
 
@@ -193,6 +201,16 @@ impl Command {
     }
 }
 
+impl Family {
+    /// The keys a `MOVABLEKEYS` command's parser found, moved out.
+    fn take_keys(&mut self) -> Keys {
+        match self {
+            Family::Lists(command) => command.take_keys(),
+            _ => Keys::new(),
+        }
+    }
+}
+
 macro_rules! family_from {
     ($($variant:ident($command:ty)),*) => {
         $(impl From<$command> for Family {
@@ -230,5 +248,6 @@ family_from!(
     Server(ServerCommand),
     Cluster(ClusterCommand),
     PubSub(PubSubCommand),
-    ZSets(ZSetCommand)
+    ZSets(ZSetCommand),
+    Lists(ListCommand)
 );

@@ -12,7 +12,9 @@
 use bytes::Bytes;
 
 use super::args::Args;
-use super::{cluster, connection, generic, pubsub, scan, server, strings, transactions, zsets};
+use super::{
+    cluster, connection, generic, lists, pubsub, scan, server, strings, transactions, zsets,
+};
 use super::{CommandError, Family};
 
 pub use super::flags::{AclCategories, Flags};
@@ -182,7 +184,7 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 9] = [
+const FAMILIES: [&[CommandSpec]; 10] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
@@ -192,6 +194,7 @@ const FAMILIES: [&[CommandSpec]; 9] = [
     cluster::ROWS,
     pubsub::ROWS,
     zsets::ROWS,
+    lists::ROWS,
 ];
 
 const COUNT: usize = {

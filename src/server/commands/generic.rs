@@ -376,6 +376,8 @@ fn rename(ks: &mut Keyspace, from: Bytes, to: Bytes, only_if_absent: bool) -> Re
     if from != to {
         let record = copy_record(ks, &from, record, ks.database(), &to)?;
         ks.delete(from);
+        // A client blocked in BLPOP on the new name may now have a list to pop.
+        ks.shared().blocking.key_ready(ks.database(), &to);
         ks.put_record(to, record);
     }
     Ok(if only_if_absent {
