@@ -16,7 +16,9 @@
 use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
-use super::commands::{cluster, connection, generic, pubsub, scan, server, strings, transactions};
+use super::commands::{
+    cluster, connection, generic, hashes, pubsub, scan, server, sets, strings, transactions,
+};
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
 use super::round::Round;
@@ -301,6 +303,8 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Server(command) => Ok(server::run(cx, command)),
         Family::Cluster(command) => Ok(cluster::run(cx, command)),
         Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
+        Family::Hashes(command) => hashes::run(cx.ks, cx.session.resp, keys, command),
+        Family::Sets(command) => sets::run(cx.ks, keys, command),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

@@ -193,7 +193,6 @@ impl<'a> Keyspace<'a> {
 
     /// The live collection of `kind` under `key`, if any; [`ExecError::WrongType`] if
     /// the key holds a string or another kind.
-    #[allow(dead_code)] // Until the collection commands land.
     pub fn collection(&self, key: &[u8], kind: Kind) -> Result<Option<Meta>, ExecError> {
         match self.lookup_with(key, |found| match found {
             None => Ok(None),
@@ -353,7 +352,6 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The value of the element under the engine key `key`, if any.
-    #[allow(dead_code)] // Until the collection commands land.
     pub fn element(&self, key: &[u8]) -> Result<Option<Bytes>, ExecError> {
         if let Some(staged) = self.elements.get(key) {
             return Ok(staged.clone());
@@ -367,7 +365,6 @@ impl<'a> Keyspace<'a> {
     }
 
     /// Stages the removal of the element under `key`.
-    #[allow(dead_code)] // Until the collection commands land.
     pub fn delete_element(&mut self, key: Bytes) {
         self.elements.insert(key, None);
     }

@@ -88,7 +88,6 @@ pub struct Meta {
 impl Meta {
     /// An empty collection of `kind` at `version`; a list's indexes start in the middle of
     /// the u64 range, so it can grow a long way at both ends.
-    #[allow(dead_code)] // Until the collection commands land.
     pub fn new(kind: Kind, version: u64) -> Meta {
         let middle = if kind == Kind::List { 1 << 63 } else { 0 };
         Meta {

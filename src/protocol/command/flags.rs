@@ -43,6 +43,8 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 15;
         /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
         const SENTINEL = 1 << 16;
+        /// Its keys are found by its arguments, not by its key positions (SINTERCARD).
+        const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes
         /// have none yet), reads the engine as one snapshot, or writes batches of its

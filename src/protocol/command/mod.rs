@@ -20,10 +20,12 @@ mod docs;
 mod error;
 mod flags;
 mod generic;
+mod hashes;
 mod native;
 mod pubsub;
 mod scan;
 mod server;
+mod sets;
 mod strings;
 mod table;
 mod transactions;
@@ -34,6 +36,7 @@ mod tests;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub(crate) use args::parse_i64;
 pub use args::{digest, digest_hex};
 pub use cluster::{ClusterCommand, SlotState};
 pub use connection::{
@@ -43,10 +46,12 @@ pub use connection::{
 pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
+pub use hashes::HashCommand;
 pub use native::Request;
 pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
+pub use sets::SetCommand;
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
 pub use transactions::TransactionCommand;
@@ -85,6 +90,10 @@ pub enum Family {
     Cluster(ClusterCommand),
     /// SUBSCRIBE, PUBLISH, PUBSUB, ... (`pubsub.rs`).
     PubSub(PubSubCommand),
+    /// HSET, HGET and the other hash commands (`hashes.rs`).
+    Hashes(HashCommand),
+    /// SADD, SMEMBERS and the other set commands (`sets.rs`).
+    Sets(SetCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -223,5 +232,7 @@ family_from!(
     Connection(ConnectionCommand),
     Server(ServerCommand),
     Cluster(ClusterCommand),
-    PubSub(PubSubCommand)
+    PubSub(PubSubCommand),
+    Hashes(HashCommand),
+    Sets(SetCommand)
 );

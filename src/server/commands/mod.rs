@@ -5,12 +5,13 @@
 
 pub(crate) mod cluster;
 pub(crate) mod connection;
-#[allow(dead_code)] // Until the collection commands land.
 pub(crate) mod elements;
 pub(crate) mod generic;
+pub(crate) mod hashes;
 pub(crate) mod pubsub;
 pub(crate) mod scan;
 pub(crate) mod server;
+pub(crate) mod sets;
 pub(crate) mod strings;
 pub(crate) mod transactions;
 
