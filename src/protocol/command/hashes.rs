@@ -86,8 +86,9 @@ pub enum HashCommand {
         /// Reply each field with its value.
         with_values: bool,
     },
-    /// `HSCAN key cursor [MATCH pattern] [COUNT count]`.
-    Scan(Box<Scan>),
+    /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: a bad option is reported only
+    /// after the key is found and of the right type, as Redis does.
+    Scan(Result<Box<Scan>, CommandError>),
 }
 
 /// The hash commands' rows.
@@ -129,7 +130,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("hscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.8.0",
         "Iterates over fields and values of a hash.",
         "key cursor [MATCH pattern] [COUNT count:integer]",
-        |a| scan_options(a, false).map(|s| HashCommand::Scan(Box::new(s)))),
+        |a| scan_later(a).map(HashCommand::Scan)),
     row!("hset", -4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Creates or modifies the value of a field in a hash.",
         "key field value [field value ...]", |a| hset(a, "hset", false)),
@@ -143,6 +144,17 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "Returns all values in a hash.",
         "key", |_| Ok(HashCommand::Vals)),
 ];
+
+/// The arguments of HSCAN and SSCAN after the key: a bad cursor is refused now, a bad
+/// option is kept for the server to report once it has looked the key up (Redis's
+/// order: `parseScanCursorOrReply`, the lookup, then `scanGenericCommand`'s options).
+pub(super) fn scan_later(args: &mut Args) -> Result<Result<Box<Scan>, CommandError>, CommandError> {
+    match scan_options(args, false) {
+        Ok(scan) => Ok(Ok(Box::new(scan))),
+        Err(CommandError::InvalidCursor) => Err(CommandError::InvalidCursor),
+        Err(error) => Ok(Err(error)),
+    }
+}
 
 /// `HSET`/`HMSET key field value [field value ...]`: an odd count of the rest is an
 /// arity error, as Redis.

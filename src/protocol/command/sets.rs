@@ -9,8 +9,8 @@
 use bytes::Bytes;
 
 use super::args::{int, is, next, parse_i64, Args};
-use super::hashes::random_count;
-use super::scan::{scan_options, Scan};
+use super::hashes::{random_count, scan_later};
+use super::scan::Scan;
 use super::table::{row, CommandSpec};
 use super::CommandError;
 
@@ -80,8 +80,9 @@ pub enum SetCommand {
         /// The member.
         member: Bytes,
     },
-    /// `SSCAN key cursor [MATCH pattern] [COUNT count]`.
-    Scan(Box<Scan>),
+    /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: a bad option is reported only
+    /// after the key is found and of the right type, as Redis does.
+    Scan(Result<Box<Scan>, CommandError>),
 }
 
 /// The set commands' rows.
@@ -132,7 +133,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("sscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [SET], "set", "2.8.0",
         "Iterates over members of a set.",
         "key cursor [MATCH pattern] [COUNT count:integer]",
-        |a| scan_options(a, false).map(|s| SetCommand::Scan(Box::new(s)))),
+        |a| scan_later(a).map(SetCommand::Scan)),
     row!("sunion", -2, [READONLY, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
         "Returns the union of multiple sets.",
         "key [key ...]", |_| Ok(SetCommand::Union { store: false })),

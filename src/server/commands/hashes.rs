@@ -59,6 +59,10 @@ pub(crate) fn run(
                 return Ok(empty_scan());
             };
             let prefix = ks.elements_of(&key, &meta);
+            let options = match options {
+                Ok(options) => options,
+                Err(error) => return Ok(Reply::error(error.to_string())),
+            };
             let pattern = options.pattern.as_deref();
             scan(
                 ks,

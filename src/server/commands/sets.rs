@@ -56,6 +56,10 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: SetCommand) -> Result 
             let Some((_, prefix)) = set(ks, &first(keys))? else {
                 return Ok(empty_scan());
             };
+            let options = match options {
+                Ok(options) => options,
+                Err(error) => return Ok(Reply::error(error.to_string())),
+            };
             let pattern = options.pattern.as_deref();
             scan(
                 ks,

@@ -7,15 +7,16 @@
 //! * A small collection (at most [`READ_ALL`] elements), or a distinct pick of more than a
 //!   quarter of one, reads every element and samples them uniformly (a partial
 //!   Fisher-Yates shuffle for distinct picks, independent indexes for repeats).
-//! * Otherwise each pick is one seek: a random engine key between the first and the last
-//!   element (their common prefix, a random byte between theirs at the first position
-//!   they differ, random bytes after it), taking the first element at or after it
-//!   (wrapping to the first). That costs two reads for the bounds and one per pick,
-//!   however large the collection, but is not uniform: an element after a wide gap of
-//!   the key space is picked more often than one packed among neighbours (Redis's own
-//!   picks, a random bucket of its hash table, are not exactly uniform either). Distinct
-//!   picks retry a bounded number of times, then fill up by walking from the first
-//!   element.
+//! * Otherwise each pick descends the trie of the suffixes at random: the first and the
+//!   last element under the prefix chosen so far share a head; a byte between theirs
+//!   where they differ extends it (redrawn up to [`TRIES`] times when no element has
+//!   it), and two seeks find the first and last element under the longer prefix, until
+//!   one element is left. That costs two seeks per level of the trie (its depth past the
+//!   members' common head, at most [`MAX_DEPTH`]) whatever the collection's size, but is
+//!   not uniform: each branch of a level is equally likely, whatever it holds, and a
+//!   byte no element has yields the element after the gap (Redis's own picks, a random
+//!   bucket of its hash table, are not exactly uniform either). Distinct picks retry a
+//!   bounded number of times, then fill up by walking from the first element.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -154,32 +155,86 @@ impl<'p> Seeker<'p> {
         }))
     }
 
-    /// The first element at or after a random suffix between the first's and the last's.
+    /// A random element, by a random descent of the suffixes' trie: at each level, the
+    /// first and the last element under the prefix so far bound the next byte, drawn
+    /// among theirs (redrawn a few times when no element has it).
     fn seek(&self, ks: &Keyspace, rng: &mut impl Rng) -> Result<Element, ExecError> {
-        let target = random_between(&self.first.0, &self.last, rng);
-        let start = element_key(self.prefix, &target);
+        let (mut lo, mut hi) = (self.first.clone(), self.last.clone());
+        for _ in 0..MAX_DEPTH {
+            let common =
+                lo.0.iter()
+                    .zip(hi.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+            if common == lo.0.len() && common == hi.len() {
+                break;
+            }
+            let mut found = None;
+            for _ in 0..TRIES {
+                let target = random_between(&lo.0, &hi, rng);
+                let Some(next) = self.at_or_after(ks, &target)? else {
+                    continue;
+                };
+                let hit = next.0.starts_with(&target);
+                found = Some((target, next));
+                if hit {
+                    break;
+                }
+            }
+            let Some((target, next)) = found else {
+                return Ok(lo);
+            };
+            if !next.0.starts_with(&target) {
+                // A byte no element has: the next element after the gap.
+                return Ok(next);
+            }
+            hi = self
+                .last_under(ks, &target)?
+                .unwrap_or_else(|| next.0.clone());
+            lo = next;
+        }
+        Ok(lo)
+    }
+
+    /// The first element whose suffix is at or after `suffix`.
+    fn at_or_after(&self, ks: &Keyspace, suffix: &[u8]) -> Result<Option<Element>, ExecError> {
+        let start = element_key(self.prefix, suffix);
         let end = layout::prefix_end(self.prefix).map_or(Bound::Unbounded, Bound::Excluded);
         match ks.elements(Bound::Included(start), end, false).next() {
             Some(item) => {
                 let (key, value) = item?;
-                Ok((key.slice(self.prefix.len()..), value))
+                Ok(Some((key.slice(self.prefix.len()..), value)))
             }
-            None => Ok(self.first.clone()),
+            None => Ok(None),
+        }
+    }
+
+    /// The suffix of the last element whose suffix starts with `head`.
+    fn last_under(&self, ks: &Keyspace, head: &[u8]) -> Result<Option<Bytes>, ExecError> {
+        let start = element_key(self.prefix, head);
+        let end = layout::prefix_end(&start).map_or(Bound::Unbounded, Bound::Excluded);
+        match ks.elements(Bound::Included(start), end, true).next() {
+            Some(item) => Ok(Some(item?.0.slice(self.prefix.len()..))),
+            None => Ok(None),
         }
     }
 }
 
-/// A random byte string `s` with `lo <= s` that shares `lo` and `hi`'s common prefix and
-/// has, where they first differ, a byte between theirs (`lo <= hi`).
+/// Levels of the trie a pick descends at most (a longer common head is walked no
+/// further: the first element under it is taken).
+const MAX_DEPTH: usize = 32;
+
+/// Draws of a level's byte before a gap is accepted.
+const TRIES: usize = 4;
+
+/// The head of a random suffix between `lo` and `hi` (`lo <= hi`, not equal): their
+/// common prefix, then a byte between theirs where they first differ.
 fn random_between(lo: &[u8], hi: &[u8], rng: &mut impl Rng) -> Vec<u8> {
     let common = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
     let mut out = lo[..common].to_vec();
     let low = lo.get(common).copied().unwrap_or(0);
     let high = hi.get(common).copied().unwrap_or(low);
     out.push(rng.gen_range(low..=high.max(low)));
-    for _ in 0..8 {
-        out.push(rng.gen());
-    }
     out
 }
 
@@ -197,8 +252,6 @@ mod tests {
         }
         let key = random_between(b"", b"z", &mut rng);
         assert!(key[0] <= b'z');
-        let key = random_between(b"same", b"same", &mut rng);
-        assert!(key.starts_with(b"same"));
     }
 
     #[test]
