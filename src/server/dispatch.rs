@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
 use super::commands::{
-    cluster, connection, generic, lists, pubsub, scan, server, strings, transactions, zsets,
+    cluster, connection, generic, hashes, lists, pubsub, scan, server, sets, strings, transactions,
+    zsets,
 };
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
@@ -305,6 +306,8 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
         Family::ZSets(command) => zsets::run(cx.ks, cx.session.resp, keys, command),
         Family::Lists(command) => lists::run(cx, keys, command),
+        Family::Hashes(command) => hashes::run(cx.ks, cx.session.resp, keys, command),
+        Family::Sets(command) => sets::run(cx.ks, keys, command),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

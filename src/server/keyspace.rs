@@ -384,11 +384,14 @@ impl<'a> Keyspace<'a> {
         } else {
             Box::new(engine)
         };
-        let staged = self.elements.range((lo, hi));
-        let staged: StagedElements = if reverse {
-            Box::new(staged.rev())
+        // BTreeMap::range panics on an inverted or empty-excluded range, which an empty
+        // score or lex range asks for: such a range holds nothing.
+        let staged: StagedElements = if is_empty_range(&lo, &hi) {
+            Box::new(std::iter::empty())
+        } else if reverse {
+            Box::new(self.elements.range((lo, hi)).rev())
         } else {
-            Box::new(staged)
+            Box::new(self.elements.range((lo, hi)))
         };
         Overlay {
             engine: engine.peekable(),
@@ -413,6 +416,16 @@ impl<'a> Keyspace<'a> {
         let shared = self.shared;
         let writes: Vec<Write> = self.into_staged().collect();
         submit(shared, &writes)
+    }
+}
+
+/// Whether `(lo, hi)` holds no key at all (start after end, or equal with either excluded).
+fn is_empty_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(lo), Bound::Included(hi)) => lo > hi,
+        (Bound::Included(lo) | Bound::Excluded(lo), Bound::Excluded(hi))
+        | (Bound::Excluded(lo), Bound::Included(hi)) => lo >= hi,
+        _ => false,
     }
 }
 
@@ -599,6 +612,27 @@ mod tests {
         ks.put_meta(Bytes::from_static(b"h"), Meta { len: 0, ..meta });
         ks.commit().unwrap();
         assert!(!Keyspace::new(&shared).contains(b"h").unwrap());
+    }
+
+    #[test]
+    fn an_empty_or_inverted_range_of_elements_is_empty() {
+        let (_dir, shared) = shared();
+        let mut ks = Keyspace::new(&shared);
+        ks.put_element(Bytes::from_static(b"\x01b"), Bytes::new());
+        let (a, c) = (Bytes::from_static(b"\x01a"), Bytes::from_static(b"\x01c"));
+        for (lo, hi) in [
+            (Bound::Included(c.clone()), Bound::Included(a.clone())),
+            (Bound::Excluded(a.clone()), Bound::Excluded(a.clone())),
+            (Bound::Included(a.clone()), Bound::Excluded(a.clone())),
+        ] {
+            assert_eq!(ks.elements(lo.clone(), hi.clone(), false).count(), 0);
+            assert_eq!(ks.elements(lo, hi, true).count(), 0);
+        }
+        assert_eq!(
+            ks.elements(Bound::Included(a), Bound::Included(c), false)
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -44,7 +44,8 @@ bitflags::bitflags! {
         /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
         const SENTINEL = 1 << 16;
         /// Its keys are found by parsing its arguments (a count before them: LMPOP,
-        /// ZUNIONSTORE), not by the row's key positions; the parser hands them over.
+        /// ZUNIONSTORE, SINTERCARD), not by the row's key positions; the parser hands them
+        /// over.
         const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes

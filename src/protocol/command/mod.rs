@@ -20,11 +20,13 @@ mod docs;
 mod error;
 mod flags;
 mod generic;
+mod hashes;
 mod lists;
 mod native;
 mod pubsub;
 mod scan;
 mod server;
+mod sets;
 mod strings;
 mod table;
 mod transactions;
@@ -36,6 +38,7 @@ mod tests;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub(crate) use args::parse_i64;
 pub use args::{digest, digest_hex};
 pub use cluster::{ClusterCommand, SlotState};
 pub use connection::{
@@ -45,11 +48,13 @@ pub use connection::{
 pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand, ObjectQuery};
+pub use hashes::HashCommand;
 pub use lists::{End, ListCommand, Timeout};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
+pub use sets::SetCommand;
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
 pub use transactions::TransactionCommand;
@@ -95,6 +100,10 @@ pub enum Family {
     ZSets(ZSetCommand),
     /// LPUSH, LPOP, LRANGE, BLPOP, ... (`lists.rs`).
     Lists(ListCommand),
+    /// HSET, HGET and the other hash commands (`hashes.rs`).
+    Hashes(HashCommand),
+    /// SADD, SMEMBERS and the other set commands (`sets.rs`).
+    Sets(SetCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -249,5 +258,7 @@ family_from!(
     Cluster(ClusterCommand),
     PubSub(PubSubCommand),
     ZSets(ZSetCommand),
-    Lists(ListCommand)
+    Lists(ListCommand),
+    Hashes(HashCommand),
+    Sets(SetCommand)
 );

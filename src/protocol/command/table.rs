@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use super::args::Args;
 use super::{
-    cluster, connection, generic, lists, pubsub, scan, server, strings, transactions, zsets,
+    cluster, connection, generic, hashes, lists, pubsub, scan, server, sets, strings, transactions,
+    zsets,
 };
 use super::{CommandError, Family};
 
@@ -184,7 +185,7 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 10] = [
+const FAMILIES: [&[CommandSpec]; 12] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
@@ -195,6 +196,8 @@ const FAMILIES: [&[CommandSpec]; 10] = [
     pubsub::ROWS,
     zsets::ROWS,
     lists::ROWS,
+    hashes::ROWS,
+    sets::ROWS,
 ];
 
 const COUNT: usize = {
