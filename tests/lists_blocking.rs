@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ impl Client {
         let words: Vec<&str> = line.split(' ').collect();
         let mut out = format!("*{}\r\n", words.len());
         for w in words {
-            out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+            let _ = write!(out, "${}\r\n{w}\r\n", w.len());
         }
         self.w.write_all(out.as_bytes()).unwrap();
     }

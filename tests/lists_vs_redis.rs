@@ -3,9 +3,17 @@
 //! hit) sent to a cairn-server and a scratch redis-server, the replies compared byte for
 //! byte in RESP2 and RESP3; and a property test of the same commands against an in-memory
 //! model. Non-blocking forms only here (a blocking pop on a non-empty list answers at
-//! once and is included); tests/lists_blocking.rs covers the waiting.
+//! once and is included); `tests/lists_blocking.rs` covers the waiting.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+// The model's small numbers: casts cannot wrap, and short names read as the op's fields.
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation,
+    clippy::many_single_char_names,
+    clippy::trivially_copy_pass_by_ref
+)]
 
 mod common;
 

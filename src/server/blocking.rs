@@ -69,13 +69,16 @@ struct Waiter {
     notify: Notify,
 }
 
+/// The waiters of each (database, key), oldest first.
+type Queues = HashMap<(u8, Bytes), VecDeque<Arc<Waiter>>>;
+
 /// Every blocked client, queued per (database, key) in the order they blocked.
 #[derive(Debug, Default)]
 pub struct Blocking {
     /// How many clients are blocked: a push looks no further when none is.
     waiting: AtomicUsize,
     next_id: AtomicU64,
-    queues: Mutex<HashMap<(u8, Bytes), VecDeque<Arc<Waiter>>>>,
+    queues: Mutex<Queues>,
 }
 
 impl Blocking {

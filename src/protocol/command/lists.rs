@@ -192,10 +192,10 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]", lpos),
     row!("lpush", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), [LIST], "list", "1.0.0",
         "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
-        "key element [element ...]", |a| push(a, End::Left, false)),
+        "key element [element ...]", |a| Ok::<_, CommandError>(push(a, End::Left, false))),
     row!("lpushx", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), [LIST], "list", "2.2.0",
         "Prepends one or more elements to a list only when the list exists.",
-        "key element [element ...]", |a| push(a, End::Left, true)),
+        "key element [element ...]", |a| Ok::<_, CommandError>(push(a, End::Left, true))),
     row!("lrange", 4, [READONLY, OWN_ROUND], (1, 1, 1), [LIST], "list", "1.0.0",
         "Returns a range of elements from a list.",
         "key start:integer stop:integer", |a: &mut Args| two_ints(a).map(|(start, stop)| ListCommand::Range { start, stop })),
@@ -219,10 +219,10 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "source destination", |_| Ok(ListCommand::Move { from: End::Right, to: End::Left, timeout: None })),
     row!("rpush", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), [LIST], "list", "1.0.0",
         "Appends one or more elements to a list. Creates the key if it doesn't exist.",
-        "key element [element ...]", |a| push(a, End::Right, false)),
+        "key element [element ...]", |a| Ok::<_, CommandError>(push(a, End::Right, false))),
     row!("rpushx", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), [LIST], "list", "2.2.0",
         "Appends an element to a list only when the list exists.",
-        "key element [element ...]", |a| push(a, End::Right, true)),
+        "key element [element ...]", |a| Ok::<_, CommandError>(push(a, End::Right, true))),
 ];
 
 /// `start stop` (LRANGE, LTRIM).
@@ -273,12 +273,12 @@ fn timeout(arg: &[u8]) -> Result<Timeout, CommandError> {
 }
 
 /// `LPUSH`/`RPUSH`/`LPUSHX`/`RPUSHX key element [element ...]`.
-fn push(args: &mut Args, end: End, existing: bool) -> Result<ListCommand, CommandError> {
-    Ok(ListCommand::Push {
+fn push(args: &mut Args, end: End, existing: bool) -> ListCommand {
+    ListCommand::Push {
         end,
         elements: args.collect(),
         existing,
-    })
+    }
 }
 
 /// `LPOP`/`RPOP key [count]`: a count that is not a non-negative integer gets Redis's
