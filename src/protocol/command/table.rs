@@ -225,6 +225,8 @@ const fn name_less(a: &str, b: &str) -> bool {
 
 /// The families' rows in one array sorted by name; a duplicate name, a name that is not
 /// lower-case ASCII or longer than [`MAX_NAME`] fails the build.
+// It runs only at compile time, into the static `TABLE`: its array is never on a stack.
+#[allow(clippy::large_stack_arrays)]
 const fn merged() -> [CommandSpec; COUNT] {
     let mut table = [FAMILIES[0][0]; COUNT];
     let mut n = 0;
