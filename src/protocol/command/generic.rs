@@ -86,7 +86,7 @@ pub enum ObjectQuery {
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
     DEL,
-    row!("copy", -3, [WRITE, DENYOOM], (1, 2, 1), [KEYSPACE], "generic", "6.2.0",
+    row!("copy", -3, [WRITE, DENYOOM, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "6.2.0",
         "Copies the value of a key to a new key.",
         "source destination [DB destination-db:integer] [REPLACE]", copy),
     row!("exists", -2, [READONLY, FAST], (1, -1, 1), [KEYSPACE], "generic", "1.0.0",
@@ -101,7 +101,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("expiretime", 2, [READONLY, FAST], (1, 1, 1), [KEYSPACE], "generic", "7.0.0",
         "Returns the expiration time of a key as a Unix timestamp.",
         "key", |_| Ok(GenericCommand::ExpireTime)),
-    row!("move", 3, [WRITE, FAST], (1, 1, 1), [KEYSPACE], "generic", "1.0.0",
+    row!("move", 3, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [KEYSPACE], "generic", "1.0.0",
         "Moves a key to another database.",
         "key db:integer", |a| Ok(GenericCommand::Move { db: int(&next(a)?)? })),
     row!("object", -2, [], (0, 0, 0), [], "generic", "2.2.3",
@@ -124,10 +124,10 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("randomkey", 1, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "generic", "1.0.0",
         "Returns a random key name from the database.",
         "", |_| Ok(GenericCommand::RandomKey)),
-    row!("rename", 3, [WRITE], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
+    row!("rename", 3, [WRITE, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
         "Renames a key and overwrites the destination.",
         "key newkey", |_| Ok(GenericCommand::Rename)),
-    row!("renamenx", 3, [WRITE, FAST], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
+    row!("renamenx", 3, [WRITE, FAST, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
         "Renames a key only when the target key name doesn't exist.",
         "key newkey", |_| Ok(GenericCommand::RenameNx)),
     row!("ttl", 2, [READONLY, FAST], (1, 1, 1), [KEYSPACE], "generic", "1.0.0",
@@ -144,7 +144,7 @@ pub(super) const ROWS: &[CommandSpec] = &[
 /// OBJECT's subcommands.
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    row!("object|encoding", 3, [READONLY], (2, 2, 1), [KEYSPACE], "generic", "2.2.3",
+    row!("object|encoding", 3, [READONLY, OWN_ROUND], (2, 2, 1), [KEYSPACE], "generic", "2.2.3",
         "Returns the internal encoding of a Redis object.",
         "key", |_| Ok(GenericCommand::Object(ObjectQuery::Encoding))),
     row!("object|freq", 3, [READONLY], (2, 2, 1), [KEYSPACE], "generic", "4.0.0",
