@@ -77,7 +77,8 @@ fn sigkill_leaves_no_hset_or_sadd_half_applied() {
     for key in &sent {
         let hash = key.starts_with('h');
         if hash {
-            let all: BTreeMap<String, String> = redis::cmd("HGETALL").arg(key).query(&mut c).unwrap();
+            let all: BTreeMap<String, String> =
+                redis::cmd("HGETALL").arg(key).query(&mut c).unwrap();
             if all.is_empty() {
                 assert!(!acked.contains(key), "acknowledged {key} is missing");
                 continue;
