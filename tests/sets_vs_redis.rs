@@ -148,8 +148,8 @@ fn random_set_commands_agree_with_redis() {
                         .map(|c| String::from_utf8_lossy(c).parse().unwrap());
                     let want = match count {
                         None => 1,
-                        Some(c) if c < 0 => c.unsigned_abs() as usize,
-                        Some(c) => (c as usize).min(card as usize),
+                        Some(c) if c < 0 => usize::try_from(c.unsigned_abs()).unwrap(),
+                        Some(c) => usize::try_from(c.min(card)).unwrap(),
                     };
                     let unique = count.is_none_or(|c| c >= 0);
                     if items.len() != want

@@ -159,7 +159,7 @@ pub(super) fn scan_later(args: &mut Args) -> Result<Result<Box<Scan>, CommandErr
 /// `HSET`/`HMSET key field value [field value ...]`: an odd count of the rest is an
 /// arity error, as Redis.
 fn hset(args: &mut Args, command: &'static str, ok: bool) -> Result<HashCommand, CommandError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArgumentCount { command });
     }
     let mut pairs = Vec::with_capacity(args.len() / 2);

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use super::args::{int, is, next, parse_i64, Args};
+use super::args::{is, next, parse_i64, Args};
 use super::hashes::{random_count, scan_later};
 use super::scan::Scan;
 use super::table::{row, CommandSpec};
@@ -147,10 +147,13 @@ fn spop(args: &mut Args) -> Result<SetCommand, CommandError> {
     let count = match (args.next(), args.next()) {
         (None, _) => None,
         (Some(count), None) => {
-            let count = int(&count)?;
-            let count = u64::try_from(count).map_err(|_| {
-                CommandError::Invalid("ERR value is out of range, must be positive")
-            })?;
+            // Redis's getRangeLongFromObjectOrReply gives its own message for both a
+            // negative count and one that is no integer at all.
+            let count = parse_i64(&count)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or(CommandError::Invalid(
+                    "ERR value is out of range, must be positive",
+                ))?;
             Some(count)
         }
         _ => return Err(CommandError::Syntax),

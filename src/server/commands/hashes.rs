@@ -97,14 +97,12 @@ fn hash(ks: &Keyspace, key: &[u8]) -> std::result::Result<Option<(Meta, Bytes)>,
 
 /// The hash under `key`, or a new empty one to write.
 fn hash_or_new(ks: &Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
-    match hash(ks, key)? {
-        Some(found) => Ok(found),
-        None => {
-            let meta = Meta::new(Kind::Hash, ks.new_version());
-            let prefix = ks.elements_of(key, &meta);
-            Ok((meta, prefix))
-        }
+    if let Some(found) = hash(ks, key)? {
+        return Ok(found);
     }
+    let meta = Meta::new(Kind::Hash, ks.new_version());
+    let prefix = ks.elements_of(key, &meta);
+    Ok((meta, prefix))
 }
 
 /// The value of `field` in the hash under `key`.

@@ -47,11 +47,11 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: SetCommand) -> Result 
         }
         SetCommand::Pop { count } => spop(ks, first(keys), count),
         SetCommand::RandMember { count } => srandmember(ks, &first(keys), count),
-        SetCommand::Inter { store } => algebra::run(ks, keys, algebra::Op::Inter, store),
-        SetCommand::Union { store } => algebra::run(ks, keys, algebra::Op::Union, store),
-        SetCommand::Diff { store } => algebra::run(ks, keys, algebra::Op::Diff, store),
+        SetCommand::Inter { store } => algebra::run(ks, &keys, algebra::Op::Inter, store),
+        SetCommand::Union { store } => algebra::run(ks, &keys, algebra::Op::Union, store),
+        SetCommand::Diff { store } => algebra::run(ks, &keys, algebra::Op::Diff, store),
         SetCommand::InterCard { keys, limit } => algebra::intercard(ks, &keys, limit),
-        SetCommand::Move { member } => smove(ks, keys, member),
+        SetCommand::Move { member } => smove(ks, keys, &member),
         SetCommand::Scan(options) => {
             let Some((_, prefix)) = set(ks, &first(keys))? else {
                 return Ok(empty_scan());
@@ -131,14 +131,12 @@ fn add_members(
 
 /// The set under `key`, or a new empty one to write.
 fn set_or_new(ks: &Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
-    match set(ks, key)? {
-        Some(found) => Ok(found),
-        None => {
-            let meta = Meta::new(Kind::Set, ks.new_version());
-            let prefix = ks.elements_of(key, &meta);
-            Ok((meta, prefix))
-        }
+    if let Some(found) = set(ks, key)? {
+        return Ok(found);
     }
+    let meta = Meta::new(Kind::Set, ks.new_version());
+    let prefix = ks.elements_of(key, &meta);
+    Ok((meta, prefix))
 }
 
 /// SADD key member [member ...]
@@ -259,7 +257,7 @@ fn srandmember(ks: &Keyspace, key: &[u8], count: Option<i64>) -> Result {
 
 /// SMOVE source destination member, as Redis 7.0: a missing source is 0 before the
 /// destination's type is checked; source = destination only reports membership.
-fn smove(ks: &mut Keyspace, keys: Keys, member: Bytes) -> Result {
+fn smove(ks: &mut Keyspace, keys: Keys, member: &Bytes) -> Result {
     let mut keys = keys.into_iter();
     let (Some(source), Some(destination)) = (keys.next(), keys.next()) else {
         return Ok(Reply::Integer(0));
@@ -268,7 +266,7 @@ fn smove(ks: &mut Keyspace, keys: Keys, member: Bytes) -> Result {
         return Ok(Reply::Integer(0));
     };
     let target = ks.collection(&destination, Kind::Set)?;
-    let element = element_key(&prefix, &member);
+    let element = element_key(&prefix, member);
     let here = ks.element(&element)?.is_some();
     if source == destination || !here {
         return Ok(Reply::Integer(i64::from(here)));
@@ -278,6 +276,6 @@ fn smove(ks: &mut Keyspace, keys: Keys, member: Bytes) -> Result {
         Some(meta) => (meta, ks.elements_of(&destination, &meta)),
         None => set_or_new(ks, &destination)?,
     };
-    add_members(ks, destination, target, std::slice::from_ref(&member))?;
+    add_members(ks, destination, target, std::slice::from_ref(member))?;
     Ok(Reply::Integer(1))
 }

@@ -113,7 +113,7 @@ fn diff(ks: &Keyspace, sets: &[Option<(Meta, Bytes)>]) -> Result<Vec<Bytes>> {
 
 /// SINTER/SUNION/SDIFF key [key ...], and their STORE forms (`store`: the first key is
 /// the destination).
-pub(super) fn run(ks: &mut Keyspace, keys: Keys, op: Op, store: bool) -> Result<Reply> {
+pub(super) fn run(ks: &mut Keyspace, keys: &Keys, op: Op, store: bool) -> Result<Reply> {
     let sources = if store { &keys[1..] } else { &keys[..] };
     let sets = sets_of(ks, sources)?;
     let members = match op {
