@@ -160,8 +160,9 @@ impl Command {
         let mut rest = Args::new(rest, argc);
         let mut family = (spec.parse)(&mut rest)?;
         if spec.flags.contains(Flags::MOVABLEKEYS) {
-            // The row has no key positions; the parser found the keys (LMPOP's numkeys).
-            keys = family.take_keys();
+            // Keys after a count (LMPOP's numkeys) are the parser's to find; those at the
+            // row's positions (ZUNIONSTORE's destination) stay.
+            keys.extend(family.take_keys());
         }
         Ok(Command { spec, keys, family })
     }
