@@ -140,6 +140,15 @@ impl Requests {
         }
     }
 
+    /// A BITCOUNT or BITPOS range: 0 to 4 arguments, two indexes then units, so that
+    /// every count (each command refuses some) comes up.
+    fn range(&mut self, args: &mut Vec<Vec<u8>>) {
+        for i in 0..self.rng.gen_range(0..=4) {
+            let arg = if i < 2 { self.index() } else { self.unit() };
+            args.push(arg.into_bytes());
+        }
+    }
+
     /// BITFIELD's operations (and, for `BITFIELD_RO`, mostly GETs).
     fn bitfield_ops(&mut self, read_only: bool, args: &mut Vec<Vec<u8>>) {
         for _ in 0..self.rng.gen_range(0..5) {
@@ -195,12 +204,7 @@ impl Requests {
             25..=36 => {
                 push(&mut args, "BITCOUNT".into());
                 push(&mut args, self.key());
-                // 0 to 4 more arguments: 1 and 4 are syntax errors.
-                let n = self.rng.gen_range(0..=4);
-                for i in 0..n {
-                    let arg = if i < 2 { self.index() } else { self.unit() };
-                    push(&mut args, arg);
-                }
+                self.range(&mut args);
             }
             37..=50 => {
                 push(&mut args, "BITPOS".into());
@@ -211,11 +215,7 @@ impl Requests {
                     self.pick(&["0", "1"])
                 };
                 push(&mut args, bit);
-                let n = self.rng.gen_range(0..=4);
-                for i in 0..n {
-                    let arg = if i < 2 { self.index() } else { self.unit() };
-                    push(&mut args, arg);
-                }
+                self.range(&mut args);
             }
             51..=58 => {
                 push(&mut args, "BITOP".into());
