@@ -143,6 +143,107 @@ const CASES: &[&str] = &[
     "LCS k x MINMATCHLEN x",
     "LCS k x MINMATCHLEN -3 WITHMATCHLEN",
     "LCS k x FOO",
+    "SETBIT k 7 1",
+    "SETBIT k 0 0",
+    "SETBIT k 4294967296 1",
+    "SETBIT k -1 1",
+    "SETBIT k x 1",
+    "SETBIT k 01 1",
+    "SETBIT k 1 2",
+    "SETBIT k 1 -1",
+    "SETBIT k 1 x",
+    "SETBIT k 1 01",
+    "SETBIT k x 2",
+    "SETBIT k 1",
+    "SETBIT k 1 1 1",
+    "GETBIT k 3",
+    "GETBIT k 4294967295",
+    "GETBIT k 4294967296",
+    "GETBIT k -1",
+    "GETBIT k x",
+    "GETBIT k",
+    "BITCOUNT",
+    "BITCOUNT k",
+    "BITCOUNT k 0 -1",
+    "BITCOUNT k 0 -1 BIT",
+    "BITCOUNT k 0 -1 byte",
+    "BITCOUNT k 1",
+    "BITCOUNT k 1 2 BIT x",
+    "BITCOUNT k x 1",
+    "BITCOUNT k 1 x",
+    "BITCOUNT k x 1 FOO",
+    "BITCOUNT k 1 2 FOO",
+    "BITCOUNT k -1 -5 FOO",
+    "BITCOUNT k -5 -1 FOO",
+    "BITCOUNT nokey 1",
+    "BITCOUNT nokey x y FOO",
+    "BITPOS k",
+    "BITPOS k 0",
+    "BITPOS k 1 1",
+    "BITPOS k 1 1 -1",
+    "BITPOS k 0 0 -1 BIT",
+    "BITPOS k 2",
+    "BITPOS k -1",
+    "BITPOS k x",
+    "BITPOS k 1 x",
+    "BITPOS k 1 0 x",
+    "BITPOS k 1 0 1 FOO",
+    "BITPOS k 1 0 x FOO",
+    "BITPOS k 1 x 1 FOO",
+    "BITPOS k 1 0 1 BIT x",
+    "BITPOS nokey 2",
+    "BITPOS nokey 1 x",
+    "BITPOS nokey 0 1 2 FOO",
+    "BITOP",
+    "BITOP AND",
+    "BITOP AND d",
+    "BITOP AND d k",
+    "BITOP or d k x y",
+    "BITOP XOR d k k",
+    "BITOP NOT d k",
+    "BITOP NOT d k x",
+    "BITOP NAND d k",
+    "BITOP d k x",
+    "BITFIELD",
+    "BITFIELD k",
+    "BITFIELD k GET u8 0",
+    "BITFIELD k GET i64 #1 GET u63 3",
+    "BITFIELD k SET i8 0 300 GET u8 0",
+    "BITFIELD k INCRBY u4 #2 -20 OVERFLOW SAT INCRBY u4 #2 -20",
+    "BITFIELD k OVERFLOW FAIL INCRBY i8 0 1000",
+    "BITFIELD k GET u64 0",
+    "BITFIELD k GET i65 0",
+    "BITFIELD k GET i0 0",
+    "BITFIELD k GET U8 0",
+    "BITFIELD k GET x8 0",
+    "BITFIELD k GET u 0",
+    "BITFIELD k GET u8 -1",
+    "BITFIELD k GET u8 #-1",
+    "BITFIELD k GET u8 #x",
+    "BITFIELD k GET u8 4294967295",
+    "BITFIELD k GET u8 4294967296",
+    "BITFIELD k GET u8 #536870911",
+    "BITFIELD k GET u8 #536870912",
+    "BITFIELD k GET u8 #2305843009213693952",
+    "BITFIELD k GET u8",
+    "BITFIELD k SET u8 0",
+    "BITFIELD k SET u8 0 x",
+    "BITFIELD k SET u64 x x",
+    "BITFIELD k SET u8 x x",
+    "BITFIELD k INCRBY u8 0 9223372036854775808",
+    "BITFIELD k OVERFLOW",
+    "BITFIELD k OVERFLOW FOO",
+    "BITFIELD k OVERFLOW sat",
+    "BITFIELD k FOO u8 0",
+    "BITFIELD k GET u8 0 FOO",
+    "BITFIELD_RO",
+    "BITFIELD_RO k",
+    "BITFIELD_RO k GET u8 0 GET i4 #3",
+    "BITFIELD_RO k SET u8 0 1",
+    "BITFIELD_RO k GET u8 0 INCRBY u8 0 1",
+    "BITFIELD_RO k SET u8 0 x",
+    "BITFIELD_RO k SET u8 0 1 GET",
+    "BITFIELD_RO k OVERFLOW FAIL GET u8 0",
     "DEL",
     "DEL a b",
     "UNLINK a",
@@ -543,6 +644,13 @@ const RANDOM_NAMES: &[&str] = &[
     "decrby",
     "incrbyfloat",
     "lcs",
+    "setbit",
+    "getbit",
+    "bitcount",
+    "bitpos",
+    "bitop",
+    "bitfield",
+    "bitfield_ro",
     "del",
     "unlink",
     "exists",
@@ -646,20 +754,41 @@ const RANDOM_WORDS: &[&str] = &[
     "no",
     "inf",
     "-0",
+    "BIT",
+    "BYTE",
+    "AND",
+    "NOT",
+    "u8",
+    "i64",
+    "u64",
+    "i0",
+    "#1",
+    "#-1",
+    "OVERFLOW",
+    "SAT",
+    "FAIL",
+    "INCRBY",
+    "4294967296",
 ];
 
-/// GETEX's number errors wait for the key (see [`GetExExpiry::Invalid`]): with the
-/// test key `k` present Redis must report them, on any other key it answers nil.
-fn getex_error(cmd: &Command) -> Option<String> {
-    match (cmd.family(), cmd.keys()) {
-        (
-            Family::Strings(StringCommand::GetEx {
-                expiry: Some(GetExExpiry::Invalid(err)),
-            }),
-            [key],
-        ) if key.as_ref() == b"k" => Some(format!("-{err}")),
-        _ => None,
-    }
+/// Errors Redis reports only once it has found the key: GETEX's numbers (see
+/// [`GetExExpiry::Invalid`]) and the ranges of BITCOUNT and BITPOS (see
+/// [`StringCommand::BitCount`]). With the test key `k` present Redis must report them; on
+/// any other key it answers without one.
+fn key_dependent_error(cmd: &Command) -> Option<String> {
+    let Family::Strings(
+        StringCommand::GetEx {
+            expiry: Some(GetExExpiry::Invalid(err)),
+        }
+        | StringCommand::BitCount { range: Err(err) }
+        | StringCommand::BitPos {
+            range: Err(err), ..
+        },
+    ) = cmd.family()
+    else {
+        return None;
+    };
+    matches!(cmd.keys(), [key] if key.as_ref() == b"k").then(|| format!("-{err}"))
 }
 
 /// The error line Redis sends for `err`: EXEC wraps its own lookup errors in
@@ -724,7 +853,7 @@ fn parse_agrees_with_redis() {
                 }
             }
             Ok(cmd) => {
-                if let Some(want) = getex_error(&cmd) {
+                if let Some(want) = key_dependent_error(&cmd) {
                     if redis != want {
                         failures.push(format!("{case:?}: cairn {want:?}, redis {redis:?}"));
                     }
@@ -798,10 +927,10 @@ fn random_requests_agree_with_redis() {
             Err(err) if expected_error(words[0].as_bytes(), &err) != redis => {
                 failures.push(format!("{case:?}: cairn \"-{err}\", redis {redis:?}"));
             }
-            Ok(cmd) if getex_error(&cmd).is_some_and(|want| want != redis) => {
+            Ok(cmd) if key_dependent_error(&cmd).is_some_and(|want| want != redis) => {
                 failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
             }
-            Ok(cmd) if getex_error(&cmd).is_none() && is_parse_error(&redis) => {
+            Ok(cmd) if key_dependent_error(&cmd).is_none() && is_parse_error(&redis) => {
                 failures.push(format!("{case:?}: cairn {cmd:?}, redis {redis:?}"));
             }
             _ => {}

@@ -55,7 +55,10 @@ pub use pubsub::PubSubCommand;
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use sets::SetCommand;
-pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
+pub use strings::{
+    BitFieldAction, BitFieldOp, BitFieldType, BitOperation, BitRange, BitUnit, DeferredRange,
+    Expiry, GetExExpiry, Overflow, Set, SetCondition, StringCommand, ValueCondition,
+};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
 pub use transactions::TransactionCommand;
 pub use zsets::{

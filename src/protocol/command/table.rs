@@ -224,7 +224,8 @@ const fn name_less(a: &str, b: &str) -> bool {
 }
 
 /// The families' rows in one array sorted by name; a duplicate name, a name that is not
-/// lower-case ASCII or longer than [`MAX_NAME`] fails the build.
+/// lower-case ASCII (letters, and `_` after the first) or longer than [`MAX_NAME`] fails
+/// the build.
 // It runs only at compile time, into the static `TABLE`: its array is never on a stack.
 #[allow(clippy::large_stack_arrays)]
 const fn merged() -> [CommandSpec; COUNT] {
@@ -238,11 +239,16 @@ const fn merged() -> [CommandSpec; COUNT] {
             let row = FAMILIES[f][r];
             let name = row.name.as_bytes();
             assert!(name.len() <= MAX_NAME, "command name too long");
+            // Lower-case letters, and `_` after the first (BITFIELD_RO).
+            assert!(
+                !name.is_empty() && name[0].is_ascii_lowercase(),
+                "command names start with a lower-case letter"
+            );
             let mut c = 0;
             while c < name.len() {
                 assert!(
-                    name[c].is_ascii_lowercase(),
-                    "command names are lower-case letters"
+                    name[c].is_ascii_lowercase() || name[c] == b'_',
+                    "command names are lower-case letters and underscores"
                 );
                 c += 1;
             }

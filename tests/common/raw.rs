@@ -1,0 +1,48 @@
+//! A bare RESP connection for differential tests: it sends one request and returns the
+//! exact bytes of its reply, so two servers' answers can be compared byte for byte.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use cairn::protocol::resp::{encode_request, parse_reply};
+use cairn::protocol::Limits;
+
+/// A connection that sends one request and returns its reply's exact bytes.
+pub struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    /// Connects to `addr`, with a read timeout so a missing reply fails the test.
+    pub fn connect(addr: &str) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends `args` as one request and returns the bytes of the reply.
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        encode_request(args, &mut out);
+        self.stream.write_all(&out).expect("send");
+        loop {
+            let mut probe = self.buf.clone();
+            if let Ok(Some(_)) = parse_reply(&mut probe, &Limits::default()) {
+                let len = self.buf.len() - probe.len();
+                return self.buf.split_to(len).to_vec();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "the server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
