@@ -1,5 +1,6 @@
 //! Crash test of the collection writes: SIGKILL a cairn-server (`--fsync always`) while
-//! clients send HSETs of many fields and SADDs of many members, restart it on the same
+//! clients send HSETs of many fields, SADDs of many members and RPUSH calls of many elements,
+//! restart it on the same
 //! directory, and check that every acknowledged command is fully there and that no
 //! command is half-applied (a key holds all its fields or members, or none).
 
@@ -15,11 +16,11 @@ use std::time::Duration;
 use common::TestServer;
 use rand::Rng;
 
-/// Fields of each HSET, members of each SADD.
+/// Fields of each HSET, members of each SADD, elements of each RPUSH.
 const WIDTH: usize = 300;
 
 #[test]
-fn sigkill_leaves_no_hset_or_sadd_half_applied() {
+fn sigkill_leaves_no_hset_sadd_or_rpush_half_applied() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::thread_rng();
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -39,16 +40,16 @@ fn sigkill_leaves_no_hset_or_sadd_half_applied() {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let hash = i % 2 == 0;
-                        let key = format!("{}:r{round}:w{w}:{i}", if hash { "h" } else { "s" });
-                        let mut cmd = redis::cmd(if hash { "HSET" } else { "SADD" });
+                        let (kind, command) = [("h", "HSET"), ("s", "SADD"), ("l", "RPUSH")][i % 3];
+                        let key = format!("{kind}:r{round}:w{w}:{i}");
+                        let mut cmd = redis::cmd(command);
                         cmd.arg(&key);
                         for f in 0..WIDTH {
-                            if hash {
-                                cmd.arg(format!("f{f}")).arg(format!("{i}-{f}"));
-                            } else {
-                                cmd.arg(format!("m{f}"));
-                            }
+                            match kind {
+                                "h" => cmd.arg(format!("f{f}")).arg(format!("{i}-{f}")),
+                                "s" => cmd.arg(format!("m{f}")),
+                                _ => cmd.arg(format!("e{f}")),
+                            };
                         }
                         sent.push(key.clone());
                         match cmd.query::<usize>(&mut c) {
@@ -75,8 +76,22 @@ fn sigkill_leaves_no_hset_or_sadd_half_applied() {
     let acked: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
     assert!(acked.len() > 20, "only {} writes acknowledged", acked.len());
     for key in &sent {
-        let hash = key.starts_with('h');
-        if hash {
+        if key.starts_with('l') {
+            let all: Vec<String> = redis::cmd("LRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query(&mut c)
+                .unwrap();
+            if all.is_empty() {
+                assert!(!acked.contains(key), "acknowledged {key} is missing");
+                continue;
+            }
+            let want: Vec<String> = (0..WIDTH).map(|f| format!("e{f}")).collect();
+            assert_eq!(all, want, "{key} is half-applied or out of order");
+            let len: usize = redis::cmd("LLEN").arg(key).query(&mut c).unwrap();
+            assert_eq!(len, WIDTH, "{key}'s header disagrees with its elements");
+        } else if key.starts_with('h') {
             let all: BTreeMap<String, String> =
                 redis::cmd("HGETALL").arg(key).query(&mut c).unwrap();
             if all.is_empty() {
