@@ -18,53 +18,12 @@
 mod common;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 use bytes::BytesMut;
-use cairn::protocol::resp::{encode_request, parse_reply};
-use cairn::protocol::Limits;
+use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use proptest::prelude::*;
-
-/// A connection that sends one request and returns its reply's exact bytes.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        encode_request(&args, &mut out);
-        self.stream.write_all(&out).expect("send");
-        loop {
-            let mut probe = self.buf.clone();
-            if let Ok(Some(_)) = parse_reply(&mut probe, &Limits::default()) {
-                let len = self.buf.len() - probe.len();
-                return self.buf.split_to(len).to_vec();
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "the server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// xorshift64*: deterministic, no dependency.
 struct Random(u64);

@@ -10,57 +10,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 use bytes::BytesMut;
-use cairn::protocol::resp::{encode_request, parse_reply};
+use cairn::protocol::resp::parse_reply;
 use cairn::protocol::{Limits, Reply};
+use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use proptest::prelude::*;
-
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let mut out = BytesMut::new();
-        encode_request(&args, &mut out);
-        self.stream.write_all(&out).expect("send");
-        loop {
-            let mut probe = self.buf.clone();
-            if let Ok(Some(_)) = parse_reply(&mut probe, &Limits::default()) {
-                let len = self.buf.len() - probe.len();
-                return self.buf.split_to(len).to_vec();
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "the server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn words(&mut self, line: &str) -> Vec<u8> {
-        let args: Vec<Vec<u8>> = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
-        self.call(&args)
-    }
-}
 
 /// xorshift64*: deterministic, no dependency.
 struct Random(u64);

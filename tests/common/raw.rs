@@ -45,4 +45,10 @@ impl Raw {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+
+    /// Sends `line` split at single spaces (an empty word where two spaces meet).
+    pub fn words(&mut self, line: &str) -> Vec<u8> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.call(&args)
+    }
 }
