@@ -4,12 +4,12 @@
 //! batch.
 //!
 //! Every data command runs against a [`Keyspace`]; the dispatcher decides which key locks
-//! are held around it and when it commits. An expired key is never returned. A command
-//! that reads elements runs alone (its row is `OWN_ROUND`): a round's staged writes are
-//! searched only for keys, never for elements.
+//! are held around it and when it commits. An expired key is never returned. Reads of keys
+//! and of elements both see the writes of earlier commands of the same pipelined round, so
+//! collection commands join rounds like string commands do.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -105,7 +105,7 @@ pub struct Keyspace<'a> {
     /// The numbered database the command works in.
     db: u8,
     /// Writes of earlier commands of the same pipelined round, not committed yet (see
-    /// `server::round`); reads of keys look here after `staged`.
+    /// `server::round`); reads of keys and elements look here after this command's own.
     round: &'a [Write],
     /// This command's staged writes to keys, oldest first. Reads look here first.
     staged: Staged,
@@ -356,6 +356,9 @@ impl<'a> Keyspace<'a> {
         if let Some(staged) = self.elements.get(key) {
             return Ok(staged.clone());
         }
+        if let Some((_, staged)) = self.round.iter().rev().find(|(k, _)| k[..] == key[..]) {
+            return Ok(element_in(staged.as_ref()));
+        }
         Ok(self.shared.db.get(key)?)
     }
 
@@ -370,8 +373,8 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The elements whose engine keys are in `[lo, hi)`-style bounds, in key order (or
-    /// reverse), this command's staged writes included: an iterator, so a walk that stops
-    /// early (a LIMIT, a rank) reads no further.
+    /// reverse), the staged writes of this command and its round included: an iterator, so
+    /// a walk that stops early (a LIMIT, a rank) reads no further.
     pub fn elements(
         &self,
         lo: Bound<Bytes>,
@@ -384,19 +387,55 @@ impl<'a> Keyspace<'a> {
         } else {
             Box::new(engine)
         };
-        // BTreeMap::range panics on an inverted or empty-excluded range, which an empty
-        // score or lex range asks for: such a range holds nothing.
-        let staged: StagedElements = if is_empty_range(&lo, &hi) {
-            Box::new(std::iter::empty())
-        } else if reverse {
-            Box::new(self.elements.range((lo, hi)).rev())
-        } else {
-            Box::new(self.elements.range((lo, hi)))
-        };
         Overlay {
             engine: engine.peekable(),
-            staged: staged.peekable(),
+            staged: self.staged_elements(lo, hi, reverse).peekable(),
             reverse,
+        }
+    }
+
+    /// The staged element writes in `(lo, hi)`, in the walk's order: this command's, laid
+    /// over its round's when the round wrote any there (a round holds a few dozen writes,
+    /// so those are gathered into a map only then).
+    fn staged_elements(
+        &self,
+        lo: Bound<Bytes>,
+        hi: Bound<Bytes>,
+        reverse: bool,
+    ) -> StagedElements<'_> {
+        // BTreeMap::range panics on an inverted or empty-excluded range, which an empty
+        // score or lex range asks for: such a range holds nothing.
+        if is_empty_range(&lo, &hi) {
+            return Box::new(std::iter::empty());
+        }
+        let range = (lo, hi);
+        let in_round = |(key, _): &&Write| range.contains(key);
+        if !self.round.iter().any(|write| in_round(&write)) {
+            let own = self
+                .elements
+                .range(range)
+                .map(|(k, v)| (k.clone(), v.clone()));
+            return if reverse {
+                Box::new(own.rev())
+            } else {
+                Box::new(own)
+            };
+        }
+        let mut merged: BTreeMap<Bytes, Option<Bytes>> = self
+            .round
+            .iter()
+            .filter(in_round)
+            .map(|(key, stored)| (key.clone(), element_in(stored.as_ref())))
+            .collect();
+        merged.extend(
+            self.elements
+                .range(range)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        if reverse {
+            Box::new(merged.into_iter().rev())
+        } else {
+            Box::new(merged.into_iter())
         }
     }
 
@@ -429,6 +468,14 @@ fn is_empty_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
     }
 }
 
+/// A staged write to an element key as a read of the element sees it.
+fn element_in(stored: Option<&Stored>) -> Option<Bytes> {
+    match stored {
+        Some(Stored::Element(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
 /// A staged write as a lookup of a key lends it.
 fn found_in(stored: &Stored) -> Option<Found<'_>> {
     match stored {
@@ -447,8 +494,8 @@ fn decode_found(raw: &Bytes) -> Result<Found<'_>, BadValue> {
     }
 }
 
-/// A command's staged elements in a range, in the walk's order.
-type StagedElements<'s> = Box<dyn Iterator<Item = (&'s Bytes, &'s Option<Bytes>)> + 's>;
+/// The staged elements in a range, in the walk's order (`None` = deleted).
+type StagedElements<'s> = Box<dyn Iterator<Item = (Bytes, Option<Bytes>)> + 's>;
 
 /// The engine's elements with a command's staged ones laid over them: a staged write
 /// hides the engine's under the same key, a staged delete hides it for good.
@@ -489,7 +536,7 @@ where
                 self.engine.next();
             }
             if let Some((key, Some(value))) = self.staged.next() {
-                return Some(Ok((key.clone(), value.clone())));
+                return Some(Ok((key, value)));
             }
         }
     }
@@ -577,6 +624,57 @@ mod tests {
             ks.element(&element(&prefix, b"a")).unwrap(),
             Some(Bytes::new())
         );
+    }
+
+    #[test]
+    fn a_rounds_staged_elements_are_read_and_walked_under_the_commands_own() {
+        let (_dir, shared) = shared();
+        let prefix = Bytes::from_static(b"\x01p");
+        let mut ks = Keyspace::new(&shared);
+        for member in [&b"a"[..], b"b"] {
+            ks.put_element(element(&prefix, member), Bytes::from_static(b"engine"));
+        }
+        ks.commit().unwrap();
+        // An earlier command of the round deleted `a`, wrote `c`, then overwrote `c`.
+        let round: Vec<Write> = vec![
+            (element(&prefix, b"a"), None),
+            (
+                element(&prefix, b"c"),
+                Some(Stored::Element(Bytes::from_static(b"r1"))),
+            ),
+            (
+                element(&prefix, b"c"),
+                Some(Stored::Element(Bytes::from_static(b"r2"))),
+            ),
+            (
+                element(&prefix, b"d"),
+                Some(Stored::Element(Bytes::from_static(b"r"))),
+            ),
+        ];
+        let mut ks = Keyspace::over(&shared, &round, now_millis(), 0);
+        // This command overwrites `d` again.
+        ks.put_element(element(&prefix, b"d"), Bytes::from_static(b"own"));
+        assert_eq!(ks.element(&element(&prefix, b"a")).unwrap(), None);
+        assert_eq!(
+            ks.element(&element(&prefix, b"c")).unwrap(),
+            Some(Bytes::from_static(b"r2"))
+        );
+        let walk = |reverse| -> Vec<(Vec<u8>, Vec<u8>)> {
+            ks.elements_under(&prefix, reverse)
+                .map(|item| {
+                    let (key, value) = item.unwrap();
+                    (key[prefix.len()..].to_vec(), value.to_vec())
+                })
+                .collect()
+        };
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = [("b", "engine"), ("c", "r2"), ("d", "own")]
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(walk(false), expected);
+        let mut backward = walk(true);
+        backward.reverse();
+        assert_eq!(backward, expected);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A bare RESP connection for differential tests: it sends one request and returns the
-//! exact bytes of its reply, so two servers' answers can be compared byte for byte.
+//! A bare RESP connection for differential tests: it sends one request (or a pipeline of
+//! them in one write) and returns the exact bytes of each reply, so two servers' answers
+//! can be compared byte for byte.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -33,6 +34,22 @@ impl Raw {
         let mut out = BytesMut::new();
         encode_request(args, &mut out);
         self.stream.write_all(&out).expect("send");
+        self.reply()
+    }
+
+    /// Sends every request of `requests` in one write (so the server reads them as one
+    /// pipelined round) and returns the bytes of each reply, in order.
+    pub fn pipeline<A: AsRef<[u8]>>(&mut self, requests: &[Vec<A>]) -> Vec<Vec<u8>> {
+        let mut out = BytesMut::new();
+        for args in requests {
+            encode_request(args, &mut out);
+        }
+        self.stream.write_all(&out).expect("send");
+        requests.iter().map(|_| self.reply()).collect()
+    }
+
+    /// The next reply's bytes.
+    fn reply(&mut self) -> Vec<u8> {
         loop {
             let mut probe = self.buf.clone();
             if let Ok(Some(_)) = parse_reply(&mut probe, &Limits::default()) {

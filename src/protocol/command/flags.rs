@@ -49,9 +49,9 @@ bitflags::bitflags! {
         const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes
-        /// have none yet), reads a collection's elements (a round's are not searched),
-        /// reads the engine as one snapshot, or writes batches of its
-        /// own, so the round's writes are committed before it, and its own right after.
+        /// have none yet), may block, reads the engine as one snapshot, or writes
+        /// batches of its own, so the round's writes are committed before it, and its
+        /// own right after.
         const OWN_ROUND = 1 << 24;
         /// Cairn: acts at once inside MULTI instead of being queued (MULTI, EXEC,
         /// DISCARD, WATCH, QUIT, RESET, as Redis's `processCommand` lists them).

@@ -2,9 +2,8 @@
 //! counters inside a field, random fields and HSCAN; their rows, their typed form and
 //! their parsers. `server/commands/hashes.rs` runs them.
 //!
-//! Every row but HLEN's is `OWN_ROUND`: these commands read elements, which a pipelined
-//! round's staged writes do not show (see `server::keyspace`). Each parser takes the
-//! arguments that are not keys, arity already checked against the row.
+//! Each parser takes the arguments that are not keys, arity already checked against the
+//! row.
 
 use bytes::Bytes;
 
@@ -94,53 +93,53 @@ pub enum HashCommand {
 /// The hash commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
-    row!("hdel", -3, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hdel", -3, [WRITE, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
         "key field [field ...]", |a: &mut Args| Ok(HashCommand::Del { fields: a.collect() })),
-    row!("hexists", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hexists", 3, [READONLY, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Determines whether a field exists in a hash.",
         "key field", |a| Ok(HashCommand::Exists { field: next(a)? })),
-    row!("hget", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hget", 3, [READONLY, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns the value of a field in a hash.",
         "key field", |a| Ok(HashCommand::Get { field: next(a)? })),
-    row!("hgetall", 2, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hgetall", 2, [READONLY], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns all fields and values in a hash.",
         "key", |_| Ok(HashCommand::GetAll)),
-    row!("hincrby", 4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hincrby", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
         "key field increment", hincrby),
-    row!("hincrbyfloat", 4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.6.0",
+    row!("hincrbyfloat", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), [HASH], "hash", "2.6.0",
         "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
         "key field increment:double", hincrbyfloat),
-    row!("hkeys", 2, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hkeys", 2, [READONLY], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns all fields in a hash.",
         "key", |_| Ok(HashCommand::Keys)),
     row!("hlen", 2, [READONLY, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns the number of fields in a hash.",
         "key", |_| Ok(HashCommand::Len)),
-    row!("hmget", -3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hmget", -3, [READONLY, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns the values of all fields in a hash.",
         "key field [field ...]", |a: &mut Args| Ok(HashCommand::MGet { fields: a.collect() })),
-    row!("hmset", -4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hmset", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Sets the values of multiple fields.",
         "key field value [field value ...]", |a| hset(a, "hmset", true)),
-    row!("hrandfield", -2, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "6.2.0",
+    row!("hrandfield", -2, [READONLY], (1, 1, 1), [HASH], "hash", "6.2.0",
         "Returns one or more random fields from a hash.",
         "key [count:integer [WITHVALUES]]", hrandfield),
-    row!("hscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.8.0",
+    row!("hscan", -3, [READONLY], (1, 1, 1), [HASH], "hash", "2.8.0",
         "Iterates over fields and values of a hash.",
         "key cursor [MATCH pattern] [COUNT count:integer]",
         |a| scan_later(a).map(HashCommand::Scan)),
-    row!("hset", -4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hset", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Creates or modifies the value of a field in a hash.",
         "key field value [field value ...]", |a| hset(a, "hset", false)),
-    row!("hsetnx", 4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hsetnx", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Sets the value of a field in a hash only when the field doesn't exist.",
         "key field value", |a: &mut Args| Ok(HashCommand::SetNx { field: next(a)?, value: next(a)? })),
-    row!("hstrlen", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [HASH], "hash", "3.2.0",
+    row!("hstrlen", 3, [READONLY, FAST], (1, 1, 1), [HASH], "hash", "3.2.0",
         "Returns the length of the value of a field.",
         "key field", |a| Ok(HashCommand::StrLen { field: next(a)? })),
-    row!("hvals", 2, [READONLY, OWN_ROUND], (1, 1, 1), [HASH], "hash", "2.0.0",
+    row!("hvals", 2, [READONLY], (1, 1, 1), [HASH], "hash", "2.0.0",
         "Returns all values in a hash.",
         "key", |_| Ok(HashCommand::Vals)),
 ];

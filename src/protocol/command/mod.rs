@@ -219,6 +219,8 @@ impl Family {
     fn take_keys(&mut self) -> Keys {
         match self {
             Family::Lists(command) => command.take_keys(),
+            Family::ZSets(command) => command.take_keys(),
+            Family::Sets(command) => command.take_keys(),
             _ => Keys::new(),
         }
     }

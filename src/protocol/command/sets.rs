@@ -2,9 +2,8 @@
 //! sets (SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD), SMOVE and SSCAN; their
 //! rows, their typed form and their parsers. `server/commands/sets.rs` runs them.
 //!
-//! Every row but SCARD's is `OWN_ROUND`: these commands read elements, which a pipelined
-//! round's staged writes do not show (see `server::keyspace`). Each parser takes the
-//! arguments that are not keys, arity already checked against the row.
+//! Each parser takes the arguments that are not keys, arity already checked against the
+//! row.
 
 use bytes::Bytes;
 
@@ -12,7 +11,7 @@ use super::args::{is, next, parse_i64, Args};
 use super::hashes::{random_count, scan_later};
 use super::scan::Scan;
 use super::table::{row, CommandSpec};
-use super::CommandError;
+use super::{CommandError, Keys};
 
 /// A set command, its keys aside.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,10 +67,11 @@ pub enum SetCommand {
         store: bool,
     },
     /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`. Its keys are movable (Redis's
-    /// row names none), so they are here rather than in the command's keys.
+    /// row names none): the parser finds them, and [`SetCommand::take_keys`] moves them
+    /// into the command's keys.
     InterCard {
-        /// The sets.
-        keys: Vec<Bytes>,
+        /// The sets, until moved out.
+        keys: Keys,
         /// Stop counting here; 0 = no limit.
         limit: u64,
     },
@@ -85,59 +85,70 @@ pub enum SetCommand {
     Scan(Result<Box<Scan>, CommandError>),
 }
 
+impl SetCommand {
+    /// SINTERCARD's keys, moved out for the command's key list (what is locked, routed
+    /// and watched). Empty for the rest.
+    pub fn take_keys(&mut self) -> Keys {
+        match self {
+            SetCommand::InterCard { keys, .. } => std::mem::take(keys),
+            _ => Keys::new(),
+        }
+    }
+}
+
 /// The set commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
-    row!("sadd", -3, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("sadd", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), [SET], "set", "1.0.0",
         "Adds one or more members to a set. Creates the key if it doesn't exist.",
         "key member [member ...]", |a: &mut Args| Ok(SetCommand::Add { members: a.collect() })),
     row!("scard", 2, [READONLY, FAST], (1, 1, 1), [SET], "set", "1.0.0",
         "Returns the number of members in a set.",
         "key", |_| Ok(SetCommand::Card)),
-    row!("sdiff", -2, [READONLY, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sdiff", -2, [READONLY], (1, -1, 1), [SET], "set", "1.0.0",
         "Returns the difference of multiple sets.",
         "key [key ...]", |_| Ok(SetCommand::Diff { store: false })),
-    row!("sdiffstore", -3, [WRITE, DENYOOM, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sdiffstore", -3, [WRITE, DENYOOM], (1, -1, 1), [SET], "set", "1.0.0",
         "Stores the difference of multiple sets in a key.",
         "destination key [key ...]", |_| Ok(SetCommand::Diff { store: true })),
-    row!("sinter", -2, [READONLY, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sinter", -2, [READONLY], (1, -1, 1), [SET], "set", "1.0.0",
         "Returns the intersect of multiple sets.",
         "key [key ...]", |_| Ok(SetCommand::Inter { store: false })),
-    row!("sintercard", -3, [READONLY, MOVABLEKEYS, OWN_ROUND], (0, 0, 0), [SET], "set", "7.0.0",
+    row!("sintercard", -3, [READONLY, MOVABLEKEYS], (0, 0, 0), [SET], "set", "7.0.0",
         "Returns the number of members of the intersect of multiple sets.",
         "numkeys:integer key [key ...] [LIMIT limit:integer]", sintercard),
-    row!("sinterstore", -3, [WRITE, DENYOOM, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sinterstore", -3, [WRITE, DENYOOM], (1, -1, 1), [SET], "set", "1.0.0",
         "Stores the intersect of multiple sets in a key.",
         "destination key [key ...]", |_| Ok(SetCommand::Inter { store: true })),
-    row!("sismember", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("sismember", 3, [READONLY, FAST], (1, 1, 1), [SET], "set", "1.0.0",
         "Determines whether a member belongs to a set.",
         "key member", |a| Ok(SetCommand::IsMember { member: next(a)? })),
-    row!("smembers", 2, [READONLY, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("smembers", 2, [READONLY], (1, 1, 1), [SET], "set", "1.0.0",
         "Returns all members of a set.",
         "key", |_| Ok(SetCommand::Members)),
-    row!("smismember", -3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SET], "set", "6.2.0",
+    row!("smismember", -3, [READONLY, FAST], (1, 1, 1), [SET], "set", "6.2.0",
         "Determines whether multiple members belong to a set.",
         "key member [member ...]", |a: &mut Args| Ok(SetCommand::MIsMember { members: a.collect() })),
-    row!("smove", 4, [WRITE, FAST, OWN_ROUND], (1, 2, 1), [SET], "set", "1.0.0",
+    row!("smove", 4, [WRITE, FAST], (1, 2, 1), [SET], "set", "1.0.0",
         "Moves a member from one set to another.",
         "source destination member", |a| Ok(SetCommand::Move { member: next(a)? })),
-    row!("spop", -2, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("spop", -2, [WRITE, FAST], (1, 1, 1), [SET], "set", "1.0.0",
         "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
         "key [count:integer]", spop),
-    row!("srandmember", -2, [READONLY, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("srandmember", -2, [READONLY], (1, 1, 1), [SET], "set", "1.0.0",
         "Get one or multiple random members from a set",
         "key [count:integer]", srandmember),
-    row!("srem", -3, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [SET], "set", "1.0.0",
+    row!("srem", -3, [WRITE, FAST], (1, 1, 1), [SET], "set", "1.0.0",
         "Removes one or more members from a set. Deletes the set if the last member was removed.",
         "key member [member ...]", |a: &mut Args| Ok(SetCommand::Rem { members: a.collect() })),
-    row!("sscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [SET], "set", "2.8.0",
+    row!("sscan", -3, [READONLY], (1, 1, 1), [SET], "set", "2.8.0",
         "Iterates over members of a set.",
         "key cursor [MATCH pattern] [COUNT count:integer]",
         |a| scan_later(a).map(SetCommand::Scan)),
-    row!("sunion", -2, [READONLY, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sunion", -2, [READONLY], (1, -1, 1), [SET], "set", "1.0.0",
         "Returns the union of multiple sets.",
         "key [key ...]", |_| Ok(SetCommand::Union { store: false })),
-    row!("sunionstore", -3, [WRITE, DENYOOM, OWN_ROUND], (1, -1, 1), [SET], "set", "1.0.0",
+    row!("sunionstore", -3, [WRITE, DENYOOM], (1, -1, 1), [SET], "set", "1.0.0",
         "Stores the union of multiple sets in a key.",
         "destination key [key ...]", |_| Ok(SetCommand::Union { store: true })),
 ];
@@ -186,7 +197,7 @@ fn sintercard(args: &mut Args) -> Result<SetCommand, CommandError> {
             "ERR Number of keys can't be greater than number of args",
         ));
     }
-    let keys: Vec<Bytes> = args.by_ref().take(numkeys).collect();
+    let keys: Keys = args.by_ref().take(numkeys).collect();
     let mut limit = 0;
     while let Some(option) = args.next() {
         if is(&option, "LIMIT") && args.len() > 0 {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::args::{int, is, next, parse_u64_cursor, Args};
 use super::scan::{scan_options, Scan};
 use super::table::{row, CommandSpec};
-use super::CommandError;
+use super::{CommandError, Keys};
 
 /// A sorted-set command, its key aside.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,89 +162,101 @@ pub enum Aggregate {
 pub struct ZStore {
     /// ZINTERSTORE.
     pub inter: bool,
-    /// The source keys (not in the row's key positions: numkeys says how many).
-    pub sources: Vec<Bytes>,
+    /// The source keys (not in the row's key positions: numkeys says how many), until
+    /// [`ZSetCommand::take_keys`] moves them into the command's keys after the destination.
+    pub sources: Keys,
     /// The weights and aggregate, or the error Redis reports once the sources' types are
     /// checked.
     pub options: Result<(Vec<f64>, Aggregate), CommandError>,
 }
 
+impl ZSetCommand {
+    /// ZUNIONSTORE's and ZINTERSTORE's sources, moved out for the command's key list
+    /// after the destination (what is locked, routed and watched). Empty for the rest.
+    pub fn take_keys(&mut self) -> Keys {
+        match self {
+            ZSetCommand::Store(store) => std::mem::take(&mut store.sources),
+            _ => Keys::new(),
+        }
+    }
+}
+
 /// The sorted-set commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
-    row!("zadd", -4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zadd", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
         "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]", zadd),
-    row!("zcard", 2, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zcard", 2, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns the number of members in a sorted set.",
         "key", |_| Ok(ZSetCommand::Card)),
-    row!("zcount", 4, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zcount", 4, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Returns the count of members in a sorted set that have scores within a range.",
         "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::Count(score_range(&x, &y)?)))),
-    row!("zincrby", 4, [WRITE, DENYOOM, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zincrby", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Increments the score of a member in a sorted set.",
         "key increment member", zincrby),
-    row!("zinterstore", -4, [WRITE, DENYOOM, MOVABLEKEYS, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zinterstore", -4, [WRITE, DENYOOM, MOVABLEKEYS], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Stores the intersect of multiple sorted sets in a key.",
         "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]",
         |a| zstore(a, true)),
-    row!("zlexcount", 4, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
+    row!("zlexcount", 4, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Returns the number of members in a sorted set within a lexicographical range.",
         "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::LexCount(Box::new(lex_range(&x, &y)?))))),
-    row!("zmscore", -3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "6.2.0",
+    row!("zmscore", -3, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "6.2.0",
         "Returns the score of one or more members in a sorted set.",
         "key member [member ...]", |a: &mut Args| Ok(ZSetCommand::MScore(a.collect()))),
-    row!("zpopmax", -2, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "5.0.0",
+    row!("zpopmax", -2, [WRITE, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "5.0.0",
         "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
         "key [count]", |a| zpop(a, true)),
-    row!("zpopmin", -2, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "5.0.0",
+    row!("zpopmin", -2, [WRITE, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "5.0.0",
         "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
         "key [count]", |a| zpop(a, false)),
-    row!("zrange", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zrange", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns members in a sorted set within a range of indexes.",
         "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
         |a| zrange(a, Form::Auto, false)),
-    row!("zrangebylex", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
+    row!("zrangebylex", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Returns members in a sorted set within a lexicographical range.",
         "key min max [LIMIT offset count]", |a| zrange(a, Form::Lex, false)),
-    row!("zrangebyscore", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.0.5",
+    row!("zrangebyscore", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "1.0.5",
         "Returns members in a sorted set within a range of scores.",
         "key min max [WITHSCORES] [LIMIT offset count]", |a| zrange(a, Form::Score, false)),
-    row!("zrank", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zrank", 3, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Returns the index of a member in a sorted set ordered by ascending scores.",
         "key member", |a| Ok(ZSetCommand::Rank { member: next(a)?, reverse: false })),
-    row!("zrem", -3, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zrem", -3, [WRITE, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
         "key member [member ...]", |a: &mut Args| Ok(ZSetCommand::Rem(a.collect()))),
-    row!("zremrangebylex", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
+    row!("zremrangebylex", 4, [WRITE], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
         "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Lex(lex_range(&x, &y)?)))))),
-    row!("zremrangebyrank", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zremrangebyrank", 4, [WRITE], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
         "key start stop", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Rank(int(&x)?, int(&y)?)))))),
-    row!("zremrangebyscore", 4, [WRITE, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zremrangebyscore", 4, [WRITE], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
         "key min max", |a| two(a).and_then(|(x, y)| Ok(ZSetCommand::RemRange(Box::new(RangeBy::Score(score_range(&x, &y)?)))))),
-    row!("zrevrange", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zrevrange", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns members in a sorted set within a range of indexes in reverse order.",
         "key start stop [WITHSCORES]", |a| zrange(a, Form::Rank, true)),
-    row!("zrevrangebylex", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
+    row!("zrevrangebylex", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.9",
         "Returns members in a sorted set within a lexicographical range in reverse order.",
         "key max min [LIMIT offset count]", |a| zrange(a, Form::Lex, true)),
-    row!("zrevrangebyscore", -4, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.2.0",
+    row!("zrevrangebyscore", -4, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "2.2.0",
         "Returns members in a sorted set within a range of scores in reverse order.",
         "key max min [WITHSCORES] [LIMIT offset count]", |a| zrange(a, Form::Score, true)),
-    row!("zrevrank", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zrevrank", 3, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Returns the index of a member in a sorted set ordered by descending scores.",
         "key member", |a| Ok(ZSetCommand::Rank { member: next(a)?, reverse: true })),
-    row!("zscan", -3, [READONLY, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.0",
+    row!("zscan", -3, [READONLY], (1, 1, 1), [SORTEDSET], "sorted-set", "2.8.0",
         "Iterates over members and scores of a sorted set.",
         "key cursor [MATCH pattern] [COUNT count]",
         zscan),
-    row!("zscore", 3, [READONLY, FAST, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
+    row!("zscore", 3, [READONLY, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Returns the score of a member in a sorted set.",
         "key member", |a| Ok(ZSetCommand::Score(next(a)?))),
-    row!("zunionstore", -4, [WRITE, DENYOOM, MOVABLEKEYS, OWN_ROUND], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
+    row!("zunionstore", -4, [WRITE, DENYOOM, MOVABLEKEYS], (1, 1, 1), [SORTEDSET], "sorted-set", "2.0.0",
         "Stores the union of multiple sorted sets in a key.",
         "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]",
         |a| zstore(a, false)),
@@ -490,7 +502,7 @@ fn zstore(args: &mut Args, inter: bool) -> Result<ZSetCommand, CommandError> {
     if numkeys > args.len() {
         return Err(CommandError::Syntax);
     }
-    let sources: Vec<Bytes> = args.by_ref().take(numkeys).collect();
+    let sources: Keys = args.by_ref().take(numkeys).collect();
     let options = store_options(args, numkeys);
     Ok(ZSetCommand::Store(Box::new(ZStore {
         inter,

@@ -50,7 +50,7 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: SetCommand) -> Result 
         SetCommand::Inter { store } => algebra::run(ks, &keys, algebra::Op::Inter, store),
         SetCommand::Union { store } => algebra::run(ks, &keys, algebra::Op::Union, store),
         SetCommand::Diff { store } => algebra::run(ks, &keys, algebra::Op::Diff, store),
-        SetCommand::InterCard { keys, limit } => algebra::intercard(ks, &keys, limit),
+        SetCommand::InterCard { keys: _, limit } => algebra::intercard(ks, &keys, limit),
         SetCommand::Move { member } => smove(ks, keys, &member),
         SetCommand::Scan(options) => {
             let Some((_, prefix)) = set(ks, &first(keys))? else {

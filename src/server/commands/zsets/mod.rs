@@ -2,9 +2,8 @@
 //! removals, pops, ZUNIONSTORE/ZINTERSTORE and ZSCAN. Their rows and parsers are in
 //! `protocol/command/zsets.rs`; the records in `store.rs`, the ranges in `range.rs`.
 //!
-//! Every one reads elements, so every row carries `OWN_ROUND`. Replies follow Redis 7.0:
-//! scores as `%.17g` doubles (RESP3 `,`), member/score pairs flat in RESP2 and nested in
-//! RESP3.
+//! Replies follow Redis 7.0: scores as `%.17g` doubles (RESP3 `,`), member/score pairs
+//! flat in RESP2 and nested in RESP3.
 //!
 //! Scores compare exactly, as Redis's do (`float_cmp` is allowed for that).
 #![allow(clippy::float_cmp)]
@@ -16,8 +15,8 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::{elements, first};
-use crate::protocol::command::{Aggregate, Keys, RangeBy, ZAddFlags, ZRange, ZSetCommand, ZStore};
+use super::elements;
+use crate::protocol::command::{Aggregate, RangeBy, ZAddFlags, ZRange, ZSetCommand, ZStore};
 use crate::protocol::reply::DoubleBuf;
 use crate::protocol::{Reply, RespVersion};
 use crate::server::keyspace::{ExecError, Keyspace};
@@ -33,10 +32,10 @@ const NAN: &str = "ERR resulting score is not a number (NaN)";
 pub(crate) fn run(
     ks: &mut Keyspace,
     resp: RespVersion,
-    keys: Keys,
+    keys: &[Bytes],
     command: ZSetCommand,
 ) -> Result {
-    let key = first(keys);
+    let key = keys.first().cloned().unwrap_or_default();
     match command {
         ZSetCommand::Add { flags, pairs } => zadd(ks, &key, flags, pairs),
         ZSetCommand::IncrBy { delta, member } => {
@@ -86,7 +85,7 @@ pub(crate) fn run(
         ZSetCommand::Count(range) => counted(ks, &key, &RangeBy::Score(range)),
         ZSetCommand::LexCount(range) => counted(ks, &key, &RangeBy::Lex(*range)),
         ZSetCommand::Pop { max, count } => zpop(ks, resp, &key, max, count),
-        ZSetCommand::Store(store) => zstore(ks, &key, *store),
+        ZSetCommand::Store(store) => zstore(ks, keys, *store),
         ZSetCommand::Scan(scan) => {
             let Some(z) = ZSet::open(ks, &key)? else {
                 return Ok(Reply::Array(vec![
@@ -284,12 +283,14 @@ fn zpop(
 /// checked before the options; sources are combined smallest first; a product or sum
 /// that is NaN counts as 0. The result replaces the destination (a new version: the old
 /// elements are left to compaction), or deletes it when empty.
-///
-/// The source keys are not in the row's key positions, so they are read without their
-/// locks, each as one snapshot; in cluster mode they are not checked for the slot.
-fn zstore(ks: &mut Keyspace, dest: &Bytes, store: ZStore) -> Result {
-    let mut sources = Vec::with_capacity(store.sources.len());
-    for key in &store.sources {
+fn zstore(ks: &mut Keyspace, keys: &[Bytes], store: ZStore) -> Result {
+    let Some((dest, source_keys)) = keys.split_first() else {
+        return Ok(Reply::error(
+            "ERR wrong number of arguments for 'zunionstore' command",
+        ));
+    };
+    let mut sources = Vec::with_capacity(source_keys.len());
+    for key in source_keys {
         sources.push(ZSet::open(ks, key)?);
     }
     let (weights, aggregate) = match store.options {
