@@ -1,7 +1,8 @@
-//! The blocking pops over real sockets: several clients blocked at once are served in the
-//! order they blocked, each by the push that gives it an element; a timeout answers a null
-//! array; a blocked client holds up neither its worker nor other connections; inside MULTI
-//! a blocking pop answers at once; a client that disconnects while blocked is forgotten.
+//! The blocking pops over real sockets, of lists and of sorted sets: several clients
+//! blocked at once are served in the order they blocked, each by the push (or ZADD) that
+//! gives it an element; a timeout answers a null array; a blocked client holds up neither
+//! its worker nor other connections; inside MULTI a blocking pop answers at once; a client
+//! that disconnects while blocked is forgotten.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -177,4 +178,48 @@ fn timeouts_moves_multi_and_disconnects() {
     // WRONGTYPE at once, as Redis.
     admin.call("SET str v");
     assert!(a.call("BLPOP str 0").starts_with("-WRONGTYPE"));
+}
+
+/// `[key, member, score]`, as BZPOPMIN and BZPOPMAX answer in RESP2.
+fn popped(key: &str, member: &str, score: &str) -> String {
+    format!(
+        "*3\r\n${}\r\n{key}\r\n${}\r\n{member}\r\n${}\r\n{score}\r\n",
+        key.len(),
+        member.len(),
+        score.len()
+    )
+}
+
+#[test]
+fn sorted_set_pops_block_until_a_zadd_or_zunionstore() {
+    let server = TestServer::start(&[]);
+    let mut admin = Client::connect(&server);
+    let (mut low, mut high) = (Client::connect(&server), Client::connect(&server));
+    low.send("BZPOPMIN z1 z2 0");
+    wait_blocked(&mut admin, 1);
+    high.send("BZPOPMAX z2 0");
+    wait_blocked(&mut admin, 2);
+    // One ZADD serves both, in the order they blocked.
+    assert_eq!(admin.call("ZADD z2 1 one 2 two 3 three"), ":3\r\n");
+    assert_eq!(low.read(), popped("z2", "one", "1"));
+    assert_eq!(high.read(), popped("z2", "three", "3"));
+    assert_eq!(admin.call("ZCARD z2"), ":1\r\n");
+
+    // A ZUNIONSTORE into the key serves it too.
+    low.send("BZPOPMIN dest 5");
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.call("ZUNIONSTORE dest 1 z2 WEIGHTS 1.5"), ":1\r\n");
+    assert_eq!(low.read(), popped("dest", "two", "3"));
+    assert_eq!(admin.call("EXISTS dest"), ":0\r\n");
+
+    // A timeout, MULTI and a key of another type, as Redis answers them.
+    let started = Instant::now();
+    assert_eq!(low.call("BZPOPMAX nothing 0.1"), "*-1\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(95));
+    assert_eq!(low.call("MULTI"), "+OK\r\n");
+    assert_eq!(low.call("BZPOPMIN nothing 0"), "+QUEUED\r\n");
+    assert_eq!(low.call("EXEC"), "*1\r\n*-1\r\n");
+    admin.call("RPUSH list x");
+    assert!(low.call("BZPOPMIN list 0").starts_with("-WRONGTYPE"));
+    wait_blocked(&mut admin, 0);
 }

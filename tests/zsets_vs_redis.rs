@@ -139,7 +139,14 @@ fn command(r: &mut Random) -> String {
             "ZPOPMIN {key}{}",
             r.pick(&["", " 0", " 1", " 3", " -1", " x"])
         ),
-        24 => format!("ZPOPMAX {key}{}", r.pick(&["", " 2", " 100"])),
+        24 => match r.below(4) {
+            0 => format!("ZPOPMAX {key}{}", r.pick(&["", " 2", " 100"])),
+            // The blocking pops, with a timeout short enough that an empty key costs
+            // little; a bad timeout, and a key of another type on the way.
+            1 => format!("BZPOPMIN {key} {} 0.01", r.pick(KEYS)),
+            2 => format!("BZPOPMAX s {key} {}", r.pick(&["0.01", "-1", "x"])),
+            _ => format!("BZPOPMAX {key} {} 0.01", r.pick(KEYS)),
+        },
         25 => {
             let op = r.pick(&["ZUNIONSTORE", "ZINTERSTORE"]);
             let dest = r.pick(KEYS);

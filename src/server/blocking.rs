@@ -1,5 +1,5 @@
-//! The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP): who waits on which key,
-//! and how a blocked connection waits without holding up its worker.
+//! The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX): who
+//! waits on which key, and how a blocked connection waits without holding up its worker.
 //!
 //! A blocking pop first runs like its non-blocking form. When it finds every list empty
 //! (and is not inside MULTI/EXEC, where it answers at once like LPOP would), its runner
@@ -10,9 +10,9 @@
 //! closing. Requests the client pipelines meanwhile stay in its input buffer until the pop
 //! is answered, as in Redis.
 //!
-//! A write that may make a list non-empty (a push, LMOVE's destination, RENAME's new name)
-//! calls [`Blocking::key_ready`] while it still holds the key's lock: that wakes the first
-//! waiter of the key only. Its retry needs the same lock, so it runs after the write is
+//! A write that may make a list or sorted set non-empty (a push, ZADD, LMOVE's or
+//! ZUNIONSTORE's destination, RENAME's new name) calls [`Blocking::key_ready`] while it
+//! still holds the key's lock: that wakes the first waiter of the key only. Its retry needs the same lock, so it runs after the write is
 //! committed (on this worker: after the writer's round, which never yields; on another:
 //! when the stripe is released). A waiter that is served, times out or goes away wakes the
 //! next waiter of each of its keys, so waiters are served in the order they blocked, as
@@ -33,11 +33,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::connection::{Connection, End};
-use super::dispatch;
+use super::dispatch::{self, Context};
+use super::keyspace::Keyspace;
 use super::replies::Replies;
 use super::round::Round;
 use super::session::Session;
-use crate::protocol::command::{Command, Flags};
+use crate::protocol::command::{Command, Flags, Timeout};
 use crate::protocol::Reply;
 
 /// Input a blocked client may send before it is no longer read (its requests wait).
@@ -46,7 +47,7 @@ const MAX_BLOCKED_INPUT: usize = 1 << 20;
 /// What a blocking pop that found nothing waits for; its runner leaves it in the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockedOn {
-    /// The keys whose lists it pops from (not BLMOVE's destination).
+    /// The keys it pops from (not BLMOVE's destination).
     pub keys: Vec<Bytes>,
     /// Milliseconds to wait; 0 = for ever.
     pub timeout_ms: u64,
@@ -82,7 +83,8 @@ pub struct Blocking {
 }
 
 impl Blocking {
-    /// `key` of database `db` may have become a non-empty list: wakes its first waiter.
+    /// `key` of database `db` may have become a non-empty list or sorted set: wakes its
+    /// first waiter.
     pub fn key_ready(&self, db: u8, key: &[u8]) {
         if self.waiting.load(Ordering::Acquire) == 0 {
             return;
@@ -243,6 +245,36 @@ where
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Redis's check of a timeout against the clock: one past `i64` milliseconds from now.
+pub(crate) fn out_of_range(ks: &Keyspace, timeout: Timeout) -> Option<Reply> {
+    let limit = u64::try_from(i64::MAX).unwrap_or(u64::MAX) - ks.now().min(1 << 62);
+    (timeout.millis > limit).then(|| Reply::error("ERR timeout is out of range"))
+}
+
+/// A pop's answer, or, when it found nothing and may block (`timeout`), the note that
+/// makes the connection wait (`server::blocking`) with the null reply it would give
+/// inside MULTI, where it never blocks.
+pub(crate) fn block_if_none(
+    cx: &mut Context,
+    reply: Option<Reply>,
+    keys: Vec<Bytes>,
+    timeout: Option<Timeout>,
+    none: Reply,
+) -> Reply {
+    match (reply, timeout) {
+        (Some(reply), _) => reply,
+        (None, None) => none,
+        (None, Some(timeout)) => {
+            cx.session.blocked = Some(BlockedOn {
+                keys,
+                timeout_ms: timeout.millis,
+            });
+            // Dropped unless inside EXEC, where this is the answer.
+            none
+        }
+    }
 }
 
 /// Completes at `deadline`; never without one.

@@ -304,7 +304,7 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Server(command) => Ok(server::run(cx, command)),
         Family::Cluster(command) => Ok(cluster::run(cx, command)),
         Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
-        Family::ZSets(command) => zsets::run(cx.ks, cx.session.resp, &keys, command),
+        Family::ZSets(command) => zsets::run(cx, &keys, command),
         Family::Lists(command) => lists::run(cx, keys, command),
         Family::Hashes(command) => hashes::run(cx.ks, cx.session.resp, keys, command),
         Family::Sets(command) => sets::run(cx.ks, keys, command),

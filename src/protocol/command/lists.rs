@@ -251,7 +251,7 @@ fn end(arg: &[u8]) -> Result<End, CommandError> {
 /// A blocking command's timeout, with Redis 7.0's errors: a long double of seconds
 /// (not NaN), times 1000 rounded up; a product past `i64` is what C's cast makes of it,
 /// a negative number, hence "negative" for `inf` and `1e20` too (as Redis 7.0 answers).
-fn timeout(arg: &[u8]) -> Result<Timeout, CommandError> {
+pub(super) fn timeout(arg: &[u8]) -> Result<Timeout, CommandError> {
     let not_float = CommandError::Invalid("ERR timeout is not a float or out of range");
     if LongDouble::parse(Bytes::copy_from_slice(arg)).is_none() {
         return Err(not_float);

@@ -345,7 +345,8 @@ pub(super) fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, usize), C
 }
 
 /// COMMAND GETKEYS: the keys a request (`args[0]` its name) would name, with Redis's
-/// errors, checked in its order: an unknown command, one without keys, a wrong count.
+/// errors, checked in its order: an unknown command, one without keys, a wrong count. A
+/// command whose keys move with its arguments (`MOVABLEKEYS`) is parsed to find them.
 pub fn keys_of_request(args: &[Bytes]) -> Result<Vec<Bytes>, CommandError> {
     let spec = args.first().and_then(|name| lookup(name));
     let spec = match (spec, args.get(1)) {
@@ -355,6 +356,12 @@ pub fn keys_of_request(args: &[Bytes]) -> Result<Vec<Bytes>, CommandError> {
     let Some(spec) = spec else {
         return Err(CommandError::InvalidCommand);
     };
+    if spec.flags.contains(Flags::MOVABLEKEYS) {
+        // Its parser finds the keys (ZUNIONSTORE's sources, LMPOP's lists).
+        return super::Command::parse(args.to_vec())
+            .map(|command| command.keys().to_vec())
+            .map_err(|_| CommandError::Invalid("ERR Invalid arguments specified for command"));
+    }
     if spec.first_key == 0 {
         return Err(CommandError::NoKeyArguments);
     }
@@ -465,5 +472,10 @@ mod tests {
         assert_eq!(keys("CLIENT SETNAME x"), Err(CommandError::NoKeyArguments));
         assert_eq!(keys("GET"), Err(CommandError::InvalidArgumentCount));
         assert_eq!(keys("GET a b"), Err(CommandError::InvalidArgumentCount));
+        // Movable keys are found by the command's parser, as Redis's getkeys procedures do.
+        assert_eq!(keys("ZUNIONSTORE d 2 a b WEIGHTS 1 2"), Ok(words("d a b")));
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 1"), Ok(words("a b")));
+        assert_eq!(keys("LMPOP 2 a b LEFT"), Ok(words("a b")));
+        assert!(keys("ZINTERSTORE d 3 a b").is_err());
     }
 }

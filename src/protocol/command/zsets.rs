@@ -1,7 +1,8 @@
 //! The sorted-set commands (Redis 7.0): ZADD and its options, scores and ranks, the
 //! ZRANGE family by rank, score or lex, removals by member or range, pops, ZUNIONSTORE /
-//! ZINTERSTORE and ZSCAN; their rows, typed form and parsers. `server/commands/zsets/`
-//! runs them. BZPOPMIN/BZPOPMAX are not here: they need the blocking machinery.
+//! ZINTERSTORE, ZSCAN and the blocking pops BZPOPMIN/BZPOPMAX; their rows, typed form and
+//! parsers. `server/commands/zsets/` runs them (and `server::blocking` makes a blocking
+//! pop wait).
 //!
 //! Parsers reproduce Redis's order of errors: everything Redis checks before it looks up
 //! the key is checked here; what it checks after (ZUNIONSTORE's options come after the
@@ -10,6 +11,7 @@
 use bytes::Bytes;
 
 use super::args::{int, is, next, parse_u64_cursor, Args};
+use super::lists::{timeout, Timeout};
 use super::scan::{scan_options, Scan};
 use super::table::{row, CommandSpec};
 use super::{CommandError, Keys};
@@ -60,6 +62,13 @@ pub enum ZSetCommand {
         max: bool,
         /// The count, if given (non-negative).
         count: Option<u64>,
+    },
+    /// `BZPOPMIN` / `BZPOPMAX key [key ...] timeout`.
+    BPop {
+        /// BZPOPMAX.
+        max: bool,
+        /// How long to wait.
+        timeout: Timeout,
     },
     /// `ZUNIONSTORE` / `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...]
     /// [AGGREGATE SUM|MIN|MAX]`.
@@ -184,6 +193,12 @@ impl ZSetCommand {
 /// The sorted-set commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
+    row!("bzpopmax", -3, [WRITE, NOSCRIPT, FAST, BLOCKING, OWN_ROUND], (1, -2, 1), [SORTEDSET], "sorted-set", "5.0.0",
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.",
+        "key [key ...] timeout:double", |a| bzpop(a, true)),
+    row!("bzpopmin", -3, [WRITE, NOSCRIPT, FAST, BLOCKING, OWN_ROUND], (1, -2, 1), [SORTEDSET], "sorted-set", "5.0.0",
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        "key [key ...] timeout:double", |a| bzpop(a, false)),
     row!("zadd", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), [SORTEDSET], "sorted-set", "1.2.0",
         "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
         "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]", zadd),
@@ -419,6 +434,14 @@ fn zpop(args: &mut Args, max: bool) -> Result<ZSetCommand, CommandError> {
         return Err(CommandError::Syntax);
     }
     Ok(ZSetCommand::Pop { max, count })
+}
+
+/// `BZPOPMIN`/`BZPOPMAX key [key ...] timeout`: the keys are the row's; the timeout is left.
+fn bzpop(args: &mut Args, max: bool) -> Result<ZSetCommand, CommandError> {
+    Ok(ZSetCommand::BPop {
+        max,
+        timeout: timeout(&next(args)?)?,
+    })
 }
 
 /// Which command of the ZRANGE family: ZRANGE itself takes BYSCORE/BYLEX/REV.

@@ -16,9 +16,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 mod edit;
 
-use crate::protocol::command::{End, Keys, ListCommand, Timeout};
+use crate::protocol::command::{End, Keys, ListCommand};
 use crate::protocol::Reply;
-use crate::server::blocking::BlockedOn;
+use crate::server::blocking::{block_if_none, out_of_range};
 use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::value::{Kind, Meta};
@@ -91,36 +91,6 @@ pub(crate) fn run(cx: &mut Context, keys: Keys, command: ListCommand) -> Result 
                 Some(timeout),
                 Reply::NullArray,
             ))
-        }
-    }
-}
-
-/// Redis's check of a timeout against the clock: one past `i64` milliseconds from now.
-fn out_of_range(ks: &Keyspace, timeout: Timeout) -> Option<Reply> {
-    let limit = u64::try_from(i64::MAX).unwrap_or(u64::MAX) - ks.now().min(1 << 62);
-    (timeout.millis > limit).then(|| Reply::error("ERR timeout is out of range"))
-}
-
-/// A pop's answer, or, when it found nothing and may block (`timeout`), the note that
-/// makes the connection wait (`server::blocking`) with the null reply it would give
-/// inside MULTI, where it never blocks.
-fn block_if_none(
-    cx: &mut Context,
-    reply: Option<Reply>,
-    keys: Vec<Bytes>,
-    timeout: Option<Timeout>,
-    none: Reply,
-) -> Reply {
-    match (reply, timeout) {
-        (Some(reply), _) => reply,
-        (None, None) => none,
-        (None, Some(timeout)) => {
-            cx.session.blocked = Some(BlockedOn {
-                keys,
-                timeout_ms: timeout.millis,
-            });
-            // Dropped unless inside EXEC, where this is the answer.
-            none
         }
     }
 }

@@ -19,6 +19,8 @@ use super::elements;
 use crate::protocol::command::{Aggregate, RangeBy, ZAddFlags, ZRange, ZSetCommand, ZStore};
 use crate::protocol::reply::DoubleBuf;
 use crate::protocol::{Reply, RespVersion};
+use crate::server::blocking::{block_if_none, out_of_range};
+use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::pattern;
 use range::Members;
@@ -28,13 +30,24 @@ type Result = std::result::Result<Reply, ExecError>;
 
 const NAN: &str = "ERR resulting score is not a number (NaN)";
 
-/// Runs a sorted-set command on its keys; `resp` shapes the pairs of WITHSCORES.
-pub(crate) fn run(
-    ks: &mut Keyspace,
-    resp: RespVersion,
-    keys: &[Bytes],
-    command: ZSetCommand,
-) -> Result {
+/// Runs a sorted-set command on its keys; the session's protocol shapes the pairs of
+/// WITHSCORES.
+pub(crate) fn run(cx: &mut Context, keys: &[Bytes], command: ZSetCommand) -> Result {
+    let resp = cx.session.resp;
+    if let ZSetCommand::BPop { max, timeout } = command {
+        if let Some(error) = out_of_range(cx.ks, timeout) {
+            return Ok(error);
+        }
+        let reply = bzpop(cx.ks, keys, max)?;
+        return Ok(block_if_none(
+            cx,
+            reply,
+            keys.to_vec(),
+            Some(timeout),
+            Reply::NullArray,
+        ));
+    }
+    let ks = &mut *cx.ks;
     let key = keys.first().cloned().unwrap_or_default();
     match command {
         ZSetCommand::Add { flags, pairs } => zadd(ks, &key, flags, pairs),
@@ -86,6 +99,8 @@ pub(crate) fn run(
         ZSetCommand::LexCount(range) => counted(ks, &key, &RangeBy::Lex(*range)),
         ZSetCommand::Pop { max, count } => zpop(ks, resp, &key, max, count),
         ZSetCommand::Store(store) => zstore(ks, keys, *store),
+        // Answered above, before the keyspace is borrowed alone.
+        ZSetCommand::BPop { .. } => Ok(Reply::NullArray),
         ZSetCommand::Scan(scan) => {
             let Some(z) = ZSet::open(ks, &key)? else {
                 return Ok(Reply::Array(vec![
@@ -267,16 +282,52 @@ fn zpop(
     if n == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    let stop = i64::try_from(n - 1).unwrap_or(i64::MAX);
-    let popped = range::select(ks, &z, &RangeBy::Rank(0, stop), max, None)?;
-    for (member, score) in &popped {
-        z.remove(ks, member, *score);
-    }
-    z.save(ks);
+    let popped = pop_members(ks, &mut z, max, n)?;
     Ok(match count {
         None => with_scores(RespVersion::Resp2, popped),
         Some(_) => with_scores(resp, popped),
     })
+}
+
+/// Removes the `n` lowest (or highest, `max`) members of `z` and returns them in order.
+fn pop_members(
+    ks: &mut Keyspace,
+    z: &mut ZSet,
+    max: bool,
+    n: u64,
+) -> std::result::Result<Members, ExecError> {
+    let stop = i64::try_from(n - 1).unwrap_or(i64::MAX);
+    let popped = range::select(ks, z, &RangeBy::Rank(0, stop), max, None)?;
+    for (member, score) in &popped {
+        z.remove(ks, member, *score);
+    }
+    z.save(ks);
+    Ok(popped)
+}
+
+/// BZPOPMIN / BZPOPMAX's attempt, as `blockingGenericZpopCommand`: the first non-empty
+/// sorted set of `keys`, in order, gives its lowest (highest) member as `[key, member,
+/// score]`; a key of another type on the way is WRONGTYPE. `None` when all are empty.
+fn bzpop(
+    ks: &mut Keyspace,
+    keys: &[Bytes],
+    max: bool,
+) -> std::result::Result<Option<Reply>, ExecError> {
+    for key in keys {
+        let Some(mut z) = ZSet::open(ks, key)? else {
+            continue;
+        };
+        let popped = pop_members(ks, &mut z, max, 1)?;
+        let Some((member, score)) = popped.into_iter().next() else {
+            continue;
+        };
+        return Ok(Some(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Bulk(member),
+            Reply::Double(score),
+        ])));
+    }
+    Ok(None)
 }
 
 /// ZUNIONSTORE / ZINTERSTORE, as `zunionInterDiffGenericCommand`: the sources' types are

@@ -188,8 +188,13 @@ impl ZSet {
     }
 
     /// Writes the header (every write does, so WATCH sees it; an empty set is deleted).
+    /// Stages the header (or the key's removal, when empty); a sorted set left non-empty
+    /// may serve a client blocked in BZPOPMIN/BZPOPMAX on it.
     pub(crate) fn save(&self, ks: &mut Keyspace) {
         ks.put_meta(&self.key, self.meta);
+        if self.meta.len > 0 {
+            ks.shared().blocking.key_ready(ks.database(), &self.key);
+        }
     }
 }
 
