@@ -1,7 +1,7 @@
 //! Numbered databases and the commands on keys of any database: SELECT keeps databases
-//! apart, MOVE and COPY cross them, FLUSHDB empties one, INFO keyspace counts each, WATCH
-//! remembers which database a key was watched in; and the data directory's key format is
-//! checked at start.
+//! apart, MOVE and COPY cross them, FLUSHDB empties one, SWAPDB swaps two (and the swap
+//! survives a SIGKILL), INFO keyspace counts each, WATCH remembers which database a key was
+//! watched in; and the data directory's key format is checked at start.
 
 // A failing test should fail loudly: expect and unwrap are its assertions.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -155,6 +155,120 @@ fn info_counts_each_database_and_flushdb_empties_one() {
         redis::cmd("RANDOMKEY").query::<String>(&mut c).unwrap(),
         "r"
     );
+}
+
+fn get(c: &mut Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(c).unwrap()
+}
+
+#[test]
+fn swapdb_swaps_every_type_and_survives_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start_in(dir.path(), &["--databases", "4"]);
+    let mut c = server.redis();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("zero")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v0")
+        .query(&mut c)
+        .unwrap();
+    select(&mut c, 1);
+    let _: () = redis::cmd("SET").arg("k").arg("one").query(&mut c).unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg("l")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
+
+    // A client blocked on a list of database 0 that database 1 holds is served by the swap.
+    let mut admin = server.redis();
+    let url = server.url();
+    let waiter = std::thread::spawn(move || {
+        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+        redis::cmd("BLPOP")
+            .arg("l")
+            .arg(5)
+            .query::<Option<(String, String)>>(&mut c)
+            .unwrap()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while common::info_field(&mut admin, "blocked_clients") != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the BLPOP never blocked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // A watch on a key of either database is broken by the swap.
+    let mut watcher = server.redis();
+    let _: () = redis::cmd("WATCH").arg("k").query(&mut watcher).unwrap();
+
+    let _: () = redis::cmd("SWAPDB")
+        .arg(0)
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(waiter.join().unwrap(), Some(("l".into(), "a".into())));
+    let _: () = redis::cmd("MULTI").query(&mut watcher).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("late")
+        .query(&mut watcher)
+        .unwrap();
+    let aborted: Option<Vec<redis::Value>> = redis::cmd("EXEC").query(&mut watcher).unwrap();
+    assert_eq!(aborted, None, "the watched key changed with the swap");
+
+    // c is in database 1, which now holds what 0 held.
+    assert_eq!(get(&mut c, "k").as_deref(), Some("zero"));
+    let field: String = redis::cmd("HGET").arg("h").arg("f").query(&mut c).unwrap();
+    assert_eq!(field, "v0");
+    select(&mut c, 0);
+    assert_eq!(get(&mut c, "k").as_deref(), Some("one"));
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(list, ["b"]);
+    // Errors, as Redis 7.0 words them.
+    for (a, b, error) in [
+        ("x", "0", "ERR invalid first DB index"),
+        ("0", "1.5", "ERR invalid second DB index"),
+        ("0", "4", "ERR DB index is out of range"),
+        ("-1", "0", "ERR DB index is out of range"),
+    ] {
+        assert_eq!(
+            error_text(redis::cmd("SWAPDB").arg(a).arg(b).query::<()>(&mut c)),
+            error
+        );
+    }
+    let _: () = redis::cmd("SWAPDB").arg(2).arg(2).query(&mut c).unwrap();
+
+    // The swap, and writes made after it, are where they were after a SIGKILL.
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("swap")
+        .query(&mut c)
+        .unwrap();
+    server.kill();
+    let server = TestServer::start_in(dir.path(), &["--databases", "4"]);
+    let mut c = server.redis();
+    assert_eq!(get(&mut c, "k").as_deref(), Some("one"));
+    assert_eq!(get(&mut c, "after").as_deref(), Some("swap"));
+    select(&mut c, 1);
+    assert_eq!(get(&mut c, "k").as_deref(), Some("zero"));
+    // FLUSHDB empties the numbered database, whichever it is stored as.
+    let _: () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    select(&mut c, 0);
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 3);
 }
 
 #[test]

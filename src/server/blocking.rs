@@ -98,8 +98,21 @@ impl Blocking {
         }
     }
 
-    /// How many clients are blocked.
-    #[cfg(test)]
+    /// The keys of database `db` may all have changed (SWAPDB): wakes the first waiter of
+    /// each of its keys.
+    pub fn database_changed(&self, db: u8) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let queues = self.queues.lock();
+        for ((_, _), queue) in queues.iter().filter(|((of, _), _)| *of == db) {
+            if let Some(front) = queue.front() {
+                front.notify.notify_one();
+            }
+        }
+    }
+
+    /// How many clients are blocked (INFO's `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
     }

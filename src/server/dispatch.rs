@@ -201,7 +201,7 @@ fn execute_in_round(
         }
     }
     if let Some(tx) = &mut session.multi {
-        if flags.contains(Flags::NO_MULTI) {
+        if flags.intersects(Flags::NO_MULTI | Flags::EVERY_KEY) {
             tx.failed = true;
             return Reply::error("ERR Command not allowed inside a transaction");
         }

@@ -104,6 +104,8 @@ pub struct Keyspace<'a> {
     now: u64,
     /// The numbered database the command works in.
     db: u8,
+    /// The stored database it is (`server::databases`): the prefix of its engine keys.
+    stored: u8,
     /// Writes of earlier commands of the same pipelined round, not committed yet (see
     /// `server::round`); reads of keys and elements look here after this command's own.
     round: &'a [Write],
@@ -128,6 +130,7 @@ impl<'a> Keyspace<'a> {
             shared,
             now,
             db,
+            stored: shared.databases.stored(db),
             round,
             staged: SmallVec::new(),
             elements: BTreeMap::new(),
@@ -158,9 +161,15 @@ impl<'a> Keyspace<'a> {
         self.db
     }
 
+    /// The stored database this view works in: what its engine keys start with.
+    pub fn stored_database(&self) -> u8 {
+        self.stored
+    }
+
     /// Works in database `db` from now on (SELECT inside a transaction).
     pub fn select(&mut self, db: u8) {
         self.db = db;
+        self.stored = self.shared.databases.stored(db);
     }
 
     /// The time this command runs at, in unix milliseconds (one clock reading per command,
@@ -225,7 +234,7 @@ impl<'a> Keyspace<'a> {
         key: &[u8],
         f: impl FnOnce(Option<Found<'_>>) -> R,
     ) -> Result<R, ExecError> {
-        let engine_key = layout::key(self.db, key);
+        let engine_key = layout::key(self.stored, key);
         let now = self.now;
         let live = |found: &Found| match found {
             Found::Str(entry) => !entry.is_expired(now),
@@ -279,7 +288,7 @@ impl<'a> Keyspace<'a> {
     /// The live record of any type under `key` with its version (see
     /// [`Keyspace::get_versioned`]).
     pub fn record_versioned(&self, key: &[u8]) -> Result<Option<(Record, u64)>, ExecError> {
-        let engine_key = layout::key(self.db, key);
+        let engine_key = layout::key(self.stored, key);
         // Newest first: this command's writes, then its round's.
         let mut newest_first = self.staged.iter().rev().chain(self.round.iter().rev());
         if let Some((_, staged)) = newest_first.find(|(k, _)| k[..] == engine_key[..]) {
@@ -337,7 +346,8 @@ impl<'a> Keyspace<'a> {
     }
 
     fn stage(&mut self, key: &[u8], stored: Option<Stored>) {
-        self.staged.push((layout::key_bytes(self.db, key), stored));
+        self.staged
+            .push((layout::key_bytes(self.stored, key), stored));
     }
 
     /// A version for a new collection: unique for this data directory (it starts from
@@ -348,7 +358,7 @@ impl<'a> Keyspace<'a> {
 
     /// The common prefix of the engine keys of `meta`'s elements, `key` its user key.
     pub fn elements_of(&self, key: &[u8], meta: &Meta) -> Bytes {
-        layout::elements(self.db, key, meta.version)
+        layout::elements(self.stored, key, meta.version)
     }
 
     /// The value of the element under the engine key `key`, if any.

@@ -28,6 +28,9 @@ pub const ELEMENT: u8 = 0x01;
 pub const FORMAT_KEY: &[u8] = b"\xffformat";
 /// The key format this server writes and reads.
 pub const FORMAT: &[u8] = b"cairn-keys-2";
+/// The server record mapping numbered databases to stored ones, once a SWAPDB has run
+/// (`server::databases`).
+pub const DATABASES_KEY: &[u8] = b"\xffdatabases";
 
 /// Databases a server can have: the database number is one byte of every key.
 pub const MAX_DATABASES: usize = 256;

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cluster::Cluster;
 use super::connection::SocketQueue;
+use super::databases::Databases;
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
 use super::{connection, idle, layout, process, ServerError};
@@ -70,6 +71,10 @@ impl Server {
         let acceptor = Acceptor::new(&config)?;
         let db = Db::open(&config.dir, options)?;
         check_format(&db, &config.dir)?;
+        let databases = Databases::load(&db).map_err(|message| ServerError::Format {
+            path: config.dir.clone(),
+            message,
+        })?;
         let plain = match (config.port, &acceptor) {
             (0, Some(_)) => None,
             (port, _) => Some(listen(&config.bind, port, config.tcp_backlog).await?),
@@ -93,8 +98,10 @@ impl Server {
             }
             _ => None,
         };
+        let mut shared = Shared::new(db, config, cluster);
+        shared.databases = databases;
         Ok(Server {
-            shared: Arc::new(Shared::new(db, config, cluster)),
+            shared: Arc::new(shared),
             plain,
             tls,
         })

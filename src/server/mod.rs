@@ -12,6 +12,7 @@ mod commands;
 mod compaction;
 mod config;
 mod connection;
+mod databases;
 mod dispatch;
 mod idle;
 mod keyspace;

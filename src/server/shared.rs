@@ -53,6 +53,8 @@ pub struct Shared {
     pub pubsub: Arc<Hub>,
     /// Clients blocked in BLPOP and the other blocking pops, by key.
     pub blocking: super::blocking::Blocking,
+    /// The stored database each numbered one is (SWAPDB changes it).
+    pub databases: super::databases::Databases,
     /// The last version given to a new collection (see [`Shared::new_version`]).
     last_version: AtomicU64,
 }
@@ -77,6 +79,7 @@ impl Shared {
             pubsub: Arc::default(),
             last_version: AtomicU64::new(0),
             blocking: super::blocking::Blocking::default(),
+            databases: super::databases::Databases::default(),
         }
     }
 
@@ -356,6 +359,11 @@ impl KeyLocks {
             .into_iter()
             .map(|i| self.stripes[i].lock())
             .collect()
+    }
+
+    /// Locks every stripe, in order: what SWAPDB waits for.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, ()>> {
+        self.stripes.iter().map(Mutex::lock).collect()
     }
 
     /// The distinct stripes of `keys`, in the order they must be locked.

@@ -58,6 +58,9 @@ bitflags::bitflags! {
         const RUNS_IN_MULTI = 1 << 25;
         /// Cairn: native protocol only; no RESP name, never in [`COMMANDS`].
         const NATIVE_ONLY = 1 << 26;
+        /// Cairn: takes every key stripe (SWAPDB), so it is refused inside MULTI, whose
+        /// EXEC holds some of them.
+        const EVERY_KEY = 1 << 27;
     }
 }
 
@@ -66,7 +69,8 @@ impl Flags {
     const HIDDEN: Flags = Flags::SENTINEL
         .union(Flags::OWN_ROUND)
         .union(Flags::RUNS_IN_MULTI)
-        .union(Flags::NATIVE_ONLY);
+        .union(Flags::NATIVE_ONLY)
+        .union(Flags::EVERY_KEY);
 
     /// The flags COMMAND INFO shows, lower-case, in Redis's order.
     pub fn reported(self) -> impl Iterator<Item = String> {

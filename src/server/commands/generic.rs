@@ -404,7 +404,7 @@ pub(crate) fn copy_record(
         version: ks.new_version(),
         ..meta
     };
-    let target = layout::elements(db, to, copy.version);
+    let target = layout::elements(ks.shared().databases.stored(db), to, copy.version);
     let elements: Vec<(Bytes, Bytes)> = ks
         .elements_under(&source, false)
         .collect::<std::result::Result<_, _>>()?;

@@ -37,8 +37,9 @@ pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
             args.kind.as_deref(),
         ),
         ScanCommand::DbSize => dbsize(ks),
-        ScanCommand::FlushDb => flush(ks.db(), layout::database(ks.database())),
+        ScanCommand::FlushDb => flush(ks.db(), layout::database(ks.stored_database())),
         ScanCommand::FlushAll => flush(ks.db(), layout::every_database()),
+        ScanCommand::SwapDb(first, second) => swapdb(cx.shared, first, second),
         ScanCommand::Range(args) => {
             let Range {
                 start,
@@ -63,6 +64,7 @@ pub(crate) fn live_records(
     now: u64,
 ) -> impl Iterator<Item = std::result::Result<(Bytes, Record), ExecError>> + Send {
     let serves = shared.cluster.as_ref().map(Cluster::serving_filter);
+    let db = shared.databases.stored(db);
     let (first, after) = layout::database(db);
     let engine_bound = |bound: Bound<Bytes>, unbounded: Bound<Bytes>| match bound {
         Bound::Included(key) => Bound::Included(layout::key_bytes(db, &key)),
@@ -225,6 +227,31 @@ fn dbsize(ks: &Keyspace) -> Result {
 
 /// How many deletes FLUSHDB writes per batch, so no single WAL record grows without bound.
 const FLUSH_BATCH: usize = 10_000;
+
+/// SWAPDB index1 index2, with Redis 7.0's errors in its order (`server::databases` says
+/// how the swap is done).
+fn swapdb(shared: &Shared, first: Option<i64>, second: Option<i64>) -> Result {
+    if shared.cluster.is_some() {
+        return Ok(Reply::error("ERR SWAPDB is not allowed in cluster mode"));
+    }
+    let Some(first) = first else {
+        return Ok(Reply::error("ERR invalid first DB index"));
+    };
+    let Some(second) = second else {
+        return Ok(Reply::error("ERR invalid second DB index"));
+    };
+    let databases = shared.config.read().databases;
+    let number = |index: i64| {
+        u8::try_from(index)
+            .ok()
+            .filter(|db| usize::from(*db) < databases)
+    };
+    let (Some(a), Some(b)) = (number(first), number(second)) else {
+        return Ok(Reply::error("ERR DB index is out of range"));
+    };
+    shared.databases.swap(shared, a, b)?;
+    Ok(Reply::ok())
+}
 
 /// FLUSHDB / FLUSHALL: deletes every key of `[start, end)` (one database's, or every
 /// database's) present when it starts, expired ones included. A collection's elements

@@ -177,8 +177,11 @@ fn clients(shared: &Shared) -> Lines {
         ("maxclients", shared.config.read().maxclients.to_string()),
         // Not printed: `client_recent_max_input_buffer` and `_output_buffer`; Cairn does
         // not track its connections' buffer sizes.
-        // No blocking commands, no CLIENT TRACKING, no timeouts of blocked clients.
-        ("blocked_clients", "0".into()),
+        (
+            "blocked_clients",
+            shared.blocking.blocked_clients().to_string(),
+        ),
+        // No CLIENT TRACKING; blocked clients' timeouts are not kept in a table.
         ("tracking_clients", "0".into()),
         ("clients_in_timeout_table", "0".into()),
     ]
