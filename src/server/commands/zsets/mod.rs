@@ -24,6 +24,7 @@ use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::pattern;
 use range::Members;
+pub(crate) use store::decode_score;
 use store::ZSet;
 
 type Result = std::result::Result<Reply, ExecError>;

@@ -198,7 +198,8 @@ impl ZSet {
     }
 }
 
-fn decode_score(value: &[u8]) -> f64 {
+/// A member record's score (its value: f64 bits, big-endian).
+pub(crate) fn decode_score(value: &[u8]) -> f64 {
     let mut bits = [0u8; 8];
     if let Some(raw) = value.get(..8) {
         bits.copy_from_slice(raw);
