@@ -114,6 +114,9 @@ pub struct Keyspace<'a> {
     /// This command's staged writes to elements, in key order: a command may stage many
     /// (HSET of a thousand fields), and reads and walks look here first.
     elements: BTreeMap<Bytes, Option<Bytes>>,
+    /// Versions of collections this view created: the engine holds no element of theirs
+    /// (a version is never given twice), so their point reads skip it.
+    fresh: SmallVec<[u64; 1]>,
 }
 
 impl<'a> Keyspace<'a> {
@@ -134,6 +137,7 @@ impl<'a> Keyspace<'a> {
             round,
             staged: SmallVec::new(),
             elements: BTreeMap::new(),
+            fresh: SmallVec::new(),
         }
     }
 
@@ -352,8 +356,10 @@ impl<'a> Keyspace<'a> {
 
     /// A version for a new collection: unique for this data directory (it starts from
     /// the clock in microseconds, which a restart does not turn back).
-    pub fn new_version(&self) -> u64 {
-        self.shared.new_version()
+    pub fn new_version(&mut self) -> u64 {
+        let version = self.shared.new_version();
+        self.fresh.push(version);
+        version
     }
 
     /// The common prefix of the engine keys of `meta`'s elements, `key` its user key.
@@ -368,6 +374,12 @@ impl<'a> Keyspace<'a> {
         }
         if let Some((_, staged)) = self.round.iter().rev().find(|(k, _)| k[..] == key[..]) {
             return Ok(element_in(staged.as_ref()));
+        }
+        // HSET of a new hash's fields, a new set's members: nothing to find in the engine.
+        let fresh = !self.fresh.is_empty()
+            && layout::element_of(key).is_some_and(|of| self.fresh.contains(&of.version));
+        if fresh {
+            return Ok(None);
         }
         Ok(self.shared.db.get(key)?)
     }

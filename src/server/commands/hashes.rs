@@ -96,7 +96,7 @@ fn hash(ks: &Keyspace, key: &[u8]) -> std::result::Result<Option<(Meta, Bytes)>,
 }
 
 /// The hash under `key`, or a new empty one to write.
-fn hash_or_new(ks: &Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
+fn hash_or_new(ks: &mut Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
     if let Some(found) = hash(ks, key)? {
         return Ok(found);
     }

@@ -130,7 +130,7 @@ fn add_members(
 }
 
 /// The set under `key`, or a new empty one to write.
-fn set_or_new(ks: &Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
+fn set_or_new(ks: &mut Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes), ExecError> {
     if let Some(found) = set(ks, key)? {
         return Ok(found);
     }

@@ -123,7 +123,7 @@ impl List {
     }
 
     /// The list under `key`, or a new empty one.
-    fn load_or_new(ks: &Keyspace, key: Bytes) -> std::result::Result<List, ExecError> {
+    fn load_or_new(ks: &mut Keyspace, key: Bytes) -> std::result::Result<List, ExecError> {
         if let Some(list) = List::load(ks, key.clone())? {
             return Ok(list);
         }

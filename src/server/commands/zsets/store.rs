@@ -67,7 +67,7 @@ impl ZSet {
     }
 
     /// A new empty sorted set under `key`, replacing whatever is there once saved.
-    pub(crate) fn new(ks: &Keyspace, key: &Bytes) -> ZSet {
+    pub(crate) fn new(ks: &mut Keyspace, key: &Bytes) -> ZSet {
         let meta = Meta::new(Kind::ZSet, ks.new_version());
         ZSet {
             prefix: ks.elements_of(key, &meta),
