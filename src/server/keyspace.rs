@@ -575,7 +575,14 @@ pub fn submit(shared: &Shared, writes: &[Write]) -> Result<Option<WriteTicket>, 
         .map(|(k, stored)| k.len() + stored.as_ref().map_or(0, Stored::len))
         .sum::<usize>();
     let mut batch = WriteBatch::with_capacity(size + 16 * writes.len());
-    for (key, stored) in writes {
+    for (i, (key, stored)) in writes.iter().enumerate() {
+        // A round of 16 HSETs on one hash stages its header 16 times; the batch is atomic,
+        // so only the last write of a key counts and the others are left out (headers
+        // only: looking for a later write of every string key would cost SET pipelines).
+        if matches!(stored, Some(Stored::Coll(_))) && writes[i + 1..].iter().any(|(k, _)| k == key)
+        {
+            continue;
+        }
         match stored {
             // Header and value go straight into the batch: the value is copied once.
             Some(Stored::Str(entry)) => batch.put_parts(key, &[&entry.header(), &entry.value]),
@@ -753,6 +760,33 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_batch_keeps_only_the_last_header_of_a_key() {
+        let (_dir, shared) = shared();
+        let mut meta = Meta::new(Kind::Set, shared.new_version());
+        let key = layout::key_bytes(0, b"s");
+        let writes: Vec<Write> = (1..=3)
+            .map(|len| {
+                meta.len = len;
+                (key.clone(), Some(Stored::Coll(meta)))
+            })
+            .chain([(Bytes::from_static(b"\x00\x00t"), None)])
+            .collect();
+        submit(&shared, &writes).unwrap();
+        let ks = Keyspace::new(&shared);
+        assert_eq!(
+            ks.collection(b"s", Kind::Set).unwrap().map(|m| m.len),
+            Some(3)
+        );
+        // A header followed by a delete of its key: the delete stands.
+        submit(
+            &shared,
+            &[(key.clone(), Some(Stored::Coll(meta))), (key, None)],
+        )
+        .unwrap();
+        assert!(!Keyspace::new(&shared).contains(b"s").unwrap());
     }
 
     #[test]
