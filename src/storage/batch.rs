@@ -128,6 +128,24 @@ impl WriteBatch {
         self.count
     }
 
+    /// The batch a [`CommitTap`](crate::storage::CommitTap) was given (a primary's
+    /// batch, received by a replica), and the first sequence number it was committed at;
+    /// checked op by op, since it came over a network. Its ops are applied at the same
+    /// sequence numbers with [`Db::write_at`](crate::storage::Db::write_at).
+    pub fn from_payload(payload: &[u8]) -> Result<(u64, WriteBatch), crate::storage::Error> {
+        if payload.len() > MAX_BATCH_BYTES {
+            return Err(crate::storage::Error::BadBatch("batch over the size limit"));
+        }
+        let (first_seq, count) =
+            validate_payload(payload).map_err(crate::storage::Error::BadBatch)?;
+        let batch = WriteBatch {
+            rep: BytesMut::from(payload),
+            count,
+            overflow: false,
+        };
+        Ok((first_seq, batch))
+    }
+
     /// Stamps the first sequence number and count and returns the finished payload.
     pub(crate) fn into_payload(mut self, first_seq: u64) -> Bytes {
         self.rep[0..8].copy_from_slice(&first_seq.to_le_bytes());
