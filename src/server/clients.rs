@@ -35,6 +35,9 @@ pub struct ClientInfo {
     pub kill: Kill,
     /// What it is subscribed to (CLIENT LIST's `sub` and `psub`).
     pub subscriptions: SubscriptionCounts,
+    /// A replica being fed the write stream (CLIENT LIST's flag `S`, CLIENT KILL TYPE
+    /// replica).
+    pub replica: std::sync::atomic::AtomicBool,
 }
 
 /// How many channels and patterns a client is subscribed to; a client with any is of type
@@ -152,7 +155,7 @@ impl ClientInfo {
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
-            if self.subscriptions.any() { "P" } else { "N" },
+            if self.replica.load(Ordering::Relaxed) { "S" } else if self.subscriptions.any() { "P" } else { "N" },
             channels,
             patterns,
             if details.last_command.is_empty() { "NULL" } else { details.last_command },
@@ -186,6 +189,7 @@ impl Clients {
             }),
             kill: Kill::default(),
             subscriptions: SubscriptionCounts::default(),
+            replica: std::sync::atomic::AtomicBool::new(false),
         });
         self.by_id.lock().insert(id, info.clone());
         Registration {

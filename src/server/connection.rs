@@ -24,9 +24,10 @@ use super::clients::{KillWatch, Registration};
 use super::keyspace::ExecError;
 use super::native::{self, RangeStream};
 use super::pubsub::Mailbox;
+use super::replication::feed;
 use super::replies::{Framing, Replies};
 use super::round::Round;
-use super::session::Session;
+use super::session::{Handoff, Session};
 use super::shared::{Shared, Stats};
 use super::value::Entry;
 use super::{dispatch, idle};
@@ -116,7 +117,7 @@ pub(crate) struct Connection<'a, S> {
     staging: Vec<(Bytes, Option<Entry>)>,
     /// The ids of a round's requests since its last commit; kept from round to round.
     uncommitted_ids: Vec<u64>,
-    kill: KillWatch<'a>,
+    pub(super) kill: KillWatch<'a>,
     /// Limits for clients that have not authenticated yet (Redis's defence against memory
     /// abuse before AUTH): arrays of at most 10 elements, bulks of at most 16 KiB.
     unauthenticated: Limits,
@@ -182,6 +183,27 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             if self.session.closing {
                 return End::Normal;
             }
+            if let Some(handoff) = self.session.handoff.take() {
+                match handoff {
+                    Handoff::Sync(request) => return feed::serve(self, request).await,
+                    Handoff::Wait {
+                        replicas,
+                        offset,
+                        deadline,
+                    } => {
+                        let acked = self.wait_for_acks(replicas, offset, deadline).await;
+                        Replies::new(&mut self.output, self.framing, 0, &self.shared.stats).reply(
+                            self.session.resp,
+                            Reply::Integer(i64::try_from(acked).unwrap_or(i64::MAX)),
+                        );
+                        if let Err(end) = self.flush().await {
+                            return end;
+                        }
+                        // Requests pipelined after the WAIT are still in the input.
+                        continue;
+                    }
+                }
+            }
             match pause {
                 Some(Pause::OutputFull) => continue,
                 Some(Pause::Stream(range)) => {
@@ -196,6 +218,29 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Ok(true) => {}
                 Ok(false) => return End::Normal,
                 Err(end) => return end,
+            }
+        }
+    }
+
+    /// WAIT: until `replicas` replicas have acknowledged `offset`, the deadline passes or
+    /// the client is killed; returns how many had.
+    async fn wait_for_acks(
+        &mut self,
+        replicas: u64,
+        offset: u64,
+        deadline: Option<Instant>,
+    ) -> usize {
+        let repl = &self.shared.replication;
+        loop {
+            let acked = repl.acked.notified();
+            let count = repl.acked_at_least(offset);
+            if count as u64 >= replicas {
+                return count;
+            }
+            tokio::select! {
+                () = acked => {}
+                () = sleep_until(deadline) => return repl.acked_at_least(offset),
+                () = self.kill.thrown() => return count,
             }
         }
     }
@@ -338,7 +383,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         uncommitted.ids.clear();
                         uncommitted.ids.push(id);
                     }
-                    if self.session.closing {
+                    if self.session.closing || self.session.handoff.is_some() {
                         break;
                     }
                     if self.output.len() >= FLUSH_AT {

@@ -89,8 +89,8 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The engine.
-    pub fn db(&self) -> &Db {
-        &self.shared.db
+    pub fn db(&self) -> Result<impl std::ops::Deref<Target = Db> + 'a, ExecError> {
+        Ok(self.shared.db.get()?)
     }
 
     /// The time this command runs at, in unix milliseconds (one clock reading per command,
@@ -127,7 +127,7 @@ impl<'a> Keyspace<'a> {
                 let entry = staged.as_ref().map(EntryRef::of).filter(|e| live(*e));
                 (entry.is_some(), f(entry))
             } else {
-                self.shared.db.get_with(key, |stored| {
+                self.shared.db.get()?.get_with(key, |stored| {
                     let entry = stored.map(EntryRef::decode).transpose()?;
                     let entry = entry.filter(|e| live(*e));
                     Ok::<_, BadValue>((entry.is_some(), f(entry)))
@@ -152,7 +152,7 @@ impl<'a> Keyspace<'a> {
         if let Some((_, staged)) = newest_first.find(|(k, _)| k == key) {
             return Ok(staged.clone().map(|entry| (entry, u64::MAX)));
         }
-        Ok(match self.shared.db.get_versioned(key)? {
+        Ok(match self.shared.db.get()?.get_versioned(key)? {
             Some((raw, version)) => {
                 let entry = Entry::decode(raw)?;
                 (!entry.is_expired(self.now)).then_some((entry, version))
@@ -205,5 +205,5 @@ pub fn submit(
             None => batch.delete(key),
         }
     }
-    Ok(Some(shared.db.submit(batch)?))
+    Ok(Some(shared.db.get()?.submit(batch)?))
 }

@@ -58,6 +58,27 @@ pub struct Session {
     pub pubsub: Option<Subscriptions>,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
+    /// What a replica announced with REPLCONF (listening port, address).
+    pub replconf: (u16, Option<String>),
+    /// The connection is to be handed over once the round's replies are out: to the
+    /// replication stream (PSYNC, SYNC) or to a WAIT.
+    pub handoff: Option<Handoff>,
+}
+
+/// What a connection does after its round instead of reading the next requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handoff {
+    /// Becomes a replica's write stream.
+    Sync(crate::server::replication::feed::SyncRequest),
+    /// Waits for `replicas` acknowledgements of `offset`, at most until `deadline`.
+    Wait {
+        /// Replicas wanted.
+        replicas: u64,
+        /// The sequence number they must have.
+        offset: u64,
+        /// `None`: for ever.
+        deadline: Option<tokio::time::Instant>,
+    },
 }
 
 impl Session {
@@ -74,6 +95,8 @@ impl Session {
             cluster: ClusterFlags::default(),
             pubsub: None,
             last_command: None,
+            replconf: (0, None),
+            handoff: None,
         }
     }
 

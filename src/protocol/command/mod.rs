@@ -22,6 +22,7 @@ mod flags;
 mod generic;
 mod native;
 mod pubsub;
+mod replication;
 mod scan;
 mod server;
 mod strings;
@@ -45,6 +46,7 @@ pub use error::CommandError;
 pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
+pub use replication::{ReplConf, ReplicationCommand};
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
@@ -85,6 +87,8 @@ pub enum Family {
     Cluster(ClusterCommand),
     /// SUBSCRIBE, PUBLISH, PUBSUB, ... (`pubsub.rs`).
     PubSub(PubSubCommand),
+    /// REPLICAOF, ROLE, WAIT, PSYNC, REPLCONF, ... (`replication.rs`).
+    Replication(ReplicationCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -223,5 +227,6 @@ family_from!(
     Connection(ConnectionCommand),
     Server(ServerCommand),
     Cluster(ClusterCommand),
-    PubSub(PubSubCommand)
+    PubSub(PubSubCommand),
+    Replication(ReplicationCommand)
 );

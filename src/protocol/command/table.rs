@@ -12,7 +12,9 @@
 use bytes::Bytes;
 
 use super::args::Args;
-use super::{cluster, connection, generic, pubsub, scan, server, strings, transactions};
+use super::{
+    cluster, connection, generic, pubsub, replication, scan, server, strings, transactions,
+};
 use super::{CommandError, Family};
 
 pub use super::flags::{AclCategories, Flags};
@@ -182,7 +184,7 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 8] = [
+const FAMILIES: [&[CommandSpec]; 9] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
@@ -191,6 +193,7 @@ const FAMILIES: [&[CommandSpec]; 8] = [
     server::ROWS,
     cluster::ROWS,
     pubsub::ROWS,
+    replication::ROWS,
 ];
 
 const COUNT: usize = {

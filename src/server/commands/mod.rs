@@ -7,6 +7,7 @@ pub(crate) mod cluster;
 pub(crate) mod connection;
 pub(crate) mod generic;
 pub(crate) mod pubsub;
+pub(crate) mod replication;
 pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod strings;

@@ -36,7 +36,7 @@ pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
             args.kind.as_deref(),
         ),
         ScanCommand::DbSize => dbsize(ks),
-        ScanCommand::FlushDb | ScanCommand::FlushAll => flush_all(ks.db()),
+        ScanCommand::FlushDb | ScanCommand::FlushAll => flush_all(&*ks.db()?),
         ScanCommand::Range(args) => {
             let Range {
                 start,
@@ -58,12 +58,13 @@ pub(crate) fn live_entries(
     reverse: bool,
     now: u64,
 ) -> impl Iterator<Item = std::result::Result<(Bytes, Entry), ExecError>> + Send {
+    type Pairs = Box<dyn Iterator<Item = crate::storage::Result<(Bytes, Bytes)>> + Send>;
     let serves = shared.cluster.as_ref().map(Cluster::serving_filter);
-    let iter = shared.db.range(range);
-    let iter: Box<dyn Iterator<Item = _> + Send> = if reverse {
-        Box::new(iter.rev())
-    } else {
-        Box::new(iter)
+    let iter: Pairs = match shared.db.get() {
+        Ok(db) if reverse => Box::new(db.range(range).rev()),
+        Ok(db) => Box::new(db.range(range)),
+        // A full sync is replacing the data: the walk ends with the reason.
+        Err(e) => Box::new(std::iter::once(Err(e))),
     };
     iter.filter_map(move |item| {
         let (key, raw) = match item {

@@ -1,0 +1,271 @@
+//! Replication between real cairn-server processes on loopback: two replicas follow a
+//! primary's writes, overwrites, deletes, expiries and FLUSHALL and refuse writes; a
+//! replica whose link is killed, or that is killed with SIGKILL and restarted, continues (`+CONTINUE`,
+//! no second full sync); WAIT counts acknowledgements and times out with a stopped
+//! replica; garbage in the handshake gets errors; redis-cli --replica prints the stream.
+//! Every wait is bounded.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{info_field, tool_available, TestServer};
+
+fn replica_of(primary: &TestServer) -> TestServer {
+    let target = format!("127.0.0.1 {}", primary.addr.port());
+    TestServer::start(&["--replicaof", &target])
+}
+
+fn offset(con: &mut redis::Connection) -> u64 {
+    info_field(con, "master_repl_offset").parse().unwrap()
+}
+
+/// Waits (at most 15 s) until `replica` has everything `primary` has.
+fn caught_up(primary: &TestServer, replica: &TestServer) {
+    let (mut p, mut r) = (primary.redis(), replica.redis());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let want = offset(&mut p);
+        if info_field(&mut r, "master_link_status") == "up"
+            && info_field(&mut r, "slave_repl_offset")
+                .parse::<u64>()
+                .unwrap()
+                >= want
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica did not catch up to {want}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn everything(server: &TestServer) -> BTreeMap<String, Option<String>> {
+    let mut con = server.redis();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.into_iter()
+        .map(|k| {
+            let v: Option<String> = redis::cmd("GET").arg(&k).query(&mut con).unwrap();
+            (k, v)
+        })
+        .collect()
+}
+
+fn stat(server: &TestServer, field: &str) -> u64 {
+    info_field(&mut server.redis(), field).parse().unwrap()
+}
+
+#[test]
+fn two_replicas_follow_every_kind_of_write_and_refuse_their_own() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.redis();
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    let (r1, r2) = (replica_of(&primary), replica_of(&primary));
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("over")
+            .query(&mut p)
+            .unwrap();
+    }
+    let _: i64 = redis::cmd("DEL")
+        .arg("k150")
+        .arg("k151")
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("brief")
+        .arg("x")
+        .arg("PX")
+        .arg(300)
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("m1")
+        .arg("a")
+        .arg("m2")
+        .arg("b")
+        .query(&mut p)
+        .unwrap();
+    caught_up(&primary, &r1);
+    caught_up(&primary, &r2);
+    assert_eq!(everything(&r1), everything(&primary));
+    assert_eq!(everything(&r2), everything(&primary));
+    let _: () = redis::cmd("FLUSHALL").query(&mut p).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("flush")
+        .query(&mut p)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut p).unwrap();
+    assert_eq!(acked, 2);
+    for r in [&r1, &r2] {
+        let got = everything(r);
+        assert_eq!(got, everything(&primary));
+        assert_eq!(got.len(), 1, "{got:?}");
+        let err = redis::cmd("SET")
+            .arg("x")
+            .arg("1")
+            .query::<()>(&mut r.redis())
+            .unwrap_err();
+        assert!(err.to_string().contains("read only replica"), "{err}");
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut r.redis()).unwrap();
+        assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+    }
+    assert_eq!(info_field(&mut p, "connected_slaves"), "2");
+    assert_eq!(stat(&primary, "sync_full"), 2);
+}
+
+#[test]
+fn a_killed_link_and_a_restarted_replica_continue_without_a_full_sync() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.redis();
+    let mut replica = replica_of(&primary);
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("a{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_full"), 1);
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(killed, 1);
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("b{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_partial_ok"), 1);
+    // SIGKILL, writes meanwhile, restart on the same data.
+    let dir = replica.dir.clone();
+    let keep = tempfile::tempdir().unwrap();
+    let moved = keep.path().join("data");
+    replica.kill();
+    std::fs::rename(&dir, &moved).unwrap();
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("c{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    let target = format!("127.0.0.1 {}", primary.addr.port());
+    let replica = TestServer::start_in(&moved, &["--replicaof", &target]);
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_full"), 1, "no second full sync");
+    assert_eq!(stat(&primary, "sync_partial_ok"), 2);
+    assert_eq!(everything(&replica), everything(&primary));
+}
+
+#[test]
+fn wait_counts_acknowledgements_and_times_out_with_the_replica_stopped() {
+    let primary = TestServer::start(&[]);
+    let replica = replica_of(&primary);
+    let mut p = primary.redis();
+    caught_up(&primary, &replica);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut p).unwrap();
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut p).unwrap();
+    assert_eq!(n, 1);
+    let pid = libc::pid_t::try_from(replica.pid()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let _: () = redis::cmd("SET").arg("k").arg("w").query(&mut p).unwrap();
+    let started = Instant::now();
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(500).query(&mut p).unwrap();
+    assert_eq!(n, 0);
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut p).unwrap();
+    assert_eq!(n, 1);
+    let err = redis::cmd("WAIT")
+        .arg(1)
+        .arg(10)
+        .query::<i64>(&mut replica.redis())
+        .unwrap_err();
+    assert!(err.to_string().contains("replica"), "{err}");
+}
+
+#[test]
+fn garbage_in_the_handshake_gets_errors_not_a_crash() {
+    let server = TestServer::start(&[]);
+    let mut con = server.redis();
+    for args in [
+        &["PSYNC", "not-an-id", "5"][..],
+        &["PSYNC", "?", "abc"],
+        &["PSYNC", "?", "-7"],
+        &["PSYNC", &"g".repeat(40), "1"],
+        &["REPLCONF", "ack", "nope"],
+        &["REPLCONF", "listening-port", "99999"],
+        &["REPLCONF", "listening-port"],
+        &["REPLCONF", "bogus", "1"],
+        &["REPLICAOF", "host", "70000"],
+        &["WAIT", "1", "-1"],
+    ] {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        let result = cmd.query::<redis::Value>(&mut con);
+        assert!(result.is_err(), "{args:?} gave {result:?}");
+    }
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn redis_cli_replica_prints_the_write_stream() {
+    if !tool_available("redis-cli", "redis-cli --replica against Cairn") {
+        return;
+    }
+    let primary = TestServer::start(&[]);
+    let mut child = std::process::Command::new("redis-cli")
+        .args(["-p", &primary.addr.port().to_string(), "--replica"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut p = primary.redis();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stat(&primary, "sync_full") == 0 {
+        assert!(Instant::now() < deadline, "redis-cli never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _: () = redis::cmd("SET")
+        .arg("seen")
+        .arg("by-cli")
+        .query(&mut p)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let notes = String::from_utf8_lossy(&out.stderr);
+    assert!(notes.contains("SYNC done"), "{notes}");
+    assert!(
+        text.contains("CAIRN.BATCH") && text.contains("by-cli"),
+        "{text}"
+    );
+}
