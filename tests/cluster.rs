@@ -624,3 +624,75 @@ fn a_node_lists_the_keys_of_a_slot_it_imports() {
         "{nodes}"
     );
 }
+
+#[test]
+fn a_slot_moves_with_its_collections_whole() {
+    let cluster = TestCluster::start(2, &["--fsync", "never"]);
+    let mut probe = cluster.nodes[0].redis();
+    let slot = slot_of(&mut probe, "c");
+    let from = cluster.owner_of(slot);
+    let to = 1 - from;
+    let mut source = cluster.nodes[from].redis();
+    // More elements than one request carries, scores of every sign and size, a deadline.
+    let fields: Vec<(String, String)> = (0..600)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    let elements: Vec<String> = (0..600).map(|i| format!("e{}", 599 - i)).collect();
+    let members: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let scores = ["-inf", "-0.5", "0", "1e300", "3.14159", "inf"];
+    let mut fill = redis::pipe();
+    fill.cmd("HSET").arg("{c}:hash").arg(&fields).ignore();
+    fill.cmd("RPUSH").arg("{c}:list").arg(&elements).ignore();
+    fill.cmd("SADD").arg("{c}:set").arg(&members).ignore();
+    for (i, member) in members.iter().enumerate() {
+        fill.cmd("ZADD")
+            .arg("{c}:zset")
+            .arg(scores[i % scores.len()])
+            .arg(member)
+            .ignore();
+    }
+    fill.cmd("PEXPIRE").arg("{c}:hash").arg(600_000).ignore();
+    fill.cmd("SET").arg("{c}:string").arg("s").ignore();
+    let () = fill.query(&mut source).unwrap();
+    let dump = |con: &mut redis::Connection| -> Vec<redis::Value> {
+        [
+            "HGETALL {c}:hash",
+            "LRANGE {c}:list 0 -1",
+            "SMEMBERS {c}:set",
+            "ZRANGE {c}:zset 0 -1 WITHSCORES",
+            "GET {c}:string",
+        ]
+        .iter()
+        .map(|line| {
+            let _: () = redis::cmd("ASKING").query(con).unwrap();
+            let words: Vec<&str> = line.split(' ').collect();
+            redis::cmd(words[0]).arg(&words[1..]).query(con).unwrap()
+        })
+        .collect()
+    };
+    let before = dump(&mut source);
+
+    let started: String = redis::cmd("CLUSTER")
+        .arg("MOVESLOT")
+        .arg(slot)
+        .arg(&cluster.ids[to])
+        .query(&mut source)
+        .unwrap();
+    assert_eq!(started, "OK");
+    wait_for_owner(&mut source, slot, cluster.nodes[to].addr.port());
+
+    let mut target = cluster.nodes[to].redis();
+    assert_eq!(dump(&mut target), before);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg("{c}:hash")
+        .query(&mut target)
+        .unwrap();
+    assert!(ttl > 500_000, "the deadline moved with the hash: {ttl}");
+    let count: usize = redis::cmd("CLUSTER")
+        .arg("COUNTKEYSINSLOT")
+        .arg(slot)
+        .query(&mut target)
+        .unwrap();
+    assert_eq!(count, 5);
+    assert!(error_of(&mut source, &["HLEN", "{c}:hash"]).starts_with(&format!("MOVED {slot} ")));
+}

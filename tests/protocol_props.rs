@@ -88,19 +88,19 @@ fn resp3_view(r: &Reply) -> Reply {
 
 /// The documented text of a double.
 fn double_text(d: f64) -> String {
+    // Redis 7.0 replies doubles as C's `%.17g` (`inf`, `-inf`, `nan` aside): the C
+    // library itself is the oracle.
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        }
-    } else if d == 0.0 || (1e-5..1e17).contains(&d.abs()) {
-        format!("{d}")
-    } else {
-        format!("{d:e}")
+        return "nan".into();
     }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is 64 bytes, `%.17g` of a finite double needs at most 25, and
+    // snprintf writes at most `buf.len()` bytes including the terminating NUL.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), d) };
+    String::from_utf8_lossy(&buf[..usize::try_from(n).unwrap()]).into_owned()
 }
 
 /// The documented RESP2 downgrade.

@@ -9,51 +9,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use bytes::BytesMut;
-use cairn::protocol::resp::{encode_request, parse_reply};
-use cairn::protocol::Limits;
+use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
-
-/// A connection that sends one request and returns its reply's exact bytes.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        encode_request(args, &mut out);
-        self.stream.write_all(&out).expect("send");
-        loop {
-            let mut probe = self.buf.clone();
-            if let Ok(Some(_)) = parse_reply(&mut probe, &Limits::default()) {
-                let len = self.buf.len() - probe.len();
-                return self.buf.split_to(len).to_vec();
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "the server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// xorshift64*: deterministic, no dependency.
 struct Random(u64);
@@ -84,7 +42,7 @@ fn lcs_replies_agree_with_redis() {
     for protocol in [b"2", b"3"] {
         let (mut ours, mut theirs) = (Raw::connect(&ours_addr), Raw::connect(&redis.addr));
         for side in [&mut ours, &mut theirs] {
-            side.call(&[b"HELLO", protocol]);
+            side.call::<&[u8]>(&[b"HELLO", protocol]);
         }
         let mut random = Random(0x9e37_79b9_7f4a_7c15);
         let options: &[&[&[u8]]] = &[
@@ -103,7 +61,7 @@ fn lcs_replies_agree_with_redis() {
         for case in 0..300 {
             let (a, b) = (random.text(24), random.text(24));
             for side in [&mut ours, &mut theirs] {
-                side.call(&[b"MSET", b"a", &a, b"b", &b]);
+                side.call::<&[u8]>(&[b"MSET", b"a", &a, b"b", &b]);
             }
             // Now and then one of the keys is missing: it counts as the empty string.
             let second: &[u8] = if case % 17 == 0 { b"missing" } else { b"b" };
@@ -258,7 +216,7 @@ fn incrbyfloat_replies_agree_with_redis() {
     for protocol in [b"2", b"3"] {
         let (mut ours, mut theirs) = (Raw::connect(&ours_addr), Raw::connect(&redis.addr));
         for side in [&mut ours, &mut theirs] {
-            side.call(&[b"HELLO", protocol]);
+            side.call::<&[u8]>(&[b"HELLO", protocol]);
         }
         let mut compare = |args: &[&[u8]]| {
             let (mine, want) = (ours.call(args), theirs.call(args));

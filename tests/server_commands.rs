@@ -517,9 +517,10 @@ fn connection_and_server_commands() {
             .unwrap(),
         "x y"
     );
+    let _: () = redis::cmd("SELECT").arg(15).query(&mut c).unwrap();
     let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
     assert_eq!(
-        error_text(redis::cmd("SELECT").arg(1).query::<()>(&mut c)),
+        error_text(redis::cmd("SELECT").arg(16).query::<()>(&mut c)),
         "ERR DB index is out of range"
     );
     let _: () = redis::cmd("CLIENT")

@@ -63,6 +63,9 @@ struct Args {
     /// When to fsync the write-ahead log: always, everysec or never [default: always].
     #[arg(long, value_name = "POLICY")]
     fsync: Option<Fsync>,
+    /// Numbered databases clients may SELECT, 1 to 256 [default: 16].
+    #[arg(long)]
+    databases: Option<usize>,
     /// Require clients to AUTH with this password.
     #[arg(long)]
     requirepass: Option<String>,
@@ -127,6 +130,7 @@ impl Args {
             bind,
             port,
             dir,
+            databases,
             fsync,
             maxclients,
             tcp_backlog,

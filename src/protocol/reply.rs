@@ -226,9 +226,9 @@ fn bulk(out: &mut BytesMut, kind: u8, data: &[u8]) {
 /// Longest text `DoubleBuf::format` produces (e.g. `-1.2345678901234567e-308`).
 const DOUBLE_MAX: usize = 32;
 
-/// Formats a double the way Redis does for RESP3 without allocating: `inf`, `-inf`, `nan`,
-/// integral values without a fraction (`3`), otherwise the shortest text that parses back to
-/// the same value, in exponent form outside [1e-5, 1e17).
+/// Formats a double the way Redis 7.0's `addReplyDouble` does, in RESP2 and RESP3 alike,
+/// without allocating: `inf`, `-inf`, `nan`, otherwise C's `%.17g` (`1`, `0.10000000000000001`,
+/// `1.0000000000000001e+300`), which always parses back to the same value.
 pub(crate) struct DoubleBuf {
     buf: [u8; 48],
     len: usize,
@@ -251,15 +251,49 @@ impl DoubleBuf {
         if d.is_infinite() {
             return if d > 0.0 { b"inf" } else { b"-inf" };
         }
-        let a = d.abs();
-        // Writing into a fixed buffer cannot fail for these bounded formats; if it ever
-        // did, the text would be truncated, never the stream corrupted.
-        let _ = if a == 0.0 || (1e-5..1e17).contains(&a) {
-            write!(self, "{d}")
+        // %.17g: 17 significant digits, the exponent X of the rounded value picks the
+        // style (fixed when -4 <= X < 17), trailing zeros dropped. Rust's formatting is
+        // correctly rounded, as glibc's is. Writing into the fixed buffer cannot fail
+        // for these bounded forms; if it ever did, the text would be truncated.
+        let _ = write!(self, "{d:.16e}");
+        let text = &self.buf[..self.len];
+        let e = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+        let exponent: i32 = std::str::from_utf8(&text[e + 1..])
+            .ok()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        if (-4..17).contains(&exponent) {
+            self.len = 0;
+            let decimals = usize::try_from(16 - exponent).unwrap_or(0);
+            let _ = write!(self, "{d:.decimals$}");
+            self.trim_zeros(self.len);
         } else {
-            write!(self, "{d:e}")
-        };
+            let mut digits = [0u8; 24];
+            let mantissa = e.min(digits.len());
+            digits[..mantissa].copy_from_slice(&self.buf[..mantissa]);
+            self.len = mantissa;
+            self.trim_zeros(mantissa);
+            let sign = if exponent < 0 { '-' } else { '+' };
+            let _ = write!(self, "e{sign}{:02}", exponent.unsigned_abs());
+        }
         &self.buf[..self.len]
+    }
+
+    /// Drops the trailing zeros of the fraction in `buf[..end]` (and a bare point).
+    fn trim_zeros(&mut self, end: usize) {
+        let text = &self.buf[..end];
+        if !text.contains(&b'.') {
+            self.len = end;
+            return;
+        }
+        let mut len = end;
+        while len > 0 && self.buf[len - 1] == b'0' {
+            len -= 1;
+        }
+        if len > 0 && self.buf[len - 1] == b'.' {
+            len -= 1;
+        }
+        self.len = len;
     }
 }
 
@@ -380,12 +414,33 @@ mod tests {
             b",-inf\r\n",
         );
         both(&Reply::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
-        both(&Reply::Double(1e300), b"$5\r\n1e300\r\n", b",1e300\r\n");
+        both(
+            &Reply::Double(1e300),
+            b"$23\r\n1.0000000000000001e+300\r\n",
+            b",1.0000000000000001e+300\r\n",
+        );
         both(
             &Reply::Double(-2.5e-7),
-            b"$7\r\n-2.5e-7\r\n",
-            b",-2.5e-7\r\n",
+            b"$23\r\n-2.4999999999999999e-07\r\n",
+            b",-2.4999999999999999e-07\r\n",
         );
+        both(
+            &Reply::Double(0.1),
+            b"$19\r\n0.10000000000000001\r\n",
+            b",0.10000000000000001\r\n",
+        );
+        for (d, text) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (100.0, "100"),
+            (1e16, "10000000000000000"),
+            (1e17, "1e+17"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (123.456, "123.456"),
+        ] {
+            assert_eq!(DoubleBuf::new().format(d), text.as_bytes(), "{d}");
+        }
         // The longest forms fit the buffer and parse back exactly.
         for d in [
             f64::MIN,

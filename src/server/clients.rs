@@ -38,6 +38,8 @@ pub struct ClientInfo {
     /// A replica being fed the write stream (CLIENT LIST's flag `S`, CLIENT KILL TYPE
     /// replica).
     pub replica: std::sync::atomic::AtomicBool,
+    /// Blocked in a blocking pop (CLIENT LIST's flag `b`).
+    pub blocked: std::sync::atomic::AtomicBool,
 }
 
 /// How many channels and patterns a client is subscribed to; a client with any is of type
@@ -126,9 +128,16 @@ pub struct ClientDetails {
     pub protocol: u8,
     /// The last command it ran.
     pub last_command: &'static str,
+    /// The database it selected.
+    pub db: u8,
 }
 
 impl ClientInfo {
+    /// Marks the client blocked in a blocking pop, or no longer.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
     /// Records activity now (for `idle` in CLIENT LIST).
     pub fn touch(&self) {
         let ms = self.connected.elapsed().as_millis() as u64;
@@ -148,14 +157,23 @@ impl ClientInfo {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
-            if self.replica.load(Ordering::Relaxed) { "S" } else if self.subscriptions.any() { "P" } else { "N" },
+            if self.replica.load(Ordering::Relaxed) {
+                "S"
+            } else if self.blocked.load(Ordering::Relaxed) {
+                "b"
+            } else if self.subscriptions.any() {
+                "P"
+            } else {
+                "N"
+            },
+            details.db,
             channels,
             patterns,
             if details.last_command.is_empty() { "NULL" } else { details.last_command },
@@ -190,6 +208,7 @@ impl Clients {
             kill: Kill::default(),
             subscriptions: SubscriptionCounts::default(),
             replica: std::sync::atomic::AtomicBool::new(false),
+            blocked: std::sync::atomic::AtomicBool::new(false),
         });
         self.by_id.lock().insert(id, info.clone());
         Registration {

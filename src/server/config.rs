@@ -257,6 +257,8 @@ pub struct Config {
     pub tls_handshake_timeout_ms: u64,
     /// Data directory.
     pub dir: PathBuf,
+    /// Numbered databases clients may SELECT (0 to `databases - 1`; at most 256).
+    pub databases: usize,
     /// WAL fsync policy.
     pub fsync: Fsync,
     /// Password clients must AUTH with; `None` = no authentication.
@@ -334,6 +336,7 @@ impl Default for Config {
             tls_replication: false,
             tls_handshake_timeout_ms: 10_000,
             dir: PathBuf::from("./cairn-data"),
+            databases: 16,
             fsync: Fsync::Always,
             requirepass: None,
             maxclients: 10_000,

@@ -16,12 +16,13 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::blocking::{self, Blocked};
 use super::clients::{KillWatch, Registration};
-use super::keyspace::ExecError;
+use super::keyspace::{ExecError, Write};
 use super::native::{self, RangeStream};
 use super::pubsub::Mailbox;
 use super::replication::feed;
@@ -29,7 +30,6 @@ use super::replies::{Framing, Replies};
 use super::round::Round;
 use super::session::{Handoff, Session};
 use super::shared::{Shared, Stats};
-use super::value::Entry;
 use super::{dispatch, idle};
 use crate::protocol::command::Request;
 use crate::protocol::{binary, resp, Limits, ProtocolError, Reply};
@@ -102,6 +102,8 @@ enum Pause {
     OutputFull,
     /// A native range, streamed in chunks once the round's replies are out.
     Stream(RangeStream),
+    /// A blocking pop found nothing: wait for it once the replies before it are out.
+    Blocked(Blocked),
 }
 
 /// A client connection and everything it owns.
@@ -112,9 +114,9 @@ pub(crate) struct Connection<'a, S> {
     pub(super) input: BytesMut,
     pub(super) output: BytesMut,
     pub(super) session: Session,
-    framing: Framing,
+    pub(super) framing: Framing,
     /// Where a round stages its writes; handed from round to round so it keeps its capacity.
-    staging: Vec<(Bytes, Option<Entry>)>,
+    staging: Vec<Write>,
     /// The ids of a round's requests since its last commit; kept from round to round.
     uncommitted_ids: Vec<u64>,
     pub(super) kill: KillWatch<'a>,
@@ -208,6 +210,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Some(Pause::OutputFull) => continue,
                 Some(Pause::Stream(range)) => {
                     if let Err(end) = native::stream_range(self, range).await {
+                        return end;
+                    }
+                    continue;
+                }
+                Some(Pause::Blocked(blocked)) => {
+                    if let Err(end) = blocking::wait(self, blocked).await {
                         return end;
                     }
                     continue;
@@ -362,6 +370,11 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                                 pause = Some(Pause::Stream(range));
                                 break;
                             }
+                            // The blocking hook: a blocking pop that finds nothing leaves
+                            // `session.blocked`; its reply (a null) is dropped, the round
+                            // ends here, and `run` waits in `blocking::wait`, which retries
+                            // it. Requests after it wait in the input, as in Redis.
+                            let retry = blocking::may_block(&mut self.session, &command);
                             dispatch::execute(
                                 shared,
                                 &mut self.session,
@@ -369,6 +382,13 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                                 command,
                                 &mut out,
                             );
+                            if let Some(command) = retry {
+                                if let Some(on) = self.session.blocked.take() {
+                                    self.output.truncate(before.0);
+                                    pause = Some(Pause::Blocked(Blocked { id, command, on }));
+                                    break;
+                                }
+                            }
                         }
                         Err(reply) => out.reply(self.session.resp, reply),
                     }

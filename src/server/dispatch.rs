@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
 use super::commands::{
-    cluster, connection, generic, pubsub, replication, scan, server, strings, transactions,
+    cluster, connection, generic, hashes, lists, pubsub, replication, scan, server, sets, strings,
+    transactions, zsets,
 };
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
@@ -92,7 +93,9 @@ pub(crate) fn execute(
     // command in cluster mode, which may be redirected.
     if session.authenticated && session.multi.is_none() && shared.cluster.is_none() {
         if let (Family::Strings(StringCommand::Get), [key]) = (command.family(), command.keys()) {
-            if let Err(error) = strings::get_into(&round.keyspace(), key, session.resp, out) {
+            if let Err(error) =
+                strings::get_into(&round.keyspace(session.db), key, session.resp, out)
+            {
                 out.reply(session.resp, Reply::error(error.to_string()));
             }
             return;
@@ -207,7 +210,7 @@ fn execute_in_round(
         return refusal;
     }
     if let Some(tx) = &mut session.multi {
-        if flags.contains(Flags::NO_MULTI) {
+        if flags.intersects(Flags::NO_MULTI | Flags::EVERY_KEY) {
             tx.failed = true;
             return Reply::error("ERR Command not allowed inside a transaction");
         }
@@ -230,7 +233,7 @@ fn execute_in_round(
             return failed(round, error);
         }
     }
-    let mut ks = round.keyspace();
+    let mut ks = round.keyspace(session.db);
     let reply = run(
         &mut Context {
             shared,
@@ -299,7 +302,7 @@ fn route(
     let (slot, route) =
         cluster.route(keys, command.spec().flags, asking, session.cluster.readonly)?;
     if let Some(tx) = &mut session.multi {
-        let watched = session.watched.first().map(|(key, _)| key_slot(key));
+        let watched = session.watched.first().map(|(_, key, _)| key_slot(key));
         if *tx.slot.get_or_insert(watched.unwrap_or(slot)) != slot {
             return Err(crossslot());
         }
@@ -312,7 +315,7 @@ fn route(
             .lock(session, keys)
             .map_err(|error| failed(round, error))?;
     }
-    let ks = round.keyspace();
+    let ks = round.keyspace(session.db);
     let mut here = 0;
     for key in keys {
         here += usize::from(ks.contains(key).map_err(|e| Reply::error(e.to_string()))?);
@@ -343,6 +346,10 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Server(command) => Ok(server::run(cx, command)),
         Family::Cluster(command) => Ok(cluster::run(cx, command)),
         Family::PubSub(command) => Ok(pubsub::run(cx.shared, command)),
+        Family::ZSets(command) => zsets::run(cx, &keys, command),
+        Family::Lists(command) => lists::run(cx, keys, command),
+        Family::Hashes(command) => hashes::run(cx.ks, cx.session.resp, keys, command),
+        Family::Sets(command) => sets::run(cx.ks, keys, command),
         Family::Replication(command) => Ok(replication::run(cx, command)),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))

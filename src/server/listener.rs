@@ -21,10 +21,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cluster::Cluster;
 use super::connection::SocketQueue;
+use super::databases::Databases;
 use super::replication::{Backlog, Replication};
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
-use super::{connection, idle, process, ServerError};
+use super::{connection, idle, layout, process, ServerError};
 use crate::server::config::Config;
 use crate::storage::Db;
 
@@ -46,6 +47,13 @@ pub struct Server {
 impl Server {
     /// Opens (or recovers) the data directory and binds the listening socket.
     pub async fn bind(mut config: Config) -> Result<Server, ServerError> {
+        if !(1..=layout::MAX_DATABASES).contains(&config.databases) {
+            return Err(ServerError::Config(format!(
+                "databases must be 1 to {}, not {}",
+                layout::MAX_DATABASES,
+                config.databases
+            )));
+        }
         config.maxclients = process::maxclients_at_start(config.maxclients);
         if config.disable_thp {
             process::disable_transparent_huge_pages();
@@ -60,6 +68,11 @@ impl Server {
         // TLS files are read before anything opens, so a bad one fails fast and alone.
         let acceptor = Acceptor::new(&config)?;
         let db = Db::open(&config.dir, options)?;
+        check_format(&db, &config.dir)?;
+        let databases = Databases::load(&db).map_err(|message| ServerError::Format {
+            path: config.dir.clone(),
+            message,
+        })?;
         let plain = match (config.port, &acceptor) {
             (0, Some(_)) => None,
             (port, _) => Some(listen(&config.bind, port, config.tcp_backlog).await?),
@@ -93,8 +106,10 @@ impl Server {
                 .listening_port
                 .store(u64::from(port), std::sync::atomic::Ordering::Relaxed);
         }
+        let mut shared = Shared::new(db, config, cluster, replication);
+        shared.databases = databases;
         Ok(Server {
-            shared: Arc::new(Shared::new(db, config, cluster, replication)),
+            shared: Arc::new(shared),
             plain,
             tls,
         })
@@ -329,4 +344,34 @@ async fn admit(
         }
         drop(alive);
     });
+}
+
+/// Makes sure the data directory holds keys in the format this server reads
+/// (`layout::FORMAT`), writing the format's record into a new one.
+///
+/// A directory written before numbered databases and data types holds raw user keys, and
+/// no record naming the format: it is refused, not misread.
+fn check_format(db: &Db, dir: &std::path::Path) -> Result<(), ServerError> {
+    let refuse = |message: String| ServerError::Format {
+        path: dir.to_path_buf(),
+        message,
+    };
+    match db.get(layout::FORMAT_KEY)? {
+        Some(format) if format[..] == *layout::FORMAT => Ok(()),
+        Some(format) => Err(refuse(format!(
+            "its keys are in format `{}`, which this server does not read (it reads `{}`)",
+            String::from_utf8_lossy(&format),
+            String::from_utf8_lossy(layout::FORMAT)
+        ))),
+        None if db.range::<&[u8], _>(..).next().is_none() => {
+            db.put(layout::FORMAT_KEY, layout::FORMAT)?;
+            Ok(())
+        }
+        None => Err(refuse(
+            "it was written by a Cairn before numbered databases and data types (key format 1); \
+             this server reads key format 2. Copy its keys with the older server running \
+             into a new server on an empty directory: see docs/operations.md, \"Upgrading\""
+                .to_string(),
+        )),
+    }
 }

@@ -5,15 +5,19 @@
 //! data); neither depends on it. Its public surface is what the binary starts it with
 //! ([`Config`], [`Server`], [`StopHandle`]); everything else is internal.
 
+mod blocking;
 mod clients;
 mod cluster;
 mod commands;
+mod compaction;
 mod config;
 mod connection;
+mod databases;
 mod dbslot;
 mod dispatch;
 mod idle;
 mod keyspace;
+mod layout;
 mod listener;
 mod native;
 mod os;
@@ -63,6 +67,17 @@ pub enum ServerError {
     /// Cluster mode's map file is unreadable or malformed, or its settings are wrong.
     #[error("{0}")]
     Cluster(String),
+    /// A setting is out of its range.
+    #[error("{0}")]
+    Config(String),
+    /// The data directory holds keys in a format this server does not read.
+    #[error("data directory {path}: {message}")]
+    Format {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// A background task failed during shutdown.
     #[error("shutdown failed: {0}")]
     Shutdown(String),

@@ -16,10 +16,10 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
-use super::keyspace::{self, ExecError, Keyspace, Staged};
+use super::keyspace::{self, ExecError, Keyspace, Stored, Write};
 use super::session::Session;
 use super::shared::{KeyLocks, Shared};
-use super::value::{now_millis, Entry};
+use super::value::now_millis;
 
 /// Staged writes past this count are committed: reads search them linearly.
 const MAX_STAGED: usize = 32;
@@ -29,7 +29,7 @@ const MAX_STAGED_BYTES: usize = 1 << 20;
 /// The uncommitted writes of one round and the key stripes they hold.
 pub struct Round<'a> {
     shared: &'a Shared,
-    staged: Vec<(Bytes, Option<Entry>)>,
+    staged: Vec<Write>,
     staged_bytes: usize,
     held: SmallVec<[(usize, MutexGuard<'a, ()>); 8]>,
     /// A commit failed: the replies produced so far must not be sent.
@@ -49,7 +49,7 @@ impl<'a> Round<'a> {
 
     /// An empty round that stages into `buffer` (cleared): a connection hands the same
     /// buffer from round to round instead of growing a new one each time.
-    pub fn with_buffer(shared: &'a Shared, mut buffer: Vec<(Bytes, Option<Entry>)>) -> Round<'a> {
+    pub fn with_buffer(shared: &'a Shared, mut buffer: Vec<Write>) -> Round<'a> {
         buffer.clear();
         Round {
             shared,
@@ -67,11 +67,11 @@ impl<'a> Round<'a> {
         *self.now.get_or_insert_with(now_millis)
     }
 
-    /// A keyspace at the round's time that also sees the writes staged so far: what a
-    /// command of the round runs against.
-    pub fn keyspace(&mut self) -> Keyspace<'_> {
+    /// A keyspace of database `db` at the round's time that also sees the writes staged
+    /// so far: what a command of the round runs against.
+    pub fn keyspace(&mut self, db: u8) -> Keyspace<'_> {
         let now = self.now();
-        Keyspace::over(self.shared, &self.staged, now)
+        Keyspace::over(self.shared, &self.staged, now, db)
     }
 
     /// Locks the stripes of `keys` for the rest of the round (those not held already).
@@ -108,10 +108,10 @@ impl<'a> Round<'a> {
     }
 
     /// Adds a command's staged writes (its stripes are held).
-    pub fn stage(&mut self, writes: Staged) {
-        for (key, entry) in writes {
-            self.staged_bytes += key.len() + entry.as_ref().map_or(0, |e| e.value.len());
-            self.staged.push((key, entry));
+    pub fn stage(&mut self, writes: impl IntoIterator<Item = Write>) {
+        for (key, stored) in writes {
+            self.staged_bytes += key.len() + stored.as_ref().map_or(0, Stored::len);
+            self.staged.push((key, stored));
         }
     }
 
@@ -135,7 +135,7 @@ impl<'a> Round<'a> {
     }
 
     /// The staging buffer, for the next round (call after `commit`).
-    pub fn into_buffer(self) -> Vec<(Bytes, Option<Entry>)> {
+    pub fn into_buffer(self) -> Vec<Write> {
         self.staged
     }
 

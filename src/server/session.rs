@@ -46,8 +46,10 @@ pub struct Session {
     pub authenticated: bool,
     /// An open MULTI.
     pub multi: Option<Transaction>,
-    /// Keys under WATCH, with their versions when watched (`None` = missing).
-    pub watched: Vec<(Bytes, Option<u64>)>,
+    /// The numbered database commands work in (SELECT).
+    pub db: u8,
+    /// Keys under WATCH: database, key, and version when watched (`None` = missing).
+    pub watched: Vec<(u8, Bytes, Option<u64>)>,
     /// Completes when this client's latest write is durable; replies wait for it.
     pub pending_write: Option<WriteTicket>,
     /// Close the connection after the replies already produced (QUIT).
@@ -56,6 +58,9 @@ pub struct Session {
     pub cluster: ClusterFlags,
     /// Its channel and pattern subscriptions, while it has any.
     pub pubsub: Option<Subscriptions>,
+    /// Left by a blocking pop that found nothing: the connection then waits
+    /// (`server::blocking`).
+    pub blocked: Option<super::blocking::BlockedOn>,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
     /// What a replica announced with REPLCONF (listening port, address).
@@ -89,11 +94,13 @@ impl Session {
             resp: RespVersion::Resp2,
             authenticated,
             multi: None,
+            db: 0,
             watched: Vec::new(),
             pending_write: None,
             closing: false,
             cluster: ClusterFlags::default(),
             pubsub: None,
+            blocked: None,
             last_command: None,
             replconf: (0, None),
             handoff: None,

@@ -52,6 +52,12 @@ pub struct Shared {
     pub cluster: Option<Cluster>,
     /// Pub/sub's channels and patterns, and their subscribers.
     pub pubsub: Arc<Hub>,
+    /// Clients blocked in BLPOP and the other blocking pops, by key.
+    pub blocking: super::blocking::Blocking,
+    /// The stored database each numbered one is (SWAPDB changes it).
+    pub databases: super::databases::Databases,
+    /// The last version given to a new collection (see [`Shared::new_version`]).
+    last_version: AtomicU64,
 }
 
 impl Shared {
@@ -77,6 +83,44 @@ impl Shared {
             replication,
             cluster,
             pubsub: Arc::default(),
+            last_version: AtomicU64::new(0),
+            blocking: super::blocking::Blocking::default(),
+            databases: super::databases::Databases::default(),
+        }
+    }
+
+    /// Shared state over `db` for unit tests: a primary whose replication id is kept in
+    /// `dir` (the engine's directory), so no test writes outside its own.
+    #[cfg(test)]
+    pub fn for_test(db: Db, dir: &std::path::Path) -> Shared {
+        let config = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let backlog = Arc::new(super::replication::Backlog::new(1 << 20));
+        let replication = Replication::new(backlog, &config, db.last_sequence());
+        Shared::new(db, config, None, replication)
+    }
+
+    /// A version for a new collection, never given before in this data directory: the
+    /// clock in microseconds (which a restart does not turn back), or one past the last
+    /// version when the clock has not moved.
+    pub fn new_version(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let mut last = self.last_version.load(Ordering::Relaxed);
+        loop {
+            let next = last.saturating_add(1).max(now);
+            match self.last_version.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
         }
     }
 }
@@ -334,6 +378,11 @@ impl KeyLocks {
             .into_iter()
             .map(|i| self.stripes[i].lock())
             .collect()
+    }
+
+    /// Locks every stripe, in order: what SWAPDB waits for.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, ()>> {
+        self.stripes.iter().map(Mutex::lock).collect()
     }
 
     /// The distinct stripes of `keys`, in the order they must be locked.

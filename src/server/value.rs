@@ -1,5 +1,7 @@
-//! How the server stores a string in the engine: a one-byte header, an optional expiry,
-//! then the user's bytes.
+//! How the server stores a key's value in the engine: a string is a one-byte header, an
+//! optional expiry, then the user's bytes; a hash, list, set or sorted set is a header of
+//! its own ([`Meta`]: type, expiry, version, length) whose elements lie in records of their
+//! own (see `server::layout`).
 //!
 //! The engine stores opaque bytes; expiry is the server's concept, so it lives here. The
 //! format is part of the on-disk format (docs/storage-format.md, "Values") and the compaction
@@ -11,6 +13,191 @@ use bytes::{Buf, Bytes};
 const PLAIN: u8 = 0x00;
 /// Header byte of a string with expiry: `0x01`, unix-epoch milliseconds as u64 LE, then the value.
 const EXPIRING: u8 = 0x01;
+/// Header byte of a collection: `0x02`, then the rest of [`Meta`]'s fixed-size form.
+const COLLECTION: u8 = 0x02;
+/// Bytes of a collection's header: tag, kind, expiry, version, length, head, tail.
+pub const META_LEN: usize = 2 + 5 * 8;
+
+/// Whether a stored value is a collection's header (else a string).
+pub fn is_collection(raw: &[u8]) -> bool {
+    raw.first() == Some(&COLLECTION)
+}
+
+/// What a collection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A hash: field -> value.
+    Hash,
+    /// A list: index -> element.
+    List,
+    /// A set of members.
+    Set,
+    /// A sorted set: member -> score, and (score, member) in order.
+    ZSet,
+}
+
+impl Kind {
+    /// The name TYPE reports and SCAN's TYPE filter takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            Kind::Hash => 1,
+            Kind::List => 2,
+            Kind::Set => 3,
+            Kind::ZSet => 4,
+        }
+    }
+
+    fn of_tag(tag: u8) -> Option<Kind> {
+        Some(match tag {
+            1 => Kind::Hash,
+            2 => Kind::List,
+            3 => Kind::Set,
+            4 => Kind::ZSet,
+            _ => return None,
+        })
+    }
+}
+
+/// A collection's header: the record under its key. Its elements are the engine records
+/// under `layout::elements(db, key, version)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// What the collection is.
+    pub kind: Kind,
+    /// When the key expires, in unix-epoch milliseconds; `None` = never.
+    pub expires_at: Option<u64>,
+    /// Names this incarnation of the key: elements of another version are not its own.
+    pub version: u64,
+    /// How many elements (fields, members) it has; a collection is never empty.
+    pub len: u64,
+    /// A list's first index (the rest: 0).
+    pub head: u64,
+    /// A list's index after its last (the rest: 0).
+    pub tail: u64,
+}
+
+impl Meta {
+    /// An empty collection of `kind` at `version`; a list's indexes start in the middle of
+    /// the u64 range, so it can grow a long way at both ends.
+    pub fn new(kind: Kind, version: u64) -> Meta {
+        let middle = if kind == Kind::List { 1 << 63 } else { 0 };
+        Meta {
+            kind,
+            expires_at: None,
+            version,
+            len: 0,
+            head: middle,
+            tail: middle,
+        }
+    }
+
+    /// Whether the key is expired at `now` (unix ms).
+    pub fn is_expired(&self, now: u64) -> bool {
+        is_past(self.expires_at, now)
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> [u8; META_LEN] {
+        let mut out = [0u8; META_LEN];
+        out[0] = COLLECTION;
+        out[1] = self.kind.tag();
+        // Expiry 0 (the epoch) is always past: a key never keeps it, so it can mean none.
+        let fields = [
+            self.expires_at.unwrap_or(0),
+            self.version,
+            self.len,
+            self.head,
+            self.tail,
+        ];
+        for (i, field) in fields.iter().enumerate() {
+            out[2 + 8 * i..10 + 8 * i].copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses the stored form.
+    pub fn decode(raw: &[u8]) -> Result<Meta, BadValue> {
+        let bad = || BadValue(raw.first().copied().unwrap_or(0), raw.len());
+        let (&[COLLECTION, tag], rest) = raw.split_first_chunk::<2>().ok_or_else(bad)? else {
+            return Err(bad());
+        };
+        let kind = Kind::of_tag(tag).ok_or_else(bad)?;
+        let mut fields = [0u64; 5];
+        for (i, field) in fields.iter_mut().enumerate() {
+            let bytes = rest.get(8 * i..8 * i + 8).ok_or_else(bad)?;
+            let mut le = [0u8; 8];
+            le.copy_from_slice(bytes);
+            *field = u64::from_le_bytes(le);
+        }
+        let [expires_at, version, len, head, tail] = fields;
+        Ok(Meta {
+            kind,
+            expires_at: (expires_at != 0).then_some(expires_at),
+            version,
+            len,
+            head,
+            tail,
+        })
+    }
+}
+
+/// A key's value as stored: a string, or a collection's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A string.
+    Str(Entry),
+    /// A hash, list, set or sorted set.
+    Coll(Meta),
+}
+
+impl Record {
+    /// Parses the stored form of either.
+    pub fn decode(raw: Bytes) -> Result<Record, BadValue> {
+        if is_collection(&raw) {
+            Meta::decode(&raw).map(Record::Coll)
+        } else {
+            Entry::decode(raw).map(Record::Str)
+        }
+    }
+
+    /// When the key expires.
+    pub fn expires_at(&self) -> Option<u64> {
+        match self {
+            Record::Str(entry) => entry.expires_at,
+            Record::Coll(meta) => meta.expires_at,
+        }
+    }
+
+    /// Sets when the key expires.
+    pub fn set_expires_at(&mut self, at: Option<u64>) {
+        match self {
+            Record::Str(entry) => entry.expires_at = at,
+            Record::Coll(meta) => meta.expires_at = at,
+        }
+    }
+
+    /// Whether the key is expired at `now` (unix ms).
+    pub fn is_expired(&self, now: u64) -> bool {
+        is_past(self.expires_at(), now)
+    }
+
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Record::Str(_) => "string",
+            Record::Coll(meta) => meta.kind.name(),
+        }
+    }
+}
 
 /// A string value with its optional expiry, as the commands see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +261,13 @@ impl Entry {
         })
     }
 
-    /// The expiry of a stored value without decoding the rest: what the compaction filter
-    /// needs. `None` for values without expiry or with an unknown header.
+    /// The expiry of a stored value (a string or a collection's header) without decoding
+    /// the rest: what the compaction filter needs. `None` for values without expiry or
+    /// with an unknown header.
     pub fn stored_expiry(raw: &[u8]) -> Option<u64> {
+        if is_collection(raw) {
+            return Meta::decode(raw).ok().and_then(|meta| meta.expires_at);
+        }
         parse_header(raw)
             .ok()
             .and_then(|(_, expires_at)| expires_at)
@@ -153,17 +344,6 @@ fn is_past(expires_at: Option<u64>, now: u64) -> bool {
     expires_at.is_some_and(|at| at <= now)
 }
 
-/// The engine's compaction filter for the server's values: drops those whose expiry has
-/// passed, so expired keys leave the disk without anyone reading them.
-#[derive(Debug, Default)]
-pub struct ExpiredFilter;
-
-impl crate::storage::CompactionFilter for ExpiredFilter {
-    fn remove(&self, _key: &[u8], value: &[u8]) -> bool {
-        Entry::stored_expiry(value).is_some_and(|at| at <= now_millis())
-    }
-}
-
 /// Milliseconds since the unix epoch, the clock expiry is measured on.
 pub fn now_millis() -> u64 {
     std::time::SystemTime::now()
@@ -215,20 +395,16 @@ mod tests {
     }
 
     #[test]
-    fn the_compaction_filter_drops_only_expired_values() {
-        use crate::storage::CompactionFilter;
-        let stored = |expires_at| {
-            Entry {
-                value: Bytes::from_static(b"v"),
-                expires_at,
-            }
-            .encode()
-        };
-        let now = now_millis();
-        assert!(ExpiredFilter.remove(b"k", &stored(Some(now - 1))));
-        assert!(!ExpiredFilter.remove(b"k", &stored(Some(now + 60_000))));
-        assert!(!ExpiredFilter.remove(b"k", &stored(None)));
-        // A header this server does not know is kept, never guessed at.
-        assert!(!ExpiredFilter.remove(b"k", b"\x07whatever"));
+    fn a_collection_header_round_trips() {
+        let mut meta = Meta::new(Kind::List, 99);
+        meta.len = 3;
+        meta.tail += 3;
+        meta.expires_at = Some(1_700_000_000_000);
+        assert_eq!(Meta::decode(&meta.encode()), Ok(meta));
+        let raw = Bytes::copy_from_slice(&meta.encode());
+        assert_eq!(Entry::stored_expiry(&raw), meta.expires_at);
+        assert_eq!(Record::decode(raw), Ok(Record::Coll(meta)));
+        assert!(Meta::decode(&meta.encode()[..20]).is_err());
+        assert!(Meta::decode(b"\x02\x09").is_err());
     }
 }

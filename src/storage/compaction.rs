@@ -20,7 +20,7 @@ use super::cursor::{Cursor, SourceCursor};
 use super::error::{Error, Result};
 use super::level::{LevelCursor, LevelRun};
 use super::manifest::{self, LEVELS};
-use super::options::{CompactionFilter, Options};
+use super::options::{CompactionFilter, Lookup, Options};
 use super::table::{Table, TableBuilder, TableCursor};
 use super::version::Version;
 use super::wal;
@@ -30,6 +30,8 @@ pub(crate) struct Rules<'a> {
     /// No reader uses a sequence number below this one.
     pub oldest_snapshot: u64,
     pub filter: Option<&'a dyn CompactionFilter>,
+    /// The newest published value of a key, for the filter.
+    pub current: &'a Lookup<'a>,
     /// Whether no table below the output level may hold `key` (so a tombstone for it
     /// hides nothing and may go).
     pub bottommost: &'a dyn Fn(&[u8]) -> bool,
@@ -103,7 +105,7 @@ impl Output<'_, '_, '_> {
             }
             self.kept_old = true;
             if let (Some(f), Some(v)) = (self.rules.filter, &value) {
-                if f.remove(key, v) {
+                if f.remove_given(key, v, self.rules.current) {
                     value = None;
                 }
             }

@@ -48,5 +48,5 @@ pub use db::{Db, Snapshot, Stats, WritesRefused};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use faults::Faults;
-pub use options::{CommitTap, CompactionFilter, Options, SyncPolicy};
+pub use options::{CommitTap, CompactionFilter, Lookup, Options, SyncPolicy};
 pub use range::RangeIter;

@@ -35,6 +35,17 @@ impl SyncPolicy {
 pub trait CompactionFilter: Send + Sync + std::fmt::Debug {
     /// True if `key`'s value `value` should be removed.
     fn remove(&self, key: &[u8], value: &[u8]) -> bool;
+
+    /// Like [`remove`](CompactionFilter::remove), for a filter whose answer depends on
+    /// another key: `current` reads the newest published value of any key (`Ok(None)`:
+    /// none). The server drops the elements of a collection whose header is gone. What
+    /// `current` sees is newer than what is being merged, never older: a filter may drop
+    /// what the present makes unreachable, as readers of older snapshots keep their own
+    /// tables. The engine calls only this; the default asks `remove`.
+    fn remove_given(&self, key: &[u8], value: &[u8], current: &Lookup<'_>) -> bool {
+        let _ = current;
+        self.remove(key, value)
+    }
 }
 
 /// Told of every batch the commit pipeline writes, in sequence order, as soon as it is
@@ -47,6 +58,9 @@ pub trait CommitTap: Send + Sync + std::fmt::Debug {
     /// [`WriteBatch::from_payload`](crate::storage::WriteBatch::from_payload).
     fn committed(&self, first_seq: u64, payload: &bytes::Bytes);
 }
+
+/// Reads the newest published value of a key, for [`CompactionFilter::remove_given`].
+pub type Lookup<'a> = dyn Fn(&[u8]) -> crate::storage::Result<Option<bytes::Bytes>> + 'a;
 
 /// Options for [`Db::open`](crate::storage::Db::open).
 #[derive(Debug, Clone)]

@@ -156,6 +156,18 @@ impl Tree {
         self.view.read().clone()
     }
 
+    /// The newest published value of `key` (what the compaction filter may consult).
+    fn latest(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let view = self.current();
+        match view
+            .active
+            .with_latest(key, |found| found.map(|(_, v)| v.clone()))
+        {
+            Ok(value) => Ok(value),
+            Err(_) => Ok(view.latest_past_active(key)?.and_then(|v| v.value)),
+        }
+    }
+
     /// Starts the flush and compaction threads.
     pub(crate) fn start(self: &Arc<Self>, committer: &Arc<Committer>) -> Result<Background> {
         let spawn = |name: &str, f: fn(&Tree, &Committer)| {
@@ -405,6 +417,7 @@ impl Tree {
                 &Rules {
                     oldest_snapshot,
                     filter: self.options.compaction_filter.as_deref(),
+                    current: &|key| self.latest(key),
                     // Older tables may hold the key: keep tombstones.
                     bottommost: &|_| false,
                 },
@@ -556,6 +569,7 @@ impl Tree {
             &Rules {
                 oldest_snapshot,
                 filter: self.options.compaction_filter.as_deref(),
+                current: &|key| self.latest(key),
                 bottommost: &bottommost,
             },
             &mut Sink {

@@ -1,13 +1,15 @@
 //! Shared helpers for integration tests: start a real `cairn-server` process on port 0 in a
 //! temporary directory, learn its address from its first stdout line, stop or SIGKILL it;
-//! a scratch `redis-server` (`scratch_redis`); a twemproxy in front of servers (`nutcracker`);
-//! crash tests' child processes (`crash`).
+//! a scratch `redis-server` (`scratch_redis`); a bare RESP connection that returns a reply's
+//! exact bytes (`raw`); a twemproxy in front of servers (`nutcracker`); crash tests' child
+//! processes (`crash`).
 #![allow(dead_code)]
 
 pub mod certs;
 pub mod cluster;
 pub mod crash;
 pub mod nutcracker;
+pub mod raw;
 pub mod scratch_redis;
 
 use std::io::{BufRead, BufReader};

@@ -45,8 +45,8 @@ pub enum ConnectionCommand {
         /// The password.
         password: Bytes,
     },
-    /// `SELECT index`: any 32-bit index parses; the server answers all but 0 with
-    /// [`CommandError::DbIndexOutOfRange`].
+    /// `SELECT index`: any 32-bit index parses; the server refuses one it does not have
+    /// (see `databases`) with [`CommandError::DbIndexOutOfRange`]'s text.
     Select {
         /// The database index.
         index: i64,

@@ -124,7 +124,7 @@ pub enum CommandError {
         /// Largest accepted value.
         max: i64,
     },
-    /// SELECT of a database Cairn does not have (any index but 0; raised by the server).
+    /// SELECT, MOVE or COPY of a database the server does not have (raised by the server).
     #[error("ERR DB index is out of range")]
     DbIndexOutOfRange,
     /// An EXPIRE-family option other than NX, XX, GT, LT.

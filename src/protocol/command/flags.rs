@@ -43,16 +43,24 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 15;
         /// Allowed on a Sentinel (Redis hides this flag from COMMAND INFO).
         const SENTINEL = 1 << 16;
+        /// Its keys are found by parsing its arguments (a count before them: LMPOP,
+        /// ZUNIONSTORE, SINTERCARD), not by the row's key positions; the parser hands them
+        /// over.
+        const MOVABLEKEYS = 1 << 18;
 
         /// Cairn: runs outside a pipelined round. It compares versions (staged writes
-        /// have none yet), reads the engine as one snapshot, or writes batches of its
-        /// own, so the round's writes are committed before it, and its own right after.
+        /// have none yet), may block, reads the engine as one snapshot, or writes
+        /// batches of its own, so the round's writes are committed before it, and its
+        /// own right after.
         const OWN_ROUND = 1 << 24;
         /// Cairn: acts at once inside MULTI instead of being queued (MULTI, EXEC,
         /// DISCARD, WATCH, QUIT, RESET, as Redis's `processCommand` lists them).
         const RUNS_IN_MULTI = 1 << 25;
         /// Cairn: native protocol only; no RESP name, never in [`COMMANDS`].
         const NATIVE_ONLY = 1 << 26;
+        /// Cairn: takes every key stripe (SWAPDB), so it is refused inside MULTI, whose
+        /// EXEC holds some of them.
+        const EVERY_KEY = 1 << 27;
     }
 }
 
@@ -61,7 +69,8 @@ impl Flags {
     const HIDDEN: Flags = Flags::SENTINEL
         .union(Flags::OWN_ROUND)
         .union(Flags::RUNS_IN_MULTI)
-        .union(Flags::NATIVE_ONLY);
+        .union(Flags::NATIVE_ONLY)
+        .union(Flags::EVERY_KEY);
 
     /// The flags COMMAND INFO shows, lower-case, in Redis's order.
     pub fn reported(self) -> impl Iterator<Item = String> {

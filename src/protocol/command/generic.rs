@@ -1,5 +1,5 @@
 //! Commands on keys of any type: DEL, EXISTS, TYPE, the EXPIRE family and TTLs, PERSIST,
-//! RENAME, and the native protocol's atomic batch; their rows, their typed form and their
+//! RENAME, COPY, MOVE, RANDOMKEY, OBJECT, and the native protocol's atomic batch; their rows, their typed form and their
 //! parsers. `server/commands/generic.rs` runs them.
 //!
 //! Each parser takes the arguments that are not keys, arity already checked against the
@@ -43,6 +43,22 @@ pub enum GenericCommand {
     Rename,
     /// `RENAMENX key newkey`.
     RenameNx,
+    /// `COPY source destination [DB destination-db] [REPLACE]`.
+    Copy {
+        /// The destination's database (`None`: the current one), range unchecked.
+        db: Option<i64>,
+        /// Overwrite an existing destination.
+        replace: bool,
+    },
+    /// `MOVE key db`: the database, range unchecked.
+    Move {
+        /// The destination database.
+        db: i64,
+    },
+    /// `RANDOMKEY`.
+    RandomKey,
+    /// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key`, `OBJECT HELP`.
+    Object(ObjectQuery),
     /// An atomic batch of puts and deletes, one per key: `Some(value)` puts, `None`
     /// deletes. Native protocol only (its wire form is `binary::BatchOp`).
     Batch {
@@ -51,10 +67,28 @@ pub enum GenericCommand {
     },
 }
 
+/// What OBJECT asks about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectQuery {
+    /// The name of Redis's in-memory encoding a value of its kind and size would have.
+    Encoding,
+    /// References to the value (always 1 here: values are not shared).
+    RefCount,
+    /// Seconds since last access (not tracked: 0).
+    IdleTime,
+    /// LFU access frequency (not tracked: Redis's error without an LFU policy).
+    Freq,
+    /// The subcommands.
+    Help,
+}
+
 /// The generic commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
     DEL,
+    row!("copy", -3, [WRITE, DENYOOM, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "6.2.0",
+        "Copies the value of a key to a new key.",
+        "source destination [DB destination-db:integer] [REPLACE]", copy),
     row!("exists", -2, [READONLY, FAST], (1, -1, 1), [KEYSPACE], "generic", "1.0.0",
         "Determines whether one or more keys exist.",
         "key [key ...]", |_| Ok(GenericCommand::Exists)),
@@ -67,6 +101,13 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("expiretime", 2, [READONLY, FAST], (1, 1, 1), [KEYSPACE], "generic", "7.0.0",
         "Returns the expiration time of a key as a Unix timestamp.",
         "key", |_| Ok(GenericCommand::ExpireTime)),
+    row!("move", 3, [WRITE, FAST, OWN_ROUND], (1, 1, 1), [KEYSPACE], "generic", "1.0.0",
+        "Moves a key to another database.",
+        "key db:integer", |a| Ok(GenericCommand::Move { db: int(&next(a)?)? })),
+    row!("object", -2, [], (0, 0, 0), [], "generic", "2.2.3",
+        "A container for object introspection commands.",
+        "", |_| Err::<GenericCommand, _>(CommandError::Syntax),
+        subcommands: OBJECT_SUBCOMMANDS),
     row!("persist", 2, [WRITE, FAST], (1, 1, 1), [KEYSPACE], "generic", "2.2.0",
         "Removes the expiration time of a key.",
         "key", |_| Ok(GenericCommand::Persist)),
@@ -80,10 +121,13 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("pttl", 2, [READONLY, FAST], (1, 1, 1), [KEYSPACE], "generic", "2.6.0",
         "Returns the expiration time in milliseconds of a key.",
         "key", |_| Ok(GenericCommand::PTtl)),
-    row!("rename", 3, [WRITE], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
+    row!("randomkey", 1, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "generic", "1.0.0",
+        "Returns a random key name from the database.",
+        "", |_| Ok(GenericCommand::RandomKey)),
+    row!("rename", 3, [WRITE, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
         "Renames a key and overwrites the destination.",
         "key newkey", |_| Ok(GenericCommand::Rename)),
-    row!("renamenx", 3, [WRITE, FAST], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
+    row!("renamenx", 3, [WRITE, FAST, OWN_ROUND], (1, 2, 1), [KEYSPACE], "generic", "1.0.0",
         "Renames a key only when the target key name doesn't exist.",
         "key newkey", |_| Ok(GenericCommand::RenameNx)),
     row!("ttl", 2, [READONLY, FAST], (1, 1, 1), [KEYSPACE], "generic", "1.0.0",
@@ -96,6 +140,41 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "Asynchronously deletes one or more keys.",
         "key [key ...]", |_| Ok(GenericCommand::Del)),
 ];
+
+/// OBJECT's subcommands.
+#[rustfmt::skip]
+static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    row!("object|encoding", 3, [READONLY, OWN_ROUND], (2, 2, 1), [KEYSPACE], "generic", "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+        "key", |_| Ok(GenericCommand::Object(ObjectQuery::Encoding))),
+    row!("object|freq", 3, [READONLY], (2, 2, 1), [KEYSPACE], "generic", "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        "key", |_| Ok(GenericCommand::Object(ObjectQuery::Freq))),
+    row!("object|help", 2, [LOADING, STALE], (0, 0, 0), [KEYSPACE], "generic", "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        "", |_| Ok(GenericCommand::Object(ObjectQuery::Help))),
+    row!("object|idletime", 3, [READONLY], (2, 2, 1), [KEYSPACE], "generic", "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+        "key", |_| Ok(GenericCommand::Object(ObjectQuery::IdleTime))),
+    row!("object|refcount", 3, [READONLY], (2, 2, 1), [KEYSPACE], "generic", "2.2.3",
+        "Returns the reference count of a value of a key.",
+        "key", |_| Ok(GenericCommand::Object(ObjectQuery::RefCount))),
+];
+
+/// `COPY source destination [DB destination-db] [REPLACE]`, options in any order.
+fn copy(args: &mut Args) -> Result<GenericCommand, CommandError> {
+    let (mut db, mut replace) = (None, false);
+    while let Some(opt) = args.next() {
+        if is(&opt, "REPLACE") {
+            replace = true;
+        } else if is(&opt, "DB") && !args.as_slice().is_empty() {
+            db = Some(int(&next(args)?)?);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(GenericCommand::Copy { db, replace })
+}
 
 // Rows the native protocol's ops name directly (see `native.rs`).
 #[rustfmt::skip]

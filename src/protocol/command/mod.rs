@@ -20,14 +20,18 @@ mod docs;
 mod error;
 mod flags;
 mod generic;
+mod hashes;
+mod lists;
 mod native;
 mod pubsub;
 mod replication;
 mod scan;
 mod server;
+mod sets;
 mod strings;
 mod table;
 mod transactions;
+mod zsets;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +39,7 @@ mod tests;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub(crate) use args::parse_i64;
 pub use args::{digest, digest_hex};
 pub use cluster::{ClusterCommand, SlotState};
 pub use connection::{
@@ -43,15 +48,24 @@ pub use connection::{
 };
 pub use docs::{ArgKind, ArgSpec};
 pub use error::CommandError;
-pub use generic::{ExpireAt, ExpireCondition, GenericCommand};
+pub use generic::{ExpireAt, ExpireCondition, GenericCommand, ObjectQuery};
+pub use hashes::HashCommand;
+pub use lists::{End, ListCommand, Timeout};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
 pub use replication::{ReplConf, ReplicationCommand};
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
-pub use strings::{Expiry, GetExExpiry, Set, SetCondition, StringCommand, ValueCondition};
+pub use sets::SetCommand;
+pub use strings::{
+    BitFieldAction, BitFieldOp, BitFieldType, BitOperation, BitRange, BitUnit, DeferredRange,
+    Expiry, GetExExpiry, Overflow, Set, SetCondition, StringCommand, ValueCondition,
+};
 pub use table::{keys_of_request, lookup, AclCategories, CommandSpec, Flags, COMMANDS};
 pub use transactions::TransactionCommand;
+pub use zsets::{
+    Aggregate, LexBound, LexRange, RangeBy, ScoreRange, ZAddFlags, ZRange, ZSetCommand, ZStore,
+};
 
 use args::Args;
 
@@ -87,6 +101,14 @@ pub enum Family {
     Cluster(ClusterCommand),
     /// SUBSCRIBE, PUBLISH, PUBSUB, ... (`pubsub.rs`).
     PubSub(PubSubCommand),
+    /// ZADD, ZRANGE and the other sorted-set commands (`zsets.rs`).
+    ZSets(ZSetCommand),
+    /// LPUSH, LPOP, LRANGE, BLPOP, ... (`lists.rs`).
+    Lists(ListCommand),
+    /// HSET, HGET and the other hash commands (`hashes.rs`).
+    Hashes(HashCommand),
+    /// SADD, SMEMBERS and the other set commands (`sets.rs`).
+    Sets(SetCommand),
     /// REPLICAOF, ROLE, WAIT, PSYNC, REPLCONF, ... (`replication.rs`).
     Replication(ReplicationCommand),
 }
@@ -143,7 +165,12 @@ impl Command {
         let mut rest = args.into_iter();
         rest.nth(skip - 1);
         let mut rest = Args::new(rest, argc);
-        let family = (spec.parse)(&mut rest)?;
+        let mut family = (spec.parse)(&mut rest)?;
+        if spec.flags.contains(Flags::MOVABLEKEYS) {
+            // Keys after a count (LMPOP's numkeys) are the parser's to find; those at the
+            // row's positions (ZUNIONSTORE's destination) stay.
+            keys.extend(family.take_keys());
+        }
         Ok(Command { spec, keys, family })
     }
 
@@ -191,6 +218,18 @@ impl Command {
     }
 }
 
+impl Family {
+    /// The keys a `MOVABLEKEYS` command's parser found, moved out.
+    fn take_keys(&mut self) -> Keys {
+        match self {
+            Family::Lists(command) => command.take_keys(),
+            Family::ZSets(command) => command.take_keys(),
+            Family::Sets(command) => command.take_keys(),
+            _ => Keys::new(),
+        }
+    }
+}
+
 macro_rules! family_from {
     ($($variant:ident($command:ty)),*) => {
         $(impl From<$command> for Family {
@@ -228,5 +267,9 @@ family_from!(
     Server(ServerCommand),
     Cluster(ClusterCommand),
     PubSub(PubSubCommand),
+    ZSets(ZSetCommand),
+    Lists(ListCommand),
+    Hashes(HashCommand),
+    Sets(SetCommand),
     Replication(ReplicationCommand)
 );

@@ -1,15 +1,15 @@
-//! Commands that walk the key space in order: SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL and
-//! Cairn's ordered RANGE / RANGEKEYS; their rows, their typed form and their parsers.
+//! Commands on a whole database: SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB and Cairn's
+//! ordered RANGE / RANGEKEYS; their rows, their typed form and their parsers.
 //! `server/commands/scan.rs` runs them.
 //!
-//! Each reads (or, FLUSHDB, deletes) the engine as one snapshot, so none joins a pipelined
-//! round: their rows carry `OWN_ROUND`.
+//! Each reads (or, FLUSHDB, deletes) the engine as one snapshot, or (SWAPDB) waits for every
+//! key's lock, so none joins a pipelined round: their rows carry `OWN_ROUND`.
 
 use std::ops::Bound;
 
 use bytes::Bytes;
 
-use super::args::{int, is, next, parse_u64_cursor, Args};
+use super::args::{int, is, next, parse_i64, parse_u64_cursor, Args};
 use super::table::{row, CommandSpec};
 use super::CommandError;
 
@@ -32,6 +32,9 @@ pub enum ScanCommand {
     FlushAll,
     /// Cairn's `RANGE start end [LIMIT n] [REV]` and `RANGEKEYS start end [LIMIT n] [REV]`.
     Range(Box<Range>),
+    /// `SWAPDB index1 index2`: the indexes, `None` where not an integer (Redis reports
+    /// that after refusing SWAPDB in cluster mode).
+    SwapDb(Option<i64>, Option<i64>),
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
@@ -86,6 +89,10 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("scan", -2, [READONLY, OWN_ROUND], (0, 0, 0), [KEYSPACE], "generic", "2.8.0",
         "Iterates over the key names in the database.",
         "cursor [MATCH pattern] [COUNT count] [TYPE type]", scan),
+    row!("swapdb", 3, [WRITE, FAST, OWN_ROUND, EVERY_KEY], (0, 0, 0), [KEYSPACE, DANGEROUS], "server", "4.0.0",
+        "Swaps two Redis databases.",
+        "index1:integer index2:integer",
+        swapdb),
 ];
 
 // Rows the native protocol's ops name directly (see `native.rs`).
@@ -98,6 +105,12 @@ pub(super) const RANGE: CommandSpec =
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`, as Redis's
 /// `scanGenericCommand`: the cursor first, then options in any order, repeats allowed.
 fn scan(args: &mut Args) -> Result<ScanCommand, CommandError> {
+    scan_options(args, true).map(|scan| ScanCommand::Scan(Box::new(scan)))
+}
+
+/// The arguments of SCAN (`with_type`) or of HSCAN, SSCAN and ZSCAN after the key:
+/// `cursor [MATCH pattern] [COUNT count]`, and SCAN's `[TYPE type]`.
+pub(super) fn scan_options(args: &mut Args, with_type: bool) -> Result<Scan, CommandError> {
     let cursor = parse_u64_cursor(&next(args)?).ok_or(CommandError::InvalidCursor)?;
     let mut pattern = None;
     let mut count = None;
@@ -114,18 +127,24 @@ fn scan(args: &mut Args) -> Result<ScanCommand, CommandError> {
             let p = next(args)?;
             // Redis skips matching altogether for `*`.
             pattern = if p.as_ref() == b"*" { None } else { Some(p) };
-        } else if is(&opt, "TYPE") && more {
+        } else if is(&opt, "TYPE") && more && with_type {
             kind = Some(next(args)?);
         } else {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(ScanCommand::Scan(Box::new(Scan {
+    Ok(Scan {
         cursor,
         pattern,
         count,
         kind,
-    })))
+    })
+}
+
+/// `SWAPDB index1 index2`.
+fn swapdb(args: &mut Args) -> Result<ScanCommand, CommandError> {
+    let first = parse_i64(&next(args)?);
+    Ok(ScanCommand::SwapDb(first, parse_i64(&next(args)?)))
 }
 
 /// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.

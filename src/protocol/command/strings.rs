@@ -1,14 +1,19 @@
-//! The string commands: GET, SET and its relatives, counters, ranges within a value, and
-//! Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST); their rows, their
-//! typed form and their parsers. `server/commands/strings.rs` runs them.
+//! The string commands: GET, SET and its relatives, counters, ranges within a value, the
+//! bitmap commands (`bits.rs`), and Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE,
+//! DELEX, DIGEST); their rows, their typed form and their parsers. `server/commands/strings.rs` runs them.
 //!
 //! Each parser takes the arguments that are not keys, arity already checked against the
 //! row.
 
 use bytes::Bytes;
 
+mod bits;
 mod set;
 
+pub use bits::{
+    BitFieldAction, BitFieldOp, BitFieldType, BitOperation, BitRange, BitUnit, DeferredRange,
+    Overflow,
+};
 pub use set::{Expiry, GetExExpiry, Set, SetCondition, ValueCondition};
 
 use super::args::{int, is, next, Args};
@@ -107,6 +112,42 @@ pub enum StringCommand {
         /// WITHMATCHLEN: give each range's length.
         with_match_len: bool,
     },
+    /// `SETBIT key offset value`: replies with the bit's old value.
+    SetBit {
+        /// The bit's index, below 2^32 (bit 0 the most significant of the first byte).
+        offset: u64,
+        /// Set (1) or clear (0).
+        value: bool,
+    },
+    /// `GETBIT key offset`.
+    GetBit {
+        /// The bit's index, below 2^32.
+        offset: u64,
+    },
+    /// `BITCOUNT key [start end [BYTE|BIT]]`.
+    BitCount {
+        /// The range; a bad one is reported only if the key exists, as Redis 7.0 does.
+        range: DeferredRange,
+    },
+    /// `BITPOS key bit [start [end [BYTE|BIT]]]`.
+    BitPos {
+        /// Look for a set bit (1) or a clear one (0).
+        bit: bool,
+        /// The range; a bad one is reported only if the key exists, as Redis 7.0 does.
+        range: DeferredRange,
+    },
+    /// `BITOP AND|OR|XOR|NOT destkey key [key ...]`: the keys are the destination, then
+    /// the sources (one for NOT, checked at parse).
+    BitOp {
+        /// The operation.
+        op: BitOperation,
+    },
+    /// `BITFIELD key [GET|SET|INCRBY|OVERFLOW ...]` and `BITFIELD_RO key [GET ...]`
+    /// (which parses only if every operation is a GET).
+    BitField {
+        /// The operations, in order.
+        ops: Vec<BitFieldOp>,
+    },
     /// Read a key with its version (the sequence number of its last write), for
     /// compare-by-version with [`SetCondition::IfVersion`]. Native protocol only.
     GetVersioned,
@@ -118,6 +159,22 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("append", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "2.0.0",
         "Appends a string to the value of a key. Creates the key if it doesn't exist.",
         "key value", append),
+    row!("bitcount", -2, [READONLY], (1, 1, 1), [BITMAP], "bitmap", "2.6.0",
+        "Counts the number of set bits (population counting) in a string.",
+        "key [start end [BYTE|BIT]]", |a| Ok(bits::bitcount(a))),
+    row!("bitfield", -2, [WRITE, DENYOOM], (1, 1, 1), [BITMAP], "bitmap", "3.2.0",
+        "Performs arbitrary bitfield integer operations on strings.",
+        "key [GET encoding offset|[OVERFLOW WRAP|SAT|FAIL] <SET encoding offset value:integer|INCRBY encoding offset increment> ...]",
+        bits::bitfield),
+    row!("bitfield_ro", -2, [READONLY, FAST], (1, 1, 1), [BITMAP], "bitmap", "6.0.0",
+        "Performs arbitrary read-only bitfield integer operations on strings.",
+        "key [GET encoding offset ...]", bits::bitfield_ro),
+    row!("bitop", -4, [WRITE, DENYOOM], (2, -1, 1), [BITMAP], "bitmap", "2.6.0",
+        "Performs bitwise operations on multiple strings, and stores the result.",
+        "<AND|OR|XOR|NOT> destkey key [key ...]", bits::bitop),
+    row!("bitpos", -3, [READONLY], (1, 1, 1), [BITMAP], "bitmap", "2.8.7",
+        "Finds the first set (1) or clear (0) bit in a string.",
+        "key bit:integer [start [end [BYTE|BIT]]]", bits::bitpos),
     row!("decr", 2, [WRITE, DENYOOM, FAST], (1, 1, 1), [STRING], "string", "1.0.0",
         "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
         "key", |_| Ok(StringCommand::IncrBy { delta: -1 })),
@@ -131,6 +188,9 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "Returns the XXH3 hash of a string value.",
         "key", |_| Ok(StringCommand::Digest)),
     GET,
+    row!("getbit", 3, [READONLY, FAST], (1, 1, 1), [BITMAP], "bitmap", "2.2.0",
+        "Returns a bit value by offset.",
+        "key offset", bits::getbit),
     row!("getdel", 2, [WRITE, FAST], (1, 1, 1), [STRING], "string", "6.2.0",
         "Returns the string value of a key after deleting the key.",
         "key", |_| Ok(StringCommand::GetDel)),
@@ -167,6 +227,9 @@ pub(super) const ROWS: &[CommandSpec] = &[
         "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
         "key milliseconds value", |a| setex(a, Unit::Px, "psetex")),
     SET,
+    row!("setbit", 4, [WRITE, DENYOOM], (1, 1, 1), [BITMAP], "bitmap", "2.2.0",
+        "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
+        "key offset value:integer", bits::setbit),
     row!("setex", 4, [WRITE, DENYOOM], (1, 1, 1), [STRING], "string", "2.0.0",
         "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
         "key seconds value", |a| setex(a, Unit::Ex, "setex")),

@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use super::args::Args;
 use super::{
-    cluster, connection, generic, pubsub, replication, scan, server, strings, transactions,
+    cluster, connection, generic, hashes, lists, pubsub, replication, scan, server, sets, strings,
+    transactions, zsets,
 };
 use super::{CommandError, Family};
 
@@ -184,7 +185,7 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 9] = [
+const FAMILIES: [&[CommandSpec]; 13] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
@@ -193,6 +194,10 @@ const FAMILIES: [&[CommandSpec]; 9] = [
     server::ROWS,
     cluster::ROWS,
     pubsub::ROWS,
+    zsets::ROWS,
+    lists::ROWS,
+    hashes::ROWS,
+    sets::ROWS,
     replication::ROWS,
 ];
 
@@ -220,7 +225,10 @@ const fn name_less(a: &str, b: &str) -> bool {
 }
 
 /// The families' rows in one array sorted by name; a duplicate name, a name that is not
-/// lower-case ASCII or longer than [`MAX_NAME`] fails the build.
+/// lower-case ASCII (letters, and `_` after the first) or longer than [`MAX_NAME`] fails
+/// the build.
+// It runs only at compile time, into the static `TABLE`: its array is never on a stack.
+#[allow(clippy::large_stack_arrays)]
 const fn merged() -> [CommandSpec; COUNT] {
     let mut table = [FAMILIES[0][0]; COUNT];
     let mut n = 0;
@@ -232,11 +240,16 @@ const fn merged() -> [CommandSpec; COUNT] {
             let row = FAMILIES[f][r];
             let name = row.name.as_bytes();
             assert!(name.len() <= MAX_NAME, "command name too long");
+            // Lower-case letters, and `_` after the first (BITFIELD_RO).
+            assert!(
+                !name.is_empty() && name[0].is_ascii_lowercase(),
+                "command names start with a lower-case letter"
+            );
             let mut c = 0;
             while c < name.len() {
                 assert!(
-                    name[c].is_ascii_lowercase(),
-                    "command names are lower-case letters"
+                    name[c].is_ascii_lowercase() || name[c] == b'_',
+                    "command names are lower-case letters and underscores"
                 );
                 c += 1;
             }
@@ -333,7 +346,8 @@ pub(super) fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, usize), C
 }
 
 /// COMMAND GETKEYS: the keys a request (`args[0]` its name) would name, with Redis's
-/// errors, checked in its order: an unknown command, one without keys, a wrong count.
+/// errors, checked in its order: an unknown command, one without keys, a wrong count. A
+/// command whose keys move with its arguments (`MOVABLEKEYS`) is parsed to find them.
 pub fn keys_of_request(args: &[Bytes]) -> Result<Vec<Bytes>, CommandError> {
     let spec = args.first().and_then(|name| lookup(name));
     let spec = match (spec, args.get(1)) {
@@ -343,6 +357,12 @@ pub fn keys_of_request(args: &[Bytes]) -> Result<Vec<Bytes>, CommandError> {
     let Some(spec) = spec else {
         return Err(CommandError::InvalidCommand);
     };
+    if spec.flags.contains(Flags::MOVABLEKEYS) {
+        // Its parser finds the keys (ZUNIONSTORE's sources, LMPOP's lists).
+        return super::Command::parse(args.to_vec())
+            .map(|command| command.keys().to_vec())
+            .map_err(|_| CommandError::Invalid("ERR Invalid arguments specified for command"));
+    }
     if spec.first_key == 0 {
         return Err(CommandError::NoKeyArguments);
     }
@@ -453,5 +473,10 @@ mod tests {
         assert_eq!(keys("CLIENT SETNAME x"), Err(CommandError::NoKeyArguments));
         assert_eq!(keys("GET"), Err(CommandError::InvalidArgumentCount));
         assert_eq!(keys("GET a b"), Err(CommandError::InvalidArgumentCount));
+        // Movable keys are found by the command's parser, as Redis's getkeys procedures do.
+        assert_eq!(keys("ZUNIONSTORE d 2 a b WEIGHTS 1 2"), Ok(words("d a b")));
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 1"), Ok(words("a b")));
+        assert_eq!(keys("LMPOP 2 a b LEFT"), Ok(words("a b")));
+        assert!(keys("ZINTERSTORE d 3 a b").is_err());
     }
 }

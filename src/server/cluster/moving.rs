@@ -10,9 +10,12 @@
 //!    Requests in a migrating slot hold their keys' locks while they check and run (see
 //!    `dispatch`), so a key is never half-moved under a client.
 //! 2. Passes over the slot's keys: each batch is read with its versions, written to the
-//!    target (`ASKING` + `SET ... PXAT`), and once the target acknowledged it, each key is
-//!    deleted here under its lock if its version did not change meanwhile. A key written
-//!    again during the pass stays for the next one. Passes end when the slot is empty here.
+//!    target (`ASKING` + `SET ... PXAT` for a string; for a collection `DEL`, then its
+//!    elements by `HSET`, `RPUSH`, `SADD` or `ZADD` a few hundred at a time, then
+//!    `PEXPIREAT`), and once the target acknowledged it, each key is deleted here under its
+//!    lock if its version did not change meanwhile (any write to a collection moves its
+//!    header's version). A key written again during the pass stays for the next one, and
+//!    is sent whole again. Passes end when the slot is empty here.
 //! 3. The next map version, with the slot given to the target, is sent to the target
 //!    (ending its import), then installed here (ending the migrating state), then sent to
 //!    every other node.
@@ -31,9 +34,10 @@ use super::peer::Peer;
 use super::Cluster;
 use crate::protocol::Reply;
 use crate::server::commands::scan::keys_in_slot;
+use crate::server::commands::zsets::decode_score;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::shared::Shared;
-use crate::server::value::Entry;
+use crate::server::value::{Entry, Kind, Meta, Record};
 
 /// Keys copied to the target per round trip.
 const BATCH: usize = 256;
@@ -131,20 +135,33 @@ fn run(
 /// returns how many it deleted.
 fn copy_batch(shared: &Shared, target: &mut Peer, keys: &[Bytes]) -> Result<u64, CopyError> {
     let mut sent: Vec<(&Bytes, u64)> = Vec::with_capacity(keys.len());
+    let mut requests = 0;
     {
         let ks = Keyspace::new(shared);
         for key in keys {
-            let Some((entry, version)) = ks.get_versioned(key)? else {
+            let Some((record, version)) = ks.record_versioned(key)? else {
                 continue;
             };
-            target.send(&["ASKING"]);
-            target.send(&set_request(key, &entry));
+            let recreate = match record {
+                Record::Str(entry) => vec![set_request(key, &entry)],
+                Record::Coll(meta) => collection_requests(&ks, key, &meta)?,
+            };
+            for request in &recreate {
+                target.send(&["ASKING"]);
+                target.send(request);
+            }
+            requests += recreate.len();
             sent.push((key, version));
         }
     }
     target.flush().map_err(CopyError::Peer)?;
-    for _ in 0..sent.len() * 2 {
-        target.reply().map_err(CopyError::Peer)?;
+    for _ in 0..requests * 2 {
+        if let Reply::Error(error) = target.reply().map_err(CopyError::Peer)? {
+            let error = String::from_utf8_lossy(&error).into_owned();
+            return Err(CopyError::Peer(format!(
+                "the target refused a key: {error}"
+            )));
+        }
     }
     let _locks = shared.locks.lock(sent.iter().map(|(k, _)| *k));
     let mut ks = Keyspace::new(shared);
@@ -169,6 +186,68 @@ fn set_request(key: &Bytes, entry: &Entry) -> Vec<Bytes> {
         args.push(Bytes::from(at.to_string()));
     }
     args
+}
+
+/// Elements per request that recreates a collection on the target.
+const ELEMENTS_PER_REQUEST: usize = 256;
+
+/// The requests that recreate the collection `meta` under `key` on the target: DEL of
+/// what an earlier, interrupted pass may have left there, its elements a few hundred per
+/// request (a list's in order), and its deadline.
+fn collection_requests(
+    ks: &Keyspace,
+    key: &Bytes,
+    meta: &Meta,
+) -> Result<Vec<Vec<Bytes>>, ExecError> {
+    let prefix = ks.elements_of(key, meta);
+    let (command, per_element): (&'static [u8], usize) = match meta.kind {
+        Kind::Hash => (b"HSET", 2),
+        Kind::List => (b"RPUSH", 1),
+        Kind::Set => (b"SADD", 1),
+        Kind::ZSet => (b"ZADD", 2),
+    };
+    let mut requests = vec![vec![Bytes::from_static(b"DEL"), key.clone()]];
+    let mut args: Vec<Bytes> = Vec::new();
+    for item in ks.elements_under(&prefix, false) {
+        let (engine_key, value) = item?;
+        let suffix = engine_key.slice(prefix.len()..);
+        match meta.kind {
+            Kind::Hash => args.extend([suffix, value]),
+            Kind::List => args.push(value),
+            Kind::Set => args.push(suffix),
+            // The member records ('m', member -> score); the score index follows from them.
+            Kind::ZSet => match suffix.split_first() {
+                Some((b'm', _)) => {
+                    // Rust's shortest round-trip text: the target parses back the same f64.
+                    let score = decode_score(&value).to_string();
+                    args.extend([Bytes::from(score), suffix.slice(1..)]);
+                }
+                _ => continue,
+            },
+        }
+        if args.len() >= ELEMENTS_PER_REQUEST * per_element {
+            requests.push(elements_request(command, key, std::mem::take(&mut args)));
+        }
+    }
+    if !args.is_empty() {
+        requests.push(elements_request(command, key, args));
+    }
+    if let Some(at) = meta.expires_at {
+        requests.push(vec![
+            Bytes::from_static(b"PEXPIREAT"),
+            key.clone(),
+            Bytes::from(at.to_string()),
+        ]);
+    }
+    Ok(requests)
+}
+
+fn elements_request(command: &'static [u8], key: &Bytes, args: Vec<Bytes>) -> Vec<Bytes> {
+    let mut request = Vec::with_capacity(args.len() + 2);
+    request.push(Bytes::from_static(command));
+    request.push(key.clone());
+    request.extend(args);
+    request
 }
 
 /// Why a batch could not be copied.

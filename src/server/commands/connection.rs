@@ -44,7 +44,7 @@ pub(crate) fn run(cx: &mut Context, command: ConnectionCommand) -> Reply {
         ConnectionCommand::Auth { username, password } => {
             auth(shared, session, username.as_deref(), &password)
         }
-        ConnectionCommand::Select { index } => select(index),
+        ConnectionCommand::Select { index } => select(cx, index),
         ConnectionCommand::Quit => quit(session),
         ConnectionCommand::Reset => reset(shared, session),
         ConnectionCommand::Client(sub) => client(shared, session, sub),
@@ -150,11 +150,20 @@ fn resp_number(version: RespVersion) -> u8 {
 }
 
 /// SELECT index: Cairn has one database (sharding spreads keys over servers instead).
-fn select(index: i64) -> Reply {
-    if index == 0 {
-        Reply::ok()
-    } else {
-        Reply::error("ERR DB index is out of range")
+fn select(cx: &mut Context, index: i64) -> Reply {
+    if cx.shared.cluster.is_some() && index != 0 {
+        return Reply::error("ERR SELECT is not allowed in cluster mode");
+    }
+    let databases = cx.shared.config.read().databases;
+    match u8::try_from(index) {
+        Ok(db) if usize::from(db) < databases => {
+            cx.session.db = db;
+            // Inside EXEC, the commands after it work in the new database too.
+            cx.ks.select(db);
+            cx.session.info.details.lock().db = db;
+            Reply::ok()
+        }
+        _ => Reply::error("ERR DB index is out of range"),
     }
 }
 
@@ -171,9 +180,11 @@ fn reset(shared: &Shared, session: &mut Session) -> Reply {
     session.pubsub = None;
     session.cluster = ClusterFlags::default();
     session.resp = RespVersion::Resp2;
+    session.db = 0;
     session.authenticated = shared.config.read().requirepass.is_none();
     let mut details = session.info.details.lock();
     details.name = None;
+    details.db = 0;
     details.protocol = 2;
     simple("RESET")
 }

@@ -5,13 +5,18 @@
 
 pub(crate) mod cluster;
 pub(crate) mod connection;
+pub(crate) mod elements;
 pub(crate) mod generic;
+pub(crate) mod hashes;
+pub(crate) mod lists;
 pub(crate) mod pubsub;
 pub(crate) mod replication;
 pub(crate) mod scan;
 pub(crate) mod server;
+pub(crate) mod sets;
 pub(crate) mod strings;
 pub(crate) mod transactions;
+pub(crate) mod zsets;
 
 use bytes::Bytes;
 

@@ -1,12 +1,14 @@
 //! String commands: GET and SET with all their conditions and expiries, counters, ranges
-//! within a value, and Redis 8.4's compare-and-set (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST).
-//! Their rows and parsers are in `protocol/command/strings.rs`.
+//! within a value, bitmaps (`strings/bits.rs`), and Redis 8.4's compare-and-set
+//! (IFEQ/IFNE/IFDEQ/IFDNE, DELEX, DIGEST). Their rows and parsers are in
+//! `protocol/command/strings.rs`.
 //!
 //! Each function runs against a [`Keyspace`] and returns the reply; the dispatcher holds
 //! the key locks and commits what was staged.
 
 use bytes::{Bytes, BytesMut};
 
+mod bits;
 mod lcs;
 
 use super::first;
@@ -26,8 +28,9 @@ type Result = std::result::Result<Reply, ExecError>;
 /// Runs a string command on its keys.
 pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Result {
     use StringCommand::{
-        Append, DelEx, Digest, Get, GetDel, GetEx, GetRange, GetVersioned, IncrBy, IncrByFloat,
-        Lcs, MGet, MSet, MSetNx, Set, SetNx, SetRange, StrLen,
+        Append, BitCount, BitField, BitOp, BitPos, DelEx, Digest, Get, GetBit, GetDel, GetEx,
+        GetRange, GetVersioned, IncrBy, IncrByFloat, Lcs, MGet, MSet, MSetNx, Set, SetBit, SetNx,
+        SetRange, StrLen,
     };
     match command {
         Get => get(ks, &first(keys)),
@@ -47,6 +50,12 @@ pub(crate) fn run(ks: &mut Keyspace, keys: Keys, command: StringCommand) -> Resu
         IncrByFloat { delta } => incr_by_float(ks, first(keys), &delta),
         DelEx { condition } => delex(ks, first(keys), condition.as_ref()),
         Digest => digest_of(ks, &first(keys)),
+        SetBit { offset, value } => bits::setbit(ks, first(keys), offset, value),
+        GetBit { offset } => bits::getbit(ks, &first(keys), offset),
+        BitCount { range } => bits::bitcount(ks, &first(keys), &range),
+        BitPos { bit, range } => bits::bitpos(ks, &first(keys), bit, &range),
+        BitOp { op } => bits::bitop(ks, keys, op),
+        BitField { ops } => bits::bitfield(ks, first(keys), &ops),
         Lcs {
             len,
             idx,

@@ -18,6 +18,7 @@ use crate::server::dispatch::{self, Context};
 use crate::server::keyspace::Keyspace;
 use crate::server::session::{Session, Transaction};
 use crate::server::shared::Shared;
+use crate::server::value::now_millis;
 
 /// Runs a transaction command (WATCH on its keys).
 pub(crate) fn run(cx: &mut Context, keys: Keys, command: TransactionCommand) -> Reply {
@@ -66,10 +67,10 @@ fn watch(shared: &Shared, session: &mut Session, keys: Keys) -> Reply {
     if session.multi.is_some() {
         return Reply::error("ERR WATCH inside MULTI is not allowed");
     }
-    let keyspace = Keyspace::new(shared);
+    let keyspace = Keyspace::over(shared, &[], now_millis(), session.db);
     for key in keys {
         match keyspace.version(&key) {
-            Ok(version) => session.watched.push((key, version)),
+            Ok(version) => session.watched.push((session.db, key, version)),
             Err(error) => return Reply::error(error.to_string()),
         }
     }
@@ -100,16 +101,17 @@ fn exec(shared: &Arc<Shared>, session: &mut Session) -> Reply {
             Err(redirect) => return redirect,
         }
     }
-    let mut keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
+    let mut keys: Vec<Bytes> = watched.iter().map(|(_, k, _)| k.clone()).collect();
     for command in tx.queued.iter().flatten() {
         if command.is_write() {
             keys.extend(command.keys().iter().cloned());
         }
     }
     let _locks = shared.locks.lock(&keys);
-    let mut ks = Keyspace::new(shared);
-    for (key, version) in &watched {
-        match ks.version(key) {
+    let mut ks = Keyspace::over(shared, &[], now_millis(), session.db);
+    for (db, key, version) in &watched {
+        let watched_in = Keyspace::over(shared, &[], ks.now(), *db);
+        match watched_in.version(key) {
             Ok(now) if now == *version => {}
             Ok(_) => return Reply::NullArray,
             Err(error) => return Reply::error(error.to_string()),

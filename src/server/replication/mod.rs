@@ -39,7 +39,7 @@ pub(crate) fn engine_options(config: &Config, backlog: &Arc<Backlog>) -> Options
     Options {
         sync: config.fsync.policy(),
         memtable_bytes: config.memtable_bytes,
-        compaction_filter: Some(Arc::new(super::value::ExpiredFilter)),
+        compaction_filter: Some(Arc::new(super::compaction::DeadRecords::default())),
         commit_tap: Some(backlog.clone()),
         ..Options::default()
     }

@@ -61,24 +61,36 @@ impl PartialEq for IndexKey {
 
 impl Eq for IndexKey {}
 
-/// A key as the order set holds it: its first 16 bytes, zero-padded, as a big-endian
-/// integer beside the key itself. Keys whose padded prefixes differ compare as those
-/// prefixes do, so most comparisons of an insert or a lookup read only the set's own
+/// A key as the order set holds it: its first [`OrderKey::PREFIX`] bytes, zero-padded, as
+/// big-endian integers beside the key itself. Keys whose padded prefixes differ compare as
+/// those prefixes do, so most comparisons of an insert or a lookup read only the set's own
 /// nodes, not the key bytes behind a pointer (a cache miss each, under random inserts,
-/// and a large part of the insert's cost). Orders, and borrows, as the `[u8]` it holds.
+/// and a large part of the insert's cost). The prefix is long because the server's element
+/// keys are: every element of one collection starts with the same 20-odd bytes (type,
+/// database, key, version; see `server::layout`), and a 16-byte prefix left every
+/// comparison of a ZADD's new keys to the pointer. Orders, and borrows, as the `[u8]` it
+/// holds.
 #[derive(Debug, Clone)]
 pub(super) struct OrderKey {
-    prefix: u128,
+    prefix: [u128; 3],
     pub(super) key: Bytes,
 }
 
 impl OrderKey {
+    /// Bytes of the key held beside it.
+    pub(super) const PREFIX: usize = 48;
+
     pub(super) fn new(key: Bytes) -> OrderKey {
-        let mut prefix = [0u8; 16];
-        let n = key.len().min(prefix.len());
-        prefix[..n].copy_from_slice(&key[..n]);
+        let mut padded = [0u8; Self::PREFIX];
+        let n = key.len().min(Self::PREFIX);
+        padded[..n].copy_from_slice(&key[..n]);
+        let word = |i: usize| {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&padded[16 * i..16 * (i + 1)]);
+            u128::from_be_bytes(bytes)
+        };
         OrderKey {
-            prefix: u128::from_be_bytes(prefix),
+            prefix: [word(0), word(1), word(2)],
             key,
         }
     }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::*;
 
+mod bits;
 mod keys;
 mod server;
 mod strings;

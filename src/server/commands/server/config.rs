@@ -51,7 +51,7 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
             "client-output-buffer-limit",
             config.client_output_buffer_limit.render(),
         ),
-        ("databases", "1".into()),
+        ("databases", config.databases.to_string()),
         ("maxmemory", "0".into()),
         ("proto-max-bulk-len", shared.limits.max_bulk_len.to_string()),
         ("tls-port", config.tls_port.unwrap_or(0).to_string()),

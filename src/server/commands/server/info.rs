@@ -18,11 +18,11 @@ use bytes::Bytes;
 
 use crate::protocol::Reply;
 use crate::server::commands::connection::{CAIRN_VERSION, REDIS_VERSION};
-use crate::server::commands::scan::live_entries;
-use crate::server::keyspace::Keyspace;
+use crate::server::commands::scan::live_records;
 use crate::server::listener::WORKER_NAME;
 use crate::server::os;
 use crate::server::shared::Shared;
+use crate::server::value::now_millis;
 
 mod persistence;
 mod replication;
@@ -178,8 +178,11 @@ fn clients(shared: &Shared) -> Lines {
         ("maxclients", shared.config.read().maxclients.to_string()),
         // Not printed: `client_recent_max_input_buffer` and `_output_buffer`; Cairn does
         // not track its connections' buffer sizes.
-        // No blocking commands, no CLIENT TRACKING, no timeouts of blocked clients.
-        ("blocked_clients", "0".into()),
+        (
+            "blocked_clients",
+            shared.blocking.blocked_clients().to_string(),
+        ),
+        // No CLIENT TRACKING; blocked clients' timeouts are not kept in a table.
         ("tracking_clients", "0".into()),
         ("clients_in_timeout_table", "0".into()),
     ]
@@ -366,19 +369,27 @@ fn cluster(shared: &Shared) -> Lines {
     )]
 }
 
-/// `db0:keys=N,expires=M,avg_ttl=0`, counted by a walk (the engine keeps no key count).
+/// `dbN:keys=K,expires=E,avg_ttl=0` for each database with keys, counted by a walk (the
+/// engine keeps no key count).
 fn keyspace(shared: &Shared) -> Lines {
-    let ks = Keyspace::new(shared);
-    let (mut keys, mut expires) = (0u64, 0u64);
-    let everything = (Bound::Unbounded, Bound::Unbounded);
-    for (_, entry) in live_entries(ks.shared(), everything, false, ks.now()).flatten() {
-        keys += 1;
-        expires += u64::from(entry.expires_at.is_some());
+    let now = now_millis();
+    let databases = shared.config.read().databases;
+    let mut lines = Vec::new();
+    for db in (0..databases).filter_map(|db| u8::try_from(db).ok()) {
+        let (mut keys, mut expires) = (0u64, 0u64);
+        let everything = (Bound::Unbounded, Bound::Unbounded);
+        for (_, record) in live_records(shared, db, everything, false, now).flatten() {
+            keys += 1;
+            expires += u64::from(record.expires_at().is_some());
+        }
+        if keys > 0 {
+            lines.push((
+                "",
+                format!("db{db}:keys={keys},expires={expires},avg_ttl=0"),
+            ));
+        }
     }
-    if keys == 0 {
-        return Vec::new();
-    }
-    vec![("db0", format!("keys={keys},expires={expires},avg_ttl=0"))]
+    lines
 }
 
 #[cfg(test)]

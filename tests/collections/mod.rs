@@ -1,0 +1,175 @@
+//! What the hash and set differential tests share: a raw connection that returns each
+//! reply parsed, a seeded generator, and the comparison of two servers' replies exactly,
+//! or with their order ignored where Redis leaves it unspecified.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use cairn::protocol::resp::{encode_request, parse_reply};
+use cairn::protocol::{Limits, Reply};
+
+/// A connection that sends one request and returns its reply.
+pub struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub fn connect(addr: &str) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    pub fn call(&mut self, args: &[Vec<u8>]) -> Reply {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut out = BytesMut::new();
+        encode_request(&args, &mut out);
+        self.stream.write_all(&out).expect("send");
+        loop {
+            if let Some(reply) = parse_reply(&mut self.buf, &Limits::default()).expect("reply") {
+                return reply;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "the server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// xorshift64*: deterministic, no dependency.
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// A request from words.
+pub fn words(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// The reply with every array, set and map sorted (recursively), for replies whose
+/// order Redis leaves unspecified.
+pub fn sorted(reply: Reply) -> Reply {
+    match reply {
+        Reply::Array(items) => {
+            let mut items: Vec<Reply> = items.into_iter().map(sorted).collect();
+            items.sort_by_key(|item| format!("{item:?}"));
+            Reply::Array(items)
+        }
+        Reply::Set(items) => {
+            let mut items: Vec<Reply> = items.into_iter().map(sorted).collect();
+            items.sort_by_key(|item| format!("{item:?}"));
+            Reply::Set(items)
+        }
+        Reply::Map(pairs) => {
+            let mut pairs: Vec<(Reply, Reply)> = pairs.into_iter().collect();
+            pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+            Reply::Map(pairs)
+        }
+        other => other,
+    }
+}
+
+/// An xSCAN reply's items, sorted (cursor aside), `None` for another reply.
+pub fn scan_items(reply: &Reply) -> Option<Vec<Bytes>> {
+    let Reply::Array(parts) = reply else {
+        return None;
+    };
+    let [Reply::Bulk(_), Reply::Array(items)] = parts.as_slice() else {
+        return None;
+    };
+    let mut out: Vec<Bytes> = items
+        .iter()
+        .filter_map(|item| match item {
+            Reply::Bulk(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// The bulk strings of an array or set reply (a RESP3 pair array flattened).
+pub fn bulks(reply: &Reply) -> Vec<Bytes> {
+    match reply {
+        Reply::Array(items) | Reply::Set(items) => items.iter().flat_map(bulks).collect(),
+        Reply::Bulk(b) => vec![b.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Both servers, and the disagreements found so far.
+pub struct Pair {
+    pub ours: Raw,
+    pub theirs: Raw,
+    pub failures: Vec<String>,
+}
+
+impl Pair {
+    pub fn new(ours: &str, theirs: &str) -> Pair {
+        Pair {
+            ours: Raw::connect(ours),
+            theirs: Raw::connect(theirs),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Sends `args` to both; replies must be equal (after `normalize`).
+    pub fn compare(&mut self, args: &[Vec<u8>], normalize: fn(Reply) -> Reply) -> (Reply, Reply) {
+        let (a, b) = (self.ours.call(args), self.theirs.call(args));
+        let (na, nb) = (normalize(a.clone()), normalize(b.clone()));
+        if na != nb {
+            self.fail(args, &na, &nb);
+        }
+        (a, b)
+    }
+
+    pub fn same(&mut self, args: &[Vec<u8>]) -> (Reply, Reply) {
+        self.compare(args, |r| r)
+    }
+
+    pub fn unordered(&mut self, args: &[Vec<u8>]) -> (Reply, Reply) {
+        self.compare(args, sorted)
+    }
+
+    pub fn fail(&mut self, args: &[Vec<u8>], ours: &Reply, theirs: &Reply) {
+        let request: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        self.failures.push(format!(
+            "{}: cairn {ours:?}, redis {theirs:?}",
+            request.join(" ")
+        ));
+    }
+
+    pub fn check(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} disagreements:\n{}",
+            self.failures.len(),
+            self.failures[..self.failures.len().min(30)].join("\n")
+        );
+    }
+}
