@@ -1,8 +1,10 @@
 //! Replication between real cairn-server processes on loopback: two replicas follow a
-//! primary's writes, overwrites, deletes, expiries and FLUSHALL and refuse writes; a
-//! replica whose link is killed, or that is killed with SIGKILL and restarted, continues (`+CONTINUE`,
-//! no second full sync); WAIT counts acknowledgements and times out with a stopped
-//! replica; garbage in the handshake gets errors; redis-cli --replica prints the stream.
+//! primary's writes, overwrites, deletes, expiries and FLUSHALL, its hashes, lists, sets,
+//! sorted sets and numbered databases; a replica refuses every write (collection writes,
+//! SWAPDB and FLUSHALL included); a replica whose link is killed, or that is killed with
+//! SIGKILL and restarted, continues (`+CONTINUE`, no second full sync); WAIT counts
+//! acknowledgements and times out with a stopped replica; garbage in the handshake gets
+//! errors; redis-cli --replica prints the stream.
 //! Every wait is bounded.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -124,8 +126,266 @@ fn two_replicas_follow_every_kind_of_write_and_refuse_their_own() {
         let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut r.redis()).unwrap();
         assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
     }
+    write_collections_and_db3(&primary);
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut p).unwrap();
+    assert_eq!(acked, 2);
+    for r in [&primary, &r1, &r2] {
+        check_collections_and_db3(r);
+    }
     assert_eq!(info_field(&mut p, "connected_slaves"), "2");
     assert_eq!(stat(&primary, "sync_full"), 2);
+}
+
+/// Key format 2's other records: collections (a header and its elements) in database 0
+/// and a string in database 3.
+fn write_collections_and_db3(primary: &TestServer) {
+    let mut p = primary.redis();
+    let _: i64 = redis::cmd("HSET")
+        .arg("h")
+        .arg("f1")
+        .arg("v1")
+        .arg("f2")
+        .arg("v2")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("l")
+        .arg("a")
+        .arg("b")
+        .arg("c")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = redis::cmd("SADD")
+        .arg("s")
+        .arg("x")
+        .arg("y")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = redis::cmd("ZADD")
+        .arg("z")
+        .arg(1.5)
+        .arg("one")
+        .arg(-2)
+        .arg("two")
+        .query(&mut p)
+        .unwrap();
+    let mut p3 = primary.redis();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut p3).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("in3")
+        .arg("three")
+        .query(&mut p3)
+        .unwrap();
+}
+
+/// What [`write_collections_and_db3`] wrote, as `server` answers it.
+fn check_collections_and_db3(server: &TestServer) {
+    let mut c = server.redis();
+    let hash: BTreeMap<String, String> = redis::cmd("HGETALL").arg("h").query(&mut c).unwrap();
+    assert_eq!(
+        hash,
+        BTreeMap::from([("f1".into(), "v1".into()), ("f2".into(), "v2".into())])
+    );
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(list, ["a", "b", "c"]);
+    let mut set: Vec<String> = redis::cmd("SMEMBERS").arg("s").query(&mut c).unwrap();
+    set.sort();
+    assert_eq!(set, ["x", "y"]);
+    let zset: Vec<String> = redis::cmd("ZRANGE")
+        .arg("z")
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(zset, ["two", "-2", "one", "1.5"]);
+    let in0: Option<String> = redis::cmd("GET").arg("in3").query(&mut c).unwrap();
+    assert_eq!(in0, None, "database 3's key is not in database 0");
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
+    let in3: Option<String> = redis::cmd("GET").arg("in3").query(&mut c).unwrap();
+    assert_eq!(in3.as_deref(), Some("three"));
+}
+
+/// Every write-flagged command the replica's COMMAND lists, with `n` placeholder
+/// arguments (its arity's minimum).
+fn write_commands(server: &TestServer) -> Vec<(String, usize)> {
+    let table: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut server.redis()).unwrap();
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        other => format!("{other:?}"),
+    };
+    let mut out = Vec::new();
+    for row in table {
+        let redis::Value::Array(row) = row else {
+            panic!("COMMAND row {row:?}")
+        };
+        let (name, arity) = (text(&row[0]), &row[1]);
+        let redis::Value::Int(arity) = *arity else {
+            panic!("{name}'s arity {arity:?}")
+        };
+        let redis::Value::Array(flags) = &row[2] else {
+            panic!("{name}'s flags")
+        };
+        if flags.iter().any(|f| text(f) == "write") {
+            out.push((name, usize::try_from(arity.unsigned_abs() - 1).unwrap()));
+        }
+    }
+    out
+}
+
+/// Asserts `result` is the replica's -READONLY.
+fn readonly(result: redis::RedisResult<redis::Value>, what: &str) {
+    let err = result.expect_err(what);
+    // The client names -READONLY by its kind, then the message.
+    assert!(
+        err.to_string().contains("read only replica"),
+        "{what}: {err}"
+    );
+}
+
+/// Main's write commands one by one, a pipelined round of collection writes around a
+/// read, and SWAPDB inside MULTI, on the replica `r`: all refused.
+fn writes_are_refused(replica: &TestServer) {
+    let mut r = replica.redis();
+    for args in [
+        &["HSET", "h", "f", "v"][..],
+        &["HINCRBY", "h", "f", "1"],
+        &["HDEL", "h", "f"],
+        &["LPUSH", "l", "x"],
+        &["RPUSH", "l", "x"],
+        &["LPOP", "l"],
+        &["LMOVE", "l", "m", "LEFT", "RIGHT"],
+        &["BLPOP", "l", "1"],
+        &["BZPOPMIN", "z", "1"],
+        &["SADD", "s", "x"],
+        &["SPOP", "s"],
+        &["SMOVE", "s", "t", "x"],
+        &["ZADD", "z", "1", "x"],
+        &["ZINCRBY", "z", "1", "x"],
+        &["ZUNIONSTORE", "d", "1", "z"],
+        &["SETBIT", "b", "7", "1"],
+        &["BITOP", "OR", "d", "b"],
+        &["SET", "k", "w"],
+        &["DEL", "k"],
+        &["EXPIRE", "k", "100"],
+        &["RENAME", "k", "k2"],
+        &["MOVE", "k", "1"],
+        &["SWAPDB", "0", "1"],
+        &["FLUSHDB"],
+        &["FLUSHALL"],
+    ] {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        readonly(cmd.query(&mut r), &args.join(" "));
+    }
+    // One write of the pipeline: collection writes join a round with the read.
+    let mut raw = common::raw::Raw::connect(&replica.addr.to_string());
+    let round: Vec<Vec<&str>> = vec![
+        vec!["HSET", "h", "f", "v"],
+        vec!["GET", "k"],
+        vec!["SADD", "s", "x"],
+        vec!["ZADD", "z", "1", "x"],
+        vec!["LPUSH", "l", "y"],
+    ];
+    let replies = raw.pipeline(&round);
+    assert_eq!(replies.len(), round.len());
+    for (request, reply) in round.iter().zip(&replies) {
+        let text = String::from_utf8_lossy(reply);
+        if request[0] == "GET" {
+            assert_eq!(text, "$1\r\nv\r\n", "reads still work");
+        } else {
+            assert!(text.starts_with("-READONLY "), "{request:?}: {text}");
+        }
+    }
+    let _: () = redis::cmd("MULTI").query(&mut r).unwrap();
+    readonly(
+        redis::cmd("SWAPDB").arg(0).arg(1).query(&mut r),
+        "SWAPDB in MULTI",
+    );
+    let exec = redis::cmd("EXEC")
+        .query::<redis::Value>(&mut r)
+        .unwrap_err();
+    assert!(exec.to_string().contains("discarded"), "{exec}");
+}
+
+/// Whatever `replica`'s table flags as a write fails there, given placeholder arguments.
+fn every_write_fails(replica: &TestServer) {
+    let mut r = replica.redis();
+    let writes = write_commands(replica);
+    for name in [
+        "hset", "lpush", "sadd", "zadd", "setbit", "swapdb", "flushall",
+    ] {
+        assert!(writes.iter().any(|(n, _)| n == name), "{name} is a write");
+    }
+    for (name, n) in &writes {
+        let mut cmd = redis::cmd(name);
+        for _ in 0..*n {
+            cmd.arg("1");
+        }
+        let result = cmd.query::<redis::Value>(&mut r);
+        let Err(err) = result else {
+            panic!("{name} with {n} arguments gave {result:?}")
+        };
+        // A few refuse the placeholders before anything runs (LMOVE's `1` is no side).
+        let text = err.to_string();
+        assert!(
+            text.contains("read only replica")
+                || text.contains("syntax error")
+                || text.contains("not valid string range"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_replica_refuses_every_write_collections_swapdb_and_flushall_included() {
+    let primary = TestServer::start(&[]);
+    let replica = replica_of(&primary);
+    let mut p = primary.redis();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut p).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("l").arg("a").query(&mut p).unwrap();
+    caught_up(&primary, &replica);
+    writes_are_refused(&replica);
+    every_write_fails(&replica);
+    // Nothing changed: the replica holds what the primary does.
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut p)
+        .unwrap();
+    caught_up(&primary, &replica);
+    assert_eq!(
+        everything_but_lists(&replica),
+        everything_but_lists(&primary)
+    );
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut replica.redis())
+        .unwrap();
+    assert_eq!(list, ["a"]);
+}
+
+/// The string keys and their values, the list `l` left out.
+fn everything_but_lists(server: &TestServer) -> BTreeMap<String, Option<String>> {
+    let mut con = server.redis();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.into_iter()
+        .filter(|k| k != "l")
+        .map(|k| {
+            let v: Option<String> = redis::cmd("GET").arg(&k).query(&mut con).unwrap();
+            (k, v)
+        })
+        .collect()
 }
 
 #[test]
