@@ -1,8 +1,9 @@
 //! Replication between real cairn-server processes on loopback: two replicas follow a
 //! primary's writes, overwrites, deletes, expiries and FLUSHALL, its hashes, lists, sets,
-//! sorted sets and numbered databases; a replica refuses every write (collection writes,
-//! SWAPDB and FLUSHALL included); a replica whose link is killed, or that is killed with
-//! SIGKILL and restarted, continues (`+CONTINUE`, no second full sync); WAIT counts
+//! sorted sets and numbered databases; SWAPDB on the primary swaps a replica's databases,
+//! streamed or in a full sync; a replica refuses every write (collection writes, SWAPDB
+//! and FLUSHALL included); a replica whose link is killed, or that is killed with SIGKILL
+//! and restarted, continues (`+CONTINUE`, no second full sync); WAIT counts
 //! acknowledgements and times out with a stopped replica; garbage in the handshake gets
 //! errors; redis-cli --replica prints the stream.
 //! Every wait is bounded.
@@ -209,6 +210,106 @@ fn check_collections_and_db3(server: &TestServer) {
     let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
     let in3: Option<String> = redis::cmd("GET").arg("in3").query(&mut c).unwrap();
     assert_eq!(in3.as_deref(), Some("three"));
+}
+
+fn get_in(server: &TestServer, db: i64, key: &str) -> Option<String> {
+    let mut con = server.redis();
+    let _: () = redis::cmd("SELECT").arg(db).query(&mut con).unwrap();
+    redis::cmd("GET").arg(key).query(&mut con).unwrap()
+}
+
+fn hget_in(server: &TestServer, db: i64, key: &str, field: &str) -> Option<String> {
+    let mut con = server.redis();
+    let _: () = redis::cmd("SELECT").arg(db).query(&mut con).unwrap();
+    redis::cmd("HGET")
+        .arg(key)
+        .arg(field)
+        .query(&mut con)
+        .unwrap()
+}
+
+/// What `server` answers for `k` and the hash `h` in databases 0 and 3.
+fn view_of_0_and_3(server: &TestServer) -> [Option<String>; 4] {
+    [
+        get_in(server, 0, "k"),
+        get_in(server, 3, "k"),
+        hget_in(server, 0, "h", "f"),
+        hget_in(server, 3, "h", "f"),
+    ]
+}
+
+#[test]
+fn swapdb_on_the_primary_swaps_the_replicas_databases_streamed_or_fully_synced() {
+    let primary = TestServer::start(&[]);
+    let streamed = replica_of(&primary);
+    caught_up(&primary, &streamed);
+    let mut p = primary.redis();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("zero")
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut p).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("three")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v3")
+        .query(&mut p)
+        .unwrap();
+    caught_up(&primary, &streamed);
+    let before = [
+        Some("zero".into()),
+        Some("three".into()),
+        None,
+        Some("v3".into()),
+    ];
+    assert_eq!(view_of_0_and_3(&streamed), before);
+
+    let _: () = redis::cmd("SWAPDB").arg(0).arg(3).query(&mut p).unwrap();
+    let swapped = [
+        Some("three".into()),
+        Some("zero".into()),
+        Some("v3".into()),
+        None,
+    ];
+    assert_eq!(view_of_0_and_3(&primary), swapped);
+    caught_up(&primary, &streamed);
+    assert_eq!(view_of_0_and_3(&streamed), swapped, "streamed SWAPDB");
+    // Writes after the swap land in the databases as swapped, on both.
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("new0")
+        .query(&mut p)
+        .unwrap();
+    caught_up(&primary, &streamed);
+    assert_eq!(get_in(&streamed, 3, "k").as_deref(), Some("new0"));
+    assert_eq!(get_in(&streamed, 0, "k").as_deref(), Some("three"));
+
+    // A replica that joins now gets the swapped map with its full sync.
+    let mut synced = replica_of(&primary);
+    caught_up(&primary, &synced);
+    assert_eq!(stat(&primary, "sync_full"), 2);
+    let now = view_of_0_and_3(&primary);
+    assert_eq!(view_of_0_and_3(&synced), now, "fully synced SWAPDB");
+
+    // Swapped back while it follows, then restarted on its own: its data holds a valid
+    // key-format record (it starts) and the map it was streamed.
+    let _: () = redis::cmd("SWAPDB").arg(3).arg(0).query(&mut p).unwrap();
+    caught_up(&primary, &synced);
+    let back = view_of_0_and_3(&primary);
+    assert_eq!(back[1].as_deref(), Some("three"));
+    assert_eq!(view_of_0_and_3(&synced), back);
+    let keep = tempfile::tempdir().unwrap();
+    let moved = keep.path().join("data");
+    synced.stop();
+    std::fs::rename(&synced.dir, &moved).unwrap();
+    let alone = TestServer::start_in(&moved, &[]);
+    assert_eq!(view_of_0_and_3(&alone), back, "restarted as a primary");
 }
 
 /// Every write-flagged command the replica's COMMAND lists, with `n` placeholder

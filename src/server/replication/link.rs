@@ -4,6 +4,10 @@
 //! numbers and acknowledge (`REPLCONF ACK <seq>`) each second and on `GETACK`. A broken
 //! link is retried each second for as long as this server follows the same primary.
 //!
+//! The map of swapped databases is kept in memory as well as under its engine key: it is
+//! reloaded after a batch that rewrote that key (the primary's SWAPDB) and after a full
+//! sync, which must also bring data in the key format this server reads.
+//!
 //! A full sync is received into `sync.incoming.tmp/` beside the data, renamed to
 //! `sync.incoming/` once whole (with the replication id in it), and put in place of the
 //! data while commands are answered -LOADING; a crash in between is finished at the next
@@ -21,6 +25,7 @@ use tokio::net::TcpStream;
 
 use super::{engine_options, snapshot, write_id};
 use crate::protocol::{resp, Limits, Reply};
+use crate::server::layout;
 use crate::server::shared::Shared;
 use crate::storage::{restore_checkpoint, Db, WriteBatch, MAX_BATCH_BYTES};
 
@@ -38,6 +43,8 @@ enum LinkError {
     Protocol(String),
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::Error),
+    #[error("the primary's data: {0}")]
+    Data(String),
     #[error("replication was reconfigured")]
     Superseded,
 }
@@ -271,8 +278,15 @@ async fn load_full_sync(
     .map_err(|e| LinkError::Protocol(e.to_string()))?;
     let result = match opened {
         Ok(db) => {
+            // Read before anyone can: the data must be in the key format this server
+            // reads, and its map of swapped databases is the one commands go by.
+            let readable = check_format(&db)
+                .and_then(|()| shared.databases.reload(&db).map_err(LinkError::Data));
             repl.backlog.reset(db.last_sequence());
             shared.db.put(db);
+            // Unreadable: commands keep getting -LOADING (answering from data this server
+            // would misread is worse than not answering), and the link retries the sync.
+            readable?;
             repl.update(|s| {
                 s.replid = replid.to_string();
                 s.replid2 = "0".repeat(40);
@@ -289,6 +303,25 @@ async fn load_full_sync(
     };
     repl.loading.store(false, Ordering::SeqCst);
     result
+}
+
+/// Checks that a full sync installed data in the key format this server reads
+/// (`layout::FORMAT`), as the primary wrote its record at its own start. A replica never
+/// writes the record itself: a write of its own would take a sequence number that is the
+/// primary's to give.
+fn check_format(db: &Db) -> Result<(), LinkError> {
+    match db.get(layout::FORMAT_KEY)? {
+        Some(format) if format[..] == *layout::FORMAT => Ok(()),
+        Some(format) => Err(LinkError::Data(format!(
+            "its keys are in format `{}`, this server reads `{}`",
+            String::from_utf8_lossy(&format),
+            String::from_utf8_lossy(layout::FORMAT)
+        ))),
+        None => Err(LinkError::Data(format!(
+            "it names no key format (an older Cairn?), this server reads `{}`",
+            String::from_utf8_lossy(layout::FORMAT)
+        ))),
+    }
 }
 
 /// Applies the stream until it breaks; acknowledges each second.
@@ -346,7 +379,14 @@ fn apply(shared: &Shared, payload: &Bytes) -> Result<crate::storage::WriteTicket
         // Already held (a resent batch after a reconnect): nothing to do.
         return Ok(crate::storage::WriteTicket::ready());
     }
-    Ok(db.write_at(first, batch)?)
+    let swapped = batch.touches(layout::DATABASES_KEY);
+    let ticket = db.write_at(first, batch)?;
+    if swapped {
+        // The primary ran SWAPDB: its new map is visible now, and commands here must go by
+        // it as they do there.
+        shared.databases.reload(&db).map_err(LinkError::Data)?;
+    }
+    Ok(ticket)
 }
 
 /// Sends `REPLCONF ACK <seq>` once what was applied is durable.

@@ -10,7 +10,9 @@
 //! primary's side of one replica's connection), `link` (a replica's connection to its
 //! primary), `snapshot` (the checkpoint on the wire). This file holds the state they
 //! share: role, ids, the link's health, the replicas fed and their acknowledgements.
-//! Nothing here interprets keys or values: batches are replicated as the engine wrote them.
+//! Batches are replicated as the engine wrote them, keys and values uninterpreted, except
+//! the two records the server also keeps in memory (the key format and the map of swapped
+//! databases, see `link`).
 
 pub(crate) mod backlog;
 pub(crate) mod feed;
