@@ -65,7 +65,7 @@ pub enum ReplConf {
 /// The replication commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
-    row!("psync", -3, [NOSCRIPT, NO_MULTI, ADMIN], (0, 0, 0), [], "server", "2.8.0",
+    row!("psync", -3, [NOSCRIPT, NO_MULTI, ADMIN, NO_ASYNC_LOADING], (0, 0, 0), [], "server", "2.8.0",
         "An internal command used in replication.",
         "replicationid offset", psync),
     row!("replconf", -1, [ADMIN, NOSCRIPT, LOADING, STALE, ALLOW_BUSY], (0, 0, 0), [], "server", "3.0.0",
@@ -74,13 +74,13 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("replicaof", 3, [ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], (0, 0, 0), [], "server", "5.0.0",
         "Configures a server as replica of another, or promotes it to a master.",
         "host port", replicaof),
-    row!("role", 1, [NOSCRIPT, LOADING, STALE, FAST], (0, 0, 0), [DANGEROUS], "server", "2.8.12",
+    row!("role", 1, [NOSCRIPT, LOADING, STALE, FAST], (0, 0, 0), [ADMIN, DANGEROUS], "server", "2.8.12",
         "Returns the replication role.",
         "", |_| Ok(ReplicationCommand::Role)),
     row!("slaveof", 3, [ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], (0, 0, 0), [], "server", "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master.",
         "host port", replicaof),
-    row!("sync", 1, [NO_MULTI, ADMIN, NOSCRIPT], (0, 0, 0), [], "server", "1.0.0",
+    row!("sync", 1, [NO_MULTI, ADMIN, NOSCRIPT, NO_ASYNC_LOADING], (0, 0, 0), [], "server", "1.0.0",
         "An internal command used in replication.",
         "", |_| Ok(ReplicationCommand::Sync)),
     row!("wait", 3, [NOSCRIPT], (0, 0, 0), [CONNECTION], "generic", "3.0.0",
