@@ -101,6 +101,9 @@ struct Args {
     /// The IP this node has in the cluster map, when it is not the --bind address.
     #[arg(long, value_name = "IP")]
     cluster_announce_ip: Option<String>,
+    /// Follow this primary: "HOST PORT" [default: none, a primary].
+    #[arg(long, value_name = "HOST PORT")]
+    replicaof: Option<String>,
 }
 
 impl Args {
@@ -141,6 +144,7 @@ impl Args {
         }
         take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
         take_some!(cluster_config_file, cluster_node_id, cluster_announce_ip);
+        take_some!(replicaof);
         if let Some(text) = &self.client_output_buffer_limit {
             config
                 .client_output_buffer_limit

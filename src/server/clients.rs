@@ -35,6 +35,9 @@ pub struct ClientInfo {
     pub kill: Kill,
     /// What it is subscribed to (CLIENT LIST's `sub` and `psub`).
     pub subscriptions: SubscriptionCounts,
+    /// A replica being fed the write stream (CLIENT LIST's flag `S`, CLIENT KILL TYPE
+    /// replica).
+    pub replica: std::sync::atomic::AtomicBool,
     /// Blocked in a blocking pop (CLIENT LIST's flag `b`).
     pub blocked: std::sync::atomic::AtomicBool,
 }
@@ -161,7 +164,9 @@ impl ClientInfo {
             text(&details.name),
             age.as_secs(),
             idle_ms / 1000,
-            if self.blocked.load(Ordering::Relaxed) {
+            if self.replica.load(Ordering::Relaxed) {
+                "S"
+            } else if self.blocked.load(Ordering::Relaxed) {
                 "b"
             } else if self.subscriptions.any() {
                 "P"
@@ -202,6 +207,7 @@ impl Clients {
             }),
             kill: Kill::default(),
             subscriptions: SubscriptionCounts::default(),
+            replica: std::sync::atomic::AtomicBool::new(false),
             blocked: std::sync::atomic::AtomicBool::new(false),
         });
         self.by_id.lock().insert(id, info.clone());

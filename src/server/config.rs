@@ -231,6 +231,8 @@ pub fn parse_memory(text: &str) -> Option<u64> {
 }
 
 /// Everything the server is configured with. Field names are the TOML keys (kebab-case).
+// A list of settings, each a yes/no of its own: not a state machine in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
@@ -291,6 +293,26 @@ pub struct Config {
     pub cluster_node_id: Option<String>,
     /// The IP this node has in the map, when it is not the bound address.
     pub cluster_announce_ip: Option<String>,
+    /// The primary this server replicates, as `"host port"`; `None`: it is a primary.
+    /// REPLICAOF changes it, CONFIG REWRITE writes it back to the `--config` file.
+    pub replicaof: Option<String>,
+    /// The password a replica AUTHs with at its primary.
+    pub masterauth: Option<String>,
+    /// Sentinel promotes the replica with the lowest non-zero priority first; 0: never.
+    pub replica_priority: u32,
+    /// The IP a replica tells its primary to announce for it.
+    pub replica_announce_ip: Option<String>,
+    /// The port a replica tells its primary to announce for it; 0: the one it listens on.
+    pub replica_announce_port: u16,
+    /// Whether a replica refuses writes from clients (-READONLY).
+    pub replica_read_only: bool,
+    /// Writes are refused (-NOREPLICAS) unless this many replicas are connected with a
+    /// lag of at most `min-replicas-max-lag` seconds; 0: no such check.
+    pub min_replicas_to_write: u32,
+    /// See `min-replicas-to-write`.
+    pub min_replicas_max_lag: u64,
+    /// Bytes of recent batches kept for replicas that reconnect (partial resync).
+    pub repl_backlog_size: u64,
     /// The file these settings were read from, if any (INFO server's `config_file`). Not a
     /// setting: the binary that read the file sets it.
     #[serde(skip)]
@@ -329,6 +351,15 @@ impl Default for Config {
             cluster_config_file: None,
             cluster_node_id: None,
             cluster_announce_ip: None,
+            replicaof: None,
+            masterauth: None,
+            replica_priority: 100,
+            replica_announce_ip: None,
+            replica_announce_port: 0,
+            replica_read_only: true,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            repl_backlog_size: 64 << 20,
             config_file: None,
             allocator: "",
         }

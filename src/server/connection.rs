@@ -25,9 +25,10 @@ use super::clients::{KillWatch, Registration};
 use super::keyspace::{ExecError, Write};
 use super::native::{self, RangeStream};
 use super::pubsub::Mailbox;
+use super::replication::feed;
 use super::replies::{Framing, Replies};
 use super::round::Round;
-use super::session::Session;
+use super::session::{Handoff, Session};
 use super::shared::{Shared, Stats};
 use super::{dispatch, idle};
 use crate::protocol::command::Request;
@@ -184,6 +185,27 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             if self.session.closing {
                 return End::Normal;
             }
+            if let Some(handoff) = self.session.handoff.take() {
+                match handoff {
+                    Handoff::Sync(request) => return feed::serve(self, request).await,
+                    Handoff::Wait {
+                        replicas,
+                        offset,
+                        deadline,
+                    } => {
+                        let acked = self.wait_for_acks(replicas, offset, deadline).await;
+                        Replies::new(&mut self.output, self.framing, 0, &self.shared.stats).reply(
+                            self.session.resp,
+                            Reply::Integer(i64::try_from(acked).unwrap_or(i64::MAX)),
+                        );
+                        if let Err(end) = self.flush().await {
+                            return end;
+                        }
+                        // Requests pipelined after the WAIT are still in the input.
+                        continue;
+                    }
+                }
+            }
             match pause {
                 Some(Pause::OutputFull) => continue,
                 Some(Pause::Stream(range)) => {
@@ -204,6 +226,29 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 Ok(true) => {}
                 Ok(false) => return End::Normal,
                 Err(end) => return end,
+            }
+        }
+    }
+
+    /// WAIT: until `replicas` replicas have acknowledged `offset`, the deadline passes or
+    /// the client is killed; returns how many had.
+    async fn wait_for_acks(
+        &mut self,
+        replicas: u64,
+        offset: u64,
+        deadline: Option<Instant>,
+    ) -> usize {
+        let repl = &self.shared.replication;
+        loop {
+            let acked = repl.acked.notified();
+            let count = repl.acked_at_least(offset);
+            if count as u64 >= replicas {
+                return count;
+            }
+            tokio::select! {
+                () = acked => {}
+                () = sleep_until(deadline) => return repl.acked_at_least(offset),
+                () = self.kill.thrown() => return count,
             }
         }
     }
@@ -358,7 +403,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         uncommitted.ids.clear();
                         uncommitted.ids.push(id);
                     }
-                    if self.session.closing {
+                    if self.session.closing || self.session.handoff.is_some() {
                         break;
                     }
                     if self.output.len() >= FLUSH_AT {

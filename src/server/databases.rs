@@ -36,20 +36,21 @@ impl Databases {
     /// The map a data directory holds (the identity if no SWAPDB ever ran on it), or why
     /// its record cannot be read.
     pub fn load(db: &Db) -> Result<Databases, String> {
-        let Some(record) = db.get(layout::DATABASES_KEY).map_err(|e| e.to_string())? else {
-            return Ok(Databases::default());
-        };
-        let mut seen = [false; MAX_DATABASES];
-        for &stored in &record {
-            seen[usize::from(stored)] = true;
+        Ok(Databases::from_map(&read_map(db)?))
+    }
+
+    /// Takes every entry of the map `db` holds now: a replica's, after it applied a batch of
+    /// its primary's that rewrote the record (a SWAPDB there), or after a full sync put the
+    /// primary's data in place. Nothing is changed if the record cannot be read.
+    ///
+    /// Clients blocked on keys are not woken: a replica has none (a blocking pop is a
+    /// write, refused there).
+    pub fn reload(&self, db: &Db) -> Result<(), String> {
+        let map = read_map(db)?;
+        for (stored, entry) in self.stored.iter().zip(map) {
+            stored.store(entry, Ordering::Relaxed);
         }
-        if record.len() != MAX_DATABASES || seen.contains(&false) {
-            return Err(format!(
-                "the map of swapped databases is damaged ({} bytes, not a permutation of {MAX_DATABASES})",
-                record.len()
-            ));
-        }
-        Ok(Databases::from_map(&record))
+        Ok(())
     }
 
     fn from_map(map: &[u8]) -> Databases {
@@ -82,7 +83,7 @@ impl Databases {
         map.swap(usize::from(a), usize::from(b));
         let mut batch = WriteBatch::new();
         batch.put(layout::DATABASES_KEY, &map);
-        shared.db.write(batch)?;
+        shared.db.get()?.write(batch)?;
         for db in [a, b] {
             self.stored[usize::from(db)].store(map[usize::from(db)], Ordering::Relaxed);
         }
@@ -92,6 +93,24 @@ impl Databases {
     }
 }
 
+/// The map `db`'s record holds (the identity without one), checked to be a permutation.
+fn read_map(db: &Db) -> Result<Vec<u8>, String> {
+    let Some(record) = db.get(layout::DATABASES_KEY).map_err(|e| e.to_string())? else {
+        return Ok(identity());
+    };
+    let mut seen = [false; MAX_DATABASES];
+    for &stored in &record {
+        seen[usize::from(stored)] = true;
+    }
+    if record.len() != MAX_DATABASES || seen.contains(&false) {
+        return Err(format!(
+            "the map of swapped databases is damaged ({} bytes, not a permutation of {MAX_DATABASES})",
+            record.len()
+        ));
+    }
+    Ok(record.to_vec())
+}
+
 fn identity() -> Vec<u8> {
     (0..=u8::MAX).collect()
 }
@@ -99,13 +118,12 @@ fn identity() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::Config;
 
     #[test]
     fn a_swap_is_kept_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), storage::Options::default()).unwrap();
-        let shared = Shared::new(db.clone(), Config::default(), None);
+        let shared = Shared::for_test(db.clone(), dir.path());
         assert_eq!(shared.databases.stored(3), 3);
         shared.databases.swap(&shared, 3, 7).unwrap();
         shared.databases.swap(&shared, 7, 0).unwrap();
@@ -121,6 +139,26 @@ mod tests {
             (three, seven, zero)
         );
         assert_eq!(loaded.stored(255), 255);
+    }
+
+    #[test]
+    fn a_reload_takes_the_record_as_another_server_wrote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), storage::Options::default()).unwrap();
+        let databases = Databases::default();
+        let mut map = identity();
+        map.swap(0, 3);
+        db.put(layout::DATABASES_KEY, &map).unwrap();
+        databases.reload(&db).unwrap();
+        assert_eq!((databases.stored(0), databases.stored(3)), (3, 0));
+        // A damaged record changes nothing.
+        db.put(layout::DATABASES_KEY, b"short").unwrap();
+        assert!(databases.reload(&db).is_err());
+        assert_eq!((databases.stored(0), databases.stored(3)), (3, 0));
+        // No record (a full sync from a primary that never swapped): the identity again.
+        db.delete(layout::DATABASES_KEY).unwrap();
+        databases.reload(&db).unwrap();
+        assert_eq!((databases.stored(0), databases.stored(3)), (0, 3));
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use super::cluster::{crossslot, tryagain, Cluster, Route};
 use super::commands::{
-    cluster, connection, generic, hashes, lists, pubsub, scan, server, sets, strings, transactions,
-    zsets,
+    cluster, connection, generic, hashes, lists, pubsub, replication, scan, server, sets, strings,
+    transactions, zsets,
 };
 use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
@@ -102,7 +102,10 @@ pub(crate) fn execute(
         }
     }
     let reply = execute_in_round(shared, session, round, command);
-    out.reply(session.resp, reply);
+    // PSYNC, SYNC and a WAIT that waits answer later, on their own.
+    if session.handoff.is_none() {
+        out.reply(session.resp, reply);
+    }
 }
 
 /// A command of a subscribed client, or a pub/sub command: RESP2's subscribed context
@@ -200,6 +203,12 @@ fn execute_in_round(
             }
         }
     }
+    if let Some(refusal) = refuse(shared, flags) {
+        if let Some(tx) = &mut session.multi {
+            tx.failed = true;
+        }
+        return refusal;
+    }
     if let Some(tx) = &mut session.multi {
         if flags.intersects(Flags::NO_MULTI | Flags::EVERY_KEY) {
             tx.failed = true;
@@ -242,6 +251,39 @@ fn execute_in_round(
         }
     }
     reply
+}
+
+/// The refusal a command gets from replication's state: -LOADING during a full sync,
+/// -READONLY for a write on a read-only replica, -NOREPLICAS for a write on a primary with
+/// too few good replicas (`min-replicas-to-write`).
+fn refuse(shared: &Shared, flags: Flags) -> Option<Reply> {
+    let repl = &shared.replication;
+    if repl.loading.load(std::sync::atomic::Ordering::Relaxed) && !flags.contains(Flags::LOADING) {
+        return Some(Reply::error(
+            "LOADING Redis is loading the dataset in memory",
+        ));
+    }
+    if !flags.contains(Flags::WRITE) {
+        return None;
+    }
+    let (read_only, min, max_lag) = {
+        let c = shared.config.read();
+        (
+            c.replica_read_only,
+            c.min_replicas_to_write,
+            c.min_replicas_max_lag,
+        )
+    };
+    if repl.is_replica() {
+        return read_only
+            .then(|| Reply::error("READONLY You can't write against a read only replica."));
+    }
+    if min > 0 && repl.good_replicas(std::time::Duration::from_secs(max_lag)) < min as usize {
+        return Some(Reply::error(
+            "NOREPLICAS Not enough good replicas to write.",
+        ));
+    }
+    None
 }
 
 /// Cluster mode: whether a command naming keys runs on this node, or the redirect it gets
@@ -308,6 +350,7 @@ pub(crate) fn run(cx: &mut Context, command: Command) -> Reply {
         Family::Lists(command) => lists::run(cx, keys, command),
         Family::Hashes(command) => hashes::run(cx.ks, cx.session.resp, keys, command),
         Family::Sets(command) => sets::run(cx.ks, keys, command),
+        Family::Replication(command) => Ok(replication::run(cx, command)),
     };
     result.unwrap_or_else(|error| Reply::error(error.to_string()))
 }

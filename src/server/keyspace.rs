@@ -156,8 +156,8 @@ impl<'a> Keyspace<'a> {
     }
 
     /// The engine.
-    pub fn db(&self) -> &Db {
-        &self.shared.db
+    pub fn db(&self) -> Result<impl std::ops::Deref<Target = Db> + 'a, ExecError> {
+        Ok(self.shared.db.get()?)
     }
 
     /// The numbered database this view works in.
@@ -262,7 +262,7 @@ impl<'a> Keyspace<'a> {
             let found = staged.as_ref().and_then(found_in).filter(live);
             (found.is_some(), f(found))
         } else {
-            self.shared.db.get_with(&engine_key, |stored| {
+            self.shared.db.get()?.get_with(&engine_key, |stored| {
                 let found = stored.map(decode_found).transpose()?;
                 let found = found.filter(live);
                 Ok::<_, BadValue>((found.is_some(), f(found)))
@@ -303,7 +303,7 @@ impl<'a> Keyspace<'a> {
             });
             return Ok(record.map(|record| (record, u64::MAX)));
         }
-        Ok(match self.shared.db.get_versioned(&engine_key)? {
+        Ok(match self.shared.db.get()?.get_versioned(&engine_key)? {
             Some((raw, version)) => {
                 let record = Record::decode(raw)?;
                 (!record.is_expired(self.now)).then_some((record, version))
@@ -381,7 +381,7 @@ impl<'a> Keyspace<'a> {
         if fresh {
             return Ok(None);
         }
-        Ok(self.shared.db.get(key)?)
+        Ok(self.shared.db.get()?.get(key)?)
     }
 
     /// Stages `value` under the element key `key`.
@@ -403,11 +403,13 @@ impl<'a> Keyspace<'a> {
         hi: Bound<Bytes>,
         reverse: bool,
     ) -> impl Iterator<Item = Result<(Bytes, Bytes), ExecError>> + '_ {
-        let engine = self.shared.db.range((lo.clone(), hi.clone()));
-        let engine: Box<dyn Iterator<Item = _> + Send> = if reverse {
-            Box::new(engine.rev())
-        } else {
-            Box::new(engine)
+        type Pairs = Box<dyn Iterator<Item = crate::storage::Result<(Bytes, Bytes)>> + Send>;
+        let range = (lo.clone(), hi.clone());
+        let engine: Pairs = match self.shared.db.get() {
+            Ok(db) if reverse => Box::new(db.range(range).rev()),
+            Ok(db) => Box::new(db.range(range)),
+            // A full sync is replacing the data: the walk ends with the reason.
+            Err(e) => Box::new(std::iter::once(Err(e))),
         };
         Overlay {
             engine: engine.peekable(),
@@ -591,18 +593,18 @@ pub fn submit(shared: &Shared, writes: &[Write]) -> Result<Option<WriteTicket>, 
             None => batch.delete(key),
         }
     }
-    Ok(Some(shared.db.submit(batch)?))
+    Ok(Some(shared.db.get()?.submit(batch)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::Config;
 
     fn shared() -> (tempfile::TempDir, Shared) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), storage::Options::default()).unwrap();
-        (dir, Shared::new(db, Config::default(), None))
+        let shared = Shared::for_test(db, dir.path());
+        (dir, shared)
     }
 
     fn element(prefix: &Bytes, suffix: &[u8]) -> Bytes {

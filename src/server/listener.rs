@@ -22,11 +22,12 @@ use tokio::sync::{mpsc, oneshot};
 use super::cluster::Cluster;
 use super::connection::SocketQueue;
 use super::databases::Databases;
+use super::replication::{Backlog, Replication};
 use super::shared::{Shared, Stats};
 use super::tls::Acceptor;
 use super::{connection, idle, layout, process, ServerError};
 use crate::server::config::Config;
-use crate::storage::{Db, Options};
+use crate::storage::Db;
 
 /// How long shutdown waits for connections to finish before syncing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,16 +58,13 @@ impl Server {
         if config.disable_thp {
             process::disable_transparent_huge_pages();
         }
-        let options = Options {
-            sync: config.fsync.policy(),
-            memtable_bytes: config.memtable_bytes,
-            compaction_filter: Some(Arc::new(super::compaction::DeadRecords::default())),
-            ..Options::default()
-        };
         std::fs::create_dir_all(&config.dir).map_err(|source| ServerError::Dir {
             path: config.dir.clone(),
             source,
         })?;
+        super::replication::link::finish_restore(&config.dir)?;
+        let backlog = Arc::new(Backlog::new(config.repl_backlog_size));
+        let options = super::replication::engine_options(&config, &backlog);
         // TLS files are read before anything opens, so a bad one fails fast and alone.
         let acceptor = Acceptor::new(&config)?;
         let db = Db::open(&config.dir, options)?;
@@ -98,7 +96,17 @@ impl Server {
             }
             _ => None,
         };
-        let mut shared = Shared::new(db, config, cluster);
+        let replication = Replication::new(backlog, &config, db.last_sequence());
+        if let Some(port) = plain
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+        {
+            replication
+                .listening_port
+                .store(u64::from(port), std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut shared = Shared::new(db, config, cluster, replication);
         shared.databases = databases;
         Ok(Server {
             shared: Arc::new(shared),
@@ -126,6 +134,9 @@ impl Server {
     pub async fn run(self) -> Result<(), ServerError> {
         let Server { shared, plain, tls } = self;
         let workers = Workers::start(shared.config.read().threads)?;
+        if shared.replication.is_replica() {
+            super::replication::link::start(&shared);
+        }
         // Every connection task holds a sender; when all are dropped, recv() returns None.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
         let (tls_listener, acceptor) = tls.unzip();
@@ -158,7 +169,7 @@ impl Server {
             tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; syncing anyway");
         }
         workers.stop();
-        let db = shared.db.clone();
+        let db = shared.db.handle()?;
         tokio::task::spawn_blocking(move || db.sync())
             .await
             .map_err(|e| ServerError::Shutdown(e.to_string()))??;

@@ -63,6 +63,27 @@ pub struct Session {
     pub blocked: Option<super::blocking::BlockedOn>,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
+    /// What a replica announced with REPLCONF (listening port, address).
+    pub replconf: (u16, Option<String>),
+    /// The connection is to be handed over once the round's replies are out: to the
+    /// replication stream (PSYNC, SYNC) or to a WAIT.
+    pub handoff: Option<Handoff>,
+}
+
+/// What a connection does after its round instead of reading the next requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handoff {
+    /// Becomes a replica's write stream.
+    Sync(crate::server::replication::feed::SyncRequest),
+    /// Waits for `replicas` acknowledgements of `offset`, at most until `deadline`.
+    Wait {
+        /// Replicas wanted.
+        replicas: u64,
+        /// The sequence number they must have.
+        offset: u64,
+        /// `None`: for ever.
+        deadline: Option<tokio::time::Instant>,
+    },
 }
 
 impl Session {
@@ -81,6 +102,8 @@ impl Session {
             pubsub: None,
             blocked: None,
             last_command: None,
+            replconf: (0, None),
+            handoff: None,
         }
     }
 

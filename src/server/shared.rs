@@ -14,7 +14,9 @@ use smallvec::SmallVec;
 use super::clients::{ClientInfo, Clients};
 use super::cluster::Cluster;
 use super::config::Config;
+use super::dbslot::DbSlot;
 use super::pubsub::Hub;
+use super::replication::Replication;
 use super::shutdown::Shutdown;
 use crate::protocol::Limits;
 use crate::storage::Db;
@@ -23,7 +25,7 @@ use crate::storage::Db;
 #[derive(Debug)]
 pub struct Shared {
     /// The storage engine.
-    pub db: Db,
+    pub db: DbSlot,
     /// Live configuration (CONFIG SET changes some fields).
     pub config: RwLock<Config>,
     /// Connected clients.
@@ -44,9 +46,8 @@ pub struct Shared {
     pub startup_resident: u64,
     /// A random id of this server run (INFO server's `run_id`).
     pub run_id: String,
-    /// A random id of this run's history of writes (INFO replication's `master_replid`),
-    /// as Redis draws one at start.
-    pub replication_id: String,
+    /// Role, replication ids, replicas and the link to a primary.
+    pub replication: Replication,
     /// Cluster mode's state; `None` when cluster mode is off.
     pub cluster: Option<Cluster>,
     /// Pub/sub's channels and patterns, and their subscribers.
@@ -61,9 +62,14 @@ pub struct Shared {
 
 impl Shared {
     /// Shared state over an open engine.
-    pub fn new(db: Db, config: Config, cluster: Option<Cluster>) -> Shared {
+    pub fn new(
+        db: Db,
+        config: Config,
+        cluster: Option<Cluster>,
+        replication: Replication,
+    ) -> Shared {
         Shared {
-            db,
+            db: DbSlot::new(db),
             config: RwLock::new(config),
             clients: Arc::new(Clients::default()),
             stats: Stats::default(),
@@ -74,13 +80,26 @@ impl Shared {
             started: Instant::now(),
             startup_resident: super::os::resident().now,
             run_id: random_hex(40),
-            replication_id: random_hex(40),
+            replication,
             cluster,
             pubsub: Arc::default(),
             last_version: AtomicU64::new(0),
             blocking: super::blocking::Blocking::default(),
             databases: super::databases::Databases::default(),
         }
+    }
+
+    /// Shared state over `db` for unit tests: a primary whose replication id is kept in
+    /// `dir` (the engine's directory), so no test writes outside its own.
+    #[cfg(test)]
+    pub fn for_test(db: Db, dir: &std::path::Path) -> Shared {
+        let config = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let backlog = Arc::new(super::replication::Backlog::new(1 << 20));
+        let replication = Replication::new(backlog, &config, db.last_sequence());
+        Shared::new(db, config, None, replication)
     }
 
     /// A version for a new collection, never given before in this data directory: the
@@ -394,7 +413,7 @@ fn random_u64() -> u64 {
     RandomState::new().hash_one(Instant::now())
 }
 
-fn random_hex(len: usize) -> String {
+pub(crate) fn random_hex(len: usize) -> String {
     let mut out = String::with_capacity(len);
     while out.len() < len {
         let _ = write!(out, "{:016x}", random_u64());

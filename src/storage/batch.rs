@@ -114,6 +114,18 @@ impl WriteBatch {
         self.overflow = false;
     }
 
+    /// Whether any operation of the batch puts or deletes `key`: a replica asks it of its
+    /// primary's batches to learn when one rewrote a record the server keeps in memory too.
+    pub fn touches(&self, key: &[u8]) -> bool {
+        // The count in the header is stamped only at commit: walk this batch's own count.
+        let mut ops = Ops {
+            payload: &self.rep,
+            pos: PAYLOAD_HEADER,
+            left: self.count,
+        };
+        ops.any(|op| op.key == key)
+    }
+
     /// Size of the batch once encoded as a WAL payload.
     pub fn encoded_len(&self) -> usize {
         self.rep.len()
@@ -126,6 +138,24 @@ impl WriteBatch {
 
     pub(crate) fn count(&self) -> u32 {
         self.count
+    }
+
+    /// The batch a [`CommitTap`](crate::storage::CommitTap) was given (a primary's
+    /// batch, received by a replica), and the first sequence number it was committed at;
+    /// checked op by op, since it came over a network. Its ops are applied at the same
+    /// sequence numbers with [`Db::write_at`](crate::storage::Db::write_at).
+    pub fn from_payload(payload: &[u8]) -> Result<(u64, WriteBatch), crate::storage::Error> {
+        if payload.len() > MAX_BATCH_BYTES {
+            return Err(crate::storage::Error::BadBatch("batch over the size limit"));
+        }
+        let (first_seq, count) =
+            validate_payload(payload).map_err(crate::storage::Error::BadBatch)?;
+        let batch = WriteBatch {
+            rep: BytesMut::from(payload),
+            count,
+            overflow: false,
+        };
+        Ok((first_seq, batch))
     }
 
     /// Stamps the first sequence number and count and returns the finished payload.
@@ -315,6 +345,22 @@ mod tests {
         assert_eq!(ops[0].value, Some(&b"v1"[..]));
         assert_eq!(ops[1].value, None);
         assert_eq!(ops[2].value, Some(&b""[..]));
+    }
+
+    #[test]
+    fn touches_names_the_keys_put_or_deleted_built_or_received() {
+        let mut b = WriteBatch::new();
+        b.put(b"k1", b"v1");
+        b.delete(b"k2");
+        for key in [&b"k1"[..], b"k2"] {
+            assert!(b.touches(key));
+        }
+        assert!(!b.touches(b"k"));
+        assert!(!b.touches(b"v1"), "a value is not a key");
+        let (_, received) = WriteBatch::from_payload(&b.into_payload(9)).unwrap();
+        assert!(received.touches(b"k2"));
+        assert!(!received.touches(b"k3"));
+        assert!(!WriteBatch::new().touches(b""));
     }
 
     proptest::proptest! {

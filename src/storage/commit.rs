@@ -28,7 +28,7 @@ use super::batch::{WriteBatch, MAX_BATCH_BYTES};
 use super::durability::{Durability, WriteTicket};
 use super::error::{Error, Result};
 use super::memtable::Readers;
-use super::options::SyncPolicy;
+use super::options::{CommitTap, SyncPolicy};
 use super::tree::Tree;
 use super::wal::{self, Segment, KIND_BATCH, KIND_SKIP};
 
@@ -113,6 +113,19 @@ pub(crate) struct Committer {
     any_refused: AtomicBool,
     /// Whether the last group written was refused for want of space (for `Db::stats`).
     pub(crate) out_of_space: AtomicBool,
+    /// Told of each batch as its group becomes visible, in sequence order.
+    tap: Option<Arc<dyn CommitTap>>,
+}
+
+/// Where the WAL ends, read under the leader lock between two groups: for a checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogEnd {
+    /// The segment being appended to.
+    pub segment_number: u64,
+    /// Bytes of whole records in it.
+    pub segment_size: u64,
+    /// The last sequence number those records hold.
+    pub last_seq: u64,
 }
 
 /// What a writer waits for before `commit` returns.
@@ -156,6 +169,23 @@ impl Committer {
             refused: Mutex::new(Vec::new()),
             any_refused: AtomicBool::new(false),
             out_of_space: AtomicBool::new(false),
+            tap: None,
+        }
+    }
+
+    /// Tells `tap` of every batch committed from now on.
+    pub(crate) fn with_tap(mut self, tap: Option<Arc<dyn CommitTap>>) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    /// Where the log ends now: no group is being written while the leader lock is held.
+    pub(crate) fn log_end(&self) -> LogEnd {
+        let leader = self.leader.lock();
+        LogEnd {
+            segment_number: leader.segment_number,
+            segment_size: leader.segment_size,
+            last_seq: self.visible(),
         }
     }
 
@@ -173,7 +203,18 @@ impl Committer {
 
     /// Writes `batch` to the WAL and the memtable; returns the ticket for durability.
     pub(crate) fn submit(&self, batch: WriteBatch, tree: &Tree) -> Result<WriteTicket> {
-        let Some(last_seq) = self.commit(batch, tree, Until::Applied)? else {
+        self.submit_at(batch, tree, None)
+    }
+
+    /// `submit`, at sequence numbers from `at` on if given (a replica applying its
+    /// primary's batch).
+    pub(crate) fn submit_at(
+        &self,
+        batch: WriteBatch,
+        tree: &Tree,
+        at: Option<u64>,
+    ) -> Result<WriteTicket> {
+        let Some(last_seq) = self.commit(batch, tree, Until::Applied, at)? else {
             return Ok(WriteTicket::ready());
         };
         Ok(match self.dur.policy() {
@@ -188,12 +229,48 @@ impl Committer {
             SyncPolicy::Always => Until::Synced,
             _ => Until::Applied,
         };
-        self.commit(batch, tree, until).map(|_| ())
+        self.commit(batch, tree, until, None).map(|_| ())
+    }
+
+    /// Makes the next batch start at sequence number `at` (held under the queue lock):
+    /// numbers between the last one handed out and `at` are covered by a skip record
+    /// written before that batch, as the numbers of a refused write are. Only when no
+    /// other batch is queued or being led, so the skip cannot land between them and
+    /// their numbers; `Ok(false)` asks the caller to try again shortly.
+    fn jump_to(&self, q: &mut Queue, at: u64) -> Result<bool> {
+        if at <= q.last_assigned {
+            return Err(Error::SequenceTaken {
+                first_seq: at,
+                last_seq: q.last_assigned,
+            });
+        }
+        if at == q.last_assigned + 1 {
+            return Ok(true);
+        }
+        if q.leader_active || !q.pending.is_empty() {
+            return Ok(false);
+        }
+        // Lock order: queue, then leader (as a writer taking its turn to lead does).
+        let mut leader = self.leader.lock();
+        let gap = (q.last_assigned + 1, at - 1);
+        leader.skipped = Some(match leader.skipped {
+            // A refused run ends at the last number handed out: the gap continues it.
+            Some((from, _)) => (from, gap.1),
+            None => gap,
+        });
+        q.last_assigned = at - 1;
+        Ok(true)
     }
 
     /// Queues `batch`, leads groups when it is this writer's turn, and returns the
     /// batch's last sequence number once `until` holds (`None` for an empty batch).
-    fn commit(&self, batch: WriteBatch, tree: &Tree, until: Until) -> Result<Option<u64>> {
+    fn commit(
+        &self,
+        batch: WriteBatch,
+        tree: &Tree,
+        until: Until,
+        at: Option<u64>,
+    ) -> Result<Option<u64>> {
         self.dur.check_poison()?;
         if batch.is_empty() {
             return Ok(None);
@@ -206,6 +283,22 @@ impl Committer {
         }
         let count = u64::from(batch.count());
         let mut q = self.queue.lock();
+        if let Some(at) = at {
+            // Bounded: a replica's own writes (there are none but this) finish quickly.
+            let mut tries = 0u32;
+            while !self.jump_to(&mut q, at)? {
+                drop(q);
+                tries += 1;
+                if tries > 10_000 {
+                    return Err(Error::io(
+                        "<wal>",
+                        std::io::Error::other("other writers kept the log busy"),
+                    ));
+                }
+                std::thread::sleep(Duration::from_micros(100));
+                q = self.queue.lock();
+            }
+        }
         let first_seq = q.last_assigned + 1;
         let last_seq = q.last_assigned + count;
         q.last_assigned = last_seq;
@@ -430,6 +523,11 @@ impl Committer {
             .map(|p| mem.apply(&p.payload, p.first_seq))
             .collect();
         self.readers.visible.store(last.last_seq, Ordering::SeqCst);
+        if let Some(tap) = &self.tap {
+            for p in group {
+                tap.committed(p.first_seq, &p.payload);
+            }
+        }
         // Now that no reader needs them, the versions the group replaced go (see
         // `Memtable::prune_overwritten`).
         for (p, _) in group.iter().zip(overwrote).filter(|(_, o)| *o) {

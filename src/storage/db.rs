@@ -59,7 +59,7 @@ impl Drop for Inner {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
+pub(super) fn lock_dir(dir: &Path) -> Result<File> {
     let path = dir.join("LOCK");
     let file = OpenOptions::new()
         .read(true)
@@ -218,15 +218,18 @@ impl Db {
             options.wal_segment_bytes,
             options.sync.maps_log(),
         )?;
-        let committer = Arc::new(Committer::new(
-            dir.clone(),
-            options.sync,
-            options.wal_segment_bytes,
-            last_seq,
-            segment,
-            segment_number,
-            readers,
-        ));
+        let committer = Arc::new(
+            Committer::new(
+                dir.clone(),
+                options.sync,
+                options.wal_segment_bytes,
+                last_seq,
+                segment,
+                segment_number,
+                readers,
+            )
+            .with_tap(options.commit_tap.clone()),
+        );
         let tree = Arc::new(Tree::new(versions, mem, options.clone()));
         let background = tree.start(&committer)?;
         let syncer = Syncer::start(committer.dur.clone())?;
@@ -280,6 +283,33 @@ impl Db {
     /// per the sync policy. A batch is visible just before it is durable.
     pub fn submit(&self, batch: WriteBatch) -> Result<WriteTicket> {
         self.inner.committer.submit(batch, &self.inner.tree)
+    }
+
+    /// Applies `batch` at sequence numbers from `first_seq` on, as
+    /// [`submit`](Db::submit) does otherwise: a replica applying the batch its primary
+    /// committed at `first_seq` (see [`WriteBatch::from_payload`]), so that its sequence
+    /// number, recovered from its own log after a crash, is its replication offset.
+    /// Numbers skipped between the last batch and `first_seq` are recorded as skipped.
+    /// Fails with [`Error::SequenceTaken`] if `first_seq` is not past `last_sequence`.
+    pub fn write_at(&self, first_seq: u64, batch: WriteBatch) -> Result<WriteTicket> {
+        self.inner
+            .committer
+            .submit_at(batch, &self.inner.tree, Some(first_seq))
+    }
+
+    /// Writes a consistent copy of the database into `dir` (created; it must not exist
+    /// or be empty), taken while writes go on: the live tables hard-linked (copied where
+    /// the file system cannot link), the log segments still needed (the one being
+    /// written copied up to its last whole record) and a manifest of its own.
+    /// `Db::open(dir)` opens it. Returns the sequence number the copy holds everything up
+    /// to (and nothing after).
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<u64> {
+        super::checkpoint::take(
+            &self.inner.dir,
+            dir.as_ref(),
+            &self.inner.tree,
+            &self.inner.committer,
+        )
     }
 
     /// The current value of `key`.

@@ -60,6 +60,24 @@ pub enum Error {
         /// The largest encoded batch accepted.
         limit: usize,
     },
+    /// A replicated batch was offered at a sequence number this database has already
+    /// used (`Db::write_at`): applying it would reorder history.
+    #[error("batch at sequence {first_seq} is not after this database's last sequence {last_seq}")]
+    SequenceTaken {
+        /// The batch's first sequence number.
+        first_seq: u64,
+        /// The highest sequence number already handed out here.
+        last_seq: u64,
+    },
+    /// A replicated batch's payload is not a well-formed batch.
+    #[error("malformed replicated batch: {0}")]
+    BadBatch(&'static str),
+    /// `Db::checkpoint` was asked to write into a directory that exists and is not empty.
+    #[error("checkpoint directory {} exists and is not empty", path.display())]
+    CheckpointExists {
+        /// The directory.
+        path: PathBuf,
+    },
 }
 
 /// The storage layer's result type.

@@ -21,6 +21,7 @@
 mod batch;
 #[doc(hidden)]
 pub mod bench_support;
+mod checkpoint;
 mod commit;
 mod compaction;
 mod cursor;
@@ -42,9 +43,10 @@ mod view;
 mod wal;
 
 pub use batch::{WriteBatch, MAX_BATCH_BYTES};
+pub use checkpoint::restore_checkpoint;
 pub use db::{Db, Snapshot, Stats, WritesRefused};
 pub use durability::WriteTicket;
 pub use error::{Error, Result};
 pub use faults::Faults;
-pub use options::{CompactionFilter, Lookup, Options, SyncPolicy};
+pub use options::{CommitTap, CompactionFilter, Lookup, Options, SyncPolicy};
 pub use range::RangeIter;

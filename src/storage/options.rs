@@ -48,6 +48,17 @@ pub trait CompactionFilter: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Told of every batch the commit pipeline writes, in sequence order, as soon as it is
+/// visible: what a replication primary streams to its replicas. It runs on the writing
+/// thread while the next group waits, so it must only hand the payload on (a clone of a
+/// `Bytes` and a wake-up), never block or write to the engine.
+pub trait CommitTap: Send + Sync + std::fmt::Debug {
+    /// `payload` is the batch in its WAL encoding (docs/storage-format.md: first sequence
+    /// number, op count, ops), its ops numbered from `first_seq`; see
+    /// [`WriteBatch::from_payload`](crate::storage::WriteBatch::from_payload).
+    fn committed(&self, first_seq: u64, payload: &bytes::Bytes);
+}
+
 /// Reads the newest published value of a key, for [`CompactionFilter::remove_given`].
 pub type Lookup<'a> = dyn Fn(&[u8]) -> crate::storage::Result<Option<bytes::Bytes>> + 'a;
 
@@ -83,6 +94,9 @@ pub struct Options {
     pub max_wal_bytes: u64,
     /// Consulted for every value a flush or compaction rewrites; `None` keeps all.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Told of every committed batch, in order (see [`CommitTap`]); `None`: nobody is.
+    /// Batches replayed from the log at open are not told.
+    pub commit_tap: Option<Arc<dyn CommitTap>>,
 }
 
 impl Default for Options {
@@ -97,6 +111,7 @@ impl Default for Options {
             wal_segment_bytes: 64 << 20,
             max_wal_bytes: 512 << 20,
             compaction_filter: None,
+            commit_tap: None,
         }
     }
 }

@@ -97,6 +97,19 @@ pub(crate) struct Tree {
     stop: AtomicBool,
     /// Level-0 table count of the installed version, for the writers' cheap check.
     level0_tables: AtomicUsize,
+    /// Checkpoints under way: while any is, flushes leave retired WAL segments on disk
+    /// (the next flush, or the next open, deletes them), since a checkpoint copies the
+    /// segments of the version it read, which a later version may no longer need.
+    segment_holds: AtomicUsize,
+}
+
+/// Keeps retired WAL segments on disk while it lives (see `Tree::hold_segments`).
+pub(crate) struct SegmentHold<'a>(&'a AtomicUsize);
+
+impl Drop for SegmentHold<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Tree {
@@ -116,7 +129,26 @@ impl Tree {
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
             level0_tables: AtomicUsize::new(level0),
+            segment_holds: AtomicUsize::new(0),
         }
+    }
+
+    /// Keeps every WAL segment on disk until the hold is dropped. Taken before the version
+    /// is read: a flush that installs a newer one looks at the holds after it installs it.
+    pub(crate) fn hold_segments(&self) -> SegmentHold<'_> {
+        self.segment_holds.fetch_add(1, Ordering::SeqCst);
+        SegmentHold(&self.segment_holds)
+    }
+
+    /// The installed version with the manifest's log number and last sequence number,
+    /// read together: what a checkpoint copies.
+    pub(crate) fn recorded(&self) -> (Arc<super::version::Version>, u64, u64) {
+        let versions = self.versions.lock();
+        (
+            versions.current(),
+            versions.log_number(),
+            versions.last_sequence(),
+        )
     }
 
     /// The current view, to read from.
@@ -411,8 +443,9 @@ impl Tree {
                 .inspect_err(|_| abandon(&tables))?;
             self.install(version, Some(mem));
         }
+        let held = self.segment_holds.load(Ordering::SeqCst) > 0;
         for n in wal::list_segments(&self.dir)? {
-            if n < log_number {
+            if n < log_number && !held {
                 let path = wal::segment_path(&self.dir, n);
                 std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             }

@@ -134,7 +134,7 @@ impl Version {
     }
 
     /// The edit that recreates this version from nothing.
-    fn snapshot_edit(&self) -> VersionEdit {
+    pub(crate) fn snapshot_edit(&self) -> VersionEdit {
         let mut edit = VersionEdit::default();
         for level in 0..LEVELS {
             for t in self.tables(level) {

@@ -24,6 +24,7 @@ mod hashes;
 mod lists;
 mod native;
 mod pubsub;
+mod replication;
 mod scan;
 mod server;
 mod sets;
@@ -52,6 +53,7 @@ pub use hashes::HashCommand;
 pub use lists::{End, ListCommand, Timeout};
 pub use native::Request;
 pub use pubsub::PubSubCommand;
+pub use replication::{ReplConf, ReplicationCommand};
 pub use scan::{Range, Scan, ScanCommand};
 pub use server::{CommandListFilter, CommandQuery, ConfigCommand, ServerCommand};
 pub use sets::SetCommand;
@@ -107,6 +109,8 @@ pub enum Family {
     Hashes(HashCommand),
     /// SADD, SMEMBERS and the other set commands (`sets.rs`).
     Sets(SetCommand),
+    /// REPLICAOF, ROLE, WAIT, PSYNC, REPLCONF, ... (`replication.rs`).
+    Replication(ReplicationCommand),
 }
 
 /// A command's key arguments in argument order; most commands have one, kept inline.
@@ -266,5 +270,6 @@ family_from!(
     ZSets(ZSetCommand),
     Lists(ListCommand),
     Hashes(HashCommand),
-    Sets(SetCommand)
+    Sets(SetCommand),
+    Replication(ReplicationCommand)
 );

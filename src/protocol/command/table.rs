@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use super::args::Args;
 use super::{
-    cluster, connection, generic, hashes, lists, pubsub, scan, server, sets, strings, transactions,
-    zsets,
+    cluster, connection, generic, hashes, lists, pubsub, replication, scan, server, sets, strings,
+    transactions, zsets,
 };
 use super::{CommandError, Family};
 
@@ -185,7 +185,7 @@ macro_rules! row {
 pub(super) use row;
 
 /// Every family's rows; the table is their union.
-const FAMILIES: [&[CommandSpec]; 12] = [
+const FAMILIES: [&[CommandSpec]; 13] = [
     strings::ROWS,
     generic::ROWS,
     scan::ROWS,
@@ -198,6 +198,7 @@ const FAMILIES: [&[CommandSpec]; 12] = [
     lists::ROWS,
     hashes::ROWS,
     sets::ROWS,
+    replication::ROWS,
 ];
 
 const COUNT: usize = {

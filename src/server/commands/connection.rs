@@ -276,7 +276,9 @@ fn client(shared: &Shared, session: &mut Session, command: ClientCommand) -> Rep
 /// The type CLIENT LIST and CLIENT KILL filter by: `pubsub` while subscribed to anything
 /// (there are no replicas or primaries yet).
 fn client_type(client: &ClientInfo) -> ClientType {
-    if client.subscriptions.any() {
+    if client.replica.load(std::sync::atomic::Ordering::Relaxed) {
+        ClientType::Replica
+    } else if client.subscriptions.any() {
         ClientType::PubSub
     } else {
         ClientType::Normal

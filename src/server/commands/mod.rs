@@ -10,6 +10,7 @@ pub(crate) mod generic;
 pub(crate) mod hashes;
 pub(crate) mod lists;
 pub(crate) mod pubsub;
+pub(crate) mod replication;
 pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;

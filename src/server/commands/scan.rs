@@ -37,8 +37,8 @@ pub(crate) fn run(cx: &mut Context, command: ScanCommand) -> Result {
             args.kind.as_deref(),
         ),
         ScanCommand::DbSize => dbsize(ks),
-        ScanCommand::FlushDb => flush(ks.db(), layout::database(ks.stored_database())),
-        ScanCommand::FlushAll => flush(ks.db(), layout::every_database()),
+        ScanCommand::FlushDb => flush(&*ks.db()?, layout::database(ks.stored_database())),
+        ScanCommand::FlushAll => flush(&*ks.db()?, layout::every_database()),
         ScanCommand::SwapDb(first, second) => swapdb(cx.shared, first, second),
         ScanCommand::Range(args) => {
             let Range {
@@ -63,6 +63,7 @@ pub(crate) fn live_records(
     reverse: bool,
     now: u64,
 ) -> impl Iterator<Item = std::result::Result<(Bytes, Record), ExecError>> + Send {
+    type Pairs = Box<dyn Iterator<Item = crate::storage::Result<(Bytes, Bytes)>> + Send>;
     let serves = shared.cluster.as_ref().map(Cluster::serving_filter);
     let db = shared.databases.stored(db);
     let (first, after) = layout::database(db);
@@ -76,11 +77,11 @@ pub(crate) fn live_records(
         engine_bound(start, Bound::Included(first)),
         engine_bound(end, Bound::Excluded(after)),
     );
-    let iter = shared.db.range(range);
-    let iter: Box<dyn Iterator<Item = _> + Send> = if reverse {
-        Box::new(iter.rev())
-    } else {
-        Box::new(iter)
+    let iter: Pairs = match shared.db.get() {
+        Ok(db) if reverse => Box::new(db.range(range).rev()),
+        Ok(db) => Box::new(db.range(range)),
+        // A full sync is replacing the data: the walk ends with the reason.
+        Err(e) => Box::new(std::iter::once(Err(e))),
     };
     iter.filter_map(move |item| {
         let (key, raw) = match item {

@@ -25,6 +25,7 @@ use crate::server::shared::Shared;
 use crate::server::value::now_millis;
 
 mod persistence;
+mod replication;
 
 use persistence::{persistence, stats};
 
@@ -45,7 +46,7 @@ const SECTIONS: [(&str, &str, Section); 11] = [
     ("memory", "Memory", memory),
     ("persistence", "Persistence", persistence),
     ("stats", "Stats", stats),
-    ("replication", "Replication", replication),
+    ("replication", "Replication", replication::replication),
     ("cpu", "CPU", cpu),
     ("modules", "Modules", modules),
     ("errorstats", "Errorstats", errorstats),
@@ -237,7 +238,13 @@ fn memory(shared: &Shared) -> Lines {
     let peak = resident.peak.max(used);
     let startup = shared.startup_resident.min(used);
     // The data the engine holds in memory; everything else is overhead.
-    let dataset = shared.db.stats().memtable_bytes.min(used);
+    let dataset = shared
+        .db
+        .get()
+        .map(|db| db.stats())
+        .unwrap_or_default()
+        .memtable_bytes
+        .min(used);
     let overhead = used - dataset;
     let (allocated, active, allocator_resident) = (used, rss, rss);
     let system = os::total_system_memory();
@@ -314,26 +321,6 @@ fn memory(shared: &Shared) -> Lines {
         ("active_defrag_running", zero()),
         ("lazyfree_pending_objects", zero()),
         ("lazyfreed_objects", zero()),
-    ]
-}
-
-/// A primary without replicas: Cairn has no replication yet. In cluster mode a map may
-/// name this node a replica, which CLUSTER NODES reports, but no data follows a primary,
-/// so this section says what the node does.
-fn replication(shared: &Shared) -> Lines {
-    vec![
-        ("role", "master".into()),
-        ("connected_slaves", "0".into()),
-        ("master_failover_state", "no-failover".into()),
-        ("master_replid", shared.replication_id.clone()),
-        ("master_replid2", "0".repeat(40)),
-        ("master_repl_offset", "0".into()),
-        ("second_repl_offset", "-1".into()),
-        ("repl_backlog_active", "0".into()),
-        // No backlog: Cairn keeps none (Redis prints its configured size).
-        ("repl_backlog_size", "0".into()),
-        ("repl_backlog_first_byte_offset", "0".into()),
-        ("repl_backlog_histlen", "0".into()),
     ]
 }
 

@@ -11,7 +11,7 @@ use crate::storage::WritesRefused;
 /// Persistence: Cairn has no RDB files and no forks; its write-ahead log plays the AOF's
 /// part (`aof_enabled:1`), appended in place and never rewritten (flushes cut it instead).
 pub(super) fn persistence(shared: &Shared) -> Lines {
-    let engine = shared.db.stats();
+    let engine = shared.db.get().map(|db| db.stats()).unwrap_or_default();
     let config = shared.config.read();
     let tables: Vec<String> = engine.tables.iter().map(u64::to_string).collect();
     let started = unix_time()
@@ -123,9 +123,12 @@ pub(super) fn stats(shared: &Shared) -> Lines {
         ("instantaneous_input_repl_kbps", "0.00".into()),
         ("instantaneous_output_repl_kbps", "0.00".into()),
         ("rejected_connections", get(&stats.rejected_connections)),
-        ("sync_full", zero()),
-        ("sync_partial_ok", zero()),
-        ("sync_partial_err", zero()),
+        ("sync_full", get(&shared.replication.sync_full)),
+        ("sync_partial_ok", get(&shared.replication.sync_partial_ok)),
+        (
+            "sync_partial_err",
+            get(&shared.replication.sync_partial_err),
+        ),
         ("expired_keys", get(&stats.expired_keys)),
         // Keys expire when read or written, and leave the disk in compaction: there is no
         // active expiry cycle to sample, cap or time.
