@@ -630,3 +630,77 @@ fn redis_cli_replica_prints_the_write_stream() {
         "{text}"
     );
 }
+
+#[test]
+fn config_rewrite_keeps_replicaof_in_the_config_file_across_a_restart() {
+    let primary = TestServer::start(&[]);
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut primary.redis())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cairn.toml");
+    std::fs::write(
+        &file,
+        "# a replica, once Sentinel says so\nreplica-priority = 10\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap().to_string();
+    let data = dir.path().join("data");
+    let mut replica = TestServer::start_in(&data, &["--config", &config]);
+    let mut r = replica.redis();
+    let target = primary.addr.port().to_string();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(&target)
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-priority")
+        .arg(3)
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut r).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# a replica, once Sentinel says so\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("replicaof = \"127.0.0.1 {target}\"")),
+        "{text}"
+    );
+    assert!(text.contains("replica-priority = 3"), "{text}");
+
+    // Restarted from the file alone, it follows the primary again.
+    replica.stop();
+    let replica = TestServer::start_in(&data, &["--config", &config]);
+    caught_up(&primary, &replica);
+    let mut r = replica.redis();
+    assert_eq!(info_field(&mut r, "role"), "slave");
+    assert_eq!(info_field(&mut r, "slave_priority"), "3");
+    let value: Option<String> = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+    assert_eq!(value.as_deref(), Some("v"));
+
+    // Promoted and rewritten, the file no longer names a primary.
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut r).unwrap();
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("replicaof"));
+    // Without a file, Redis's error.
+    let error = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query::<()>(&mut primary.redis())
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("without a config file"),
+        "{error}"
+    );
+}

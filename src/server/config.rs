@@ -3,7 +3,7 @@
 //! The binary merges its sources (defaults < `--config` file < flags) into one [`Config`];
 //! the server reads it at start and CONFIG GET/SET see and change its live parts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
@@ -371,6 +371,84 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
     }
+
+    /// The settings that change while the server runs (CONFIG SET, REPLICAOF), by TOML key,
+    /// as CONFIG REWRITE writes them; `None`: unset, the key is removed.
+    fn live_settings(&self) -> Vec<(&'static str, Option<toml_edit::Value>)> {
+        let text = |s: &Option<String>| s.as_deref().map(toml_edit::Value::from);
+        let int = |n: u64| Some(toml_edit::Value::from(i64::try_from(n).unwrap_or(i64::MAX)));
+        vec![
+            ("replicaof", text(&self.replicaof)),
+            ("masterauth", text(&self.masterauth)),
+            ("requirepass", text(&self.requirepass)),
+            ("maxclients", int(self.maxclients as u64)),
+            ("timeout", int(self.timeout)),
+            (
+                "client-output-buffer-limit",
+                Some(self.client_output_buffer_limit.render().into()),
+            ),
+            ("replica-priority", int(u64::from(self.replica_priority))),
+            ("replica-announce-ip", text(&self.replica_announce_ip)),
+            (
+                "replica-announce-port",
+                int(u64::from(self.replica_announce_port)),
+            ),
+            ("replica-read-only", Some(self.replica_read_only.into())),
+            (
+                "min-replicas-to-write",
+                int(u64::from(self.min_replicas_to_write)),
+            ),
+            ("min-replicas-max-lag", int(self.min_replicas_max_lag)),
+        ]
+    }
+
+    /// CONFIG REWRITE: the TOML file at `path` with its live settings set to this config's
+    /// (comments, order and every other key kept; a setting still at its default and not
+    /// in the file is not added), written to a temporary file, synced and renamed over it,
+    /// so a crash leaves the old file or the new one.
+    pub fn rewrite(&self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut file: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e| format!("cannot parse {}: {e}", path.display()))?;
+        let defaults = Config::default().live_settings();
+        for ((key, value), (_, default)) in self.live_settings().into_iter().zip(defaults) {
+            let Some(value) = value else {
+                file.remove(key);
+                continue;
+            };
+            match file.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+                Some(old) => {
+                    // Keep the comment before the key and after its value.
+                    let decor = old.decor().clone();
+                    *old = value;
+                    *old.decor_mut() = decor;
+                }
+                None if default.as_ref().map(toml_edit::Value::to_string)
+                    == Some(value.to_string()) => {}
+                None => {
+                    file.insert(key, toml_edit::Item::Value(value));
+                }
+            }
+        }
+        let temporary = path.with_file_name(format!(
+            ".{}.rewrite",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut out = std::fs::File::create(&temporary)?;
+            std::io::Write::write_all(&mut out, file.to_string().as_bytes())?;
+            out.sync_all()?;
+            std::fs::rename(&temporary, path)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
 }
 
 #[cfg(test)]
@@ -419,5 +497,36 @@ mod tests {
     fn fsync_names_parse() {
         assert_eq!("EverySec".parse::<Fsync>(), Ok(Fsync::Everysec));
         assert!("sometimes".parse::<Fsync>().is_err());
+    }
+
+    #[test]
+    fn rewrite_sets_the_live_settings_and_keeps_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        let original = "# the port clients use\nport = 6000 # fixed\nreplica-priority = 10\n";
+        std::fs::write(&path, original).unwrap();
+        let mut config = Config::from_toml(original).unwrap();
+        config.replicaof = Some("10.0.0.1 6379".into());
+        config.replica_priority = 5;
+        config.rewrite(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# the port clients use\nport = 6000 # fixed\n"),
+            "{text}"
+        );
+        let read = Config::from_toml(&text).unwrap();
+        assert_eq!(read.replicaof.as_deref(), Some("10.0.0.1 6379"));
+        assert_eq!((read.port, read.replica_priority), (6000, 5));
+        // Settings at their defaults are not added; REPLICAOF NO ONE removes the key.
+        assert!(!text.contains("maxclients"), "{text}");
+        config.replicaof = None;
+        config.rewrite(&path).unwrap();
+        let read = Config::from_toml(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(read.replicaof, None);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 }

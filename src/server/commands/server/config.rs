@@ -1,5 +1,6 @@
 //! CONFIG: GET and SET over the settings that exist (some of them live), RESETSTAT, and
-//! REWRITE (refused: the server does not keep its config file's text).
+//! REWRITE, which writes the live settings (the replication ones among them, which
+//! REPLICAOF and Sentinel change) back to the `--config` file.
 
 use bytes::Bytes;
 
@@ -17,7 +18,7 @@ pub(super) fn config(shared: &Shared, command: ConfigCommand) -> Reply {
         ConfigCommand::Get(patterns) => get(shared, &patterns),
         ConfigCommand::Set(pairs) => set(shared, &pairs),
         ConfigCommand::ResetStat => reset_stat(&shared.stats),
-        ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
+        ConfigCommand::Rewrite => rewrite(shared),
         ConfigCommand::Help => config_help(),
     }
 }
@@ -63,6 +64,27 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
             "tls-replication",
             if config.tls_replication { "yes" } else { "no" }.into(),
         ),
+        ("replicaof", config.replicaof.clone().unwrap_or_default()),
+        ("masterauth", config.masterauth.clone().unwrap_or_default()),
+        ("replica-priority", config.replica_priority.to_string()),
+        (
+            "replica-announce-ip",
+            config.replica_announce_ip.clone().unwrap_or_default(),
+        ),
+        (
+            "replica-announce-port",
+            config.replica_announce_port.to_string(),
+        ),
+        ("replica-read-only", yes_no(config.replica_read_only)),
+        (
+            "min-replicas-to-write",
+            config.min_replicas_to_write.to_string(),
+        ),
+        (
+            "min-replicas-max-lag",
+            config.min_replicas_max_lag.to_string(),
+        ),
+        ("repl-backlog-size", config.repl_backlog_size.to_string()),
     ];
     Reply::Map(
         settings
@@ -77,9 +99,45 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
     )
 }
 
+/// CONFIG REWRITE, with Redis's error when the server was started without a file.
+fn rewrite(shared: &Shared) -> Reply {
+    let config = shared.config.read().clone();
+    let Some(path) = config.config_file.clone() else {
+        return Reply::error("ERR The server is running without a config file");
+    };
+    match config.rewrite(&path) {
+        Ok(()) => Reply::ok(),
+        Err(error) => {
+            tracing::warn!(%error, "CONFIG REWRITE failed");
+            Reply::error(format!("ERR Rewriting config file: {error}"))
+        }
+    }
+}
+
+/// A yes/no setting as CONFIG GET shows it.
+fn yes_no(on: bool) -> String {
+    if on { "yes" } else { "no" }.into()
+}
+
 /// A file setting as CONFIG GET shows it: the path, or empty when unset.
 fn path(file: Option<&std::path::Path>) -> String {
     file.map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// C's `INT_MAX`: the largest value of Redis's integer settings.
+const INT_MAX: u64 = 2_147_483_647;
+
+/// `number` if it is at most `max`, or Redis's CONFIG SET error for a value out of range.
+fn in_range(name: &str, number: Result<u64, Reply>, max: u64) -> Result<u64, Reply> {
+    number.and_then(|n| {
+        if n <= max {
+            Ok(n)
+        } else {
+            Err(Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between 0 and {max} inclusive"
+            )))
+        }
+    })
 }
 
 /// CONFIG SET parameter value [parameter value ...]: every pair is checked before any is
@@ -122,10 +180,36 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
                 config.requirepass = (!value_text.is_empty()).then_some(value_text);
                 Ok(())
             }
+            "masterauth" => {
+                config.masterauth = (!value_text.is_empty()).then_some(value_text);
+                Ok(())
+            }
+            "replica-announce-ip" => {
+                config.replica_announce_ip = (!value_text.is_empty()).then_some(value_text);
+                Ok(())
+            }
+            "replica-priority" => in_range(&name_text, number(), INT_MAX)
+                .map(|n| config.replica_priority = u32::try_from(n).unwrap_or(u32::MAX)),
+            "replica-announce-port" => in_range(&name_text, number(), u64::from(u16::MAX))
+                .map(|n| config.replica_announce_port = u16::try_from(n).unwrap_or(u16::MAX)),
+            "min-replicas-to-write" => in_range(&name_text, number(), INT_MAX)
+                .map(|n| config.min_replicas_to_write = u32::try_from(n).unwrap_or(u32::MAX)),
+            "min-replicas-max-lag" => in_range(&name_text, number(), INT_MAX)
+                .map(|n| config.min_replicas_max_lag = n),
+            "replica-read-only" => match value_text.to_ascii_lowercase().as_str() {
+                on @ ("yes" | "no") => {
+                    config.replica_read_only = on == "yes";
+                    Ok(())
+                }
+                _ => Err(Reply::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name_text}') - argument must be 'yes' or 'no'"
+                ))),
+            },
             "save" | "appendonly" => Ok(()),
             "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
             | "proto-max-bulk-len" | "tcp-backlog" | "disable-thp" | "tls-port" | "tls-cert-file" | "tls-key-file"
-            | "tls-ca-cert-file" | "tls-auth-clients" | "tls-replication" => Err(Reply::error(format!(
+            | "tls-ca-cert-file" | "tls-auth-clients" | "tls-replication" | "repl-backlog-size"
+            | "replicaof" => Err(Reply::error(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
             ))),
             _ => Err(Reply::error(format!(
