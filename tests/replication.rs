@@ -704,3 +704,92 @@ fn config_rewrite_keeps_replicaof_in_the_config_file_across_a_restart() {
         "{error}"
     );
 }
+
+#[test]
+fn a_replica_down_past_the_backlog_gets_a_full_sync_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("primary.toml");
+    std::fs::write(&file, "repl-backlog-size = 65536\n").unwrap();
+    let primary = TestServer::start(&["--config", file.to_str().unwrap()]);
+    let mut p = primary.redis();
+    let target = format!("127.0.0.1 {}", primary.addr.port());
+    let data = dir.path().join("replica");
+    let mut replica = TestServer::start_in(&data, &["--replicaof", &target]);
+    let _: () = redis::cmd("SET").arg("first").arg(1).query(&mut p).unwrap();
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_full"), 1);
+    replica.kill();
+    // Six times the backlog while the replica is down.
+    let value = "v".repeat(1000);
+    for i in 0..400 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("d{i}"))
+            .arg(&value)
+            .query(&mut p)
+            .unwrap();
+    }
+    let replica = TestServer::start_in(&data, &["--replicaof", &target]);
+    caught_up(&primary, &replica);
+    assert_eq!(
+        stat(&primary, "sync_full"),
+        2,
+        "the backlog no longer held its offset"
+    );
+    assert_eq!(stat(&primary, "sync_partial_ok"), 0);
+    assert_eq!(everything(&replica), everything(&primary));
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_until_enough_replicas_acknowledge() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.redis();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(1)
+        .arg("min-replicas-max-lag")
+        .arg(2)
+        .query(&mut p)
+        .unwrap();
+    let set = |p: &mut redis::Connection| -> Result<(), String> {
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(p)
+            .map_err(|e| e.to_string())
+    };
+    let refused = set(&mut p).unwrap_err();
+    assert!(refused.contains("NOREPLICAS"), "{refused}");
+    // Reads are not refused.
+    let _: Option<String> = redis::cmd("GET").arg("k").query(&mut p).unwrap();
+    let replica = replica_of(&primary);
+    let until = |p: &mut redis::Connection, accepted: bool, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while set(p).is_ok() != accepted {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until(&mut p, true, "writes accepted once a replica acknowledges");
+    // A stopped replica stops acknowledging: past the lag, writes are refused again.
+    let pid = replica.pid().to_string();
+    let signal = |name: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    until(
+        &mut p,
+        false,
+        "writes refused once the replica's lag passes 2 s",
+    );
+    signal("-CONT");
+    until(
+        &mut p,
+        true,
+        "writes accepted again once the replica is back",
+    );
+}

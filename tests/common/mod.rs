@@ -41,10 +41,17 @@ impl TestServer {
         server
     }
 
-    /// Starts a server on `dir` (which may hold data from an earlier run).
+    /// Starts a server on `dir` (which may hold data from an earlier run), on a free port
+    /// unless `args` name one.
     pub fn start_in(dir: &Path, args: &[&str]) -> TestServer {
+        let port = if args.contains(&"--port") {
+            &[][..]
+        } else {
+            &["--port", "0"][..]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-server"))
-            .args(["--port", "0", "--dir"])
+            .args(port)
+            .arg("--dir")
             .arg(dir)
             .args(["--log-level", "warn"])
             .args(args)
