@@ -91,6 +91,10 @@ struct Args {
     /// Cluster mode: serve the slots the cluster map gives this node: yes or no [default: no].
     #[arg(long, value_name = "yes|no", value_parser = yes_no)]
     cluster_enabled: Option<bool>,
+    /// Where BGSAVE and SAVE write their checkpoints (online backups), on the data's file
+    /// system so that tables are hard-linked [default: DIR/checkpoints].
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
     /// The cluster map file, the same on every node [default: DIR/cluster.conf].
     #[arg(long, value_name = "FILE")]
     cluster_config_file: Option<PathBuf>,
@@ -144,7 +148,7 @@ impl Args {
         }
         take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
         take_some!(cluster_config_file, cluster_node_id, cluster_announce_ip);
-        take_some!(replicaof);
+        take_some!(replicaof, checkpoint_dir);
         if let Some(text) = &self.client_output_buffer_limit {
             config
                 .client_output_buffer_limit

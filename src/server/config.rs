@@ -313,6 +313,8 @@ pub struct Config {
     pub min_replicas_max_lag: u64,
     /// Bytes of recent batches kept for replicas that reconnect (partial resync).
     pub repl_backlog_size: u64,
+    /// Where BGSAVE and SAVE write their checkpoints; `None` = `checkpoints` in `dir`.
+    pub checkpoint_dir: Option<PathBuf>,
     /// The file these settings were read from, if any (INFO server's `config_file`). Not a
     /// setting: the binary that read the file sets it.
     #[serde(skip)]
@@ -360,6 +362,7 @@ impl Default for Config {
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
             repl_backlog_size: 64 << 20,
+            checkpoint_dir: None,
             config_file: None,
             allocator: "",
         }

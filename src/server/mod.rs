@@ -6,6 +6,7 @@
 //! ([`Config`], [`Server`], [`StopHandle`]); everything else is internal.
 
 mod blocking;
+mod checkpoints;
 mod clients;
 mod cluster;
 mod commands;

@@ -54,6 +54,8 @@ pub struct Shared {
     pub pubsub: Arc<Hub>,
     /// Clients blocked in BLPOP and the other blocking pops, by key.
     pub blocking: super::blocking::Blocking,
+    /// BGSAVE's and SAVE's checkpoints: the running one and the last one's outcome.
+    pub checkpoints: super::checkpoints::Checkpoints,
     /// The stored database each numbered one is (SWAPDB changes it).
     pub databases: super::databases::Databases,
     /// The last version given to a new collection (see [`Shared::new_version`]).
@@ -86,6 +88,7 @@ impl Shared {
             last_version: AtomicU64::new(0),
             blocking: super::blocking::Blocking::default(),
             databases: super::databases::Databases::default(),
+            checkpoints: super::checkpoints::Checkpoints::default(),
         }
     }
 

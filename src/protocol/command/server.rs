@@ -22,6 +22,13 @@ pub enum ServerCommand {
     },
     /// `TIME`.
     Time,
+    /// `BGSAVE [SCHEDULE]` (`background`) and `SAVE`: a checkpoint of the data.
+    Save {
+        /// BGSAVE: reply once it has started.
+        background: bool,
+    },
+    /// `LASTSAVE`.
+    LastSave,
     /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`.
     Shutdown {
         /// `Some(true)` for SAVE, `Some(false)` for NOSAVE.
@@ -83,6 +90,9 @@ pub enum ConfigCommand {
 /// The server commands' rows.
 #[rustfmt::skip]
 pub(super) const ROWS: &[CommandSpec] = &[
+    row!("bgsave", -1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING], (0, 0, 0), [], "server", "1.0.0",
+        "Asynchronously saves the database(s) to disk.",
+        "[SCHEDULE]", bgsave),
     row!("command", -1, [LOADING, STALE, SENTINEL], (0, 0, 0), [CONNECTION], "server", "2.8.13",
         "Returns detailed information about all commands.",
         "", |_| Ok(CommandQuery::All),
@@ -94,6 +104,12 @@ pub(super) const ROWS: &[CommandSpec] = &[
     row!("info", -1, [LOADING, STALE, SENTINEL], (0, 0, 0), [DANGEROUS], "server", "1.0.0",
         "Returns information and statistics about the server.",
         "[section [section ...]]", |a: &mut Args| Ok(ServerCommand::Info { sections: a.collect() })),
+    row!("lastsave", 1, [LOADING, STALE, FAST], (0, 0, 0), [ADMIN, DANGEROUS], "server", "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        "", |_| Ok(ServerCommand::LastSave)),
+    row!("save", 1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI], (0, 0, 0), [], "server", "1.0.0",
+        "Synchronously saves the database(s) to disk.",
+        "", |_| Ok(ServerCommand::Save { background: false })),
     row!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, SENTINEL, ALLOW_BUSY], (0, 0, 0),
         [], "server", "1.0.0",
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
@@ -158,6 +174,17 @@ fn config_set(args: &mut Args) -> Result<ConfigCommand, CommandError> {
         pairs.push((k, v));
     }
     Ok(ConfigCommand::Set(pairs))
+}
+
+/// `BGSAVE [SCHEDULE]`: Cairn starts one at once or answers that one is running, so
+/// SCHEDULE changes nothing.
+fn bgsave(args: &mut Args) -> Result<ServerCommand, CommandError> {
+    match (args.next(), args.next()) {
+        (None, _) => {}
+        (Some(option), None) if is(&option, "SCHEDULE") => {}
+        _ => return Err(CommandError::Syntax),
+    }
+    Ok(ServerCommand::Save { background: true })
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: ABORT alone; not both SAVE and NOSAVE.

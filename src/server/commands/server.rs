@@ -5,6 +5,7 @@
 mod config;
 mod info;
 
+use crate::server::checkpoints;
 use bytes::Bytes;
 
 use super::help;
@@ -33,6 +34,8 @@ pub(crate) fn run(cx: &mut Context, command: ServerCommand) -> Reply {
         ServerCommand::Config(sub) => config::config(cx.shared, sub),
         ServerCommand::Info { sections } => info::info(cx.shared, &sections),
         ServerCommand::Time => time(),
+        ServerCommand::Save { background } => checkpoints::save(cx.shared, background),
+        ServerCommand::LastSave => Reply::count(cx.shared.checkpoints.last_save()),
         ServerCommand::Shutdown { abort, .. } => shutdown(cx.shared, cx.session, abort),
     }
 }

@@ -1,10 +1,10 @@
 //! INFO's persistence and stats sections: the engine's log as Redis's append-only file,
-//! and the server's counters (`Stats`), with the constants that are true of Cairn (no RDB,
-//! no forks, no eviction, no replication).
+//! BGSAVE's checkpoints as its RDB saves, and the server's counters (`Stats`), with the
+//! constants that are true of Cairn (no forks, no eviction).
 
 use std::time::Instant;
 
-use super::{unix_time, Lines};
+use super::Lines;
 use crate::server::shared::{Shared, Stats};
 use crate::storage::WritesRefused;
 
@@ -12,11 +12,9 @@ use crate::storage::WritesRefused;
 /// part (`aof_enabled:1`), appended in place and never rewritten (flushes cut it instead).
 pub(super) fn persistence(shared: &Shared) -> Lines {
     let engine = shared.db.get().map(|db| db.stats()).unwrap_or_default();
+    let saves = shared.checkpoints.info();
     let config = shared.config.read();
     let tables: Vec<String> = engine.tables.iter().map(u64::to_string).collect();
-    let started = unix_time()
-        .as_secs()
-        .saturating_sub(shared.started.elapsed().as_secs());
     let (zero, never) = (|| "0".to_string(), || "-1".to_string());
     vec![
         // The engine is open before the server listens: nothing is served while loading.
@@ -30,13 +28,22 @@ pub(super) fn persistence(shared: &Shared) -> Lines {
         ("current_save_keys_total", zero()),
         // Every acknowledged change is already in the log.
         ("rdb_changes_since_last_save", zero()),
-        ("rdb_bgsave_in_progress", zero()),
-        // As Redis before its first save: the time it started.
-        ("rdb_last_save_time", started.to_string()),
-        ("rdb_last_bgsave_status", "ok".into()),
-        ("rdb_last_bgsave_time_sec", never()),
-        ("rdb_current_bgsave_time_sec", never()),
-        ("rdb_saves", zero()),
+        // BGSAVE and SAVE take checkpoints (`server::checkpoints`).
+        (
+            "rdb_bgsave_in_progress",
+            u8::from(saves.in_progress).to_string(),
+        ),
+        ("rdb_last_save_time", saves.last_save.to_string()),
+        (
+            "rdb_last_bgsave_status",
+            if saves.last_ok { "ok" } else { "err" }.into(),
+        ),
+        ("rdb_last_bgsave_time_sec", saves.last_seconds.to_string()),
+        (
+            "rdb_current_bgsave_time_sec",
+            saves.current_seconds.to_string(),
+        ),
+        ("rdb_saves", saves.saves.to_string()),
         ("rdb_last_cow_size", zero()),
         ("rdb_last_load_keys_expired", zero()),
         ("rdb_last_load_keys_loaded", zero()),
