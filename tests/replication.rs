@@ -2,10 +2,12 @@
 //! primary's writes, overwrites, deletes, expiries and FLUSHALL, its hashes, lists, sets,
 //! sorted sets and numbered databases; SWAPDB on the primary swaps a replica's databases,
 //! streamed or in a full sync; a replica refuses every write (collection writes, SWAPDB
-//! and FLUSHALL included); a replica whose link is killed, or that is killed with SIGKILL
-//! and restarted, continues (`+CONTINUE`, no second full sync); WAIT counts
-//! acknowledgements and times out with a stopped replica; garbage in the handshake gets
-//! errors; redis-cli --replica prints the stream.
+//! and FLUSHALL included); a replica whose link is killed, that is stopped, or that is
+//! killed with SIGKILL and restarted, continues (`+CONTINUE`, no second full sync), under
+//! write load too; one kept down past the backlog gets a full sync; WAIT counts
+//! acknowledgements and times out with a stopped replica; min-replicas-to-write refuses
+//! writes without enough replicas; CONFIG REWRITE keeps `replicaof` in the config file;
+//! garbage in the handshake gets errors; redis-cli --replica prints the stream.
 //! Every wait is bounded.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -792,4 +794,57 @@ fn min_replicas_to_write_refuses_writes_until_enough_replicas_acknowledge() {
         true,
         "writes accepted again once the replica is back",
     );
+}
+
+#[test]
+fn under_write_load_a_killed_or_stopped_link_continues_and_the_data_converges() {
+    let primary = TestServer::start(&[]);
+    let replica = replica_of(&primary);
+    caught_up(&primary, &replica);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, url) = (stop.clone(), primary.url());
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: () = redis::cmd("SET")
+                    .arg(format!("w{}", i % 5000))
+                    .arg(i)
+                    .query(&mut con)
+                    .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut p = primary.redis();
+    std::thread::sleep(Duration::from_millis(300));
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(killed, 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = replica.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(1500));
+    signal("-CONT");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 1000, "only {written} writes under load");
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_full"), 1, "no second full sync");
+    assert!(stat(&primary, "sync_partial_ok") >= 1);
+    assert_eq!(everything(&replica), everything(&primary));
 }
