@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::elements::scan;
 use super::first;
-use super::sets::pick::{self, element_key};
+use super::sets::pick::{self, element_key, Picked};
 use crate::protocol::command::{parse_i64, HashCommand, Keys};
 use crate::protocol::long_double::{self, LongDouble};
 use crate::protocol::{CommandError, Reply, RespVersion};
@@ -268,21 +268,9 @@ fn hrandfield(
     with_values: bool,
     resp: RespVersion,
 ) -> Result {
-    let found = hash(ks, key)?;
-    let Some(count) = count else {
-        return Ok(match found {
-            Some((meta, prefix)) => pick::one(ks, &prefix, meta.len)?
-                .map_or(Reply::Null, |(field, _)| Reply::Bulk(field)),
-            None => Reply::Null,
-        });
-    };
-    let Some((meta, prefix)) = found else {
-        return Ok(Reply::Array(Vec::new()));
-    };
-    let picks = if count >= 0 {
-        pick::distinct(ks, &prefix, meta.len, count.unsigned_abs())?
-    } else {
-        pick::repeated(ks, &prefix, meta.len, count.unsigned_abs())?
+    let picks = match pick::random(ks, hash(ks, key)?, count)? {
+        Picked::One(field) => return Ok(field.map_or(Reply::Null, Reply::Bulk)),
+        Picked::Many(picks) => picks,
     };
     let items = if with_values && resp == RespVersion::Resp3 {
         picks

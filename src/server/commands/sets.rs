@@ -231,28 +231,15 @@ fn spop(ks: &mut Keyspace, key: Bytes, count: Option<u64>) -> Result {
 /// SRANDMEMBER key [count]: distinct members for a positive count, independent picks for
 /// a negative one; an array in RESP3 too, as Redis replies.
 fn srandmember(ks: &Keyspace, key: &[u8], count: Option<i64>) -> Result {
-    let found = set(ks, key)?;
-    let Some(count) = count else {
-        return Ok(match found {
-            Some((meta, prefix)) => pick::one(ks, &prefix, meta.len)?
-                .map_or(Reply::Null, |(member, _)| Reply::Bulk(member)),
-            None => Reply::Null,
-        });
-    };
-    let Some((meta, prefix)) = found else {
-        return Ok(Reply::Array(Vec::new()));
-    };
-    let picks = if count >= 0 {
-        pick::distinct(ks, &prefix, meta.len, count.unsigned_abs())?
-    } else {
-        pick::repeated(ks, &prefix, meta.len, count.unsigned_abs())?
-    };
-    Ok(Reply::Array(
-        picks
-            .into_iter()
-            .map(|(member, _)| Reply::Bulk(member))
-            .collect(),
-    ))
+    Ok(match pick::random(ks, set(ks, key)?, count)? {
+        pick::Picked::One(member) => member.map_or(Reply::Null, Reply::Bulk),
+        pick::Picked::Many(picks) => Reply::Array(
+            picks
+                .into_iter()
+                .map(|(member, _)| Reply::Bulk(member))
+                .collect(),
+        ),
+    })
 }
 
 /// SMOVE source destination member, as Redis 7.0: a missing source is 0 before the

@@ -27,6 +27,7 @@ use rand::Rng;
 
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::layout;
+use crate::server::value::Meta;
 
 /// Collections of at most this many elements are read whole to pick from.
 pub(crate) const READ_ALL: u64 = 256;
@@ -41,6 +42,39 @@ pub(crate) fn element_key(prefix: &[u8], suffix: &[u8]) -> Bytes {
     key.put_slice(prefix);
     key.put_slice(suffix);
     key.freeze()
+}
+
+/// What HRANDFIELD and SRANDMEMBER pick, before each shapes its reply.
+pub(crate) enum Picked {
+    /// Without a count: one element's suffix, or none (no such key).
+    One(Option<Bytes>),
+    /// With a count: the elements picked (none for no such key).
+    Many(Vec<Element>),
+}
+
+/// HRANDFIELD's and SRANDMEMBER's pick from `found` (the collection's header and element
+/// prefix, `None` when there is no such key): one element without a count, distinct
+/// elements for a positive count, independent picks for a negative one.
+pub(crate) fn random(
+    ks: &Keyspace,
+    found: Option<(Meta, Bytes)>,
+    count: Option<i64>,
+) -> Result<Picked, ExecError> {
+    let Some(count) = count else {
+        let one = match found {
+            Some((meta, prefix)) => one(ks, &prefix, meta.len)?.map(|(suffix, _)| suffix),
+            None => None,
+        };
+        return Ok(Picked::One(one));
+    };
+    let Some((meta, prefix)) = found else {
+        return Ok(Picked::Many(Vec::new()));
+    };
+    Ok(Picked::Many(if count >= 0 {
+        distinct(ks, &prefix, meta.len, count.unsigned_abs())?
+    } else {
+        repeated(ks, &prefix, meta.len, count.unsigned_abs())?
+    }))
 }
 
 /// Every element under `prefix`, suffixes cut from their keys.
