@@ -7,8 +7,10 @@
 //! are left out: two servers may pick differently.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod collections;
 mod common;
 
+use collections::{words, Random};
 use common::raw::Raw;
 use common::TestServer;
 
@@ -18,32 +20,16 @@ const LISTS: [&str; 2] = ["l1", "l2"];
 const SETS: [&str; 3] = ["s1", "s2", "s3"];
 const ZSETS: [&str; 3] = ["z1", "z2", "z3"];
 
-/// xorshift64*: deterministic, no dependency.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// A number in `lo..lo + span`.
-    fn int(&mut self, lo: i64, span: usize) -> i64 {
-        lo + i64::try_from(self.below(span)).unwrap()
-    }
+/// A number in `lo..lo + span`.
+fn int(rng: &mut Random, lo: i64, span: usize) -> i64 {
+    lo + i64::try_from(rng.below(span)).unwrap()
 }
 
 fn random_request(rng: &mut Random) -> String {
     let (hash, list) = (rng.pick(&HASHES), rng.pick(&LISTS));
     let (set, zset) = (rng.pick(&SETS), rng.pick(&ZSETS));
     let (field, m) = (format!("f{}", rng.below(6)), format!("m{}", rng.below(8)));
-    let (a, b) = (rng.int(-4, 11), rng.int(-4, 11));
+    let (a, b) = (int(rng, -4, 11), int(rng, -4, 11));
     match rng.below(44) {
         0 | 1 => format!("HSET {hash} {field} v{a}"),
         2 => {
@@ -98,10 +84,6 @@ fn random_request(rng: &mut Random) -> String {
             rng.pick(&[hash, list, set, zset])
         ),
     }
-}
-
-fn words(line: &str) -> Vec<Vec<u8>> {
-    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
 }
 
 /// What a key holds, read the same way from both servers.

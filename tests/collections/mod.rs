@@ -1,49 +1,27 @@
-//! What the hash and set differential tests share: a raw connection that returns each
-//! reply parsed, a seeded generator, and the comparison of two servers' replies exactly,
+//! What the hash and set differential tests share: tests/common/raw.rs's connection with
+//! each reply parsed, a seeded generator, and the comparison of two servers' replies exactly,
 //! or with their order ignored where Redis leaves it unspecified.
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use bytes::{Bytes, BytesMut};
-use cairn::protocol::resp::{encode_request, parse_reply};
+use cairn::protocol::resp::parse_reply;
 use cairn::protocol::{Limits, Reply};
 
-/// A connection that sends one request and returns its reply.
-pub struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
+/// A connection that sends one request and returns its reply, parsed: the shared raw
+/// connection's bytes, decoded.
+pub struct Raw(crate::common::raw::Raw);
 
 impl Raw {
     pub fn connect(addr: &str) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
+        Raw(crate::common::raw::Raw::connect(addr))
     }
 
     pub fn call(&mut self, args: &[Vec<u8>]) -> Reply {
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let mut out = BytesMut::new();
-        encode_request(&args, &mut out);
-        self.stream.write_all(&out).expect("send");
-        loop {
-            if let Some(reply) = parse_reply(&mut self.buf, &Limits::default()).expect("reply") {
-                return reply;
-            }
-            let mut chunk = [0u8; 8192];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "the server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
+        let mut bytes = BytesMut::from(&self.0.call(args)[..]);
+        parse_reply(&mut bytes, &Limits::default())
+            .expect("a reply")
+            .expect("a whole reply")
     }
 }
 
