@@ -20,33 +20,19 @@ mod common;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::BytesMut;
+use common::random::Random;
 use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use proptest::prelude::*;
 
-/// xorshift64*: deterministic, no dependency.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
-
-    fn int(&mut self) -> String {
-        let n = self.below(14) as i64 - 7;
-        match self.below(20) {
-            0 => "9223372036854775807".into(),
-            1 => "-9223372036854775808".into(),
-            _ => n.to_string(),
-        }
+/// A small integer, sometimes one at the ends of `i64`.
+fn int(r: &mut Random) -> String {
+    let n = r.below(14) as i64 - 7;
+    match r.below(20) {
+        0 => "9223372036854775807".into(),
+        1 => "-9223372036854775808".into(),
+        _ => n.to_string(),
     }
 }
 
@@ -67,9 +53,9 @@ fn request(r: &mut Random) -> Vec<String> {
             key,
             r.below(5).to_string(),
         ],
-        6 | 7 => vec!["LRANGE".into(), key, r.int(), r.int()],
-        8 => vec!["LINDEX".into(), key, r.int()],
-        9 => vec!["LSET".into(), key, r.int(), r.pick(ELEMENTS).into()],
+        6 | 7 => vec!["LRANGE".into(), key, int(r), int(r)],
+        8 => vec!["LINDEX".into(), key, int(r)],
+        9 => vec!["LSET".into(), key, int(r), r.pick(ELEMENTS).into()],
         10 => vec![
             "LINSERT".into(),
             key,
@@ -78,13 +64,13 @@ fn request(r: &mut Random) -> Vec<String> {
             r.pick(ELEMENTS).into(),
         ],
         11 => vec!["LLEN".into(), key],
-        12 => vec!["LREM".into(), key, r.int(), r.pick(ELEMENTS).into()],
-        13 => vec!["LTRIM".into(), key, r.int(), r.int()],
+        12 => vec!["LREM".into(), key, int(r), r.pick(ELEMENTS).into()],
+        13 => vec!["LTRIM".into(), key, int(r), int(r)],
         14 => {
             let mut w = vec!["LPOS".into(), key, r.pick(ELEMENTS).into()];
             for _ in 0..r.below(3) {
                 w.push(r.pick(&["RANK", "COUNT", "MAXLEN"]).into());
-                w.push(r.int());
+                w.push(int(r));
             }
             w
         }

@@ -9,26 +9,15 @@
 
 mod common;
 
+use common::random::Random;
 use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 
-/// xorshift64*: deterministic, no dependency.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-
-    /// A string over a small alphabet, so that long common subsequences are common.
-    fn text(&mut self, max: usize) -> Vec<u8> {
-        let len = self.below(max + 1);
-        (0..len).map(|_| b"abcd"[self.below(4)]).collect()
-    }
+/// A string over a small alphabet, so that long common subsequences are common.
+fn text(random: &mut Random, max: usize) -> Vec<u8> {
+    let len = random.below(max + 1);
+    (0..len).map(|_| b"abcd"[random.below(4)]).collect()
 }
 
 #[test]
@@ -59,7 +48,7 @@ fn lcs_replies_agree_with_redis() {
             &[b"FOO"],
         ];
         for case in 0..300 {
-            let (a, b) = (random.text(24), random.text(24));
+            let (a, b) = (text(&mut random, 24), text(&mut random, 24));
             for side in [&mut ours, &mut theirs] {
                 side.call::<&[u8]>(&[b"MSET", b"a", &a, b"b", &b]);
             }

@@ -14,26 +14,11 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use cairn::protocol::resp::parse_reply;
 use cairn::protocol::{Limits, Reply};
+use common::random::Random;
 use common::raw::Raw;
 use common::scratch_redis::ScratchRedis;
 use common::TestServer;
 use proptest::prelude::*;
-
-/// xorshift64*: deterministic, no dependency.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
-}
 
 const KEYS: &[&str] = &["z1", "z2", "z3", "s"];
 const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "f", "gg", ""];

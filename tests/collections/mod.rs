@@ -25,21 +25,7 @@ impl Raw {
     }
 }
 
-/// xorshift64*: deterministic, no dependency.
-pub struct Random(pub u64);
-
-impl Random {
-    pub fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
-    }
-
-    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+pub use crate::common::random::Random;
 
 /// A request from words.
 pub fn words(line: &str) -> Vec<Vec<u8>> {

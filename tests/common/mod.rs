@@ -9,6 +9,7 @@ pub mod certs;
 pub mod cluster;
 pub mod crash;
 pub mod nutcracker;
+pub mod random;
 pub mod raw;
 pub mod scratch_redis;
 
