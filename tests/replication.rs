@@ -61,6 +61,15 @@ fn everything(server: &TestServer) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
+/// SET `{prefix}{i}` to `i` for each `i` below `n`.
+fn set_numbered(con: &mut redis::Connection, prefix: &str, n: u64) {
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        pipe.cmd("SET").arg(format!("{prefix}{i}")).arg(i).ignore();
+    }
+    let () = pipe.query(con).unwrap();
+}
+
 fn stat(server: &TestServer, field: &str) -> u64 {
     info_field(&mut server.redis(), field).parse().unwrap()
 }
@@ -69,13 +78,7 @@ fn stat(server: &TestServer, field: &str) -> u64 {
 fn two_replicas_follow_every_kind_of_write_and_refuse_their_own() {
     let primary = TestServer::start(&[]);
     let mut p = primary.redis();
-    for i in 0..200 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg(i)
-            .query(&mut p)
-            .unwrap();
-    }
+    set_numbered(&mut p, "k", 200);
     let (r1, r2) = (replica_of(&primary), replica_of(&primary));
     for i in 0..100 {
         let _: () = redis::cmd("SET")
@@ -496,13 +499,7 @@ fn a_killed_link_and_a_restarted_replica_continue_without_a_full_sync() {
     let primary = TestServer::start(&[]);
     let mut p = primary.redis();
     let mut replica = replica_of(&primary);
-    for i in 0..100 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("a{i}"))
-            .arg(i)
-            .query(&mut p)
-            .unwrap();
-    }
+    set_numbered(&mut p, "a", 100);
     caught_up(&primary, &replica);
     assert_eq!(stat(&primary, "sync_full"), 1);
     let killed: i64 = redis::cmd("CLIENT")
@@ -512,13 +509,7 @@ fn a_killed_link_and_a_restarted_replica_continue_without_a_full_sync() {
         .query(&mut p)
         .unwrap();
     assert_eq!(killed, 1);
-    for i in 0..100 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("b{i}"))
-            .arg(i)
-            .query(&mut p)
-            .unwrap();
-    }
+    set_numbered(&mut p, "b", 100);
     caught_up(&primary, &replica);
     assert_eq!(stat(&primary, "sync_partial_ok"), 1);
     // SIGKILL, writes meanwhile, restart on the same data.
@@ -527,13 +518,7 @@ fn a_killed_link_and_a_restarted_replica_continue_without_a_full_sync() {
     let moved = keep.path().join("data");
     replica.kill();
     std::fs::rename(&dir, &moved).unwrap();
-    for i in 0..100 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("c{i}"))
-            .arg(i)
-            .query(&mut p)
-            .unwrap();
-    }
+    set_numbered(&mut p, "c", 100);
     let target = format!("127.0.0.1 {}", primary.addr.port());
     let replica = TestServer::start_in(&moved, &["--replicaof", &target]);
     caught_up(&primary, &replica);
