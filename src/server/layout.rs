@@ -31,6 +31,8 @@ pub const FORMAT: &[u8] = b"cairn-keys-2";
 /// The server record mapping numbered databases to stored ones, once a SWAPDB has run
 /// (`server::databases`).
 pub const DATABASES_KEY: &[u8] = b"\xffdatabases";
+/// The server record every collection version drawn is below (`server::versions`).
+pub const VERSION_FLOOR_KEY: &[u8] = b"\xffversion-floor";
 
 /// Databases a server can have: the database number is one byte of every key.
 pub const MAX_DATABASES: usize = 256;

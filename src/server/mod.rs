@@ -33,6 +33,7 @@ mod shared;
 mod shutdown;
 mod tls;
 mod value;
+mod versions;
 
 pub use config::{Config, Fsync, OutputLimit, OutputLimits, TlsAuthClients};
 pub use listener::{Server, StopHandle};

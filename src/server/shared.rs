@@ -58,8 +58,8 @@ pub struct Shared {
     pub checkpoints: super::checkpoints::Checkpoints,
     /// The stored database each numbered one is (SWAPDB changes it).
     pub databases: super::databases::Databases,
-    /// The last version given to a new collection (see [`Shared::new_version`]).
-    last_version: AtomicU64,
+    /// Draws the versions of new collections.
+    pub versions: super::versions::VersionClock,
 }
 
 impl Shared {
@@ -85,7 +85,7 @@ impl Shared {
             replication,
             cluster,
             pubsub: Arc::default(),
-            last_version: AtomicU64::new(0),
+            versions: super::versions::VersionClock::default(),
             blocking: super::blocking::Blocking::default(),
             databases: super::databases::Databases::default(),
             checkpoints: super::checkpoints::Checkpoints::default(),
@@ -105,26 +105,10 @@ impl Shared {
         Shared::new(db, config, None, replication)
     }
 
-    /// A version for a new collection, never given before in this data directory: the
-    /// clock in microseconds (which a restart does not turn back), or one past the last
-    /// version when the clock has not moved.
-    pub fn new_version(&self) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        let mut last = self.last_version.load(Ordering::Relaxed);
-        loop {
-            let next = last.saturating_add(1).max(now);
-            match self.last_version.compare_exchange_weak(
-                last,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return next,
-                Err(seen) => last = seen,
-            }
-        }
+    /// A version for a new collection, never drawn before in this data directory (see
+    /// `server::versions`).
+    pub fn new_version(&self) -> crate::storage::Result<u64> {
+        self.versions.draw(&self.db)
     }
 }
 

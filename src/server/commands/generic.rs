@@ -401,7 +401,7 @@ pub(crate) fn copy_record(
     };
     let source = ks.elements_of(from, &meta);
     let copy = Meta {
-        version: ks.new_version(),
+        version: ks.new_version()?,
         ..meta
     };
     let target = layout::elements(ks.shared().databases.stored(db), to, copy.version);

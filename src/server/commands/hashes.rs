@@ -100,7 +100,7 @@ fn hash_or_new(ks: &mut Keyspace, key: &[u8]) -> std::result::Result<(Meta, Byte
     if let Some(found) = hash(ks, key)? {
         return Ok(found);
     }
-    let meta = Meta::new(Kind::Hash, ks.new_version());
+    let meta = Meta::new(Kind::Hash, ks.new_version()?);
     let prefix = ks.elements_of(key, &meta);
     Ok((meta, prefix))
 }

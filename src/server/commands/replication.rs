@@ -73,6 +73,8 @@ fn promote(cx: &mut Context) -> Reply {
         s.link.up = false;
     });
     repl.generation.fetch_add(1, Ordering::SeqCst);
+    // The data came from the old primary, and its record of the versions it drew with it.
+    cx.shared.versions.reread_floor();
     let dir = {
         let mut config = cx.shared.config.write();
         config.replicaof = None;

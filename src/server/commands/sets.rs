@@ -134,7 +134,7 @@ fn set_or_new(ks: &mut Keyspace, key: &[u8]) -> std::result::Result<(Meta, Bytes
     if let Some(found) = set(ks, key)? {
         return Ok(found);
     }
-    let meta = Meta::new(Kind::Set, ks.new_version());
+    let meta = Meta::new(Kind::Set, ks.new_version()?);
     let prefix = ks.elements_of(key, &meta);
     Ok((meta, prefix))
 }

@@ -127,7 +127,7 @@ impl List {
         if let Some(list) = List::load(ks, key.clone())? {
             return Ok(list);
         }
-        let meta = Meta::new(Kind::List, ks.new_version());
+        let meta = Meta::new(Kind::List, ks.new_version()?);
         Ok(List {
             prefix: ks.elements_of(&key, &meta),
             key,

@@ -130,7 +130,7 @@ pub(super) fn run(ks: &mut Keyspace, keys: &Keys, op: Op, store: bool) -> Result
         ks.delete(destination);
         return Ok(Reply::Integer(0));
     }
-    let mut meta = Meta::new(Kind::Set, ks.new_version());
+    let mut meta = Meta::new(Kind::Set, ks.new_version()?);
     let prefix = ks.elements_of(&destination, &meta);
     for member in members {
         ks.put_element(element_key(&prefix, &member), Bytes::new());

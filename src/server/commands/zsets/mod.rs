@@ -171,7 +171,7 @@ fn zadd(ks: &mut Keyspace, key: &Bytes, flags: ZAddFlags, pairs: Vec<(f64, Bytes
     }
     let mut z = match found {
         Some(z) => z,
-        None => ZSet::new(ks, key),
+        None => ZSet::new(ks, key)?,
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
     let mut last = 0.0;
@@ -375,11 +375,11 @@ fn zstore(ks: &mut Keyspace, keys: &[Bytes], store: ZStore) -> Result {
     let mut members_order: Vec<Bytes> = Vec::new();
     if store.inter {
         if order.iter().any(|&i| sources[i].is_none()) {
-            return Ok(finish(ks, dest, Vec::new()));
+            return finish(ks, dest, Vec::new());
         }
         let smallest = order[0];
         let Some(z) = &sources[smallest] else {
-            return Ok(finish(ks, dest, Vec::new()));
+            return finish(ks, dest, Vec::new());
         };
         let (lo, hi) = z.members();
         'member: for item in ks.elements(lo, hi, false) {
@@ -422,19 +422,19 @@ fn zstore(ks: &mut Keyspace, keys: &[Bytes], store: ZStore) -> Result {
             (m, score)
         })
         .collect();
-    Ok(finish(ks, dest, members))
+    finish(ks, dest, members)
 }
 
-fn finish(ks: &mut Keyspace, dest: &Bytes, members: Members) -> Reply {
+fn finish(ks: &mut Keyspace, dest: &Bytes, members: Members) -> Result {
     let n = members.len();
     if n == 0 {
         ks.delete(dest);
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
-    let mut z = ZSet::new(ks, dest);
+    let mut z = ZSet::new(ks, dest)?;
     for (member, score) in members {
         z.set(ks, &member, None, score);
     }
     z.save(ks);
-    Reply::count(n)
+    Ok(Reply::count(n))
 }

@@ -67,13 +67,13 @@ impl ZSet {
     }
 
     /// A new empty sorted set under `key`, replacing whatever is there once saved.
-    pub(crate) fn new(ks: &mut Keyspace, key: &Bytes) -> ZSet {
-        let meta = Meta::new(Kind::ZSet, ks.new_version());
-        ZSet {
+    pub(crate) fn new(ks: &mut Keyspace, key: &Bytes) -> Result<ZSet, ExecError> {
+        let meta = Meta::new(Kind::ZSet, ks.new_version()?);
+        Ok(ZSet {
             prefix: ks.elements_of(key, &meta),
             key: key.clone(),
             meta,
-        }
+        })
     }
 
     fn member_key(&self, member: &[u8]) -> Bytes {
