@@ -223,3 +223,30 @@ fn sorted_set_pops_block_until_a_zadd_or_zunionstore() {
     assert!(low.call("BZPOPMIN list 0").starts_with("-WRONGTYPE"));
     wait_blocked(&mut admin, 0);
 }
+
+#[test]
+fn a_waiter_stays_blocked_while_its_key_is_of_another_type() {
+    let server = TestServer::start(&[]);
+    let mut admin = Client::connect(&server);
+    let (mut list_waiter, mut zset_waiter) = (Client::connect(&server), Client::connect(&server));
+    list_waiter.send("BLPOP k other 0");
+    wait_blocked(&mut admin, 1);
+    zset_waiter.send("BZPOPMIN q 0");
+    wait_blocked(&mut admin, 2);
+    // The keys each waits on become the other type: as Redis 7.0, neither is answered.
+    assert_eq!(admin.call("ZADD k 1 one"), ":1\r\n");
+    assert_eq!(admin.call("RPUSH q x"), ":1\r\n");
+    assert!(!list_waiter.has_reply_within(Duration::from_millis(100)));
+    assert!(!zset_waiter.has_reply_within(Duration::from_millis(100)));
+    wait_blocked(&mut admin, 2);
+    // A push to its other key serves the BLPOP, though its first key is a sorted set.
+    assert_eq!(admin.call("RPUSH other two"), ":1\r\n");
+    assert_eq!(list_waiter.read(), bulk_pair("other", "two"));
+    // The key becomes a sorted set again, after a DEL: the BZPOPMIN is served.
+    assert_eq!(admin.call("DEL q"), ":1\r\n");
+    assert_eq!(admin.call("ZADD q 2 two"), ":1\r\n");
+    assert_eq!(zset_waiter.read(), popped("q", "two", "2"));
+    wait_blocked(&mut admin, 0);
+    // A first try still answers WRONGTYPE, as LPOP would.
+    assert!(list_waiter.call("BLPOP k 0").starts_with("-WRONGTYPE"));
+}

@@ -20,6 +20,10 @@
 //! waiter's `Notify` keeps one permit, so a push between registering and sleeping is not
 //! missed either. Unlike Redis, a plain LPOP by another client may take an element in the
 //! moment between the push and the woken waiter's retry; the waiter then sleeps again.
+//!
+//! A retry passes over source keys of another type ([`source`]): Redis serves a waiter from
+//! the key that became ready only if it is of the type the waiter pops, so a BLPOP on a key
+//! that became a sorted set stays blocked (the first try, as LPOP, answers WRONGTYPE).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,7 +38,7 @@ use tokio::time::Instant;
 
 use super::connection::{Connection, End};
 use super::dispatch::{self, Context};
-use super::keyspace::Keyspace;
+use super::keyspace::{ExecError, Keyspace};
 use super::replies::Replies;
 use super::round::Round;
 use super::session::Session;
@@ -239,6 +243,7 @@ where
     let before = conn.output.len();
     conn.session.blocked = None;
     let mut out = Replies::new(&mut conn.output, conn.framing, blocked.id, &shared.stats);
+    conn.session.woken = true;
     dispatch::execute(
         shared,
         &mut conn.session,
@@ -246,6 +251,7 @@ where
         blocked.command.clone(),
         &mut out,
     );
+    conn.session.woken = false;
     let committed = match round.take_failure() {
         Some(error) => Err(error),
         None => round.commit(&mut conn.session),
@@ -258,6 +264,19 @@ where
         return Ok(false);
     }
     Ok(true)
+}
+
+/// A blocking pop's look at one of its source keys (`found`: the collection, `None`, or
+/// WRONGTYPE). On a retry after a wake-up (`woken`) a key of another type is passed over as
+/// if empty, as Redis 7.0 serves a waiter only from a ready key of the type it pops.
+pub(crate) fn source<T>(
+    found: Result<Option<T>, ExecError>,
+    woken: bool,
+) -> Result<Option<T>, ExecError> {
+    match found {
+        Err(ExecError::WrongType) if woken => Ok(None),
+        found => found,
+    }
 }
 
 /// Redis's check of a timeout against the clock: one past `i64` milliseconds from now.

@@ -61,6 +61,8 @@ pub struct Session {
     /// Left by a blocking pop that found nothing: the connection then waits
     /// (`server::blocking`).
     pub blocked: Option<super::blocking::BlockedOn>,
+    /// A blocked pop is being retried after a wake-up (see `blocking::source`).
+    pub woken: bool,
     /// The last command run, as recorded in `info` (see [`Session::ran`]).
     last_command: Option<&'static CommandSpec>,
     /// What a replica announced with REPLCONF (listening port, address).
@@ -101,6 +103,7 @@ impl Session {
             cluster: ClusterFlags::default(),
             pubsub: None,
             blocked: None,
+            woken: false,
             last_command: None,
             replconf: (0, None),
             handoff: None,

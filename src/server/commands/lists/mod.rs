@@ -18,7 +18,7 @@ mod edit;
 
 use crate::protocol::command::{End, Keys, ListCommand};
 use crate::protocol::Reply;
-use crate::server::blocking::{block_if_none, out_of_range};
+use crate::server::blocking::{self, block_if_none, out_of_range};
 use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::value::{Kind, Meta};
@@ -27,6 +27,7 @@ type Result = std::result::Result<Reply, ExecError>;
 
 /// Runs a list command on its keys.
 pub(crate) fn run(cx: &mut Context, keys: Keys, command: ListCommand) -> Result {
+    let woken = cx.session.woken;
     let ks = &mut *cx.ks;
     let mut keys = keys.into_iter();
     let key = keys.next().unwrap_or_default();
@@ -62,7 +63,7 @@ pub(crate) fn run(cx: &mut Context, keys: Keys, command: ListCommand) -> Result 
                 return Ok(error);
             }
             let destination = keys.next().unwrap_or_default();
-            let reply = lmove(ks, key.clone(), destination, from, to)?;
+            let reply = lmove(ks, key.clone(), destination, from, to, woken)?;
             Ok(block_if_none(cx, reply, vec![key], timeout, Reply::Null))
         }
         ListCommand::MPop {
@@ -75,7 +76,7 @@ pub(crate) fn run(cx: &mut Context, keys: Keys, command: ListCommand) -> Result 
                 return Ok(error);
             }
             let all: Vec<Bytes> = std::iter::once(key).chain(keys).collect();
-            let reply = mpop(ks, &all, end, count, true)?;
+            let reply = mpop(ks, &all, end, count, true, woken)?;
             Ok(block_if_none(cx, reply, all, timeout, Reply::NullArray))
         }
         ListCommand::BPop { end, timeout } => {
@@ -83,7 +84,7 @@ pub(crate) fn run(cx: &mut Context, keys: Keys, command: ListCommand) -> Result 
                 return Ok(error);
             }
             let all: Vec<Bytes> = std::iter::once(key).chain(keys).collect();
-            let reply = mpop(ks, &all, end, 1, false)?;
+            let reply = mpop(ks, &all, end, 1, false, woken)?;
             Ok(block_if_none(
                 cx,
                 reply,
@@ -292,9 +293,10 @@ fn mpop(
     end: End,
     count: u64,
     with_count: bool,
+    woken: bool,
 ) -> std::result::Result<Option<Reply>, ExecError> {
     for key in keys {
-        let Some(mut list) = List::load(ks, key.clone())? else {
+        let Some(mut list) = blocking::source(List::load(ks, key.clone()), woken)? else {
             continue;
         };
         let mut popped = pop_many(ks, &mut list, end, count)?;
@@ -318,8 +320,9 @@ fn lmove(
     destination: Bytes,
     from: End,
     to: End,
+    woken: bool,
 ) -> std::result::Result<Option<Reply>, ExecError> {
-    let Some(mut list) = List::load(ks, source)? else {
+    let Some(mut list) = blocking::source(List::load(ks, source), woken)? else {
         return Ok(None);
     };
     if list.key != destination {

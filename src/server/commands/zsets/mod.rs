@@ -19,7 +19,7 @@ use super::elements;
 use crate::protocol::command::{Aggregate, RangeBy, ZAddFlags, ZRange, ZSetCommand, ZStore};
 use crate::protocol::reply::DoubleBuf;
 use crate::protocol::{Reply, RespVersion};
-use crate::server::blocking::{block_if_none, out_of_range};
+use crate::server::blocking::{self, block_if_none, out_of_range};
 use crate::server::dispatch::Context;
 use crate::server::keyspace::{ExecError, Keyspace};
 use crate::server::pattern;
@@ -39,7 +39,7 @@ pub(crate) fn run(cx: &mut Context, keys: &[Bytes], command: ZSetCommand) -> Res
         if let Some(error) = out_of_range(cx.ks, timeout) {
             return Ok(error);
         }
-        let reply = bzpop(cx.ks, keys, max)?;
+        let reply = bzpop(cx.ks, keys, max, cx.session.woken)?;
         return Ok(block_if_none(
             cx,
             reply,
@@ -308,14 +308,16 @@ fn pop_members(
 
 /// BZPOPMIN / BZPOPMAX's attempt, as `blockingGenericZpopCommand`: the first non-empty
 /// sorted set of `keys`, in order, gives its lowest (highest) member as `[key, member,
-/// score]`; a key of another type on the way is WRONGTYPE. `None` when all are empty.
+/// score]`; a key of another type on the way is WRONGTYPE (passed over on a retry after a
+/// wake-up, see `blocking::source`). `None` when all are empty.
 fn bzpop(
     ks: &mut Keyspace,
     keys: &[Bytes],
     max: bool,
+    woken: bool,
 ) -> std::result::Result<Option<Reply>, ExecError> {
     for key in keys {
-        let Some(mut z) = ZSet::open(ks, key)? else {
+        let Some(mut z) = blocking::source(ZSet::open(ks, key), woken)? else {
             continue;
         };
         let popped = pop_members(ks, &mut z, max, 1)?;
