@@ -4,7 +4,8 @@
 //! streamed or in a full sync; a replica refuses every write (collection writes, SWAPDB
 //! and FLUSHALL included); a replica whose link is killed, that is stopped, or that is
 //! killed with SIGKILL and restarted, continues (`+CONTINUE`, no second full sync), under
-//! write load too; one kept down past the backlog gets a full sync; WAIT counts
+//! write load too; one kept down past the backlog gets a full sync; one that stops
+//! reading is disconnected at its output buffer limit and continues; WAIT counts
 //! acknowledgements and times out with a stopped replica; min-replicas-to-write refuses
 //! writes without enough replicas; CONFIG REWRITE keeps `replicaof` in the config file;
 //! garbage in the handshake gets errors; redis-cli --replica prints the stream.
@@ -831,5 +832,63 @@ fn under_write_load_a_killed_or_stopped_link_continues_and_the_data_converges() 
     caught_up(&primary, &replica);
     assert_eq!(stat(&primary, "sync_full"), 1, "no second full sync");
     assert!(stat(&primary, "sync_partial_ok") >= 1);
+    assert_eq!(everything(&replica), everything(&primary));
+}
+
+/// Waits (at most 15 s) until `server`'s INFO `field` reads `want`.
+fn await_stat(server: &TestServer, field: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while stat(server, field) != want {
+        assert!(Instant::now() < deadline, "{field} never reached {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_and_continues() {
+    let primary = TestServer::start(&[]);
+    let replica = replica_of(&primary);
+    let mut p = primary.redis();
+    caught_up(&primary, &replica);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("replica 1mb 0 0")
+        .query(&mut p)
+        .unwrap();
+    let pid = libc::pid_t::try_from(replica.pid()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // 24 MB, past what the two sockets' buffers take, and well inside the 64 MB backlog.
+    let value = "v".repeat(1000);
+    for round in 0..24 {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            pipe.cmd("SET")
+                .arg(format!("big{round}:{i}"))
+                .arg(&value)
+                .ignore();
+        }
+        let () = pipe.query(&mut p).unwrap();
+    }
+    await_stat(&primary, "connected_slaves", 0);
+    assert_eq!(
+        stat(&primary, "client_output_buffer_limit_disconnections"),
+        1
+    );
+    // Back at Redis's default, above what the replica lacks: it continues where it stopped
+    // (under 1 MB it would be dropped again at once, as Redis drops it: what it lacks of the
+    // backlog counts).
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("replica 256mb 64mb 60")
+        .query(&mut p)
+        .unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    caught_up(&primary, &replica);
+    assert_eq!(stat(&primary, "sync_full"), 1, "no second full sync");
+    assert_eq!(stat(&primary, "sync_partial_ok"), 1);
     assert_eq!(everything(&replica), everything(&primary));
 }

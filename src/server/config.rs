@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::storage::SyncPolicy;
 
@@ -112,13 +114,35 @@ impl OutputLimit {
     pub fn is_set(&self) -> bool {
         self.hard > 0 || self.soft > 0
     }
+
+    /// Whether a client holding `bytes` of output it has not taken is past this limit at
+    /// `now`: past `hard`, or past `soft` for `soft_seconds` on end. `over_soft_since` is
+    /// the caller's record of when the output went past `soft`, kept from one judgement to
+    /// the next and updated here.
+    pub fn is_over(&self, bytes: u64, over_soft_since: &mut Option<Instant>, now: Instant) -> bool {
+        if self.hard > 0 && bytes > self.hard {
+            return true;
+        }
+        if self.soft == 0 || bytes <= self.soft {
+            *over_soft_since = None;
+            return false;
+        }
+        let since = *over_soft_since.get_or_insert(now);
+        // CONFIG SET may give any number of seconds: one past the clock's range is a
+        // deadline never reached.
+        since
+            .checked_add(Duration::from_secs(self.soft_seconds))
+            .is_some_and(|deadline| now >= deadline)
+    }
 }
 
 /// `client-output-buffer-limit`, in Redis's syntax and with its defaults: `normal 0 0 0
 /// replica 256mb 64mb 60 pubsub 32mb 8mb 60`.
 ///
-/// `normal` and `pubsub` apply; `replica` is kept, so that a Redis configuration and CONFIG
-/// SET work unchanged, for when Cairn has replica links.
+/// Each class is judged on what its clients have not taken: `normal` on a connection's
+/// unsent replies and its socket's queue, `pubsub` on a subscriber's queued messages,
+/// `replica` on a replica link's unsent stream, its socket's queue and the backlog's
+/// batches the link has not reached yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputLimits {
     /// Ordinary clients.
@@ -494,6 +518,44 @@ mod tests {
             Config::from_toml("client-output-buffer-limit = \"normal 8mb 2mb 5\"\n").unwrap();
         assert_eq!(config.client_output_buffer_limit.normal.hard, 8 << 20);
         assert_eq!(parse_memory("18446744073709551615gb"), None);
+    }
+
+    #[test]
+    fn an_output_limit_ends_a_client_past_hard_or_past_soft_for_its_seconds() {
+        let limit = OutputLimit {
+            hard: 100,
+            soft: 10,
+            soft_seconds: 2,
+        };
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut since = None;
+        assert!(limit.is_over(101, &mut since, at(0)), "past hard at once");
+        assert!(!limit.is_over(50, &mut since, at(0)));
+        assert!(
+            !limit.is_over(50, &mut since, at(1)),
+            "past soft for 1 s of 2"
+        );
+        assert!(!limit.is_over(5, &mut since, at(2)), "back under soft");
+        assert_eq!(since, None, "which starts the clock again");
+        assert!(!limit.is_over(50, &mut since, at(3)));
+        assert!(limit.is_over(50, &mut since, at(5)), "past soft for 2 s");
+        let forever = OutputLimit {
+            soft_seconds: u64::MAX,
+            ..limit
+        };
+        let mut since = None;
+        assert!(!forever.is_over(50, &mut since, at(0)));
+        assert!(
+            !forever.is_over(50, &mut since, at(9)),
+            "a deadline past the clock"
+        );
+        let unset = OutputLimit {
+            hard: 0,
+            soft: 0,
+            soft_seconds: 0,
+        };
+        assert!(!unset.is_set() && !unset.is_over(u64::MAX, &mut None, at(0)));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use super::blocking::{self, Blocked};
 use super::clients::{KillWatch, Registration};
+use super::config::OutputLimit;
 use super::keyspace::{ExecError, Write};
 use super::native::{self, RangeStream};
 use super::pubsub::Mailbox;
@@ -120,6 +121,9 @@ pub(crate) struct Connection<'a, S> {
     /// The ids of a round's requests since its last commit; kept from round to round.
     uncommitted_ids: Vec<u64>,
     pub(super) kill: KillWatch<'a>,
+    /// Since when the output this client has not taken has been past its soft
+    /// `client-output-buffer-limit`; kept from one write to the next.
+    over_soft_since: Option<Instant>,
     /// Limits for clients that have not authenticated yet (Redis's defence against memory
     /// abuse before AUTH): arrays of at most 10 elements, bulks of at most 16 KiB.
     unauthenticated: Limits,
@@ -145,6 +149,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             staging: Vec::new(),
             uncommitted_ids: Vec::new(),
             kill: registration.info.kill.watch(),
+            over_soft_since: None,
             unauthenticated: Limits {
                 max_array_len: 10,
                 max_bulk_len: 16 * 1024,
@@ -506,37 +511,31 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             Some(_) => limits.pubsub,
             None => limits.normal,
         };
+        self.write_limited(limit, || 0).await
+    }
+
+    /// Writes out `output`, disconnecting the client once what it has not taken is past
+    /// `limit`: the unsent bytes, the socket's queue and `held_elsewhere()`, what is kept
+    /// for it outside the connection (a replica link's backlog). A kill ends the wait.
+    pub(super) async fn write_limited(
+        &mut self,
+        limit: OutputLimit,
+        held_elsewhere: impl Fn() -> u64,
+    ) -> Result<(), End> {
         let mut written = 0;
-        // Since when the output has stayed past the soft limit.
-        let mut over_soft_since: Option<Instant> = None;
         loop {
             let unsent = self.output.len() - written;
-            // The kernel's queue costs a system call: asked only when there is a limit.
-            let queued = if limit.is_set() {
-                self.socket.unsent_bytes()
-            } else {
-                0
-            };
-            let output = unsent + queued;
-            if limit.hard > 0 && output as u64 > limit.hard {
-                return Err(self.over_output_limit(output));
-            }
-            let wake = if limit.soft > 0 && output as u64 > limit.soft {
-                let since = *over_soft_since.get_or_insert_with(Instant::now);
-                let recheck = Instant::now() + LIMIT_RECHECK;
-                // CONFIG SET may give any number of seconds: one past the clock's range is
-                // a deadline never reached.
-                match since.checked_add(Duration::from_secs(limit.soft_seconds)) {
-                    Some(deadline) if Instant::now() >= deadline => {
-                        return Err(self.over_output_limit(output));
-                    }
-                    Some(deadline) => Some(deadline.min(recheck)),
-                    None => Some(recheck),
+            let wake = if limit.is_set() {
+                // The kernel's queue costs a system call: asked only when there is a limit.
+                let output = (unsent + self.socket.unsent_bytes()) as u64 + held_elsewhere();
+                if limit.is_over(output, &mut self.over_soft_since, Instant::now()) {
+                    return Err(self.over_output_limit(output));
                 }
+                // The queues grow while a write waits: look again now and then.
+                Some(Instant::now() + LIMIT_RECHECK)
             } else {
-                over_soft_since = None;
-                // The kernel's queue grows while a write waits: look again now and then.
-                limit.is_set().then(|| Instant::now() + LIMIT_RECHECK)
+                self.over_soft_since = None;
+                None
             };
             let io = async {
                 if unsent == 0 {
@@ -570,7 +569,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
 
     /// Disconnects a client past its output buffer limit, as Redis does: the replies are
     /// dropped, a warning names the client.
-    fn over_output_limit(&self, pending: usize) -> End {
+    fn over_output_limit(&self, pending: u64) -> End {
         self.shared
             .stats
             .output_limit_reached(&self.session.info, pending);

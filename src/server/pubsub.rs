@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -113,21 +112,12 @@ impl Mailbox {
             return false;
         }
         let bytes = pending.bytes + message.size();
-        let over = if limit.hard > 0 && bytes as u64 > limit.hard {
-            true
-        } else if limit.soft > 0 && bytes as u64 > limit.soft {
-            let since = *pending.over_soft_since.get_or_insert_with(Instant::now);
-            since.elapsed() >= Duration::from_secs(limit.soft_seconds)
-        } else {
-            pending.over_soft_since = None;
-            false
-        };
-        if over {
+        if limit.is_over(bytes as u64, &mut pending.over_soft_since, Instant::now()) {
             pending.closed = true;
             pending.messages.clear();
             pending.bytes = 0;
             drop(pending);
-            stats.output_limit_reached(&self.client, bytes);
+            stats.output_limit_reached(&self.client, bytes as u64);
             self.client.kill.throw();
             return false;
         }

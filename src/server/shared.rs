@@ -198,7 +198,7 @@ impl Stats {
 
     /// Counts a client disconnected at its output buffer limit, and says so in the log as
     /// Redis does.
-    pub(crate) fn output_limit_reached(&self, client: &ClientInfo, unsent_bytes: usize) {
+    pub(crate) fn output_limit_reached(&self, client: &ClientInfo, unsent_bytes: u64) {
         Stats::add(&self.output_limit_disconnections, 1);
         tracing::warn!(
             client = client.id,

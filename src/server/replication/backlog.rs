@@ -22,12 +22,25 @@ pub struct Gone {
     pub start: u64,
 }
 
+/// One batch held.
+#[derive(Debug)]
+struct Held {
+    first: u64,
+    last: u64,
+    payload: Bytes,
+    /// The payload bytes committed since the backlog started, this batch's included: what
+    /// lies after a batch is the newest batch's `through` less its own.
+    through: u64,
+}
+
 #[derive(Debug, Default)]
 struct Ring {
-    /// (first sequence number, last sequence number, payload), oldest first.
-    batches: VecDeque<(u64, u64, Bytes)>,
+    /// Oldest first.
+    batches: VecDeque<Held>,
     /// Payload bytes held.
     bytes: u64,
+    /// Payload bytes committed since the backlog started (or was reset).
+    committed: u64,
     /// The batches held are every batch after this sequence number.
     start: u64,
     /// The last sequence number committed.
@@ -61,6 +74,7 @@ impl Backlog {
         let mut ring = self.ring.lock();
         ring.batches.clear();
         ring.bytes = 0;
+        ring.committed = 0;
         ring.start = seq;
         ring.end = seq;
         drop(ring);
@@ -74,18 +88,33 @@ impl Backlog {
         if seq < ring.start || seq > ring.end {
             return Err(Gone { start: ring.start });
         }
-        // Binary search on the last sequence numbers: the first batch ending after `seq`.
-        let from = ring.batches.partition_point(|(_, last, _)| *last <= seq);
         let mut out = Vec::new();
         let mut bytes = 0;
-        for (first, _, payload) in ring.batches.range(from..) {
-            if !out.is_empty() && bytes + payload.len() > max_bytes {
+        for held in ring.batches.range(ring.first_after(seq)..) {
+            if !out.is_empty() && bytes + held.payload.len() > max_bytes {
                 break;
             }
-            bytes += payload.len();
-            out.push((*first, payload.clone()));
+            bytes += held.payload.len();
+            out.push((held.first, held.payload.clone()));
         }
         Ok(out)
+    }
+
+    /// The payload bytes committed through `seq`, counted from the backlog's start (or
+    /// reset): where a feeder at `seq` stands, in bytes. Of a `seq` the backlog no longer
+    /// holds, where its oldest batch begins.
+    pub fn bytes_through(&self, seq: u64) -> u64 {
+        let ring = self.ring.lock();
+        match ring.first_after(seq).checked_sub(1) {
+            Some(i) => ring.batches[i].through,
+            None => ring.committed - ring.bytes,
+        }
+    }
+
+    /// The payload bytes committed since the backlog started (or was reset): less a
+    /// feeder's `bytes_through`, what it has yet to send.
+    pub fn bytes_committed(&self) -> u64 {
+        self.ring.lock().committed
     }
 
     /// Whether a replica at `seq` can continue from here.
@@ -108,11 +137,17 @@ impl Backlog {
 }
 
 impl Ring {
+    /// The index of the first batch ending after `seq` (a binary search on the last
+    /// sequence numbers).
+    fn first_after(&self, seq: u64) -> usize {
+        self.batches.partition_point(|held| held.last <= seq)
+    }
+
     fn trim(&mut self) {
         while self.bytes > self.limit && self.batches.len() > 1 {
-            if let Some((_, last, payload)) = self.batches.pop_front() {
-                self.bytes -= payload.len() as u64;
-                self.start = last;
+            if let Some(held) = self.batches.pop_front() {
+                self.bytes -= held.payload.len() as u64;
+                self.start = held.last;
             }
         }
     }
@@ -130,8 +165,15 @@ impl CommitTap for Backlog {
             // Numbers skipped (refused writes) before the first batch held.
             ring.start = first_seq - 1;
         }
-        ring.batches.push_back((first_seq, last, payload.clone()));
         ring.bytes += payload.len() as u64;
+        ring.committed += payload.len() as u64;
+        let through = ring.committed;
+        ring.batches.push_back(Held {
+            first: first_seq,
+            last,
+            payload: payload.clone(),
+            through,
+        });
         ring.end = last;
         ring.trim();
         drop(ring);
@@ -159,9 +201,20 @@ mod tests {
         assert_eq!(b.after(10, usize::MAX).map(|v| v.len()), Ok(2));
         assert_eq!(b.after(12, usize::MAX).map(|v| v[0].0), Ok(13));
         assert_eq!(b.after(13, usize::MAX).map(|v| v.len()), Ok(0));
+        assert_eq!(
+            [
+                b.bytes_through(10),
+                b.bytes_through(12),
+                b.bytes_through(13)
+            ],
+            [0, 100, 200]
+        );
         b.committed(14, &payload(1));
         // 300 bytes over a 250-byte bound: the oldest went.
         assert_eq!(b.after(10, usize::MAX), Err(Gone { start: 12 }));
         assert!(b.holds(12) && !b.holds(11) && !b.holds(15));
+        // Of a sequence number no longer held, where the oldest batch held begins.
+        assert_eq!([b.bytes_through(10), b.bytes_through(12)], [100, 100]);
+        assert_eq!([b.bytes_through(13), b.bytes_committed()], [200, 300]);
     }
 }

@@ -7,6 +7,9 @@
 //! What the replica sends back is read for `REPLCONF ACK <offset>`.
 //!
 //! A replica that falls out of the backlog is disconnected; it comes back for a full sync.
+//! So is one that holds more of the stream untaken than its `client-output-buffer-limit
+//! replica` allows: the unsent stream, the socket's queue and the backlog's batches it
+//! has not reached; it comes back where it stopped, if the backlog still holds that.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -166,7 +169,8 @@ where
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let limits = Limits::default();
-    let mut out = BytesMut::new();
+    // The stream's payload bytes written out, counted as the backlog counts them.
+    let mut sent = repl.backlog.bytes_through(from);
     loop {
         loop {
             let batches = match repl.backlog.after(from, TURN_BYTES) {
@@ -180,10 +184,11 @@ where
                 break;
             }
             for (first, payload) in &batches {
-                encode_batch(&mut out, payload);
+                encode_batch(&mut conn.output, payload);
                 from = last_seq(*first, payload);
+                sent += payload.len() as u64;
             }
-            if let Err(end) = send(conn, &mut out).await {
+            if let Err(end) = send(conn, sent).await {
                 return end;
             }
         }
@@ -204,25 +209,32 @@ where
             changed = grown.changed() => if changed.is_err() { return End::Normal },
             changed = getack.changed() => {
                 if changed.is_err() { return End::Normal }
-                resp::encode_request(&[&b"REPLCONF"[..], b"GETACK", b"*"], &mut out);
-                if let Err(end) = send(conn, &mut out).await { return end; }
+                resp::encode_request(&[&b"REPLCONF"[..], b"GETACK", b"*"], &mut conn.output);
+                if let Err(end) = send(conn, sent).await { return end; }
             }
             _ = ping.tick() => {
-                resp::encode_request(&[Bytes::from_static(b"PING")], &mut out);
-                if let Err(end) = send(conn, &mut out).await { return end; }
+                resp::encode_request(&[Bytes::from_static(b"PING")], &mut conn.output);
+                if let Err(end) = send(conn, sent).await { return end; }
             }
         }
     }
 }
 
-async fn send<S>(conn: &mut Connection<'_, S>, out: &mut BytesMut) -> Result<(), End>
+/// Writes out what `conn.output` holds of the stream, `sent` bytes of it written out once
+/// that is done, within the replica output limit (which CONFIG SET may change between
+/// writes). What the replica has not taken includes what the backlog holds after `sent`,
+/// as Redis counts the replication buffer a replica has not reached; and a replica the
+/// backlog has left behind lacks more than the backlog holds, so the limit ends a replica
+/// stuck that long too.
+async fn send<S>(conn: &mut Connection<'_, S>, sent: u64) -> Result<(), End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let written = conn.stream.write_all(out).await;
-    conn.shared.stats.wrote_to_client(out.len());
-    out.clear();
-    written.map_err(|e| End::Failed(e.to_string()))
+    let shared = conn.shared;
+    let limit = shared.config.read().client_output_buffer_limit.replica;
+    let backlog = &shared.replication.backlog;
+    conn.write_limited(limit, || backlog.bytes_committed().saturating_sub(sent))
+        .await
 }
 
 /// Takes the replica's `REPLCONF ACK <offset>` frames out of `input`.
