@@ -4,7 +4,8 @@
 //! `ssl=True`); client certificates required, optional and off; every bad case (a plaintext
 //! client on the TLS port, a TLS client on the plaintext port, a certificate from another CA
 //! or expired, a stalled handshake, garbage) closes that connection and nothing else; bad
-//! TLS files stop the server at start with one line.
+//! TLS files stop the server at start with one line; a replica follows a TLS-only primary
+//! under `tls-replication`, and a link with the wrong certificate never comes up.
 //!
 //! Redis's tools come from .ci/run (redis-tools, and redis-py from pip); under CI a missing
 //! one fails the test, elsewhere the test says so and skips that part.
@@ -379,4 +380,98 @@ fn bad_tls_files_stop_the_server_with_one_line() {
         &["--tls-ca-cert-file", &missing],
         "nope.pem",
     );
+}
+
+/// INFO `field` of `client`'s server.
+async fn info_of(client: &Client, field: &str) -> String {
+    let info = match client.command(["INFO", "replication"]).await.unwrap() {
+        Reply::Bulk(info) | Reply::Verbatim { text: info, .. } => info,
+        other => panic!("INFO answered {other:?}"),
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| Some(l.strip_prefix(field)?.strip_prefix(':')?.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+}
+
+/// Waits (at most 15 s) until `check` holds of `client`'s server.
+async fn wait_for(client: &Client, field: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while info_of(client, field).await != want {
+        assert!(Instant::now() < deadline, "{field} never became {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_follows_its_primary_over_tls_and_a_wrong_link_never_comes_up() {
+    let certs = Certs::generate();
+    let mine = Some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    let primary = tls_server(&certs, "yes", &[]);
+    let target = format!("127.0.0.1 {}", primary.addr.port());
+    let path = |p: &Path| p.display().to_string();
+    let (client_cert, client_key) = (path(&certs.client_cert), path(&certs.client_key));
+    let replica = tls_server(
+        &certs,
+        "yes",
+        &[
+            "--replicaof",
+            &target,
+            "--tls-replication",
+            "yes",
+            "--tls-client-cert-file",
+            &client_cert,
+            "--tls-client-key-file",
+            &client_key,
+        ],
+    );
+    let p = Client::connect_with(primary.addr.to_string(), options(tls_options(&certs, mine)))
+        .await
+        .unwrap();
+    let r = Client::connect_with(replica.addr.to_string(), options(tls_options(&certs, mine)))
+        .await
+        .unwrap();
+    for i in 0..100 {
+        p.set(format!("k{i}"), format!("v{i}")).await.unwrap();
+    }
+    let want = info_of(&p, "master_repl_offset").await;
+    wait_for(&r, "slave_repl_offset", &want).await;
+    assert_eq!(info_of(&r, "master_link_status").await, "up");
+    assert_eq!(r.get("k99").await.unwrap().as_deref(), Some(&b"v99"[..]));
+    // The replica announced its TLS port, the one it can be reached on.
+    let announced = format!("port={},", replica.addr.port());
+    assert!(
+        info_of(&p, "slave0").await.contains(&announced),
+        "{announced}"
+    );
+
+    // Links that must not come up: plaintext to the TLS port; TLS presenting the server's
+    // own certificate, which is not for client authentication; TLS presenting another CA's.
+    let (stranger_cert, stranger_key) = (path(&certs.stranger_cert), path(&certs.stranger_key));
+    for (what, extra) in [
+        ("plaintext", vec![]),
+        ("a server certificate", vec!["--tls-replication", "yes"]),
+        (
+            "another CA's certificate",
+            vec![
+                "--tls-replication",
+                "yes",
+                "--tls-client-cert-file",
+                &stranger_cert,
+                "--tls-client-key-file",
+                &stranger_key,
+            ],
+        ),
+    ] {
+        let mut args = vec!["--replicaof", target.as_str()];
+        args.extend(extra);
+        let wrong = tls_server(&certs, "yes", &args);
+        let w = Client::connect_with(wrong.addr.to_string(), options(tls_options(&certs, mine)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(info_of(&w, "master_link_status").await, "down", "{what}");
+        assert_eq!(w.get("k99").await.unwrap(), None, "{what}");
+    }
+    assert_eq!(info_of(&p, "connected_slaves").await, "1");
 }

@@ -57,6 +57,13 @@ struct Args {
     /// Replicas connect to their primary over TLS: yes or no [default: no].
     #[arg(long, value_name = "yes|no", value_parser = yes_no)]
     tls_replication: Option<bool>,
+    /// PEM certificate chain presented as a TLS client (a replica's link) [default: the
+    /// --tls-cert-file].
+    #[arg(long, value_name = "FILE")]
+    tls_client_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate [default: the --tls-key-file].
+    #[arg(long, value_name = "FILE")]
+    tls_client_key_file: Option<PathBuf>,
     /// Data directory [default: ./cairn-data].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -147,6 +154,7 @@ impl Args {
             ($($field:ident),*) => { $( if self.$field.is_some() { config.$field = self.$field; } )* };
         }
         take_some!(tls_port, tls_cert_file, tls_key_file, tls_ca_cert_file);
+        take_some!(tls_client_cert_file, tls_client_key_file);
         take_some!(cluster_config_file, cluster_node_id, cluster_announce_ip);
         take_some!(replicaof, checkpoint_dir);
         if let Some(text) = &self.client_output_buffer_limit {

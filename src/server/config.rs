@@ -275,8 +275,16 @@ pub struct Config {
     pub tls_ca_cert_file: Option<PathBuf>,
     /// Whether TLS clients must present a certificate.
     pub tls_auth_clients: TlsAuthClients,
-    /// Replicas connect to their primary over TLS (kept for when replication exists).
+    /// A replica connects to its primary over TLS, checking the primary's certificate
+    /// against `tls-ca-cert-file` and the `replicaof` host, and presenting
+    /// `tls-client-cert-file` (or else `tls-cert-file`) when asked for one; it announces its
+    /// TLS port.
     pub tls_replication: bool,
+    /// PEM certificate chain this server presents when it is a TLS client (a replica's
+    /// link); `None`: `tls-cert-file`, which must then allow client authentication.
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls-client-cert-file`.
+    pub tls_client_key_file: Option<PathBuf>,
     /// Longest a TLS handshake may take before the connection is closed, in milliseconds.
     pub tls_handshake_timeout_ms: u64,
     /// Data directory.
@@ -360,6 +368,8 @@ impl Default for Config {
             tls_ca_cert_file: None,
             tls_auth_clients: TlsAuthClients::Yes,
             tls_replication: false,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             tls_handshake_timeout_ms: 10_000,
             dir: PathBuf::from("./cairn-data"),
             databases: 16,

@@ -97,8 +97,15 @@ impl Server {
             _ => None,
         };
         let replication = Replication::new(backlog, &config, db.last_sequence());
-        if let Some(port) = plain
-            .as_ref()
+        // The port a replica announces to its primary: its TLS port under tls-replication
+        // (as Redis's), or when it has no plaintext one.
+        let tls_listener = tls.as_ref().map(|(l, _)| l);
+        let announced = if config.tls_replication {
+            tls_listener.or(plain.as_ref())
+        } else {
+            plain.as_ref().or(tls_listener)
+        };
+        if let Some(port) = announced
             .and_then(|l| l.local_addr().ok())
             .map(|a| a.port())
         {

@@ -3,6 +3,7 @@
 //! sends one, then apply every `CAIRN.BATCH` of the stream at the primary's sequence
 //! numbers and acknowledge (`REPLCONF ACK <seq>`) each second and on `GETACK`. A broken
 //! link is retried each second for as long as this server follows the same primary.
+//! Under `tls-replication` the link is a TLS client of the primary's TLS port.
 //!
 //! The map of swapped databases is kept in memory as well as under its engine key: it is
 //! reloaded after a batch that rewrote that key (the primary's SWAPDB) and after a full
@@ -19,15 +20,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::{engine_options, snapshot, write_id};
 use crate::protocol::{resp, Limits, Reply};
 use crate::server::layout;
 use crate::server::shared::Shared;
 use crate::storage::{restore_checkpoint, Db, WriteBatch, MAX_BATCH_BYTES};
+use crate::tls::{self, TlsError, TlsOptions};
 
 const INCOMING: &str = "sync.incoming";
 const INCOMING_TMP: &str = "sync.incoming.tmp";
@@ -37,6 +39,8 @@ const INCOMING_TMP: &str = "sync.incoming.tmp";
 enum LinkError {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     #[error("primary said: {0}")]
     Refused(String),
     #[error("protocol: {0}")]
@@ -94,8 +98,8 @@ pub(crate) fn start(shared: &Arc<Shared>) {
 }
 
 struct Wire {
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rd: Box<dyn AsyncRead + Send + Unpin>,
+    wr: Box<dyn AsyncWrite + Send + Unpin>,
     buf: BytesMut,
     limits: Limits,
 }
@@ -143,6 +147,68 @@ impl Wire {
 }
 
 /// One connection to the primary, until it breaks.
+/// The two halves of a connection to the primary: plaintext, or TLS under
+/// `tls-replication`, the primary's certificate checked against `tls-ca-cert-file` and
+/// `host`. Every file is read at each connect, so replaced files are picked up.
+async fn connect(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+) -> Result<
+    (
+        Box<dyn AsyncRead + Send + Unpin>,
+        Box<dyn AsyncWrite + Send + Unpin>,
+    ),
+    LinkError,
+> {
+    let timed_out = || std::io::Error::from(std::io::ErrorKind::TimedOut);
+    let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| timed_out())??;
+    let _ = tcp.set_nodelay(true);
+    let (tls, handshake) = {
+        let c = shared.config.read();
+        (
+            c.tls_replication.then(|| tls_options(&c)),
+            Duration::from_millis(c.tls_handshake_timeout_ms),
+        )
+    };
+    let Some(options) = tls else {
+        let (rd, wr) = tcp.into_split();
+        return Ok((Box::new(rd), Box::new(wr)));
+    };
+    let options = options?;
+    let name = tls::server_name(&options, &format!("{host}:{port}"))?;
+    let connector = TlsConnector::from(tls::client_config(&options)?);
+    let stream = tokio::time::timeout(handshake, connector.connect(name, tcp))
+        .await
+        .map_err(|_| timed_out())??;
+    let (rd, wr) = tokio::io::split(stream);
+    Ok((Box::new(rd), Box::new(wr)))
+}
+
+/// The TLS client settings of a replica's link: Redis's `tls-client-cert-file` and key,
+/// or else the server's own certificate and key.
+fn tls_options(config: &crate::server::Config) -> Result<TlsOptions, TlsError> {
+    let ca_file = config
+        .tls_ca_cert_file
+        .clone()
+        .ok_or_else(|| TlsError::Config {
+            what: "replication TLS",
+            reason: "tls-replication is on but tls-ca-cert-file is not set".into(),
+        })?;
+    let (cert_file, key_file) = match &config.tls_client_cert_file {
+        Some(cert) => (Some(cert.clone()), config.tls_client_key_file.clone()),
+        None => (config.tls_cert_file.clone(), config.tls_key_file.clone()),
+    };
+    Ok(TlsOptions {
+        ca_file,
+        cert_file,
+        key_file,
+        server_name: None,
+    })
+}
+
 async fn follow(
     shared: &Arc<Shared>,
     generation: u64,
@@ -151,11 +217,7 @@ async fn follow(
 ) -> Result<(), LinkError> {
     let repl = &shared.replication;
     repl.update(|s| s.link.phase = "connecting");
-    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = connect(shared, host, port).await?;
     let mut wire = Wire {
         rd,
         wr,

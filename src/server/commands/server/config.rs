@@ -59,6 +59,14 @@ fn get(shared: &Shared, patterns: &[Bytes]) -> Reply {
         ("tls-cert-file", path(config.tls_cert_file.as_deref())),
         ("tls-key-file", path(config.tls_key_file.as_deref())),
         ("tls-ca-cert-file", path(config.tls_ca_cert_file.as_deref())),
+        (
+            "tls-client-cert-file",
+            path(config.tls_client_cert_file.as_deref()),
+        ),
+        (
+            "tls-client-key-file",
+            path(config.tls_client_key_file.as_deref()),
+        ),
         ("tls-auth-clients", config.tls_auth_clients.name().into()),
         (
             "tls-replication",
@@ -208,7 +216,8 @@ fn set(shared: &Shared, pairs: &[(Bytes, Bytes)]) -> Reply {
             "save" | "appendonly" => Ok(()),
             "bind" | "port" | "dir" | "appendfsync" | "databases" | "maxmemory"
             | "proto-max-bulk-len" | "tcp-backlog" | "disable-thp" | "tls-port" | "tls-cert-file" | "tls-key-file"
-            | "tls-ca-cert-file" | "tls-auth-clients" | "tls-replication" | "repl-backlog-size"
+            | "tls-ca-cert-file" | "tls-client-cert-file" | "tls-client-key-file" | "tls-auth-clients"
+            | "tls-replication" | "repl-backlog-size"
             | "replicaof" => Err(Reply::error(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name_text}') - can't set immutable config"
             ))),
