@@ -55,6 +55,10 @@ pub(super) fn persistence(shared: &Shared) -> Lines {
         ("cairn_table_bytes", engine.table_bytes.to_string()),
         // Tables per level, level 0 first.
         ("cairn_tables_per_level", tables.join(",")),
+        // The commit pipeline's cost model: batches per WAL write is the group commit's
+        // group size, batches per fsync what each fsync made durable.
+        ("cairn_wal_batches", engine.batches.to_string()),
+        ("cairn_wal_writes", engine.wal_writes.to_string()),
         ("cairn_wal_fsyncs", engine.wal_syncs.to_string()),
         ("aof_rewrite_in_progress", zero()),
         ("aof_rewrite_scheduled", zero()),
