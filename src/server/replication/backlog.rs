@@ -177,7 +177,13 @@ impl CommitTap for Backlog {
         ring.end = last;
         ring.trim();
         drop(ring);
-        self.grown.send_replace(last);
+        // The value is only a wake-up (feeders read the ring), so with no feeder to wake
+        // the send, whose notify was a percent of a worker serving unpipelined HSETs, is
+        // skipped. A feeder subscribing meanwhile reads the ring after subscribing, and the
+        // batch is in it.
+        if self.grown.receiver_count() > 0 {
+            self.grown.send_replace(last);
+        }
     }
 }
 
