@@ -2,7 +2,8 @@
 //! blocked at once are served in the order they blocked, each by the push (or ZADD) that
 //! gives it an element; a timeout answers a null array; a blocked client holds up neither
 //! its worker nor other connections; inside MULTI a blocking pop answers at once; a client
-//! that disconnects while blocked is forgotten.
+//! that disconnects while blocked is forgotten; a server that becomes a replica unblocks
+//! every waiter with Redis's `-UNBLOCKED` error and closes it.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -249,4 +250,31 @@ fn a_waiter_stays_blocked_while_its_key_is_of_another_type() {
     wait_blocked(&mut admin, 0);
     // A first try still answers WRONGTYPE, as LPOP would.
     assert!(list_waiter.call("BLPOP k 0").starts_with("-WRONGTYPE"));
+}
+
+#[test]
+fn becoming_a_replica_unblocks_every_waiter_with_an_error_and_closes_it() {
+    let primary = TestServer::start(&[]);
+    let server = TestServer::start(&[]);
+    let mut admin = Client::connect(&server);
+    let mut list_waiter = Client::connect(&server);
+    let mut zset_waiter = Client::connect(&server);
+    list_waiter.send("BLPOP k 0");
+    wait_blocked(&mut admin, 1);
+    zset_waiter.send("BZPOPMIN z 0");
+    // Pipelined behind the pop: never run.
+    zset_waiter.send("SET after-unblock 1");
+    wait_blocked(&mut admin, 2);
+    let target = format!("REPLICAOF 127.0.0.1 {}", primary.addr.port());
+    assert_eq!(admin.call(&target), "+OK\r\n");
+    for waiter in [&mut list_waiter, &mut zset_waiter] {
+        assert_eq!(
+            waiter.read(),
+            "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
+        );
+        let mut rest = Vec::new();
+        assert_eq!(waiter.r.read_to_end(&mut rest).unwrap(), 0, "then closed");
+    }
+    wait_blocked(&mut admin, 0);
+    assert_eq!(admin.call("EXISTS after-unblock"), ":0\r\n");
 }

@@ -24,9 +24,13 @@
 //! A retry passes over source keys of another type ([`source`]): Redis serves a waiter from
 //! the key that became ready only if it is of the type the waiter pops, so a BLPOP on a key
 //! that became a sorted set stays blocked (the first try, as LPOP, answers WRONGTYPE).
+//!
+//! A server that becomes a replica (REPLICAOF host port) can serve no pop, so it ends every
+//! wait ([`Blocking::unblock_all`]) as Redis does: the client gets `-UNBLOCKED ...` and is
+//! disconnected once it has it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,7 +76,13 @@ pub(crate) struct Blocked {
 struct Waiter {
     id: u64,
     notify: Notify,
+    /// The wait was ended for it (the server became a replica).
+    unblocked: AtomicBool,
 }
+
+/// What a client whose wait was ended gets, in Redis's words.
+const UNBLOCKED: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
 
 /// The waiters of each (database, key), oldest first.
 type Queues = HashMap<(u8, Bytes), VecDeque<Arc<Waiter>>>;
@@ -116,6 +126,16 @@ impl Blocking {
         }
     }
 
+    /// Ends every wait: each blocked client gets `-UNBLOCKED` and is disconnected (the
+    /// server became a replica).
+    pub fn unblock_all(&self) {
+        let queues = self.queues.lock();
+        for waiter in queues.values().flatten() {
+            waiter.unblocked.store(true, Ordering::Release);
+            waiter.notify.notify_one();
+        }
+    }
+
     /// How many clients are blocked (INFO's `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
@@ -126,6 +146,7 @@ impl Blocking {
         let waiter = Arc::new(Waiter {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             notify: Notify::new(),
+            unblocked: AtomicBool::new(false),
         });
         let mut distinct: Vec<Bytes> = Vec::with_capacity(keys.len());
         let mut queues = self.queues.lock();
@@ -212,7 +233,14 @@ where
         }
         let reading = conn.input.len() < MAX_BLOCKED_INPUT;
         tokio::select! {
-            () = registration.waiter.notify.notified() => {}
+            () = registration.waiter.notify.notified() => {
+                if registration.waiter.unblocked.load(Ordering::Acquire) {
+                    Replies::new(&mut conn.output, conn.framing, blocked.id, &shared.stats)
+                        .reply(conn.session.resp, Reply::error(UNBLOCKED));
+                    conn.session.closing = true;
+                    break Ok(());
+                }
+            }
             () = sleep_until(deadline) => {
                 Replies::new(&mut conn.output, conn.framing, blocked.id, &shared.stats)
                     .reply(conn.session.resp, Reply::NullArray);

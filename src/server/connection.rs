@@ -223,6 +223,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     if let Err(end) = blocking::wait(self, blocked).await {
                         return end;
                     }
+                    if self.session.closing {
+                        // Unblocked by force: its error out, nothing more read or run.
+                        return self.flush().await.err().unwrap_or(End::Normal);
+                    }
                     continue;
                 }
                 None => {}

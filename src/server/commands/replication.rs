@@ -52,6 +52,7 @@ fn replica_of(cx: &mut Context, host: &str, port: u16) -> Reply {
         s.link.down_since = std::time::Instant::now();
     });
     repl.generation.fetch_add(1, Ordering::SeqCst);
+    cx.shared.blocking.unblock_all();
     cx.shared.config.write().replicaof = Some(format!("{host} {port}"));
     tracing::info!(%host, port, "following a new primary");
     link::start(cx.shared);
