@@ -62,6 +62,9 @@ struct State {
     flush_no_space: Option<PathBuf>,
     /// The same for the last compaction.
     compaction_no_space: Option<PathBuf>,
+    /// Flushes and compactions that failed for want of space, counted: a writer waiting for
+    /// room tells a fresh failure from the one it saw.
+    no_space_failures: u64,
 }
 
 /// How long background work waits before trying again after a full disk.
@@ -231,6 +234,8 @@ impl Tree {
     /// frozen memtables or level-0 tables wait for background work. Fails if that work
     /// has failed (the engine is poisoned then).
     pub(crate) fn wait_for_room(&self) -> Result<()> {
+        // Background work has been asked to try again for this writer.
+        let mut retried = false;
         loop {
             let mut st = self.state.lock();
             if st.failed {
@@ -253,12 +258,27 @@ impl Tree {
                 return Ok(());
             }
             if let Some(path) = no_space {
-                // Background work cannot make room: waiting would hang the writer until
-                // an operator frees space. Refuse the write instead.
-                return Err(Error::io(
-                    path,
-                    std::io::Error::from_raw_os_error(libc::ENOSPC),
-                ));
+                // Background work cannot make room while the disk is full: waiting would
+                // hang the writer until an operator frees space. But the space may be back
+                // since its last try (a second ago at most), so it tries once more now;
+                // refuse the write only if that fails too.
+                if retried {
+                    return Err(Error::io(
+                        path,
+                        std::io::Error::from_raw_os_error(libc::ENOSPC),
+                    ));
+                }
+                retried = true;
+                let mut st = self.state.lock();
+                let failures = st.no_space_failures;
+                self.changed.notify_all();
+                let deadline = std::time::Instant::now() + 2 * NO_SPACE_RETRY;
+                while st.no_space_failures == failures
+                    && st.no_space().is_some()
+                    && !st.failed
+                    && !self.changed.wait_until(&mut st, deadline).timed_out()
+                {}
+                continue;
             }
             st = self.state.lock();
             self.changed.wait_for(&mut st, Duration::from_millis(100));
@@ -381,6 +401,7 @@ impl Tree {
                     tracing::warn!(file = %path.display(), "memtable flush failed: no space left on the device; trying again every second");
                 }
                 st.flush_no_space = Some(path);
+                st.no_space_failures += 1;
                 self.changed.notify_all();
                 if !self.stop.load(Ordering::Relaxed) {
                     self.changed.wait_for(&mut st, NO_SPACE_RETRY);
@@ -520,6 +541,7 @@ impl Tree {
                         tracing::warn!(file = %path.display(), "compaction failed: no space left on the device; trying again every second");
                     }
                     st.compaction_no_space = Some(path);
+                    st.no_space_failures += 1;
                     st.compaction_wanted = true;
                     st.full_requested |= full;
                     self.changed.notify_all();
