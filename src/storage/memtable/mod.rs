@@ -95,8 +95,12 @@ pub(crate) struct Memtable {
 /// cost on short keys, and still unpredictable to clients choosing keys.
 type Shard = HashMap<IndexKey, Versions, RandomState>;
 
-/// Per-entry overhead assumed when estimating memtable size (map slots, `Bytes` handles).
-const ENTRY_OVERHEAD: usize = 96;
+/// Per-entry overhead assumed when estimating memtable size: the index slot (at up to
+/// twice the entries in capacity), the order set's key (in B-tree nodes about half full
+/// under ascending inserts) and the `Bytes` handles. A smaller figure let a memtable hold
+/// several times `memtable_bytes` of memory, and cost RSS at its peak and write speed
+/// (docs/benchmarks.md, "Memory").
+const ENTRY_OVERHEAD: usize = 400;
 
 impl Memtable {
     pub(crate) fn new(readers: Arc<Readers>) -> Self {
