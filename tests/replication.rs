@@ -844,18 +844,23 @@ fn await_stat(server: &TestServer, field: &str, want: u64) {
     }
 }
 
+/// CONFIG SET client-output-buffer-limit for the replica class.
+fn replica_output_limit(con: &mut redis::Connection, limit: &str) {
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg(format!("replica {limit}"))
+        .query(con)
+        .unwrap();
+}
+
 #[test]
 fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_and_continues() {
     let primary = TestServer::start(&[]);
     let replica = replica_of(&primary);
     let mut p = primary.redis();
     caught_up(&primary, &replica);
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("client-output-buffer-limit")
-        .arg("replica 1mb 0 0")
-        .query(&mut p)
-        .unwrap();
+    replica_output_limit(&mut p, "1mb 0 0");
     let pid = libc::pid_t::try_from(replica.pid()).unwrap();
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
@@ -879,12 +884,7 @@ fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_and_continues() {
     // Back at Redis's default, above what the replica lacks: it continues where it stopped
     // (under 1 MB it would be dropped again at once, as Redis drops it: what it lacks of the
     // backlog counts).
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("client-output-buffer-limit")
-        .arg("replica 256mb 64mb 60")
-        .query(&mut p)
-        .unwrap();
+    replica_output_limit(&mut p, "256mb 64mb 60");
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     caught_up(&primary, &replica);
