@@ -97,9 +97,13 @@ pub(crate) fn start(shared: &Arc<Shared>) {
     });
 }
 
+/// The link's halves, of a plaintext or a TLS stream alike.
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
 struct Wire {
-    rd: Box<dyn AsyncRead + Send + Unpin>,
-    wr: Box<dyn AsyncWrite + Send + Unpin>,
+    rd: Reader,
+    wr: Writer,
     buf: BytesMut,
     limits: Limits,
 }
@@ -146,21 +150,10 @@ impl Wire {
     }
 }
 
-/// One connection to the primary, until it breaks.
 /// The two halves of a connection to the primary: plaintext, or TLS under
 /// `tls-replication`, the primary's certificate checked against `tls-ca-cert-file` and
 /// `host`. Every file is read at each connect, so replaced files are picked up.
-async fn connect(
-    shared: &Shared,
-    host: &str,
-    port: u16,
-) -> Result<
-    (
-        Box<dyn AsyncRead + Send + Unpin>,
-        Box<dyn AsyncWrite + Send + Unpin>,
-    ),
-    LinkError,
-> {
+async fn connect(shared: &Shared, host: &str, port: u16) -> Result<(Reader, Writer), LinkError> {
     let timed_out = || std::io::Error::from(std::io::ErrorKind::TimedOut);
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
         .await
@@ -209,6 +202,7 @@ fn tls_options(config: &crate::server::Config) -> Result<TlsOptions, TlsError> {
     })
 }
 
+/// One connection to the primary, until it breaks.
 async fn follow(
     shared: &Arc<Shared>,
     generation: u64,
