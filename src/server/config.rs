@@ -140,9 +140,10 @@ impl OutputLimit {
 /// replica 256mb 64mb 60 pubsub 32mb 8mb 60`.
 ///
 /// Each class is judged on what its clients have not taken: `normal` on a connection's
-/// unsent replies and its socket's queue, `pubsub` on a subscriber's queued messages,
-/// `replica` on a replica link's unsent stream, its socket's queue and the backlog's
-/// batches the link has not reached yet.
+/// unsent replies and its socket's queue, `pubsub` on a subscriber's queued messages (and,
+/// as it writes them, on its unsent output and socket's queue), `replica` on a replica
+/// link's unsent stream, its socket's queue and the backlog's batches the link has not
+/// reached yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputLimits {
     /// Ordinary clients.
