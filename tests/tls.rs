@@ -394,7 +394,7 @@ async fn info_of(client: &Client, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in INFO"))
 }
 
-/// Waits (at most 15 s) until `check` holds of `client`'s server.
+/// Waits (at most 15 s) until INFO replication's `field` reads `want` on `client`'s server.
 async fn wait_for(client: &Client, field: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while info_of(client, field).await != want {

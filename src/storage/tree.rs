@@ -252,6 +252,7 @@ impl Tree {
                 None
             };
             let no_space = why.and(st.no_space().cloned());
+            let failures = st.no_space_failures;
             drop(st);
             self.note_stall(why);
             if why.is_none() {
@@ -269,20 +270,26 @@ impl Tree {
                     ));
                 }
                 retried = true;
-                let mut st = self.state.lock();
-                let failures = st.no_space_failures;
-                self.changed.notify_all();
-                let deadline = std::time::Instant::now() + 2 * NO_SPACE_RETRY;
-                while st.no_space_failures == failures
-                    && st.no_space().is_some()
-                    && !st.failed
-                    && !self.changed.wait_until(&mut st, deadline).timed_out()
-                {}
+                self.retry_background_work(failures);
                 continue;
             }
             st = self.state.lock();
             self.changed.wait_for(&mut st, Duration::from_millis(100));
         }
+    }
+
+    /// Wakes the flush and compaction threads failing for want of space to try again now,
+    /// and waits (two retry periods at most) until one succeeds or fails anew: more
+    /// failures than `seen`.
+    fn retry_background_work(&self, seen: u64) {
+        let mut st = self.state.lock();
+        self.changed.notify_all();
+        let deadline = std::time::Instant::now() + 2 * NO_SPACE_RETRY;
+        while st.no_space_failures == seen
+            && st.no_space().is_some()
+            && !st.failed
+            && !self.changed.wait_until(&mut st, deadline).timed_out()
+        {}
     }
 
     /// Makes the active memtable immutable (queued for flush) and a new empty one active.

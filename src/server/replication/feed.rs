@@ -220,12 +220,10 @@ where
     }
 }
 
-/// Writes out what `conn.output` holds of the stream, `sent` bytes of it written out once
-/// that is done, within the replica output limit (which CONFIG SET may change between
-/// writes). What the replica has not taken includes what the backlog holds after `sent`,
-/// as Redis counts the replication buffer a replica has not reached; and a replica the
-/// backlog has left behind lacks more than the backlog holds, so the limit ends a replica
-/// stuck that long too.
+/// Writes out `conn.output` (the stream up to `sent` payload bytes) within the replica
+/// output limit, read live for CONFIG SET. What the replica has not taken includes the
+/// backlog's bytes after `sent`, as Redis counts the replication buffer a replica has not
+/// reached; a replica the backlog left behind lacks even more, so the limit ends it too.
 async fn send<S>(conn: &mut Connection<'_, S>, sent: u64) -> Result<(), End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
